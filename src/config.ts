@@ -1,0 +1,189 @@
+import type { MeterProvider, TracerProvider } from "@opentelemetry/api";
+import { InvalidOptionError } from "./errors.js";
+import { warnOnce } from "./internal/report.js";
+
+/** Options accepted by `observe(client, options)`; each also has a `setup()` default. */
+export interface ObserveOptions {
+  /**
+   * Record prompts and responses (`gen_ai.input.messages`, `gen_ai.output.messages`,
+   * `gen_ai.system_instructions`, `gen_ai.tool.definitions`).
+   *
+   * Default: `true`, or the environment variable `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`
+   * (`true`/`false`) when set. Turn it off when prompts may hold personal data you must not export; with
+   * capture off, content costs nothing on the hot path.
+   *
+   * @example observe(openai, { captureContent: false })
+   */
+  captureContent?: boolean;
+  /**
+   * Longest value, in characters, of one content attribute. Longer content is cut inside its strings so the
+   * attribute stays valid JSON, and the attribute's name is listed in `tokentrace.content.truncated`.
+   *
+   * Default: `16384`, or `TOKENTRACE_MAX_CONTENT_LENGTH`. Raise it if your backend accepts large
+   * attributes and you need whole prompts; lower it to cut export volume.
+   *
+   * @example observe(openai, { maxContentLength: 4096 })
+   */
+  maxContentLength?: number;
+  /**
+   * For streamed OpenAI chat completions without `stream_options`, ask the API for a usage chunk
+   * (`stream_options.include_usage`) so token counts are exact rather than estimated. tokentrace consumes
+   * that extra chunk itself: the app sees exactly the chunks it would have seen. Only done for endpoints
+   * known to accept the option.
+   *
+   * Default: `true`, or `TOKENTRACE_INJECT_STREAM_USAGE`. Turn it off if a proxy in front of the API
+   * rejects unknown request fields.
+   *
+   * @example observe(openai, { injectStreamUsage: false })
+   */
+  injectStreamUsage?: boolean;
+  /**
+   * Tracer provider for this client's spans. Default: the one `setup()` built, else the global provider
+   * registered with `@opentelemetry/api` (your own NodeSDK, for example).
+   */
+  tracerProvider?: TracerProvider;
+  /** Meter provider for this client's metrics. Default: as for `tracerProvider`. */
+  meterProvider?: MeterProvider;
+  /**
+   * Clock in milliseconds used for durations and time to first chunk. Default: `performance.now`.
+   * Tests inject one so timing attributes are exact.
+   */
+  now?: () => number;
+}
+
+/** Options after validation and defaults, decided once per observed client. */
+export interface ResolvedOptions {
+  captureContent: boolean;
+  maxContentLength: number;
+  injectStreamUsage: boolean;
+  tracerProvider: TracerProvider | undefined;
+  meterProvider: MeterProvider | undefined;
+  now: () => number;
+}
+
+export const DEFAULT_MAX_CONTENT_LENGTH = 16_384;
+const ENV_CAPTURE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT";
+const ENV_MAX_CONTENT_LENGTH = "TOKENTRACE_MAX_CONTENT_LENGTH";
+const ENV_INJECT_STREAM_USAGE = "TOKENTRACE_INJECT_STREAM_USAGE";
+
+const knownOptions: ReadonlySet<string> = new Set([
+  "captureContent",
+  "maxContentLength",
+  "injectStreamUsage",
+  "tracerProvider",
+  "meterProvider",
+  "now",
+]);
+
+const defaultNow = (): number => performance.now();
+
+/**
+ * Resolve options once: explicit option, then the `setup()` default, then the environment, then the
+ * built-in default. Invalid options throw; invalid environment values warn and fall back.
+ */
+export function resolveOptions(
+  options: unknown,
+  defaults: ObserveOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+): ResolvedOptions {
+  const given = validateObserveOptions(options, "options");
+  return {
+    captureContent:
+      given.captureContent ?? defaults.captureContent ?? envBoolean(env, ENV_CAPTURE_CONTENT) ?? true,
+    maxContentLength:
+      given.maxContentLength ??
+      defaults.maxContentLength ??
+      envPositiveInteger(env, ENV_MAX_CONTENT_LENGTH) ??
+      DEFAULT_MAX_CONTENT_LENGTH,
+    injectStreamUsage:
+      given.injectStreamUsage ?? defaults.injectStreamUsage ?? envBoolean(env, ENV_INJECT_STREAM_USAGE) ?? true,
+    tracerProvider: given.tracerProvider ?? defaults.tracerProvider,
+    meterProvider: given.meterProvider ?? defaults.meterProvider,
+    now: given.now ?? defaults.now ?? defaultNow,
+  };
+}
+
+/** Check the shape of an options object; `where` prefixes option names in messages (e.g. `setup`). */
+export function validateObserveOptions(options: unknown, where: string, extraKeys: ReadonlySet<string> = new Set()): ObserveOptions {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
+    throw new InvalidOptionError(where, `expected an object, received ${describe(options)}.`);
+  }
+  const record = options as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    if (!knownOptions.has(key) && !extraKeys.has(key)) {
+      const accepted = [...knownOptions, ...extraKeys].join(", ");
+      throw new InvalidOptionError(key, `unknown option. Accepted options: ${accepted}.`);
+    }
+  }
+  optionalBoolean(record, "captureContent");
+  optionalBoolean(record, "injectStreamUsage");
+  const max = record["maxContentLength"];
+  if (max !== undefined && !(typeof max === "number" && Number.isInteger(max) && max >= 64)) {
+    throw new InvalidOptionError(
+      "maxContentLength",
+      `expected an integer of at least 64 (characters), received ${describe(max)}.`,
+    );
+  }
+  optionalProvider(record, "tracerProvider", "getTracer");
+  optionalProvider(record, "meterProvider", "getMeter");
+  const now = record["now"];
+  if (now !== undefined && typeof now !== "function") {
+    throw new InvalidOptionError("now", `expected a function returning milliseconds, received ${describe(now)}.`);
+  }
+  return record as ObserveOptions;
+}
+
+function optionalBoolean(record: Record<string, unknown>, key: string): void {
+  const value = record[key];
+  if (value !== undefined && typeof value !== "boolean") {
+    throw new InvalidOptionError(key, `expected true or false, received ${describe(value)}.`);
+  }
+}
+
+function optionalProvider(record: Record<string, unknown>, key: string, method: string): void {
+  const value = record[key];
+  if (value === undefined) return;
+  if (value === null || typeof value !== "object" || typeof (value as Record<string, unknown>)[method] !== "function") {
+    throw new InvalidOptionError(key, `expected an OpenTelemetry provider with a ${method}() method, received ${describe(value)}.`);
+  }
+}
+
+function envBoolean(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === "") return undefined;
+  const value = raw.trim().toLowerCase();
+  if (value === "true" || value === "1") return true;
+  if (value === "false" || value === "0") return false;
+  warnOnce(`ignoring ${name}=${JSON.stringify(raw)}: expected true or false; using the default.`);
+  return undefined;
+}
+
+function envPositiveInteger(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === "") return undefined;
+  const value = Number(raw);
+  if (Number.isInteger(value) && value >= 64) return value;
+  warnOnce(`ignoring ${name}=${JSON.stringify(raw)}: expected an integer of at least 64; using the default.`);
+  return undefined;
+}
+
+/** A short description of a value for error messages (never its full content). */
+export function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  switch (typeof value) {
+    case "string":
+      return `the string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + "…" : value)}`;
+    case "number":
+    case "boolean":
+    case "bigint":
+      return `${typeof value} ${String(value)}`;
+    case "object": {
+      const name = (value as object).constructor?.name;
+      return name && name !== "Object" ? `an instance of ${name}` : "an object";
+    }
+    default:
+      return typeof value;
+  }
+}

@@ -1,0 +1,12 @@
+export { observe } from "./observe.js";
+export { setup } from "./setup.js";
+export type { SetupOptions, TokentraceHandle } from "./setup.js";
+export type { ObserveOptions } from "./config.js";
+export { consoleSink } from "./sinks/console.js";
+export type { ConsoleSinkOptions } from "./sinks/console.js";
+export { memorySink } from "./sinks/memory.js";
+export type { MemorySink } from "./sinks/memory.js";
+export type { Sink, SinkLike } from "./sinks/types.js";
+export { TokentraceError, UnsupportedClientError, InvalidOptionError, isTokentraceError } from "./errors.js";
+export type { Usage } from "./usage.js";
+export { VERSION } from "./version.js";

@@ -1,0 +1,210 @@
+import { context } from "@opentelemetry/api";
+import type { CallContext, OperationAdapter, PreparedCall } from "./providers/types.js";
+import type { ActiveCall, CallOutcome, Recorder } from "./record-call.js";
+import { errorType } from "./record-call.js";
+import { reportInternalError } from "./internal/report.js";
+import { isSdkStream, traceStream } from "./stream-wrapper.js";
+
+/** What an observed client decided once, shared by all its calls. */
+export interface ClientState {
+  readonly context: CallContext;
+  readonly recorder: Recorder;
+  readonly requestIdHeader: string;
+  readonly now: () => number;
+}
+
+/**
+ * The parts of the SDKs' `APIPromise` (openai v4+, @anthropic-ai/sdk) that tokentrace relies on. Both
+ * SDKs keep the response promise and the parser as instance fields, which lets tokentrace observe the
+ * call on the very object the app receives, instead of handing back a look-alike.
+ */
+interface SdkApiPromise {
+  responsePromise: Promise<ResponseProps>;
+  parseResponse: (...args: unknown[]) => Promise<unknown>;
+  asResponse?: () => Promise<unknown>;
+  parsedPromise?: unknown;
+}
+
+interface ResponseProps {
+  response?: Response;
+}
+
+function isSdkApiPromise(value: unknown): value is SdkApiPromise {
+  if (value === null || typeof value !== "object") return false;
+  const candidate = value as Partial<SdkApiPromise>;
+  return typeof candidate.parseResponse === "function" && typeof candidate.responsePromise?.then === "function";
+}
+
+/**
+ * Results dropped without being read (an APIPromise never awaited, a Stream never iterated) still end
+ * their span, when the garbage collector reclaims them.
+ */
+const abandoned = new FinalizationRegistry<ActiveCall>((call) => {
+  if (!call.ended) call.end({ kind: "abandoned" });
+});
+
+/** Call one traced SDK method. Returns exactly what the SDK returned; rethrows exactly what it threw. */
+export function traceCall(
+  state: ClientState,
+  operation: OperationAdapter,
+  method: (...args: unknown[]) => unknown,
+  target: object,
+  args: unknown[],
+): unknown {
+  const startMs = state.now();
+  let prepared: PreparedCall;
+  let call: ActiveCall;
+  try {
+    prepared = operation.prepare(args[0], state.context);
+    call = state.recorder.start(prepared.record, startMs);
+  } catch (error) {
+    reportInternalError("prepare", error);
+    return method.apply(target, args);
+  }
+
+  const callArgs = prepared.body === args[0] ? args : [prepared.body, ...args.slice(1)];
+  let result: unknown;
+  try {
+    // Run the SDK under the call's span so HTTP instrumentation below it nests correctly.
+    result = context.with(call.context, () => method.apply(target, callArgs));
+  } catch (error) {
+    call.end(outcomeOf(error));
+    throw error;
+  }
+
+  try {
+    if (isSdkApiPromise(result)) {
+      observeApiPromise(result, state, operation, prepared, call);
+    } else {
+      // Not an SDK promise (an SDK version we do not know): leave it alone, end the span now.
+      call.end({ kind: "completed" });
+    }
+  } catch (error) {
+    reportInternalError("observe-result", error);
+    call.end({ kind: "completed" });
+  }
+  return result;
+}
+
+function observeApiPromise(
+  promise: SdkApiPromise,
+  state: ClientState,
+  operation: OperationAdapter,
+  prepared: PreparedCall,
+  call: ActiveCall,
+): void {
+  const record = prepared.record;
+  let rawResponseRequested = false;
+
+  const onResponse = (props: ResponseProps): void => {
+    const response = props?.response;
+    if (response === undefined) return;
+    record.httpStatusCode = response.status;
+    record.requestId = response.headers?.get(state.requestIdHeader) ?? undefined;
+    if (rawResponseRequested) readRawResponse(response, state, operation, prepared, call);
+  };
+
+  // The app's parse(), asResponse() and withResponse() all read this field, so a derived promise here
+  // sees the response first and rejects with the very same error. An app that never consumes the call
+  // still gets its unhandled rejection, exactly as without tokentrace.
+  const responsePromise = promise.responsePromise;
+  promise.responsePromise = responsePromise.then(
+    (props) => {
+      try {
+        onResponse(props);
+      } catch (error) {
+        reportInternalError("response", error);
+      }
+      return props;
+    },
+    (error: unknown) => {
+      call.end(outcomeOf(error));
+      throw error;
+    },
+  );
+
+  const parseResponse = promise.parseResponse;
+  promise.parseResponse = function tracedParseResponse(this: unknown, ...parseArgs: unknown[]) {
+    return parseResponse.apply(this, parseArgs).then(
+      (data) => {
+        try {
+          onData(data, state, operation, prepared, call);
+        } catch (error) {
+          reportInternalError("read-response", error);
+          call.end({ kind: "completed" });
+        }
+        return data;
+      },
+      (error: unknown) => {
+        call.end(outcomeOf(error));
+        throw error;
+      },
+    );
+  };
+
+  // asResponse() alone hands the raw Response to the app and never parses it; read a copy instead.
+  // withResponse() calls parse() first, so it is not mistaken for this.
+  const asResponse = promise.asResponse;
+  if (typeof asResponse === "function") {
+    promise.asResponse = function tracedAsResponse(this: SdkApiPromise) {
+      if (this.parsedPromise === undefined) rawResponseRequested = true;
+      return asResponse.call(this);
+    };
+  }
+
+  abandoned.register(promise, call, call);
+}
+
+function onData(
+  data: unknown,
+  state: ClientState,
+  operation: OperationAdapter,
+  prepared: PreparedCall,
+  call: ActiveCall,
+): void {
+  if (call.ended) return;
+  // From here the result, not the promise, is what the app holds on to.
+  abandoned.unregister(call);
+  if (prepared.record.stream && isSdkStream(data)) {
+    traceStream(data, call, operation.createStreamAccumulator(prepared, state.context), state.now);
+    abandoned.register(data, call, call);
+    return;
+  }
+  operation.readResponse(data, prepared, state.context);
+  call.end({ kind: "completed" });
+}
+
+function readRawResponse(
+  response: Response,
+  state: ClientState,
+  operation: OperationAdapter,
+  prepared: PreparedCall,
+  call: ActiveCall,
+): void {
+  if (call.record.stream || typeof response.clone !== "function") {
+    call.end({ kind: "completed" });
+    return;
+  }
+  response
+    .clone()
+    .json()
+    .then(
+      (data: unknown) => {
+        try {
+          operation.readResponse(data, prepared, state.context);
+        } catch (error) {
+          reportInternalError("read-response", error);
+        }
+        call.end({ kind: "completed" });
+      },
+      () => call.end({ kind: "completed" }),
+    );
+}
+
+function outcomeOf(error: unknown): CallOutcome {
+  const type = errorType(error);
+  if (type === "APIUserAbortError" || (error as { name?: unknown } | null)?.name === "AbortError") {
+    return { kind: "aborted" };
+  }
+  return { kind: "error", error };
+}

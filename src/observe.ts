@@ -1,0 +1,190 @@
+import { resolveOptions } from "./config.js";
+import type { ObserveOptions } from "./config.js";
+import { describe } from "./config.js";
+import { UnsupportedClientError } from "./errors.js";
+import { activeSetup } from "./internal/active-providers.js";
+import { traceCall } from "./intercept-call.js";
+import type { ClientState } from "./intercept-call.js";
+import { openaiAdapter } from "./providers/openai.js";
+import type { OperationAdapter, ProviderAdapter } from "./providers/types.js";
+import { Recorder } from "./record-call.js";
+
+/** Every provider tokentrace knows. The core never branches on which one a client is. */
+const adapters: readonly ProviderAdapter[] = [openaiAdapter];
+
+/** Which methods to trace, as a tree of property names from the client. */
+interface PathNode {
+  operation: OperationAdapter | undefined;
+  children: Map<string, PathNode>;
+}
+
+function pathTree(adapter: ProviderAdapter): PathNode {
+  const root: PathNode = { operation: undefined, children: new Map() };
+  for (const operation of adapter.operations) {
+    let node = root;
+    for (const key of operation.path) {
+      let child = node.children.get(key);
+      if (child === undefined) {
+        child = { operation: undefined, children: new Map() };
+        node.children.set(key, child);
+      }
+      node = child;
+    }
+    node.operation = operation;
+  }
+  return root;
+}
+
+const trees = new WeakMap<ProviderAdapter, PathNode>();
+/** Observed client → its wrapper, so observing twice returns the same wrapper. */
+const wrappers = new WeakMap<object, object>();
+const isWrapper = new WeakSet<object>();
+
+/**
+ * Trace every model call made through `client`.
+ *
+ * Returns a wrapper of exactly the client's type: same methods, same return objects (the SDK's own
+ * `APIPromise` and `Stream`), same errors. Only the methods the provider adapter lists are intercepted;
+ * everything else passes straight through to the real client. Observing a client twice returns the same
+ * wrapper (with the options of the first call).
+ *
+ * @throws UnsupportedClientError when `client` is not an OpenAI or Anthropic SDK client.
+ * @throws InvalidOptionError when an option has a value tokentrace cannot accept.
+ *
+ * @example
+ * const openai = observe(new OpenAI());
+ * await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
+ */
+export function observe<T extends object>(client: T, options?: ObserveOptions): T {
+  if (client === null || (typeof client !== "object" && typeof client !== "function")) {
+    throw unsupported(client);
+  }
+  if (isWrapper.has(client)) return client;
+  const existing = wrappers.get(client);
+  if (existing !== undefined) return existing as T;
+
+  const adapter = adapters.find((candidate) => candidate.detect(client));
+  if (adapter === undefined) throw unsupported(client);
+  const setupState = activeSetup();
+  const resolved = resolveOptions(options, setupState?.defaults);
+  const description = adapter.describe(client);
+  const state: ClientState = {
+    context: {
+      client: description,
+      captureContent: resolved.captureContent,
+      injectStreamUsage: resolved.injectStreamUsage,
+    },
+    recorder: new Recorder(resolved),
+    requestIdHeader: description.requestIdHeader,
+    now: resolved.now,
+  };
+  let tree = trees.get(adapter);
+  if (tree === undefined) {
+    tree = pathTree(adapter);
+    trees.set(adapter, tree);
+  }
+  const wrapper = wrapClient(client, tree, state, adapter, options);
+  wrappers.set(client, wrapper);
+  isWrapper.add(wrapper);
+  return wrapper;
+}
+
+function unsupported(client: unknown): UnsupportedClientError {
+  const supported = adapters.map((adapter) => adapter.displayName).join(", ");
+  return new UnsupportedClientError(
+    `observe() received ${describe(client)}, which is not a client tokentrace can trace. Supported clients: ${supported}.`,
+  );
+}
+
+function wrapClient<T extends object>(
+  client: T,
+  tree: PathNode,
+  state: ClientState,
+  adapter: ProviderAdapter,
+  options: ObserveOptions | undefined,
+): T {
+  const derived = new Set(adapter.derivedClientMethods);
+  const bound = new WeakMap<object, unknown>();
+  const wrapper: T = new Proxy(client, {
+    get(target, property) {
+      // Read with the real client as receiver: the SDK's getters use private #fields.
+      const value: unknown = Reflect.get(target, property, target);
+      if (typeof property !== "string") return bindTo(value, target, bound);
+      const node = tree.children.get(property);
+      if (node !== undefined && value !== null && typeof value === "object") {
+        return resourceWrapper(value, node, state, wrapper);
+      }
+      if (derived.has(property) && typeof value === "function") {
+        return cached(bound, value, () => (...args: unknown[]) => {
+          const result: unknown = (value as (...args: unknown[]) => unknown).apply(target, args);
+          return result !== null && typeof result === "object" ? observe(result, options) : result;
+        });
+      }
+      return bindTo(value, target, bound);
+    },
+  });
+  return wrapper;
+}
+
+/** One wrapper per SDK resource object per observed client. */
+const resourceWrappers = new WeakMap<object, WeakMap<object, object>>();
+
+/**
+ * A resource on a traced path (`chat`, `chat.completions`, ...). Its methods run with the wrapper as
+ * `this`, and its `_client` is the observed client, so SDK helpers that call back into the client
+ * (`chat.completions.parse()` calls `this._client.chat.completions.create()`) are traced too.
+ */
+function resourceWrapper(resource: object, node: PathNode, state: ClientState, clientWrapper: object): object {
+  let perClient = resourceWrappers.get(clientWrapper);
+  if (perClient === undefined) {
+    perClient = new WeakMap();
+    resourceWrappers.set(clientWrapper, perClient);
+  }
+  const existing = perClient.get(resource);
+  if (existing !== undefined) return existing;
+
+  const bound = new WeakMap<object, unknown>();
+  const wrapper: object = new Proxy(resource, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target);
+      if (typeof property === "string") {
+        if (property === "_client") return clientWrapper;
+        const child = node.children.get(property);
+        if (child?.operation !== undefined && typeof value === "function") {
+          const operation = child.operation;
+          const method = value as (...args: unknown[]) => unknown;
+          return cached(bound, method, () =>
+            function traced(...args: unknown[]): unknown {
+              return traceCall(state, operation, method, target, args);
+            },
+          );
+        }
+        if (child !== undefined && value !== null && typeof value === "object") {
+          return resourceWrapper(value, child, state, clientWrapper);
+        }
+      }
+      return bindTo(value, wrapper, bound);
+    },
+  });
+  perClient.set(resource, wrapper);
+  return wrapper;
+}
+
+function bindTo(value: unknown, thisArg: object, bound: WeakMap<object, unknown>): unknown {
+  if (typeof value !== "function") return value;
+  return cached(bound, value, () =>
+    // Classes (e.g. error classes hung on a client) must stay constructible: pass them through.
+    /^class[\s{]/.test(Function.prototype.toString.call(value))
+      ? value
+      : (value as (...args: unknown[]) => unknown).bind(thisArg),
+  );
+}
+
+function cached(store: WeakMap<object, unknown>, key: object, make: () => unknown): unknown {
+  let result = store.get(key);
+  if (result === undefined) {
+    result = make();
+    store.set(key, result);
+  }
+  return result;
+}

@@ -1,0 +1,68 @@
+import type { CallRecord } from "../call-record.js";
+
+/** What an adapter learns about a client once, when it is observed. */
+export interface ClientDescription {
+  /** `gen_ai.provider.name` value, e.g. `openai`. */
+  providerName: string;
+  serverAddress: string | undefined;
+  serverPort: number | undefined;
+  /** Whether the endpoint is known to accept the request change an operation may make (e.g. stream usage). */
+  acceptsStreamUsageOption: boolean;
+  /** Response header carrying the provider's request id. */
+  requestIdHeader: string;
+}
+
+/** Per-call context handed to an operation adapter. */
+export interface CallContext {
+  client: ClientDescription;
+  captureContent: boolean;
+  injectStreamUsage: boolean;
+}
+
+/** The result of looking at a request before it is sent. */
+export interface PreparedCall {
+  record: CallRecord;
+  /** The request body to send: the caller's own object, or a copy when tokentrace had to add to it. */
+  body: unknown;
+  /** The caller's request body, for the adapter's later use (estimates); never mutated. */
+  request: unknown;
+  /** True when tokentrace asked the API for a streamed usage chunk the app did not ask for. */
+  injectedStreamUsage: boolean;
+}
+
+/**
+ * Collects what a stream tells about a call. Called once per chunk on the hot path: keep it to a few
+ * field updates; keep content only when capture is on.
+ */
+export interface StreamAccumulator {
+  /**
+   * Take one chunk, seen at `atMs`. Returns `false` when the chunk must be hidden from the app (a chunk
+   * that exists only because tokentrace asked for it).
+   */
+  add(chunk: unknown, atMs: number): boolean;
+  /** Write what was collected into the record, once, when the stream ends (however it ends). */
+  finish(record: CallRecord): void;
+}
+
+/** One SDK method the adapter traces, e.g. `chat.completions.create`. */
+export interface OperationAdapter {
+  /** Property path from the client to the method. */
+  readonly path: readonly string[];
+  /** Inspect the call's arguments; never mutate the caller's objects. */
+  prepare(body: unknown, context: CallContext): PreparedCall;
+  /** Read a complete (non-stream) response into the record. */
+  readResponse(data: unknown, prepared: PreparedCall, context: CallContext): void;
+  /** Start collecting a stream's chunks. */
+  createStreamAccumulator(prepared: PreparedCall, context: CallContext): StreamAccumulator;
+}
+
+/** A provider: how to recognise its clients and which of their methods to trace. */
+export interface ProviderAdapter {
+  /** For diagnostics and error messages, e.g. `OpenAI`. */
+  readonly displayName: string;
+  detect(client: object): boolean;
+  describe(client: object): ClientDescription;
+  readonly operations: readonly OperationAdapter[];
+  /** Client methods that return a new client of the same kind (e.g. `withOptions`), observed in turn. */
+  readonly derivedClientMethods: readonly string[];
+}

@@ -1,0 +1,250 @@
+import { SpanKind, SpanStatusCode, context, trace } from "@opentelemetry/api";
+import type { Attributes, AttributeValue, Context, Meter, Span, Tracer } from "@opentelemetry/api";
+import type { CallRecord } from "./call-record.js";
+import type { ResolvedOptions } from "./config.js";
+import { serializeContent } from "./content.js";
+import { reportInternalError } from "./internal/report.js";
+import { currentMeterProvider, currentTracerProvider } from "./internal/active-providers.js";
+import { instrumentsFor } from "./metrics/instruments.js";
+import type { StreamTiming } from "./metrics/timing.js";
+import * as names from "./semconv.js";
+import { VERSION } from "./version.js";
+
+/** How a call ended. */
+export type CallOutcome =
+  | { kind: "completed" }
+  | { kind: "error"; error: unknown }
+  /** The app stopped reading a stream early (`break`, `return()`). */
+  | { kind: "cancelled" }
+  /** The app aborted the request (`controller.abort()`, an AbortSignal). */
+  | { kind: "aborted" }
+  /** The app dropped the result without reading it; noticed when it was garbage-collected. */
+  | { kind: "abandoned" };
+
+/** One call in flight. `end()` may be called any number of times; only the first counts. */
+export interface ActiveCall {
+  readonly record: CallRecord;
+  readonly span: Span;
+  readonly startMs: number;
+  readonly context: Context;
+  timing: StreamTiming | undefined;
+  /** Runs once, just before the span ends, to finish the record (e.g. a stream accumulator). */
+  beforeEnd: ((outcome: CallOutcome) => void) | undefined;
+  readonly ended: boolean;
+  end(outcome: CallOutcome): void;
+}
+
+/** Calls started but not yet ended; a leak test watches this. */
+let openCalls = 0;
+export function openCallCount(): number {
+  return openCalls;
+}
+
+/**
+ * Owns the span lifecycle of a client's calls and is the one place where a CallRecord becomes span
+ * attributes and metric points. Never throws.
+ */
+export class Recorder {
+  private tracerCache: { provider: unknown; tracer: Tracer } | undefined;
+  private meterCache: { provider: unknown; meter: Meter } | undefined;
+
+  constructor(private readonly options: ResolvedOptions) {}
+
+  start(record: CallRecord, startMs: number): ActiveCall {
+    const parent = context.active();
+    const attributes: Attributes = {
+      [names.ATTR_GEN_AI_OPERATION_NAME]: record.operationName,
+      [names.ATTR_GEN_AI_PROVIDER_NAME]: record.providerName,
+      ...record.requestAttributes,
+    };
+    if (record.requestModel !== undefined) attributes[names.ATTR_GEN_AI_REQUEST_MODEL] = record.requestModel;
+    if (record.serverAddress !== undefined) attributes[names.ATTR_SERVER_ADDRESS] = record.serverAddress;
+    if (record.serverPort !== undefined) attributes[names.ATTR_SERVER_PORT] = record.serverPort;
+    const spanName = record.requestModel ? `${record.operationName} ${record.requestModel}` : record.operationName;
+    const span = this.tracer().startSpan(spanName, { kind: SpanKind.CLIENT, attributes }, parent);
+    openCalls++;
+    const call = new Call(this, record, span, startMs, trace.setSpan(parent, span));
+    return call;
+  }
+
+  /** Called by Call.end: never throws. */
+  finish(call: Call, outcome: CallOutcome): void {
+    try {
+      call.beforeEnd?.(outcome);
+    } catch (error) {
+      reportInternalError("finish-record", error);
+    }
+    const endMs = this.options.now();
+    try {
+      this.writeSpan(call, outcome);
+    } catch (error) {
+      reportInternalError("span-attributes", error);
+    }
+    try {
+      this.writeMetrics(call, outcome, endMs);
+    } catch (error) {
+      reportInternalError("metrics", error);
+    }
+    try {
+      call.span.end();
+    } catch (error) {
+      reportInternalError("span-end", error);
+    }
+  }
+
+  private writeSpan(call: Call, outcome: CallOutcome): void {
+    const { record, span, timing } = call;
+    const attributes: Attributes = {};
+    const set = (name: string, value: AttributeValue | undefined): void => {
+      if (value !== undefined) attributes[name] = value;
+    };
+    set(names.ATTR_GEN_AI_RESPONSE_ID, record.responseId);
+    set(names.ATTR_GEN_AI_RESPONSE_MODEL, record.responseModel);
+    const finishReasons = finishReasonsFor(record, outcome);
+    if (finishReasons.length > 0) set(names.ATTR_GEN_AI_RESPONSE_FINISH_REASONS, finishReasons);
+
+    const usage = record.usage;
+    set(names.ATTR_GEN_AI_USAGE_INPUT_TOKENS, usage.inputTokens);
+    set(names.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS, usage.outputTokens);
+    set(names.ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, usage.cacheReadInputTokens);
+    set(names.ATTR_GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS, usage.cacheWriteInputTokens);
+    set(names.ATTR_GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, usage.reasoningOutputTokens);
+    if (usage.estimated) set(names.ATTR_TOKENTRACE_USAGE_ESTIMATED, true);
+
+    set(names.ATTR_TOKENTRACE_REQUEST_ID, record.requestId);
+    set(names.ATTR_HTTP_RESPONSE_STATUS_CODE, record.httpStatusCode);
+    Object.assign(attributes, record.responseAttributes);
+
+    if (timing !== undefined) {
+      set(names.ATTR_TOKENTRACE_STREAM_CHUNK_COUNT, timing.chunkCount);
+      const firstMs = timing.timeToFirstChunkMs;
+      if (firstMs !== undefined) set(names.ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, firstMs / 1000);
+      const meanGapMs = timing.meanGapMs;
+      if (meanGapMs !== undefined) {
+        set(names.ATTR_TOKENTRACE_STREAM_MEAN_CHUNK_GAP, meanGapMs / 1000);
+        set(names.ATTR_TOKENTRACE_STREAM_MAX_CHUNK_GAP, timing.maxGapMs / 1000);
+      }
+      const streamingMs = timing.streamingMs;
+      if (streamingMs !== undefined && streamingMs > 0 && usage.outputTokens !== undefined) {
+        set(names.ATTR_TOKENTRACE_STREAM_OUTPUT_TOKENS_PER_SECOND, usage.outputTokens / (streamingMs / 1000));
+      }
+      set(names.ATTR_TOKENTRACE_STREAM_END, outcome.kind);
+    }
+
+    if (this.options.captureContent) this.writeContent(record, attributes);
+
+    if (outcome.kind === "error") {
+      const error = outcome.error;
+      set(names.ATTR_ERROR_TYPE, errorType(error));
+      const status = (error as { status?: unknown } | null)?.status;
+      if (typeof status === "number") set(names.ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+      if (error instanceof Error) span.recordException(error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+    }
+    span.setAttributes(attributes);
+  }
+
+  private writeContent(record: CallRecord, attributes: Attributes): void {
+    const truncated: string[] = [];
+    const put = (name: string, value: unknown): void => {
+      if (value === undefined) return;
+      const { json, truncated: cut } = serializeContent(value, this.options.maxContentLength);
+      attributes[name] = json;
+      if (cut) truncated.push(name);
+    };
+    put(names.ATTR_GEN_AI_SYSTEM_INSTRUCTIONS, record.systemInstructions?.());
+    put(names.ATTR_GEN_AI_INPUT_MESSAGES, record.inputMessages?.());
+    put(names.ATTR_GEN_AI_OUTPUT_MESSAGES, record.outputMessages);
+    put(names.ATTR_GEN_AI_TOOL_DEFINITIONS, record.toolDefinitions?.());
+    if (truncated.length > 0) attributes[names.ATTR_TOKENTRACE_CONTENT_TRUNCATED] = truncated;
+  }
+
+  private writeMetrics(call: Call, outcome: CallOutcome, endMs: number): void {
+    const { record, timing } = call;
+    const instruments = instrumentsFor(this.meter());
+    // Low-cardinality attributes only: never ids, users or content.
+    const attributes: Attributes = {
+      [names.ATTR_GEN_AI_OPERATION_NAME]: record.operationName,
+      [names.ATTR_GEN_AI_PROVIDER_NAME]: record.providerName,
+    };
+    if (record.requestModel !== undefined) attributes[names.ATTR_GEN_AI_REQUEST_MODEL] = record.requestModel;
+    if (record.responseModel !== undefined) attributes[names.ATTR_GEN_AI_RESPONSE_MODEL] = record.responseModel;
+    if (record.serverAddress !== undefined) attributes[names.ATTR_SERVER_ADDRESS] = record.serverAddress;
+    if (record.serverPort !== undefined) attributes[names.ATTR_SERVER_PORT] = record.serverPort;
+    if (outcome.kind === "error") attributes[names.ATTR_ERROR_TYPE] = errorType(outcome.error);
+
+    instruments.operationDuration.record((endMs - call.startMs) / 1000, attributes);
+    const firstMs = timing?.timeToFirstChunkMs;
+    if (firstMs !== undefined) instruments.timeToFirstChunk.record(firstMs / 1000, attributes);
+
+    const { inputTokens, outputTokens } = record.usage;
+    if (inputTokens !== undefined) {
+      instruments.tokenUsage.record(inputTokens, { ...attributes, [names.ATTR_GEN_AI_TOKEN_TYPE]: names.TOKEN_TYPE_INPUT });
+    }
+    if (outputTokens !== undefined) {
+      instruments.tokenUsage.record(outputTokens, { ...attributes, [names.ATTR_GEN_AI_TOKEN_TYPE]: names.TOKEN_TYPE_OUTPUT });
+    }
+  }
+
+  private tracer(): Tracer {
+    const provider = this.options.tracerProvider ?? currentTracerProvider();
+    if (this.tracerCache?.provider !== provider) {
+      this.tracerCache = { provider, tracer: provider.getTracer(names.INSTRUMENTATION_SCOPE, VERSION) };
+    }
+    return this.tracerCache.tracer;
+  }
+
+  private meter(): Meter {
+    const provider = this.options.meterProvider ?? currentMeterProvider();
+    if (this.meterCache?.provider !== provider) {
+      this.meterCache = { provider, meter: provider.getMeter(names.INSTRUMENTATION_SCOPE, VERSION) };
+    }
+    return this.meterCache.meter;
+  }
+}
+
+class Call implements ActiveCall {
+  timing: StreamTiming | undefined = undefined;
+  beforeEnd: ((outcome: CallOutcome) => void) | undefined = undefined;
+  ended = false;
+
+  constructor(
+    private readonly recorder: Recorder,
+    readonly record: CallRecord,
+    readonly span: Span,
+    readonly startMs: number,
+    readonly context: Context,
+  ) {}
+
+  end(outcome: CallOutcome): void {
+    if (this.ended) return;
+    this.ended = true;
+    openCalls--;
+    this.recorder.finish(this, outcome);
+  }
+}
+
+/**
+ * Finish reasons as the provider gave them; where a stream stopped before the provider gave one, the
+ * outcome stands in (`error`, `cancelled`) so dashboards can tell an unfinished answer from a finished one.
+ */
+function finishReasonsFor(record: CallRecord, outcome: CallOutcome): string[] {
+  const given: readonly (string | undefined)[] = record.finishReasons ?? [];
+  if (outcome.kind === "completed") return given.filter((reason): reason is string => typeof reason === "string");
+  const fallback = outcome.kind === "error" ? names.FINISH_REASON_ERROR : names.FINISH_REASON_CANCELLED;
+  if (given.length === 0) return [fallback];
+  return given.map((reason) => (typeof reason === "string" ? reason : fallback));
+}
+
+/** `error.type`: the SDK's error class name (e.g. `RateLimitError`), else the error's name. */
+export function errorType(error: unknown): string {
+  if (error !== null && typeof error === "object") {
+    const constructorName = (error as { constructor?: { name?: unknown } }).constructor?.name;
+    if (typeof constructorName === "string" && constructorName !== "" && constructorName !== "Object") {
+      return constructorName;
+    }
+    const name = (error as { name?: unknown }).name;
+    if (typeof name === "string" && name !== "") return name;
+  }
+  return "_OTHER";
+}

@@ -1,0 +1,101 @@
+/**
+ * Every attribute and metric name tokentrace emits, with units and bucket boundaries. Nothing else in the
+ * code base spells these out.
+ *
+ * `gen_ai.*`, `server.*` and `error.type` follow the OpenTelemetry GenAI semantic conventions
+ * (https://opentelemetry.io/docs/specs/semconv/gen-ai/); names the conventions do not (yet) define live
+ * under `tokentrace.`.
+ */
+
+// --- gen_ai.* span attributes (GenAI semantic conventions) ---
+export const ATTR_GEN_AI_OPERATION_NAME = "gen_ai.operation.name";
+export const ATTR_GEN_AI_PROVIDER_NAME = "gen_ai.provider.name";
+export const ATTR_GEN_AI_REQUEST_MODEL = "gen_ai.request.model";
+export const ATTR_GEN_AI_REQUEST_MAX_TOKENS = "gen_ai.request.max_tokens";
+export const ATTR_GEN_AI_REQUEST_TEMPERATURE = "gen_ai.request.temperature";
+export const ATTR_GEN_AI_REQUEST_TOP_P = "gen_ai.request.top_p";
+export const ATTR_GEN_AI_REQUEST_TOP_K = "gen_ai.request.top_k";
+export const ATTR_GEN_AI_REQUEST_FREQUENCY_PENALTY = "gen_ai.request.frequency_penalty";
+export const ATTR_GEN_AI_REQUEST_PRESENCE_PENALTY = "gen_ai.request.presence_penalty";
+export const ATTR_GEN_AI_REQUEST_STOP_SEQUENCES = "gen_ai.request.stop_sequences";
+export const ATTR_GEN_AI_REQUEST_SEED = "gen_ai.request.seed";
+export const ATTR_GEN_AI_REQUEST_CHOICE_COUNT = "gen_ai.request.choice.count";
+export const ATTR_GEN_AI_REQUEST_STREAM = "gen_ai.request.stream";
+export const ATTR_GEN_AI_OUTPUT_TYPE = "gen_ai.output.type";
+export const ATTR_GEN_AI_RESPONSE_ID = "gen_ai.response.id";
+export const ATTR_GEN_AI_RESPONSE_MODEL = "gen_ai.response.model";
+export const ATTR_GEN_AI_RESPONSE_FINISH_REASONS = "gen_ai.response.finish_reasons";
+export const ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK = "gen_ai.response.time_to_first_chunk";
+export const ATTR_GEN_AI_USAGE_INPUT_TOKENS = "gen_ai.usage.input_tokens";
+export const ATTR_GEN_AI_USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens";
+export const ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS = "gen_ai.usage.cache_read.input_tokens";
+export const ATTR_GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS = "gen_ai.usage.cache_write.input_tokens";
+export const ATTR_GEN_AI_USAGE_REASONING_OUTPUT_TOKENS = "gen_ai.usage.reasoning.output_tokens";
+export const ATTR_GEN_AI_USAGE_COST = "gen_ai.usage.cost";
+export const ATTR_GEN_AI_INPUT_MESSAGES = "gen_ai.input.messages";
+export const ATTR_GEN_AI_OUTPUT_MESSAGES = "gen_ai.output.messages";
+export const ATTR_GEN_AI_SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions";
+export const ATTR_GEN_AI_TOOL_DEFINITIONS = "gen_ai.tool.definitions";
+
+// --- general semantic conventions ---
+export const ATTR_SERVER_ADDRESS = "server.address";
+export const ATTR_SERVER_PORT = "server.port";
+export const ATTR_ERROR_TYPE = "error.type";
+export const ATTR_HTTP_RESPONSE_STATUS_CODE = "http.response.status_code";
+
+// --- OpenAI-specific conventions (semconv registry: openai.*) ---
+export const ATTR_OPENAI_REQUEST_SERVICE_TIER = "openai.request.service_tier";
+export const ATTR_OPENAI_RESPONSE_SERVICE_TIER = "openai.response.service_tier";
+export const ATTR_OPENAI_RESPONSE_SYSTEM_FINGERPRINT = "openai.response.system_fingerprint";
+
+// --- tokentrace.* (no convention exists yet) ---
+/** The provider's request id (OpenAI `x-request-id`, Anthropic `request-id`). */
+export const ATTR_TOKENTRACE_REQUEST_ID = "tokentrace.request.id";
+/** True when a token count is tokentrace's estimate rather than the provider's report. */
+export const ATTR_TOKENTRACE_USAGE_ESTIMATED = "tokentrace.usage.estimated";
+/** Number of stream chunks received from the provider. */
+export const ATTR_TOKENTRACE_STREAM_CHUNK_COUNT = "tokentrace.stream.chunk_count";
+/** Mean time between consecutive stream chunks, in seconds. */
+export const ATTR_TOKENTRACE_STREAM_MEAN_CHUNK_GAP = "tokentrace.stream.mean_chunk_gap";
+/** Longest time between consecutive stream chunks, in seconds. */
+export const ATTR_TOKENTRACE_STREAM_MAX_CHUNK_GAP = "tokentrace.stream.max_chunk_gap";
+/** Output tokens divided by the time from the first to the last chunk. */
+export const ATTR_TOKENTRACE_STREAM_OUTPUT_TOKENS_PER_SECOND = "tokentrace.stream.output_tokens_per_second";
+/** How a stream ended: `completed`, `cancelled` (break/return), `aborted` (controller.abort), `error`, `abandoned`. */
+export const ATTR_TOKENTRACE_STREAM_END = "tokentrace.stream.end";
+/** True when tokentrace added `stream_options.include_usage` to the request (the usage chunk is hidden from the app). */
+export const ATTR_TOKENTRACE_STREAM_USAGE_INJECTED = "tokentrace.stream.usage_injected";
+/** Names of content attributes that were truncated to `maxContentLength`. */
+export const ATTR_TOKENTRACE_CONTENT_TRUNCATED = "tokentrace.content.truncated";
+
+// --- finish reasons tokentrace records where the provider sent none ---
+export const FINISH_REASON_ERROR = "error";
+export const FINISH_REASON_CANCELLED = "cancelled";
+
+// --- metrics (GenAI semantic conventions) ---
+export const METRIC_GEN_AI_CLIENT_TOKEN_USAGE = "gen_ai.client.token.usage";
+export const METRIC_GEN_AI_CLIENT_OPERATION_DURATION = "gen_ai.client.operation.duration";
+export const METRIC_GEN_AI_CLIENT_TIME_TO_FIRST_CHUNK = "gen_ai.client.operation.time_to_first_chunk";
+export const ATTR_GEN_AI_TOKEN_TYPE = "gen_ai.token.type";
+export const TOKEN_TYPE_INPUT = "input";
+export const TOKEN_TYPE_OUTPUT = "output";
+export const UNIT_TOKEN = "{token}";
+export const UNIT_SECONDS = "s";
+
+/** Bucket boundaries the conventions recommend for `gen_ai.client.token.usage`. */
+export const TOKEN_USAGE_BUCKETS: readonly number[] = [
+  1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+];
+/** Bucket boundaries the conventions recommend for durations in seconds. */
+export const DURATION_BUCKETS_SECONDS: readonly number[] = [
+  0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+];
+
+// --- well-known values ---
+export const OPERATION_CHAT = "chat";
+export const PROVIDER_OPENAI = "openai";
+export const OUTPUT_TYPE_TEXT = "text";
+export const OUTPUT_TYPE_JSON = "json";
+
+/** The instrumentation scope name of tokentrace's tracer and meter. */
+export const INSTRUMENTATION_SCOPE = "tokentrace";

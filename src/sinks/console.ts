@@ -1,0 +1,75 @@
+import type { Context } from "@opentelemetry/api";
+import type { ReadableSpan, Span, SpanProcessor } from "@opentelemetry/sdk-trace-base";
+import * as names from "../semconv.js";
+import { defineSink } from "./types.js";
+import type { Sink } from "./types.js";
+
+export interface ConsoleSinkOptions {
+  /**
+   * Also print every attribute of each call, one per line. Default: `false`. Turn it on while developing
+   * to see exactly what a backend would receive.
+   *
+   * @example consoleSink({ verbose: true })
+   */
+  verbose?: boolean;
+  /**
+   * Where lines go. Default: `console.log`. Pass your logger's function to route lines elsewhere.
+   *
+   * @example consoleSink({ write: (line) => logger.info(line) })
+   */
+  write?: (line: string) => void;
+}
+
+/**
+ * A readable line per traced call, for development and the demo:
+ * `chat gpt-4o-mini  412 ms  ttft 88 ms  tokens 24 in / 9 out  finish stop`.
+ */
+export function consoleSink(options: ConsoleSinkOptions = {}): Sink {
+  const write = options.write ?? ((line: string) => console.log(line));
+  return defineSink("console", { spanProcessors: [new ConsoleLineProcessor(write, options.verbose ?? false)] });
+}
+
+class ConsoleLineProcessor implements SpanProcessor {
+  constructor(
+    private readonly write: (line: string) => void,
+    private readonly verbose: boolean,
+  ) {}
+
+  onStart(_span: Span, _parentContext: Context): void {}
+
+  onEnd(span: ReadableSpan): void {
+    if (span.instrumentationScope.name !== names.INSTRUMENTATION_SCOPE) return;
+    this.write(formatCallLine(span));
+    if (this.verbose) {
+      for (const [key, value] of Object.entries(span.attributes)) this.write(`    ${key} = ${JSON.stringify(value)}`);
+    }
+  }
+
+  forceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+export function formatCallLine(span: ReadableSpan): string {
+  const attributes = span.attributes;
+  const [seconds, nanos] = span.duration;
+  const durationMs = seconds * 1000 + nanos / 1e6;
+  const pieces = [`[tokentrace] ${span.name}`, `${Math.round(durationMs)} ms`];
+  const ttft = attributes[names.ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK];
+  if (typeof ttft === "number") pieces.push(`ttft ${Math.round(ttft * 1000)} ms`);
+  const input = attributes[names.ATTR_GEN_AI_USAGE_INPUT_TOKENS];
+  const output = attributes[names.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS];
+  if (input !== undefined || output !== undefined) {
+    const estimated = attributes[names.ATTR_TOKENTRACE_USAGE_ESTIMATED] === true ? " (estimated)" : "";
+    pieces.push(`tokens ${String(input ?? "?")} in / ${String(output ?? "?")} out${estimated}`);
+  }
+  const reasons = attributes[names.ATTR_GEN_AI_RESPONSE_FINISH_REASONS];
+  if (Array.isArray(reasons) && reasons.length > 0) pieces.push(`finish ${reasons.join(",")}`);
+  const errorType = attributes[names.ATTR_ERROR_TYPE];
+  if (errorType !== undefined) pieces.push(`error ${String(errorType)}`);
+  return pieces.join("  ");
+}

@@ -1,0 +1,14 @@
+/**
+ * `tokentrace/testing`: helpers for testing code that calls LLM clients, kept out of the main entry point so
+ * production bundles never include a server.
+ */
+export { startMockLLMServer } from "./mock-server.js";
+export type {
+  MockLLMServer,
+  MockLLMServerOptions,
+  MockMalformedKind,
+  MockReply,
+  MockToolCall,
+  MockUsage,
+  RecordedRequest,
+} from "./mock-server.js";
