@@ -1,7 +1,7 @@
 import { context } from "@opentelemetry/api";
 import type { CallContext, OperationAdapter, PreparedCall } from "./providers/types.js";
 import type { ActiveCall, CallOutcome, Recorder } from "./record-call.js";
-import { errorType } from "./record-call.js";
+import { outcomeOf } from "./record-call.js";
 import { reportInternalError } from "./internal/report.js";
 import { isSdkStream, traceStream } from "./stream-wrapper.js";
 
@@ -199,12 +199,4 @@ function readRawResponse(
       },
       () => call.end({ kind: "completed" }),
     );
-}
-
-function outcomeOf(error: unknown): CallOutcome {
-  const type = errorType(error);
-  if (type === "APIUserAbortError" || (error as { name?: unknown } | null)?.name === "AbortError") {
-    return { kind: "aborted" };
-  }
-  return { kind: "error", error };
 }

@@ -248,3 +248,12 @@ export function errorType(error: unknown): string {
   }
   return "_OTHER";
 }
+
+/** A user's abort (the SDK's APIUserAbortError, a DOM AbortError) is not a failure of the call. */
+export function outcomeOf(error: unknown): CallOutcome {
+  const type = errorType(error);
+  if (type === "APIUserAbortError" || (error as { name?: unknown } | null)?.name === "AbortError") {
+    return { kind: "aborted" };
+  }
+  return { kind: "error", error };
+}

@@ -2,6 +2,7 @@ import type { ActiveCall } from "./record-call.js";
 import type { StreamAccumulator } from "./providers/types.js";
 import { reportInternalError } from "./internal/report.js";
 import { StreamTiming } from "./metrics/timing.js";
+import { outcomeOf } from "./record-call.js";
 
 /** The parts of an SDK `Stream` (openai, @anthropic-ai/sdk) that tokentrace relies on. */
 interface SdkStream {
@@ -26,12 +27,29 @@ export function isSdkStream(value: unknown): value is SdkStream {
 export function traceStream(stream: SdkStream, call: ActiveCall, accumulator: StreamAccumulator, now: () => number): void {
   const timing = new StreamTiming(call.startMs);
   call.timing = timing;
-  call.beforeEnd = () => accumulator.finish(call.record);
-  const original = stream.iterator;
-  const signal = stream.controller?.signal;
+  call.beforeEnd = finisher(accumulator, call);
+  stream.iterator = tracedIteratorFactory(stream.iterator, stream.controller?.signal, call, accumulator, timing, now);
+}
 
-  stream.iterator = function tracedIterator(this: unknown): AsyncIterator<unknown> {
-    const inner = original.call(this ?? stream);
+/**
+ * Kept apart from `traceStream` on purpose: V8 closures created in one scope share one context, so a
+ * closure stored on the call (which the garbage-collection safety net holds) must not be created next to
+ * one that captures the stream, or a never-read stream could never be collected.
+ */
+function finisher(accumulator: StreamAccumulator, call: ActiveCall): () => void {
+  return () => accumulator.finish(call.record);
+}
+
+function tracedIteratorFactory(
+  original: () => AsyncIterator<unknown>,
+  signal: AbortSignal | undefined,
+  call: ActiveCall,
+  accumulator: StreamAccumulator,
+  timing: StreamTiming,
+  now: () => number,
+): () => AsyncIterator<unknown> {
+  return function tracedIterator(this: unknown): AsyncIterator<unknown> {
+    const inner = original.call(this);
     const onResult = (result: IteratorResult<unknown>): IteratorResult<unknown> | Promise<IteratorResult<unknown>> => {
       if (result.done) {
         call.end(signal?.aborted ? { kind: "aborted" } : { kind: "completed" });
@@ -52,8 +70,9 @@ export function traceStream(stream: SdkStream, call: ActiveCall, accumulator: St
       // and not counted in the timing statistics.
       return inner.next().then(onResult, onError);
     };
+    // Not the signal: the SDK aborts its own controller while unwinding from any failure.
     const onError = (error: unknown): never => {
-      call.end(signal?.aborted ? { kind: "aborted" } : { kind: "error", error });
+      call.end(outcomeOf(error));
       throw error;
     };
     const traced: AsyncIterableIterator<unknown> = {

@@ -1,0 +1,102 @@
+import OpenAI from "openai";
+import { MeterProvider } from "@opentelemetry/sdk-metrics";
+import type { Histogram, ResourceMetrics } from "@opentelemetry/sdk-metrics";
+import { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
+import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
+import { memorySink, observe } from "../../src/index.js";
+import type { MemorySink, ObserveOptions } from "../../src/index.js";
+import { startMockLLMServer } from "../../src/testing/index.js";
+import type { MockLLMServer } from "../../src/testing/index.js";
+
+/** The API key tests use; a test checks it never appears in any attribute. */
+export const API_KEY = "sk-test-SECRET-do-not-export";
+
+export interface Harness {
+  server: MockLLMServer;
+  sink: MemorySink;
+  tracerProvider: BasicTracerProvider;
+  meterProvider: MeterProvider;
+  /** A raw client on the same server, to compare behaviour with. */
+  raw: OpenAI;
+  /** The observed client. */
+  openai: OpenAI;
+  observeClient(client: OpenAI, options?: ObserveOptions): OpenAI;
+  spans(): ReadableSpan[];
+  /** The one span recorded so far; fails when there is not exactly one. */
+  onlySpan(): ReadableSpan;
+  /** Wait until `count` spans have ended (stream spans end asynchronously after abort/GC). */
+  waitForSpans(count: number, timeoutMs?: number): Promise<ReadableSpan[]>;
+  close(): Promise<void>;
+}
+
+export async function createHarness(options: ObserveOptions = {}): Promise<Harness> {
+  const server = await startMockLLMServer();
+  const sink = memorySink();
+  const tracerProvider = new BasicTracerProvider({ spanProcessors: [...sink.spanProcessors] });
+  const meterProvider = new MeterProvider({ readers: [...sink.metricReaders] });
+  const newClient = (): OpenAI => new OpenAI({ baseURL: server.openaiBaseURL, apiKey: API_KEY, maxRetries: 0 });
+  const observeClient = (client: OpenAI, extra: ObserveOptions = {}): OpenAI =>
+    observe(client, { tracerProvider, meterProvider, ...options, ...extra });
+  const spans = (): ReadableSpan[] => sink.getSpans();
+  return {
+    server,
+    sink,
+    tracerProvider,
+    meterProvider,
+    raw: newClient(),
+    openai: observeClient(newClient()),
+    observeClient,
+    spans,
+    onlySpan() {
+      const all = spans();
+      if (all.length !== 1) throw new Error(`expected exactly one span, found ${all.length}: ${all.map((s) => s.name).join(", ")}`);
+      return all[0]!;
+    },
+    async waitForSpans(count, timeoutMs = 5_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (spans().length < count) {
+        if (Date.now() > deadline) throw new Error(`expected ${count} spans, found ${spans().length}`);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      return spans();
+    },
+    async close() {
+      await server.close();
+      await tracerProvider.shutdown();
+      await meterProvider.shutdown();
+    },
+  };
+}
+
+/**
+ * A clock that returns the given times in order (milliseconds), then keeps adding the last step. Each
+ * traced call reads it once when issued, once per visible stream chunk (and once per hidden one), and once
+ * when it ends, so timing attributes are exact.
+ */
+export function sequenceClock(times: readonly number[]): () => number {
+  let index = 0;
+  return () => {
+    const value = index < times.length ? times[index]! : times[times.length - 1]! + (index - times.length + 1) * 1000;
+    index++;
+    return value;
+  };
+}
+
+/** Find a histogram's data points by metric name. */
+export function histogramPoints(metrics: ResourceMetrics, name: string): Array<{ attributes: Record<string, unknown>; value: Histogram }> {
+  const points: Array<{ attributes: Record<string, unknown>; value: Histogram }> = [];
+  for (const scope of metrics.scopeMetrics) {
+    for (const metric of scope.metrics) {
+      if (metric.descriptor.name !== name) continue;
+      for (const point of metric.dataPoints) points.push({ attributes: point.attributes, value: point.value as Histogram });
+    }
+  }
+  return points;
+}
+
+/** Read a whole stream with for-await and return its chunks. */
+export async function collect<T>(stream: AsyncIterable<T>): Promise<T[]> {
+  const chunks: T[] = [];
+  for await (const chunk of stream) chunks.push(chunk);
+  return chunks;
+}
