@@ -23,6 +23,7 @@ interface SdkApiPromise {
   parseResponse: (...args: unknown[]) => Promise<unknown>;
   asResponse?: () => Promise<unknown>;
   parsedPromise?: unknown;
+  _thenUnwrap?: (transform: (data: unknown, props: unknown) => unknown) => unknown;
 }
 
 interface ResponseProps {
@@ -104,43 +105,55 @@ function observeApiPromise(
     if (rawResponseRequested) readRawResponse(response, state, operation, prepared, call);
   };
 
-  // The app's parse(), asResponse() and withResponse() all read this field, so a derived promise here
-  // sees the response first and rejects with the very same error. An app that never consumes the call
-  // still gets its unhandled rejection, exactly as without tokentrace.
-  const responsePromise = promise.responsePromise;
-  promise.responsePromise = responsePromise.then(
+  // A side branch, not a replacement: every path to the response (parse(), asResponse(), withResponse(),
+  // and openai v7's per-instance helpers that hold the original promise) still sees the SDK's own promise.
+  // Attached now, before any handler of the app, so a raw Response is copied before the app reads it.
+  promise.responsePromise.then(
     (props) => {
       try {
         onResponse(props);
       } catch (error) {
         reportInternalError("response", error);
       }
-      return props;
     },
-    (error: unknown) => {
-      call.end(outcomeOf(error));
-      throw error;
-    },
+    (error: unknown) => call.end(outcomeOf(error)),
   );
+
+  let dataSeen = false;
+  const seeData = (data: unknown): void => {
+    if (dataSeen) return;
+    dataSeen = true;
+    try {
+      onData(data, state, operation, prepared, call);
+    } catch (error) {
+      reportInternalError("read-response", error);
+      call.end({ kind: "completed" });
+    }
+  };
+  const seeError = (error: unknown): never => {
+    call.end(outcomeOf(error));
+    throw error;
+  };
 
   const parseResponse = promise.parseResponse;
   promise.parseResponse = function tracedParseResponse(this: unknown, ...parseArgs: unknown[]) {
-    return parseResponse.apply(this, parseArgs).then(
-      (data) => {
-        try {
-          onData(data, state, operation, prepared, call);
-        } catch (error) {
-          reportInternalError("read-response", error);
-          call.end({ kind: "completed" });
-        }
-        return data;
-      },
-      (error: unknown) => {
-        call.end(outcomeOf(error));
-        throw error;
-      },
-    );
+    return parseResponse.apply(this, parseArgs).then((data) => {
+      seeData(data);
+      return data;
+    }, seeError);
   };
+
+  // openai v7 gives each promise its own `_thenUnwrap` that parses from the original request, not through
+  // `parseResponse`; helpers such as `chat.completions.parse()` build on it.
+  if (Object.prototype.hasOwnProperty.call(promise, "_thenUnwrap") && typeof promise._thenUnwrap === "function") {
+    const thenUnwrap = promise._thenUnwrap;
+    promise._thenUnwrap = function tracedThenUnwrap(this: unknown, transform: (data: unknown, props: unknown) => unknown) {
+      return thenUnwrap.call(this, (data: unknown, props: unknown) => {
+        seeData(data);
+        return transform(data, props);
+      });
+    };
+  }
 
   // asResponse() alone hands the raw Response to the app and never parses it; read a copy instead.
   // withResponse() calls parse() first, so it is not mistaken for this.

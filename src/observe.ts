@@ -20,9 +20,10 @@ interface PathNode {
 
 function pathTree(adapter: ProviderAdapter): PathNode {
   const root: PathNode = { operation: undefined, children: new Map() };
-  for (const operation of adapter.operations) {
+  const paths = [...adapter.operations.map((operation) => ({ path: operation.path, operation })), ...adapter.routedResourcePaths.map((path) => ({ path, operation: undefined }))];
+  for (const { path, operation } of paths) {
     let node = root;
-    for (const key of operation.path) {
+    for (const key of path) {
       let child = node.children.get(key);
       if (child === undefined) {
         child = { operation: undefined, children: new Map() };
@@ -30,7 +31,7 @@ function pathTree(adapter: ProviderAdapter): PathNode {
       }
       node = child;
     }
-    node.operation = operation;
+    node.operation ??= operation;
   }
   return root;
 }

@@ -118,7 +118,9 @@ describe("a non-streaming chat completion", () => {
 
   it("traces chat.completions.parse() as one span and returns the parsed result", async () => {
     h.server.enqueue({ text: '{"city":"Paris"}' });
-    const result = await h.openai.chat.completions.parse({
+    // openai v4 keeps the helper under beta.
+    const completions = "parse" in h.openai.chat.completions ? h.openai.chat.completions : (h.openai as unknown as { beta: { chat: OpenAI["chat"] } }).beta.chat.completions;
+    const result = await completions.parse({
       model: "gpt-4o-mini",
       messages,
       response_format: {

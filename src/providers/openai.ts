@@ -425,5 +425,7 @@ export const openaiAdapter: ProviderAdapter = {
   detect,
   describe: describeClient,
   operations: [chatCompletionsCreate],
+  // openai v4 keeps parse() and stream() helpers under beta.chat.completions.
+  routedResourcePaths: [["beta", "chat", "completions"]],
   derivedClientMethods: ["withOptions"],
 };

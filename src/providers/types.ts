@@ -63,6 +63,11 @@ export interface ProviderAdapter {
   detect(client: object): boolean;
   describe(client: object): ClientDescription;
   readonly operations: readonly OperationAdapter[];
+  /**
+   * Resources whose helper methods call back into the client (`this._client....create()`), with no method
+   * of their own to trace: wrapping them routes those calls through the observed client.
+   */
+  readonly routedResourcePaths: readonly (readonly string[])[];
   /** Client methods that return a new client of the same kind (e.g. `withOptions`), observed in turn. */
   readonly derivedClientMethods: readonly string[];
 }
