@@ -56,7 +56,8 @@ export interface PricingOptions {
   /**
    * Prices for model names, matched case-insensitively against the response model and then the request
    * model, before anything else. Default: none. Use it for fine-tuned models, private deployments or
-   * negotiated rates.
+   * negotiated rates. Service-tier multipliers (flex and batch at half, OpenAI priority) and `discount`
+   * still apply on top.
    * @example { "my-ft-model": { inputPerMillionUsd: 3, outputPerMillionUsd: 12 } }
    */
   models?: Record<string, ModelPrice>;
@@ -157,7 +158,7 @@ const serviceTierMultipliers = {
   ]),
 } as const;
 
-const openAiHosts: ReadonlySet<string> = new Set(["openai", "azure.ai.openai", "azure.ai.inference", "azure"]);
+const openAiHosts: ReadonlySet<string> = new Set(["openai", "azure.ai.openai"]);
 
 function serviceTierMultiplier(providerName: string, serviceTier: string | undefined, modelId: string): number {
   if (serviceTier === undefined) return 1;
@@ -233,7 +234,6 @@ interface CompiledProvider {
 }
 
 interface Catalog {
-  readonly source: "snapshot" | "override";
   readonly providers: readonly CompiledProvider[];
   readonly byId: ReadonlyMap<string, CompiledProvider>;
 }
@@ -318,7 +318,7 @@ function compileCatalog(providers: readonly SnapshotProvider[], source: "snapsho
   );
   const byId = new Map<string, CompiledProvider>();
   for (const provider of compiled) if (!byId.has(provider.id)) byId.set(provider.id, provider);
-  return { source, providers: compiled, byId };
+  return { providers: compiled, byId };
 }
 
 // Compiled once per process and never changed: constant data, not shared mutable state.

@@ -2,7 +2,9 @@
 // Do not edit by hand: bump the devDependency and run `npm run gen:prices`.
 //
 // Rates are USD per million tokens. Dropped upstream price keys (units tokentrace's Usage does not carry):
-// audio_hours, cache_audio_read_mtok, cache_image_read_mtok, input_annotated_document_kpages, input_audio_hours, input_audio_mtok, input_document_kpages, input_image_mtok, input_text_messages_kcount, output_audio_mtok, output_image_mtok, storage_searches_kcount, web_searches_kcount.
+// audio_hours, cache_audio_read_mtok, cache_image_read_mtok, input_annotated_document_kpages,
+// input_audio_hours, input_audio_mtok, input_document_kpages, input_image_mtok, input_text_messages_kcount,
+// output_audio_mtok, output_image_mtok, storage_searches_kcount, web_searches_kcount.
 // A model whose prices are `null` is priced upstream only in such units, so tokentrace reports it unpriced.
 //
 // The price data is from genai-prices (https://github.com/pydantic/genai-prices), under this licence:
