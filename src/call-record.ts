@@ -45,4 +45,9 @@ export interface CallRecord {
   responseAttributes: Record<string, AttributeValue>;
   requestId?: string;
   httpStatusCode?: number;
+  /**
+   * Clock time (ms, the call's clock) of the first chunk that carried output content, for providers whose
+   * first chunks carry none (Anthropic's `message_start`). Set by stream accumulators.
+   */
+  firstContentAtMs?: number;
 }

@@ -128,6 +128,9 @@ export class Recorder {
       if (streamingMs !== undefined && streamingMs > 0 && usage.outputTokens !== undefined) {
         set(names.ATTR_TOKENTRACE_STREAM_OUTPUT_TOKENS_PER_SECOND, usage.outputTokens / (streamingMs / 1000));
       }
+      if (record.firstContentAtMs !== undefined) {
+        set(names.ATTR_TOKENTRACE_RESPONSE_TIME_TO_FIRST_CONTENT, (record.firstContentAtMs - call.startMs) / 1000);
+      }
       set(names.ATTR_TOKENTRACE_STREAM_END, outcome.kind);
     }
 

@@ -59,6 +59,8 @@ export const ATTR_TOKENTRACE_STREAM_CHUNK_COUNT = "tokentrace.stream.chunk_count
 export const ATTR_TOKENTRACE_STREAM_MEAN_CHUNK_GAP = "tokentrace.stream.mean_chunk_gap";
 /** Longest time between consecutive stream chunks, in seconds. */
 export const ATTR_TOKENTRACE_STREAM_MAX_CHUNK_GAP = "tokentrace.stream.max_chunk_gap";
+/** Seconds from issuing the request to the first chunk that carried output content (text, tool input). */
+export const ATTR_TOKENTRACE_RESPONSE_TIME_TO_FIRST_CONTENT = "tokentrace.response.time_to_first_content";
 /** Output tokens divided by the time from the first to the last chunk. */
 export const ATTR_TOKENTRACE_STREAM_OUTPUT_TOKENS_PER_SECOND = "tokentrace.stream.output_tokens_per_second";
 /** How a stream ended: `completed`, `cancelled` (break/return), `aborted` (controller.abort), `error`, `abandoned`. */
