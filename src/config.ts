@@ -1,6 +1,8 @@
 import type { MeterProvider, TracerProvider } from "@opentelemetry/api";
 import { InvalidOptionError } from "./errors.js";
 import { warnOnce } from "./internal/report.js";
+import { validatePricingOptions } from "./metrics/cost.js";
+import type { PricingOptions } from "./metrics/cost.js";
 
 /** Options accepted by `observe(client, options)`; each also has a `setup()` default. */
 export interface ObserveOptions {
@@ -49,6 +51,15 @@ export interface ObserveOptions {
    * Tests inject one so timing attributes are exact.
    */
   now?: () => number;
+  /**
+   * How calls are priced (`gen_ai.usage.cost`). Default: the bundled, dated price snapshot, offline.
+   * Give prices for fine-tuned or private models, aliases for deployment names, a discount, a newer
+   * genai-prices data file, or a `resolvePrice(call)` callback. Options given to `observe()` replace those
+   * given to `setup()`.
+   *
+   * @example observe(openai, { pricing: { aliases: { "prod-gpt": "gpt-4o" }, discount: 0.8 } })
+   */
+  pricing?: PricingOptions;
 }
 
 /** Options after validation and defaults, decided once per observed client. */
@@ -59,6 +70,7 @@ export interface ResolvedOptions {
   tracerProvider: TracerProvider | undefined;
   meterProvider: MeterProvider | undefined;
   now: () => number;
+  pricing: PricingOptions | undefined;
 }
 
 export const DEFAULT_MAX_CONTENT_LENGTH = 16_384;
@@ -73,6 +85,7 @@ const knownOptions: ReadonlySet<string> = new Set([
   "tracerProvider",
   "meterProvider",
   "now",
+  "pricing",
 ]);
 
 const defaultNow = (): number => performance.now();
@@ -100,6 +113,7 @@ export function resolveOptions(
     tracerProvider: given.tracerProvider ?? defaults.tracerProvider,
     meterProvider: given.meterProvider ?? defaults.meterProvider,
     now: given.now ?? defaults.now ?? defaultNow,
+    pricing: given.pricing ?? defaults.pricing,
   };
 }
 
@@ -130,6 +144,9 @@ export function validateObserveOptions(options: unknown, where: string, extraKey
   const now = record["now"];
   if (now !== undefined && typeof now !== "function") {
     throw new InvalidOptionError("now", `expected a function returning milliseconds, received ${describe(now)}.`);
+  }
+  if (record["pricing"] !== undefined) {
+    return { ...(record as ObserveOptions), pricing: validatePricingOptions(record["pricing"], "pricing") };
   }
   return record as ObserveOptions;
 }

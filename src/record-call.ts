@@ -5,6 +5,8 @@ import type { ResolvedOptions } from "./config.js";
 import { serializeContent } from "./content.js";
 import { reportInternalError } from "./internal/report.js";
 import { currentMeterProvider, currentTracerProvider } from "./internal/active-providers.js";
+import { createPricer } from "./metrics/cost.js";
+import type { CostBreakdown, Pricer } from "./metrics/cost.js";
 import { instrumentsFor } from "./metrics/instruments.js";
 import type { StreamTiming } from "./metrics/timing.js";
 import * as names from "./semconv.js";
@@ -34,6 +36,9 @@ export interface ActiveCall {
   end(outcome: CallOutcome): void;
 }
 
+/** The bundled snapshot's pricer, shared by every client without pricing options; built on first use. */
+let defaultPricer: Pricer | undefined;
+
 /** Calls started but not yet ended; a leak test watches this. */
 let openCalls = 0;
 export function openCallCount(): number {
@@ -47,8 +52,16 @@ export function openCallCount(): number {
 export class Recorder {
   private tracerCache: { provider: unknown; tracer: Tracer } | undefined;
   private meterCache: { provider: unknown; meter: Meter } | undefined;
+  private pricerCache: Pricer | undefined;
 
   constructor(private readonly options: ResolvedOptions) {}
+
+  private pricer(): Pricer {
+    if (this.pricerCache === undefined) {
+      this.pricerCache = this.options.pricing ? createPricer(this.options.pricing) : (defaultPricer ??= createPricer());
+    }
+    return this.pricerCache;
+  }
 
   start(record: CallRecord, startMs: number): ActiveCall {
     const parent = context.active();
@@ -63,8 +76,7 @@ export class Recorder {
     const spanName = record.requestModel ? `${record.operationName} ${record.requestModel}` : record.operationName;
     const span = this.tracer().startSpan(spanName, { kind: SpanKind.CLIENT, attributes }, parent);
     openCalls++;
-    const call = new Call(this, record, span, startMs, trace.setSpan(parent, span));
-    return call;
+    return new Call(this, record, span, startMs, trace.setSpan(parent, span), Date.now());
   }
 
   /** Called by Call.end: never throws. */
@@ -75,13 +87,19 @@ export class Recorder {
       reportInternalError("finish-record", error);
     }
     const endMs = this.options.now();
+    let cost: CostBreakdown | undefined;
     try {
-      this.writeSpan(call, outcome);
+      cost = this.price(call);
+    } catch (error) {
+      reportInternalError("cost", error);
+    }
+    try {
+      this.writeSpan(call, outcome, cost);
     } catch (error) {
       reportInternalError("span-attributes", error);
     }
     try {
-      this.writeMetrics(call, outcome, endMs);
+      this.writeMetrics(call, outcome, endMs, cost);
     } catch (error) {
       reportInternalError("metrics", error);
     }
@@ -92,7 +110,22 @@ export class Recorder {
     }
   }
 
-  private writeSpan(call: Call, outcome: CallOutcome): void {
+  /** Price a call that used tokens; undefined when it used none or its model has no known price. */
+  private price(call: Call): CostBreakdown | undefined {
+    const { record } = call;
+    const { inputTokens, outputTokens } = record.usage;
+    if (inputTokens === undefined && outputTokens === undefined) return undefined;
+    return this.pricer()({
+      providerName: record.providerName,
+      requestModel: record.requestModel,
+      responseModel: record.responseModel,
+      usage: record.usage,
+      serviceTier: record.serviceTier,
+      timestampMs: call.startedAtEpochMs,
+    });
+  }
+
+  private writeSpan(call: Call, outcome: CallOutcome, cost: CostBreakdown | undefined): void {
     const { record, span, timing } = call;
     const attributes: Attributes = {};
     const set = (name: string, value: AttributeValue | undefined): void => {
@@ -110,6 +143,21 @@ export class Recorder {
     set(names.ATTR_GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS, usage.cacheWriteInputTokens);
     set(names.ATTR_GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, usage.reasoningOutputTokens);
     if (usage.estimated) set(names.ATTR_TOKENTRACE_USAGE_ESTIMATED, true);
+
+    if (cost !== undefined) {
+      set(names.ATTR_GEN_AI_USAGE_COST, cost.totalUsd);
+      set(names.ATTR_TOKENTRACE_COST_INPUT, cost.inputUsd);
+      set(names.ATTR_TOKENTRACE_COST_CACHED_INPUT, cost.cachedInputUsd);
+      set(names.ATTR_TOKENTRACE_COST_CACHE_WRITE, cost.cacheWriteUsd);
+      set(names.ATTR_TOKENTRACE_COST_OUTPUT, cost.outputUsd);
+      set(names.ATTR_TOKENTRACE_COST_SOURCE, cost.source);
+      set(names.ATTR_TOKENTRACE_COST_SNAPSHOT_DATE, cost.snapshotDate);
+      set(names.ATTR_TOKENTRACE_COST_MODEL, cost.model);
+      if (cost.inputClamped) set(names.ATTR_TOKENTRACE_COST_INPUT_CLAMPED, true);
+    } else if (usage.inputTokens !== undefined || usage.outputTokens !== undefined) {
+      // Unknown price: say so, and never report 0.
+      set(names.ATTR_TOKENTRACE_COST_UNPRICED_MODEL, record.responseModel ?? record.requestModel ?? "");
+    }
 
     set(names.ATTR_TOKENTRACE_REQUEST_ID, record.requestId);
     set(names.ATTR_HTTP_RESPONSE_STATUS_CODE, record.httpStatusCode);
@@ -162,7 +210,7 @@ export class Recorder {
     if (truncated.length > 0) attributes[names.ATTR_TOKENTRACE_CONTENT_TRUNCATED] = truncated;
   }
 
-  private writeMetrics(call: Call, outcome: CallOutcome, endMs: number): void {
+  private writeMetrics(call: Call, outcome: CallOutcome, endMs: number, cost: CostBreakdown | undefined): void {
     const { record, timing } = call;
     const instruments = instrumentsFor(this.meter());
     // Low-cardinality attributes only: never ids, users or content.
@@ -187,6 +235,7 @@ export class Recorder {
     if (outputTokens !== undefined) {
       instruments.tokenUsage.record(outputTokens, { ...attributes, [names.ATTR_GEN_AI_TOKEN_TYPE]: names.TOKEN_TYPE_OUTPUT });
     }
+    if (cost !== undefined) instruments.cost.add(cost.totalUsd, attributes);
   }
 
   private tracer(): Tracer {
@@ -217,6 +266,8 @@ class Call implements ActiveCall {
     readonly span: Span,
     readonly startMs: number,
     readonly context: Context,
+    /** Wall-clock time the request was issued: picks date-dependent prices. */
+    readonly startedAtEpochMs: number,
   ) {}
 
   end(outcome: CallOutcome): void {

@@ -70,6 +70,26 @@ export const ATTR_TOKENTRACE_STREAM_USAGE_INJECTED = "tokentrace.stream.usage_in
 /** Names of content attributes that were truncated to `maxContentLength`. */
 export const ATTR_TOKENTRACE_CONTENT_TRUNCATED = "tokentrace.content.truncated";
 
+// --- cost (tokentrace.cost.*; the total goes in gen_ai.usage.cost, the name dashboards already read) ---
+/** USD for uncached input tokens. */
+export const ATTR_TOKENTRACE_COST_INPUT = "tokentrace.cost.input";
+/** USD for input tokens read from the prompt cache. */
+export const ATTR_TOKENTRACE_COST_CACHED_INPUT = "tokentrace.cost.cached_input";
+/** USD for input tokens written to the prompt cache. */
+export const ATTR_TOKENTRACE_COST_CACHE_WRITE = "tokentrace.cost.cache_write";
+/** USD for output tokens (reasoning included). */
+export const ATTR_TOKENTRACE_COST_OUTPUT = "tokentrace.cost.output";
+/** Where the price came from: `snapshot` (bundled price data) or `override` (the app's pricing options). */
+export const ATTR_TOKENTRACE_COST_SOURCE = "tokentrace.cost.source";
+/** Generation date of the bundled price snapshot (YYYY-MM-DD). */
+export const ATTR_TOKENTRACE_COST_SNAPSHOT_DATE = "tokentrace.cost.snapshot_date";
+/** The price entry used (a snapshot model id or an override name). */
+export const ATTR_TOKENTRACE_COST_MODEL = "tokentrace.cost.model";
+/** Set to the model name when no price is known for it: the call then carries no cost (never 0). */
+export const ATTR_TOKENTRACE_COST_UNPRICED_MODEL = "tokentrace.cost.unpriced_model";
+/** True when cache tokens exceeded the total input, so uncached input was clamped to 0. */
+export const ATTR_TOKENTRACE_COST_INPUT_CLAMPED = "tokentrace.cost.input_clamped";
+
 // --- finish reasons tokentrace records where the provider sent none ---
 export const FINISH_REASON_ERROR = "error";
 export const FINISH_REASON_CANCELLED = "cancelled";
@@ -79,6 +99,9 @@ export const METRIC_GEN_AI_CLIENT_TOKEN_USAGE = "gen_ai.client.token.usage";
 export const METRIC_GEN_AI_CLIENT_OPERATION_DURATION = "gen_ai.client.operation.duration";
 export const METRIC_GEN_AI_CLIENT_TIME_TO_FIRST_CHUNK = "gen_ai.client.operation.time_to_first_chunk";
 export const ATTR_GEN_AI_TOKEN_TYPE = "gen_ai.token.type";
+/** Counter of USD spent, by the same low-cardinality attributes as the other metrics. */
+export const METRIC_TOKENTRACE_CLIENT_COST = "tokentrace.client.cost";
+export const UNIT_USD = "{USD}";
 export const TOKEN_TYPE_INPUT = "input";
 export const TOKEN_TYPE_OUTPUT = "output";
 export const UNIT_TOKEN = "{token}";

@@ -78,6 +78,7 @@ export function setup(options: SetupOptions = {}): TokentraceHandle {
       maxContentLength: defaults.maxContentLength,
       injectStreamUsage: defaults.injectStreamUsage,
       now: defaults.now,
+      pricing: defaults.pricing,
     },
   };
   setActiveSetup(state);

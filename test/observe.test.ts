@@ -329,7 +329,10 @@ describe("joining OpenTelemetry", () => {
       const [span] = sink.getSpans();
       expect(span!.resource.attributes["service.name"]).toBe("support-bot");
       expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatch(/^\[tokentrace\] chat gpt-4o-mini {2}\d+ ms {2}tokens 12 in \/ 6 out {2}finish stop$/);
+      // 12 input and 6 output tokens of gpt-4o-mini: 12 × $0.15/M + 6 × $0.60/M = $0.0000054.
+      expect(lines[0]).toMatch(
+        /^\[tokentrace\] chat gpt-4o-mini {2}\d+ ms {2}tokens 12 in \/ 6 out {2}finish stop {2}cost \$0\.000005 \(total \$0\.000005\)$/,
+      );
     } finally {
       await telemetry.shutdown();
     }

@@ -3,6 +3,7 @@ import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createHarness, collect, sequenceClock } from "./helpers/harness.js";
 import type { Harness } from "./helpers/harness.js";
+import { PRICE_SNAPSHOT } from "../src/metrics/price-snapshot.js";
 
 const messages = [{ role: "user" as const, content: "What is the capital of France?" }];
 // Mock server defaults: prompt_tokens = ceil(30 chars / 4) + 4 = 12; the default reply
@@ -68,6 +69,15 @@ describe("a non-streaming chat completion", () => {
       "openai.response.system_fingerprint": "fp_mock",
       "tokentrace.request.id": "req_mock_1",
       "http.response.status_code": 200,
+      // gpt-4o-mini: $0.15 per million input tokens, $0.60 per million output tokens.
+      "gen_ai.usage.cost": expect.closeTo((12 * 0.15 + 12 * 0.6) / 1e6, 15),
+      "tokentrace.cost.input": expect.closeTo((12 * 0.15) / 1e6, 15),
+      "tokentrace.cost.cached_input": 0,
+      "tokentrace.cost.cache_write": 0,
+      "tokentrace.cost.output": expect.closeTo((12 * 0.6) / 1e6, 15),
+      "tokentrace.cost.model": "gpt-4o-mini",
+      "tokentrace.cost.source": "snapshot",
+      "tokentrace.cost.snapshot_date": PRICE_SNAPSHOT.generatedDate,
       "gen_ai.input.messages": JSON.stringify([
         { role: "user", parts: [{ type: "text", content: "What is the capital of France?" }] },
       ]),

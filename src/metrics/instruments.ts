@@ -4,9 +4,11 @@ import {
   METRIC_GEN_AI_CLIENT_OPERATION_DURATION,
   METRIC_GEN_AI_CLIENT_TIME_TO_FIRST_CHUNK,
   METRIC_GEN_AI_CLIENT_TOKEN_USAGE,
+  METRIC_TOKENTRACE_CLIENT_COST,
   TOKEN_USAGE_BUCKETS,
   UNIT_SECONDS,
   UNIT_TOKEN,
+  UNIT_USD,
 } from "../semconv.js";
 
 /** The metric instruments of one meter. Created once per meter, never per call. */
@@ -14,8 +16,7 @@ export interface Instruments {
   tokenUsage: Histogram;
   operationDuration: Histogram;
   timeToFirstChunk: Histogram;
-  /** Reserved for the cost issue; absent until then. */
-  cost?: Counter;
+  cost: Counter;
 }
 
 const byMeter = new WeakMap<Meter, Instruments>();
@@ -38,6 +39,10 @@ export function instrumentsFor(meter: Meter): Instruments {
         description: "Time from issuing a streamed request to receiving its first chunk.",
         unit: UNIT_SECONDS,
         advice: { explicitBucketBoundaries: [...DURATION_BUCKETS_SECONDS] },
+      }),
+      cost: meter.createCounter(METRIC_TOKENTRACE_CLIENT_COST, {
+        description: "Cost of GenAI client calls in USD, from tokentrace's offline price data.",
+        unit: UNIT_USD,
       }),
     };
     byMeter.set(meter, instruments);

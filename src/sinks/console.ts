@@ -30,6 +30,9 @@ export function consoleSink(options: ConsoleSinkOptions = {}): Sink {
 }
 
 class ConsoleLineProcessor implements SpanProcessor {
+  /** Running total of `gen_ai.usage.cost` over the calls this sink printed. */
+  private totalCostUsd = 0;
+
   constructor(
     private readonly write: (line: string) => void,
     private readonly verbose: boolean,
@@ -39,7 +42,9 @@ class ConsoleLineProcessor implements SpanProcessor {
 
   onEnd(span: ReadableSpan): void {
     if (span.instrumentationScope.name !== names.INSTRUMENTATION_SCOPE) return;
-    this.write(formatCallLine(span));
+    const cost = span.attributes[names.ATTR_GEN_AI_USAGE_COST];
+    if (typeof cost === "number") this.totalCostUsd += cost;
+    this.write(formatCallLine(span, this.totalCostUsd));
     if (this.verbose) {
       for (const [key, value] of Object.entries(span.attributes)) this.write(`    ${key} = ${JSON.stringify(value)}`);
     }
@@ -54,7 +59,7 @@ class ConsoleLineProcessor implements SpanProcessor {
   }
 }
 
-export function formatCallLine(span: ReadableSpan): string {
+export function formatCallLine(span: ReadableSpan, totalCostUsd: number): string {
   const attributes = span.attributes;
   const [seconds, nanos] = span.duration;
   const durationMs = seconds * 1000 + nanos / 1e6;
@@ -69,7 +74,15 @@ export function formatCallLine(span: ReadableSpan): string {
   }
   const reasons = attributes[names.ATTR_GEN_AI_RESPONSE_FINISH_REASONS];
   if (Array.isArray(reasons) && reasons.length > 0) pieces.push(`finish ${reasons.join(",")}`);
+  const cost = attributes[names.ATTR_GEN_AI_USAGE_COST];
+  if (typeof cost === "number") pieces.push(`cost ${formatUsd(cost)} (total ${formatUsd(totalCostUsd)})`);
+  else if (attributes[names.ATTR_TOKENTRACE_COST_UNPRICED_MODEL] !== undefined) pieces.push("cost unknown");
   const errorType = attributes[names.ATTR_ERROR_TYPE];
   if (errorType !== undefined) pieces.push(`error ${String(errorType)}`);
   return pieces.join("  ");
+}
+
+/** Dollars with enough digits for sub-cent calls: `$0.000450`, `$1.23`. */
+function formatUsd(usd: number): string {
+  return usd >= 0.01 ? `$${usd.toFixed(2)}` : `$${usd.toFixed(6)}`;
 }
