@@ -1,6 +1,6 @@
 import { context } from "@opentelemetry/api";
 import type { CallContext, OperationAdapter, PreparedCall } from "./providers/types.js";
-import type { ActiveCall, CallOutcome, Recorder } from "./record-call.js";
+import type { ActiveCall, Recorder } from "./record-call.js";
 import { outcomeOf } from "./record-call.js";
 import { reportInternalError } from "./internal/report.js";
 import { isSdkStream, traceStream } from "./stream-wrapper.js";
