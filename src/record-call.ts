@@ -225,8 +225,10 @@ export class Recorder {
     if (outcome.kind === "error") attributes[names.ATTR_ERROR_TYPE] = errorType(outcome.error);
 
     instruments.operationDuration.record((endMs - call.startMs) / 1000, attributes);
+    instruments.calls.add(1, { ...attributes, [names.ATTR_TOKENTRACE_CALL_OUTCOME]: outcome.kind });
     const firstMs = timing?.timeToFirstChunkMs;
     if (firstMs !== undefined) instruments.timeToFirstChunk.record(firstMs / 1000, attributes);
+    timing?.forEachGapPoint((gapMs) => instruments.timePerOutputChunk.record(gapMs / 1000, attributes));
 
     const { inputTokens, outputTokens } = record.usage;
     if (inputTokens !== undefined) {

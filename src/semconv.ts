@@ -98,6 +98,12 @@ export const FINISH_REASON_CANCELLED = "cancelled";
 export const METRIC_GEN_AI_CLIENT_TOKEN_USAGE = "gen_ai.client.token.usage";
 export const METRIC_GEN_AI_CLIENT_OPERATION_DURATION = "gen_ai.client.operation.duration";
 export const METRIC_GEN_AI_CLIENT_TIME_TO_FIRST_CHUNK = "gen_ai.client.operation.time_to_first_chunk";
+export const METRIC_GEN_AI_CLIENT_TIME_PER_OUTPUT_CHUNK = "gen_ai.client.operation.time_per_output_chunk";
+/** Counter of calls, by `tokentrace.call.outcome`. */
+export const METRIC_TOKENTRACE_CLIENT_CALLS = "tokentrace.client.calls";
+/** How a call ended: `completed`, `error`, `cancelled`, `aborted`, `abandoned` (metric attribute). */
+export const ATTR_TOKENTRACE_CALL_OUTCOME = "tokentrace.call.outcome";
+export const UNIT_CALL = "{call}";
 export const ATTR_GEN_AI_TOKEN_TYPE = "gen_ai.token.type";
 /** Counter of USD spent, by the same low-cardinality attributes as the other metrics. */
 export const METRIC_TOKENTRACE_CLIENT_COST = "tokentrace.client.cost";

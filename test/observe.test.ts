@@ -278,6 +278,14 @@ describe("metrics", () => {
       ["output", 2, 12],
     ]);
     expect(tokens[0]!.attributes).toEqual({ ...base, "gen_ai.token.type": "input" });
+    // 8 visible chunks 100 ms apart: 7 gaps of 0.1 s, all in the (0.08, 0.16] bucket.
+    const perChunk = histogramPoints(metrics, "gen_ai.client.operation.time_per_output_chunk");
+    expect(perChunk).toHaveLength(1);
+    expect(perChunk[0]!.value.count).toBe(7);
+    expect(perChunk[0]!.value.sum).toBeCloseTo(0.7, 12);
+    expect(perChunk[0]!.value.buckets.counts[4]).toBe(7);
+    const calls = metrics.scopeMetrics.flatMap((scope) => scope.metrics).find((metric) => metric.descriptor.name === "tokentrace.client.calls");
+    expect(calls!.dataPoints.map((point) => [point.attributes["tokentrace.call.outcome"], point.value])).toEqual([["completed", 2]]);
   });
 
   it("adds error.type to the duration of failed calls", async () => {

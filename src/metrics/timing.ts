@@ -1,12 +1,25 @@
+import { DURATION_BUCKETS_SECONDS } from "../semconv.js";
+
+const bucketBoundsMs: readonly number[] = DURATION_BUCKETS_SECONDS.map((seconds) => seconds * 1000);
+const bucketCount = bucketBoundsMs.length + 1;
+
 /**
  * Timing of one streamed call, kept in a few numbers: one clock read per chunk (taken by the caller),
  * no per-chunk allocation. Times are milliseconds from the injected clock.
+ *
+ * Gaps between chunks (`gen_ai.client.operation.time_per_output_chunk`) are also aggregated here, per
+ * histogram bucket, instead of being recorded on the metric instrument per chunk: a record costs the
+ * OpenTelemetry SDK microseconds (it hashes the attributes each time), far more than a chunk may cost.
+ * `forEachGapPoint` replays them at the end with the exact count per bucket, sum, min and max.
  */
 export class StreamTiming {
   chunkCount = 0;
   firstChunkMs = -1;
   lastChunkMs = -1;
   maxGapMs = 0;
+  private minGapMs = Infinity;
+  private gapCounts: Float64Array | undefined;
+  private gapSumsMs: Float64Array | undefined;
 
   constructor(readonly startMs: number) {}
 
@@ -16,6 +29,13 @@ export class StreamTiming {
     } else {
       const gap = atMs - this.lastChunkMs;
       if (gap > this.maxGapMs) this.maxGapMs = gap;
+      if (gap < this.minGapMs) this.minGapMs = gap;
+      let bucket = 0;
+      while (bucket < bucketBoundsMs.length && gap > bucketBoundsMs[bucket]!) bucket++;
+      const counts = (this.gapCounts ??= new Float64Array(bucketCount));
+      const sums = (this.gapSumsMs ??= new Float64Array(bucketCount));
+      counts[bucket]! += 1;
+      sums[bucket]! += gap;
     }
     this.lastChunkMs = atMs;
     this.chunkCount++;
@@ -34,5 +54,40 @@ export class StreamTiming {
   /** From the first to the last chunk: the time the model spent streaming its output. */
   get streamingMs(): number | undefined {
     return this.chunkCount > 1 ? this.lastChunkMs - this.firstChunkMs : undefined;
+  }
+
+  /**
+   * Call `record` once per gap, with values that give a histogram exactly what recording every gap would:
+   * the same bucket counts, sum, min and max. Within a bucket the values are the true min and max where
+   * they fall in it, and the mean of the rest (a mean of values in a bucket stays in that bucket).
+   */
+  forEachGapPoint(record: (gapMs: number) => void): void {
+    const counts = this.gapCounts;
+    const sums = this.gapSumsMs;
+    if (counts === undefined || sums === undefined) return;
+    const min = this.minGapMs;
+    const max = this.maxGapMs;
+    for (let bucket = 0; bucket < bucketCount; bucket++) {
+      let count = counts[bucket]!;
+      if (count === 0) continue;
+      let sum = sums[bucket]!;
+      const lower = bucket === 0 ? -Infinity : bucketBoundsMs[bucket - 1]!;
+      const upper = bucket < bucketBoundsMs.length ? bucketBoundsMs[bucket]! : Infinity;
+      if (min > lower && min <= upper) {
+        record(min);
+        sum -= min;
+        count--;
+      }
+      if (count > 0 && max > lower && max <= upper) {
+        record(max);
+        sum -= max;
+        count--;
+      }
+      if (count > 0) {
+        // Clamp: rounding must not move the mean across a bucket boundary.
+        const rest = Math.min(upper, Math.max(sum / count, min));
+        for (let index = 0; index < count; index++) record(rest);
+      }
+    }
   }
 }
