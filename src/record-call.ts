@@ -34,6 +34,28 @@ export interface ActiveCall {
   beforeEnd: ((outcome: CallOutcome) => void) | undefined;
   readonly ended: boolean;
   end(outcome: CallOutcome): void;
+  /**
+   * End the call as `abandoned` if `target` (the promise or stream the app holds) is garbage-collected
+   * before the call ends. Watching a new target stops watching the previous one.
+   */
+  watch(target: object): void;
+}
+
+/**
+ * Results dropped without being read (an APIPromise never awaited, a Stream never iterated) still end
+ * their span, when the garbage collector reclaims them. A call leaves the registry as soon as it ends, so
+ * finished calls are not kept alive until their promise is collected.
+ */
+const abandoned = new FinalizationRegistry<ActiveCall>((call) => {
+  if (!call.ended) call.end({ kind: "abandoned" });
+});
+
+interface MetricAttributeSet {
+  readonly key: string;
+  readonly base: Attributes;
+  readonly input: Attributes;
+  readonly output: Attributes;
+  withOutcome(outcome: string): Attributes;
 }
 
 /** The bundled snapshot's pricer, shared by every client without pricing options; built on first use. */
@@ -53,6 +75,7 @@ export class Recorder {
   private tracerCache: { provider: unknown; tracer: Tracer } | undefined;
   private meterCache: { provider: unknown; meter: Meter } | undefined;
   private pricerCache: Pricer | undefined;
+  private readonly metricAttributeSets = new Map<string, MetricAttributeSet>();
 
   constructor(private readonly options: ResolvedOptions) {}
 
@@ -213,31 +236,64 @@ export class Recorder {
   private writeMetrics(call: Call, outcome: CallOutcome, endMs: number, cost: CostBreakdown | undefined): void {
     const { record, timing } = call;
     const instruments = instrumentsFor(this.meter());
-    // Low-cardinality attributes only: never ids, users or content.
-    const attributes: Attributes = {
-      [names.ATTR_GEN_AI_OPERATION_NAME]: record.operationName,
-      [names.ATTR_GEN_AI_PROVIDER_NAME]: record.providerName,
-    };
-    if (record.requestModel !== undefined) attributes[names.ATTR_GEN_AI_REQUEST_MODEL] = record.requestModel;
-    if (record.responseModel !== undefined) attributes[names.ATTR_GEN_AI_RESPONSE_MODEL] = record.responseModel;
-    if (record.serverAddress !== undefined) attributes[names.ATTR_SERVER_ADDRESS] = record.serverAddress;
-    if (record.serverPort !== undefined) attributes[names.ATTR_SERVER_PORT] = record.serverPort;
-    if (outcome.kind === "error") attributes[names.ATTR_ERROR_TYPE] = errorType(outcome.error);
+    const set = this.metricAttributes(record, outcome.kind === "error" ? errorType(outcome.error) : undefined);
 
-    instruments.operationDuration.record((endMs - call.startMs) / 1000, attributes);
-    instruments.calls.add(1, { ...attributes, [names.ATTR_TOKENTRACE_CALL_OUTCOME]: outcome.kind });
+    instruments.operationDuration.record((endMs - call.startMs) / 1000, set.base);
+    instruments.addCall(`${set.key}\u0000${outcome.kind}`, set.withOutcome(outcome.kind));
     const firstMs = timing?.timeToFirstChunkMs;
-    if (firstMs !== undefined) instruments.timeToFirstChunk.record(firstMs / 1000, attributes);
-    timing?.forEachGapPoint((gapMs) => instruments.timePerOutputChunk.record(gapMs / 1000, attributes));
+    if (firstMs !== undefined) instruments.timeToFirstChunk.record(firstMs / 1000, set.base);
+    timing?.forEachGapPoint((gapMs) => instruments.timePerOutputChunk.record(gapMs / 1000, set.base));
 
     const { inputTokens, outputTokens } = record.usage;
-    if (inputTokens !== undefined) {
-      instruments.tokenUsage.record(inputTokens, { ...attributes, [names.ATTR_GEN_AI_TOKEN_TYPE]: names.TOKEN_TYPE_INPUT });
+    if (inputTokens !== undefined) instruments.tokenUsage.record(inputTokens, set.input);
+    if (outputTokens !== undefined) instruments.tokenUsage.record(outputTokens, set.output);
+    if (cost !== undefined) instruments.addCost(set.key, set.base, cost.totalUsd);
+  }
+
+  /**
+   * Metric attribute sets, built once per distinct (operation, models, error) and reused: low-cardinality
+   * attributes only, never ids, users or content.
+   */
+  private metricAttributes(record: CallRecord, errorTypeValue: string | undefined): MetricAttributeSet {
+    const key = [
+      record.operationName,
+      record.providerName,
+      record.requestModel ?? "",
+      record.responseModel ?? "",
+      record.serverAddress ?? "",
+      record.serverPort ?? "",
+      errorTypeValue ?? "",
+    ].join("\u0000");
+    let set = this.metricAttributeSets.get(key);
+    if (set === undefined) {
+      const base: Attributes = {
+        [names.ATTR_GEN_AI_OPERATION_NAME]: record.operationName,
+        [names.ATTR_GEN_AI_PROVIDER_NAME]: record.providerName,
+      };
+      if (record.requestModel !== undefined) base[names.ATTR_GEN_AI_REQUEST_MODEL] = record.requestModel;
+      if (record.responseModel !== undefined) base[names.ATTR_GEN_AI_RESPONSE_MODEL] = record.responseModel;
+      if (record.serverAddress !== undefined) base[names.ATTR_SERVER_ADDRESS] = record.serverAddress;
+      if (record.serverPort !== undefined) base[names.ATTR_SERVER_PORT] = record.serverPort;
+      if (errorTypeValue !== undefined) base[names.ATTR_ERROR_TYPE] = errorTypeValue;
+      const byOutcome = new Map<string, Attributes>();
+      set = {
+        key,
+        base,
+        input: { ...base, [names.ATTR_GEN_AI_TOKEN_TYPE]: names.TOKEN_TYPE_INPUT },
+        output: { ...base, [names.ATTR_GEN_AI_TOKEN_TYPE]: names.TOKEN_TYPE_OUTPUT },
+        withOutcome(outcome: string): Attributes {
+          let attributes = byOutcome.get(outcome);
+          if (attributes === undefined) {
+            attributes = { ...base, [names.ATTR_TOKENTRACE_CALL_OUTCOME]: outcome };
+            byOutcome.set(outcome, attributes);
+          }
+          return attributes;
+        },
+      };
+      if (this.metricAttributeSets.size >= 256) this.metricAttributeSets.clear();
+      this.metricAttributeSets.set(key, set);
     }
-    if (outputTokens !== undefined) {
-      instruments.tokenUsage.record(outputTokens, { ...attributes, [names.ATTR_GEN_AI_TOKEN_TYPE]: names.TOKEN_TYPE_OUTPUT });
-    }
-    if (cost !== undefined) instruments.cost.add(cost.totalUsd, attributes);
+    return set;
   }
 
   private tracer(): Tracer {
@@ -272,11 +328,24 @@ class Call implements ActiveCall {
     readonly startedAtEpochMs: number,
   ) {}
 
+  private watched = false;
+
   end(outcome: CallOutcome): void {
     if (this.ended) return;
     this.ended = true;
     openCalls--;
+    if (this.watched) {
+      abandoned.unregister(this);
+      this.watched = false;
+    }
     this.recorder.finish(this, outcome);
+  }
+
+  watch(target: object): void {
+    if (this.ended) return;
+    if (this.watched) abandoned.unregister(this);
+    abandoned.register(target, this, this);
+    this.watched = true;
   }
 }
 

@@ -1,11 +1,11 @@
-import type { Counter, Histogram, Meter } from "@opentelemetry/api";
+import type { Attributes, Histogram, Meter, ObservableResult } from "@opentelemetry/api";
 import {
   DURATION_BUCKETS_SECONDS,
   METRIC_GEN_AI_CLIENT_OPERATION_DURATION,
   METRIC_GEN_AI_CLIENT_TIME_PER_OUTPUT_CHUNK,
   METRIC_GEN_AI_CLIENT_TIME_TO_FIRST_CHUNK,
-  METRIC_TOKENTRACE_CLIENT_CALLS,
   METRIC_GEN_AI_CLIENT_TOKEN_USAGE,
+  METRIC_TOKENTRACE_CLIENT_CALLS,
   METRIC_TOKENTRACE_CLIENT_COST,
   TOKEN_USAGE_BUCKETS,
   UNIT_CALL,
@@ -14,14 +14,47 @@ import {
   UNIT_USD,
 } from "../semconv.js";
 
-/** The metric instruments of one meter. Created once per meter, never per call. */
+/**
+ * The metric instruments of one meter. Created once per meter, never per call.
+ *
+ * Counters are kept as running totals here and reported through observable counters when a reader
+ * collects: a synchronous `add()` costs the OpenTelemetry SDK an attribute hash per call, an addition here
+ * costs nothing, and a monotonic total observed at collection is exactly what a counter reports.
+ */
 export interface Instruments {
   tokenUsage: Histogram;
   operationDuration: Histogram;
   timeToFirstChunk: Histogram;
   timePerOutputChunk: Histogram;
-  calls: Counter;
-  cost: Counter;
+  /** Count one call; `key` identifies `attributes` (same key, same attributes). */
+  addCall(key: string, attributes: Attributes): void;
+  /** Add USD spent; `key` identifies `attributes`. */
+  addCost(key: string, attributes: Attributes, usd: number): void;
+}
+
+interface Total {
+  readonly attributes: Attributes;
+  value: number;
+}
+
+/** Totals are per attribute set, and attribute sets are low-cardinality; the cap guards against misuse. */
+const maxAttributeSets = 2_000;
+
+class RunningTotals {
+  private readonly totals = new Map<string, Total>();
+
+  add(key: string, attributes: Attributes, value: number): void {
+    const total = this.totals.get(key);
+    if (total !== undefined) {
+      total.value += value;
+    } else if (this.totals.size < maxAttributeSets) {
+      this.totals.set(key, { attributes, value });
+    }
+  }
+
+  report = (result: ObservableResult): void => {
+    for (const total of this.totals.values()) result.observe(total.value, total.attributes);
+  };
 }
 
 const byMeter = new WeakMap<Meter, Instruments>();
@@ -29,6 +62,20 @@ const byMeter = new WeakMap<Meter, Instruments>();
 export function instrumentsFor(meter: Meter): Instruments {
   let instruments = byMeter.get(meter);
   if (instruments === undefined) {
+    const calls = new RunningTotals();
+    const cost = new RunningTotals();
+    meter
+      .createObservableCounter(METRIC_TOKENTRACE_CLIENT_CALLS, {
+        description: "GenAI client calls, by how they ended (tokentrace.call.outcome).",
+        unit: UNIT_CALL,
+      })
+      .addCallback(calls.report);
+    meter
+      .createObservableCounter(METRIC_TOKENTRACE_CLIENT_COST, {
+        description: "Cost of GenAI client calls in USD, from tokentrace's offline price data.",
+        unit: UNIT_USD,
+      })
+      .addCallback(cost.report);
     instruments = {
       tokenUsage: meter.createHistogram(METRIC_GEN_AI_CLIENT_TOKEN_USAGE, {
         description: "Number of input and output tokens used per call.",
@@ -50,14 +97,8 @@ export function instrumentsFor(meter: Meter): Instruments {
         unit: UNIT_SECONDS,
         advice: { explicitBucketBoundaries: [...DURATION_BUCKETS_SECONDS] },
       }),
-      calls: meter.createCounter(METRIC_TOKENTRACE_CLIENT_CALLS, {
-        description: "GenAI client calls, by how they ended (tokentrace.call.outcome).",
-        unit: UNIT_CALL,
-      }),
-      cost: meter.createCounter(METRIC_TOKENTRACE_CLIENT_COST, {
-        description: "Cost of GenAI client calls in USD, from tokentrace's offline price data.",
-        unit: UNIT_USD,
-      }),
+      addCall: (key, attributes) => calls.add(key, attributes, 1),
+      addCost: (key, attributes, usd) => cost.add(key, attributes, usd),
     };
     byMeter.set(meter, instruments);
   }
