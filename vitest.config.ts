@@ -19,6 +19,16 @@ export default defineConfig({
           typecheck: { enabled: true, include: ["test/**/*.test-d.ts"], tsconfig: "./tsconfig.json" },
         },
       },
+      {
+        // The Anthropic contract suites again, against a recent 0.x: 0.133, the last without the SDK's own
+        // tracing (1.x, in the main project, has it).
+        extends: true,
+        test: {
+          name: "anthropic-v0",
+          include: ["test/anthropic-messages.test.ts", "test/anthropic-clients.test.ts"],
+          alias: [{ find: /^@anthropic-ai\/sdk$/, replacement: "anthropic-v0" }],
+        },
+      },
       ...otherOpenAIMajors.map((major) => ({
         extends: true as const,
         test: {

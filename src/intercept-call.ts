@@ -36,14 +36,6 @@ function isSdkApiPromise(value: unknown): value is SdkApiPromise {
   return typeof candidate.parseResponse === "function" && typeof candidate.responsePromise?.then === "function";
 }
 
-/**
- * Results dropped without being read (an APIPromise never awaited, a Stream never iterated) still end
- * their span, when the garbage collector reclaims them.
- */
-const abandoned = new FinalizationRegistry<ActiveCall>((call) => {
-  if (!call.ended) call.end({ kind: "abandoned" });
-});
-
 /** Call one traced SDK method. Returns exactly what the SDK returned; rethrows exactly what it threw. */
 export function traceCall(
   state: ClientState,
@@ -63,7 +55,14 @@ export function traceCall(
     return method.apply(target, args);
   }
 
-  const callArgs = prepared.body === args[0] ? args : [prepared.body, ...args.slice(1)];
+  let callArgs = prepared.body === args[0] ? args : [prepared.body, ...args.slice(1)];
+  if (operation.bindCall !== undefined) {
+    try {
+      callArgs = operation.bindCall(callArgs, call, state.context);
+    } catch (error) {
+      reportInternalError("bind-call", error);
+    }
+  }
   let result: unknown;
   try {
     // Run the SDK under the call's span so HTTP instrumentation below it nests correctly.
@@ -165,7 +164,7 @@ function observeApiPromise(
     };
   }
 
-  abandoned.register(promise, call, call);
+  call.watch(promise);
 }
 
 function onData(
@@ -176,11 +175,10 @@ function onData(
   call: ActiveCall,
 ): void {
   if (call.ended) return;
-  // From here the result, not the promise, is what the app holds on to.
-  abandoned.unregister(call);
   if (prepared.record.stream && isSdkStream(data)) {
     traceStream(data, call, operation.createStreamAccumulator(prepared, state.context), state.now);
-    abandoned.register(data, call, call);
+    // From here the stream, not the promise, is what the app holds on to.
+    call.watch(data);
     return;
   }
   operation.readResponse(data, prepared, state.context);

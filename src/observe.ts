@@ -5,12 +5,13 @@ import { UnsupportedClientError } from "./errors.js";
 import { activeSetup } from "./internal/active-providers.js";
 import { traceCall } from "./intercept-call.js";
 import type { ClientState } from "./intercept-call.js";
+import { anthropicAdapter } from "./providers/anthropic.js";
 import { openaiAdapter } from "./providers/openai.js";
 import type { OperationAdapter, ProviderAdapter } from "./providers/types.js";
 import { Recorder } from "./record-call.js";
 
 /** Every provider tokentrace knows. The core never branches on which one a client is. */
-const adapters: readonly ProviderAdapter[] = [openaiAdapter];
+const adapters: readonly ProviderAdapter[] = [openaiAdapter, anthropicAdapter];
 
 /** Which methods to trace, as a tree of property names from the client. */
 interface PathNode {
@@ -105,9 +106,13 @@ function wrapClient<T extends object>(
   options: ObserveOptions | undefined,
 ): T {
   const derived = new Set(adapter.derivedClientMethods);
+  const overrides = adapter.clientOverrides?.(client);
   const bound = new WeakMap<object, unknown>();
   const wrapper: T = new Proxy(client, {
     get(target, property) {
+      if (overrides !== undefined && typeof property === "string" && overrides.has(property)) {
+        return overrides.get(property);
+      }
       // Read with the real client as receiver: the SDK's getters use private #fields.
       const value: unknown = Reflect.get(target, property, target);
       if (typeof property !== "string") return bindTo(value, target, bound);

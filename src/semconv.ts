@@ -130,3 +130,34 @@ export const OUTPUT_TYPE_JSON = "json";
 
 /** The instrumentation scope name of tokentrace's tracer and meter. */
 export const INSTRUMENTATION_SCOPE = "tokentrace";
+
+// --- Anthropic ---
+export const PROVIDER_ANTHROPIC = "anthropic";
+/** `gen_ai.provider.name` of Anthropic models served by Amazon Bedrock (`AnthropicBedrock`). */
+export const PROVIDER_AWS_BEDROCK = "aws.bedrock";
+/** `gen_ai.provider.name` of Anthropic models served by Google Vertex AI (`AnthropicVertex`). */
+export const PROVIDER_GCP_VERTEX_AI = "gcp.vertex_ai";
+/**
+ * The older conventions' name for `gen_ai.usage.cache_write.input_tokens`. Emitted beside it only when
+ * asked for (`TOKENTRACE_EMIT_LEGACY_CACHE_CREATION=true`), for dashboards built on the old name.
+ */
+export const ATTR_GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS = "gen_ai.usage.cache_creation.input_tokens";
+/** Part of `gen_ai.usage.cache_write.input_tokens` written to the cache with the 5-minute TTL. */
+export const ATTR_TOKENTRACE_USAGE_CACHE_WRITE_5M_INPUT_TOKENS = "tokentrace.usage.cache_write_5m.input_tokens";
+/** Part of `gen_ai.usage.cache_write.input_tokens` written to the cache with the 1-hour TTL. */
+export const ATTR_TOKENTRACE_USAGE_CACHE_WRITE_1H_INPUT_TOKENS = "tokentrace.usage.cache_write_1h.input_tokens";
+// Named as the Anthropic SDK's own spans name them, so dashboards work on either kind of span.
+export const ATTR_ANTHROPIC_REQUEST_SERVICE_TIER = "anthropic.request.service_tier";
+export const ATTR_ANTHROPIC_RESPONSE_SERVICE_TIER = "anthropic.response.service_tier";
+export const ATTR_ANTHROPIC_THINKING_TYPE = "anthropic.thinking.type";
+export const ATTR_ANTHROPIC_THINKING_BUDGET_TOKENS = "anthropic.thinking.budget_tokens";
+/**
+ * Attributes of the HTTP attempts that `@anthropic-ai/sdk` (0.134 and later) records on a call span it is
+ * handed (see `src/providers/anthropic.ts`): the only ones tokentrace lets it add to its span.
+ */
+export const ATTR_HTTP_REQUEST_METHOD = "http.request.method";
+export const ATTR_HTTP_REQUEST_RESEND_COUNT = "http.request.resend_count";
+export const ATTR_URL_SCHEME = "url.scheme";
+export const ATTR_URL_PATH = "url.path";
+export const ATTR_URL_QUERY = "url.query";
+export const ATTR_URL_FULL = "url.full";

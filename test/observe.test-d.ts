@@ -20,6 +20,5 @@ test("an observed client's calls return the SDK's own promise and stream types",
 });
 
 test("observe(new Anthropic()) is exactly Anthropic", () => {
-  // Typed generically today; tracing Anthropic arrives with its adapter.
-  expectTypeOf(observe<Anthropic>).returns.toEqualTypeOf<Anthropic>();
+  expectTypeOf(observe(new Anthropic({ apiKey: "sk-ant-x" }))).toEqualTypeOf<Anthropic>();
 });

@@ -354,7 +354,10 @@ describe("joining OpenTelemetry", () => {
     expect(() => setup({ captureContent: "no" } as never)).toThrow(/`captureContent`/);
   });
 
-  it("works with clients of other SDKs' shapes only when supported: an Anthropic client is refused for now", () => {
-    expect(() => observe(new Anthropic({ apiKey: "sk-ant" }))).toThrow(UnsupportedClientError);
+  it("works with clients of other SDKs' shapes when supported: an Anthropic client is observed, as itself", () => {
+    const client = new Anthropic({ apiKey: "sk-ant" });
+    const observed = observe(client);
+    expect(observed).toBeInstanceOf(Anthropic);
+    expect(observe(client)).toBe(observed);
   });
 });

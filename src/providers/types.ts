@@ -1,3 +1,4 @@
+import type { Span } from "@opentelemetry/api";
 import type { CallRecord } from "../call-record.js";
 
 /** What an adapter learns about a client once, when it is observed. */
@@ -44,6 +45,12 @@ export interface StreamAccumulator {
   finish(record: CallRecord): void;
 }
 
+/** What `bindCall` may know of a call in flight: its span, and whether it has ended. */
+export interface LiveCall {
+  readonly span: Span;
+  readonly ended: boolean;
+}
+
 /** One SDK method the adapter traces, e.g. `chat.completions.create`. */
 export interface OperationAdapter {
   /** Property path from the client to the method. */
@@ -54,6 +61,12 @@ export interface OperationAdapter {
   readResponse(data: unknown, prepared: PreparedCall, context: CallContext): void;
   /** Start collecting a stream's chunks. */
   createStreamAccumulator(prepared: PreparedCall, context: CallContext): StreamAccumulator;
+  /**
+   * Optional: the arguments to call the SDK method with, once the call's span exists (`args` already carry
+   * `prepare`'s body; never mutate them). For SDKs that trace themselves: handing them the span keeps one
+   * call one span (see the Anthropic adapter).
+   */
+  bindCall?(args: readonly unknown[], call: LiveCall, context: CallContext): unknown[];
 }
 
 /** A provider: how to recognise its clients and which of their methods to trace. */
@@ -70,4 +83,10 @@ export interface ProviderAdapter {
   readonly routedResourcePaths: readonly (readonly string[])[];
   /** Client methods that return a new client of the same kind (e.g. `withOptions`), observed in turn. */
   readonly derivedClientMethods: readonly string[];
+  /**
+   * Optional: properties the observed client shows in place of the real client's, decided once when it is
+   * observed. SDK helpers that read the client through a traced resource's `_client` see them (the
+   * Anthropic adapter uses this to keep the SDK's stream helpers from starting a second span). Never throws.
+   */
+  clientOverrides?(client: object): ReadonlyMap<string, unknown> | undefined;
 }

@@ -12,3 +12,13 @@ export type {
   MockUsage,
   RecordedRequest,
 } from "./mock-server.js";
+export type {
+  MockAnthropicBlock,
+  MockAnthropicRawBlock,
+  MockAnthropicRedactedThinkingBlock,
+  MockAnthropicReply,
+  MockAnthropicTextBlock,
+  MockAnthropicThinkingBlock,
+  MockAnthropicToolUseBlock,
+  MockAnthropicUsage,
+} from "./anthropic-wire.js";

@@ -6,6 +6,8 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { ANTHROPIC_MESSAGES_PATH, answerAnthropicMessages, validateAnthropicReply } from "./anthropic-wire.js";
+import type { MockAnthropicReply } from "./anthropic-wire.js";
 
 /** One request the mock server received, recorded before it was answered. */
 export interface RecordedRequest {
@@ -137,6 +139,8 @@ export interface MockLLMServer {
   url: string;
   /** `url + "/v1"`: pass it as `baseURL` to `new OpenAI({ baseURL, apiKey })`. */
   openaiBaseURL: string;
+  /** `url` itself: pass it as `baseURL` to `new Anthropic({ baseURL, apiKey })`, which adds `/v1/messages`. */
+  anthropicBaseURL: string;
   port: number;
   /** Every request received, in arrival order. Cleared in place by `reset()`, so references stay live. */
   requests: RecordedRequest[];
@@ -146,6 +150,12 @@ export interface MockLLMServer {
    * Throws a `RangeError` for an invalid reply.
    */
   enqueue(...replies: MockReply[]): void;
+  /**
+   * Queues replies for the next Anthropic `POST /v1/messages` requests, first in, first out, apart from the
+   * chat-completions queue. With the queue empty, a request gets `{}`, a normal reply. Throws a `RangeError`
+   * for an invalid reply.
+   */
+  enqueueAnthropic(...replies: MockAnthropicReply[]): void;
   /** Clears recorded requests and queued replies, and restarts the id counter at 1. */
   reset(): void;
   /** Stops the server, destroying open (including keep-alive) connections and cancelling pending replies. */
@@ -167,14 +177,16 @@ const credentialHeaders: ReadonlySet<string> = new Set([
  * Starts a mock OpenAI-compatible server on 127.0.0.1 and an OS-chosen port unless told otherwise.
  *
  * Routes: `POST /v1/chat/completions` answers with a ChatCompletion JSON body, or with server-sent events when
- * the body has `stream: true`. Every other route answers 404 with an OpenAI-style error. Every response has an
- * `x-request-id` header. Always `await server.close()` when done.
+ * the body has `stream: true`. `POST /v1/messages` speaks Anthropic's Messages API (see `anthropic-wire.ts`, with
+ * its own reply queue, `enqueueAnthropic`, and a `request-id` header). Every other route answers 404 with an
+ * OpenAI-style error. Always `await server.close()` when done.
  */
 export async function startMockLLMServer(options: MockLLMServerOptions = {}): Promise<MockLLMServer> {
   if (options.defaultReply !== undefined) validateReply(options.defaultReply, "defaultReply");
   const host = options.host ?? "127.0.0.1";
   const defaultReply = options.defaultReply ?? {};
   const queue: MockReply[] = [];
+  const anthropicQueue: MockAnthropicReply[] = [];
   const requests: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
   const inFlight = new Set<AbortController>();
@@ -194,6 +206,7 @@ export async function startMockLLMServer(options: MockLLMServerOptions = {}): Pr
       nextSequence: () => ++requestCounter,
       record: (recorded) => requests.push(recorded),
       takeReply: () => queue.shift() ?? defaultReply,
+      takeAnthropicReply: () => anthropicQueue.shift() ?? {},
       signal: controller.signal,
     };
     handleRequest(request, response, context).catch(() => {
@@ -227,15 +240,21 @@ export async function startMockLLMServer(options: MockLLMServerOptions = {}): Pr
   return {
     url,
     openaiBaseURL: `${url}/v1`,
+    anthropicBaseURL: url,
     port,
     requests,
     enqueue(...replies: MockReply[]): void {
       replies.forEach((reply, index) => validateReply(reply, `replies[${index}]`));
       queue.push(...replies);
     },
+    enqueueAnthropic(...replies: MockAnthropicReply[]): void {
+      replies.forEach((reply, index) => validateAnthropicReply(reply, `replies[${index}]`));
+      anthropicQueue.push(...replies);
+    },
     reset(): void {
       requests.length = 0;
       queue.length = 0;
+      anthropicQueue.length = 0;
       requestCounter = 0;
     },
     close(): Promise<void> {
@@ -256,6 +275,7 @@ interface HandlerContext {
   nextSequence(): number;
   record(request: RecordedRequest): void;
   takeReply(): MockReply;
+  takeAnthropicReply(): MockAnthropicReply;
   signal: AbortSignal;
 }
 
@@ -272,6 +292,10 @@ async function handleRequest(
   context.record({ method, path, headers: recordableHeaders(request), body });
 
   const pathname = new URL(path, "http://mock.invalid").pathname;
+  if (method === "POST" && pathname === ANTHROPIC_MESSAGES_PATH) {
+    await answerAnthropicMessages(response, body, sequence, context.takeAnthropicReply, context.signal);
+    return;
+  }
   if (method !== "POST" || pathname !== chatCompletionsPath) {
     sendError(response, 404, `req_mock_${sequence}`, `Invalid URL (${method} ${pathname})`);
     return;

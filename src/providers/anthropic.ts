@@ -1,0 +1,699 @@
+import { INVALID_SPAN_CONTEXT, isSpanContextValid, trace } from "@opentelemetry/api";
+import type { Attributes, AttributeValue, Span, SpanContext, Tracer } from "@opentelemetry/api";
+import type { CallRecord, Message, MessagePart } from "../call-record.js";
+import { warnOnce } from "../internal/report.js";
+import * as names from "../semconv.js";
+import type { Usage } from "../usage.js";
+import { base64BlobPart, estimateTokens, mediaPart, parseArguments, textPart } from "./content-parts.js";
+import { endpointOf } from "./endpoint.js";
+import type {
+  CallContext,
+  ClientDescription,
+  LiveCall,
+  OperationAdapter,
+  PreparedCall,
+  ProviderAdapter,
+  StreamAccumulator,
+} from "./types.js";
+
+/**
+ * Anthropic's `@anthropic-ai/sdk` (0.x and 1.x), and the clients built on it for Amazon Bedrock
+ * (`AnthropicBedrock`) and Google Vertex AI (`AnthropicVertex`): `messages.create` and
+ * `beta.messages.create`, streamed and not. The stream helpers (`messages.stream()`, `beta.messages.stream()`)
+ * and `messages.parse()` call `create` through the observed client, so each gives exactly one span.
+ * `messages.countTokens` and everything else pass through untraced.
+ *
+ * Like the OpenAI adapter, the translation is pure and reads payloads defensively. One part is not pure
+ * translation: coexisting with the SDK's own tracing (at the end of this file).
+ */
+
+type Json = Record<string, unknown>;
+
+const isObject = (value: unknown): value is Json => value !== null && typeof value === "object";
+const stringOr = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined);
+const numberOr = (value: unknown): number | undefined =>
+  typeof value === "number" && Number.isFinite(value) ? value : undefined;
+
+/** Name of the environment variable that turns on the older `gen_ai.usage.cache_creation.input_tokens`. */
+const ENV_EMIT_LEGACY_CACHE_CREATION = "TOKENTRACE_EMIT_LEGACY_CACHE_CREATION";
+
+/** What the adapter decides about a client once, when it is observed, beside its ClientDescription. */
+interface ClientTraits {
+  /** The SDK traces this client's calls itself (`@anthropic-ai/sdk` 0.134+ with its tracing enabled). */
+  sdkTraces: boolean;
+  /** Emit `gen_ai.usage.cache_creation.input_tokens` beside `gen_ai.usage.cache_write.input_tokens`. */
+  legacyCacheCreation: boolean;
+}
+
+const traitsByClient = new WeakMap<ClientDescription, ClientTraits>();
+const noTraits: ClientTraits = { sdkTraces: false, legacyCacheCreation: false };
+const traitsOf = (context: CallContext): ClientTraits => traitsByClient.get(context.client) ?? noTraits;
+
+// --- the client ---
+
+/**
+ * `gen_ai.provider.name` of a client. SDK 1.x says it itself (`_genAIProviderName`, which the Bedrock and
+ * Vertex clients override); older clients are recognised by class name, then by shape (bundlers may rename
+ * classes), so that neither `@anthropic-ai/bedrock-sdk` nor `@anthropic-ai/vertex-sdk` needs to be installed.
+ */
+function providerNameOf(client: object): string {
+  const candidate = client as { _genAIProviderName?: unknown; awsRegion?: unknown; region?: unknown; projectId?: unknown };
+  const declared = candidate._genAIProviderName;
+  if (typeof declared === "string" && declared !== "") return declared;
+  for (let proto: unknown = Object.getPrototypeOf(client); isObject(proto); proto = Object.getPrototypeOf(proto)) {
+    const name = (proto as { constructor?: { name?: unknown } }).constructor?.name;
+    if (typeof name !== "string") continue;
+    if (name.startsWith("AnthropicBedrock")) return names.PROVIDER_AWS_BEDROCK;
+    if (name.startsWith("AnthropicVertex")) return names.PROVIDER_GCP_VERTEX_AI;
+  }
+  if (typeof candidate.awsRegion === "string") return names.PROVIDER_AWS_BEDROCK;
+  if (typeof candidate.region === "string" && "projectId" in candidate) return names.PROVIDER_GCP_VERTEX_AI;
+  return names.PROVIDER_ANTHROPIC;
+}
+
+function describeClient(client: object): ClientDescription {
+  const { address, port } = endpointOf((client as { baseURL?: unknown }).baseURL);
+  const description: ClientDescription = {
+    providerName: providerNameOf(client),
+    serverAddress: address,
+    serverPort: port,
+    // Anthropic streams always carry usage: there is nothing to ask for.
+    acceptsStreamUsageOption: false,
+    requestIdHeader: "request-id",
+  };
+  traitsByClient.set(description, {
+    sdkTraces: sdkTracerOf(client) !== undefined,
+    legacyCacheCreation: legacyCacheCreationFromEnvironment(),
+  });
+  return description;
+}
+
+function detect(client: object): boolean {
+  const candidate = client as { messages?: { create?: unknown }; baseURL?: unknown; chat?: { completions?: unknown } };
+  return (
+    typeof candidate.messages?.create === "function" &&
+    typeof candidate.baseURL === "string" &&
+    // Not an OpenAI client (which the OpenAI adapter takes first anyway).
+    !isObject(candidate.chat?.completions)
+  );
+}
+
+/**
+ * Read once per observed client. Until `observe()` has an option for it (it will), only the environment turns
+ * it on: `TOKENTRACE_EMIT_LEGACY_CACHE_CREATION=true`.
+ */
+function legacyCacheCreationFromEnvironment(): boolean {
+  const raw = typeof process === "undefined" ? undefined : process.env[ENV_EMIT_LEGACY_CACHE_CREATION];
+  if (raw === undefined || raw.trim() === "") return false;
+  const value = raw.trim().toLowerCase();
+  if (value === "true" || value === "1") return true;
+  if (value !== "false" && value !== "0") {
+    warnOnce(`ignoring ${ENV_EMIT_LEGACY_CACHE_CREATION}=${JSON.stringify(raw)}: expected true or false; using the default (false).`);
+  }
+  return false;
+}
+
+// --- request ---
+
+function requestAttributes(body: Json): Record<string, AttributeValue> {
+  const attributes: Record<string, AttributeValue> = {};
+  const number = (name: string, value: unknown): void => {
+    const parsed = numberOr(value);
+    if (parsed !== undefined) attributes[name] = parsed;
+  };
+  number(names.ATTR_GEN_AI_REQUEST_MAX_TOKENS, body["max_tokens"]);
+  number(names.ATTR_GEN_AI_REQUEST_TEMPERATURE, body["temperature"]);
+  number(names.ATTR_GEN_AI_REQUEST_TOP_P, body["top_p"]);
+  number(names.ATTR_GEN_AI_REQUEST_TOP_K, body["top_k"]);
+  const stop = body["stop_sequences"];
+  if (Array.isArray(stop)) {
+    attributes[names.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES] = stop.filter((item): item is string => typeof item === "string");
+  }
+  attributes[names.ATTR_GEN_AI_REQUEST_STREAM] = body["stream"] === true;
+  // Structured outputs: `output_config.format`, or the beta API's older `output_format`.
+  const config = isObject(body["output_config"]) ? body["output_config"] : {};
+  const format = isObject(config["format"]) ? config["format"] : isObject(body["output_format"]) ? body["output_format"] : {};
+  if (format["type"] === "json_schema") attributes[names.ATTR_GEN_AI_OUTPUT_TYPE] = names.OUTPUT_TYPE_JSON;
+  const tier = stringOr(body["service_tier"]);
+  if (tier !== undefined) attributes[names.ATTR_ANTHROPIC_REQUEST_SERVICE_TIER] = tier;
+  const thinking = isObject(body["thinking"]) ? body["thinking"] : undefined;
+  const thinkingType = stringOr(thinking?.["type"]);
+  if (thinkingType !== undefined) attributes[names.ATTR_ANTHROPIC_THINKING_TYPE] = thinkingType;
+  number(names.ATTR_ANTHROPIC_THINKING_BUDGET_TOKENS, thinking?.["budget_tokens"]);
+  return attributes;
+}
+
+/** An image's or document's `source` as a part: base64 data as a `blob` (size only), never inlined. */
+function sourcePart(source: unknown, modality: string): MessagePart {
+  const from = isObject(source) ? source : {};
+  switch (from["type"]) {
+    case "base64":
+      return base64BlobPart(from["data"], modality, stringOr(from["media_type"]));
+    case "url": {
+      const url = stringOr(from["url"]);
+      return url !== undefined ? mediaPart(url, modality) : { type: modality };
+    }
+    case "file":
+      return { type: "file", modality, file_id: stringOr(from["file_id"]) };
+    case "text":
+      // A plain-text document is text the app sent.
+      return textPart(stringOr(from["data"]) ?? "");
+    default:
+      return { type: modality };
+  }
+}
+
+/** A tool result's content: its text as a string, or its blocks as parts. */
+function toolResultResponse(content: unknown): unknown {
+  if (typeof content === "string") return content;
+  return Array.isArray(content) ? content.filter(isObject).map(blockPart) : [];
+}
+
+/**
+ * One content block (of a request message, a system prompt or a response) as a part of the GenAI
+ * conventions. Blocks the conventions have no part for (including types of newer API versions) keep only
+ * their type: image data is large, redacted thinking and search results hold opaque data.
+ */
+function blockPart(block: Json): MessagePart {
+  const type = block["type"];
+  switch (type) {
+    case "text":
+      return textPart(stringOr(block["text"]) ?? "");
+    case "thinking":
+      return { type: "reasoning", content: stringOr(block["thinking"]) ?? "" };
+    case "redacted_thinking":
+      // Its data is encrypted: only the fact that the model reasoned is kept.
+      return { type: "reasoning", content: "", redacted: true };
+    case "tool_use":
+      return { type: "tool_call", id: stringOr(block["id"]), name: stringOr(block["name"]), arguments: block["input"] };
+    case "server_tool_use":
+    case "mcp_tool_use": {
+      const name = stringOr(block["name"]);
+      return {
+        type: "server_tool_call",
+        id: stringOr(block["id"]),
+        name,
+        server_tool_call: { type: name ?? String(type), arguments: block["input"] },
+      };
+    }
+    case "tool_result":
+      return { type: "tool_call_response", id: stringOr(block["tool_use_id"]), response: toolResultResponse(block["content"]) };
+    case "image":
+      return sourcePart(block["source"], "image");
+    case "document":
+      return sourcePart(block["source"], "document");
+    default: {
+      const typeName = String(type);
+      // web_search_tool_result, code_execution_tool_result, mcp_tool_result, ...
+      if (typeName.endsWith("_tool_result") && typeof block["tool_use_id"] === "string") {
+        return { type: "server_tool_call_response", id: block["tool_use_id"], server_tool_call_response: { type: typeName } };
+      }
+      return { type: typeName };
+    }
+  }
+}
+
+function contentParts(content: unknown): MessagePart[] {
+  if (typeof content === "string") return [textPart(content)];
+  return Array.isArray(content) ? content.filter(isObject).map(blockPart) : [];
+}
+
+function toInputMessages(messages: readonly unknown[]): Message[] {
+  const result: Message[] = [];
+  for (const message of messages) {
+    if (!isObject(message)) continue;
+    // Tool results stay in the user message that carries them, as Anthropic sends them.
+    result.push({ role: stringOr(message["role"]) ?? "user", parts: contentParts(message["content"]) });
+  }
+  return result;
+}
+
+function toToolDefinitions(tools: readonly unknown[]): unknown[] {
+  return tools.map((tool) => {
+    if (!isObject(tool)) return tool;
+    const type = tool["type"];
+    // A custom tool (no type, or "custom"); server tools (web_search_..., bash_..., ...) are kept as they are.
+    if ((type === undefined || type === null || type === "custom") && "input_schema" in tool) {
+      return { type: "function", name: tool["name"], description: tool["description"], parameters: tool["input_schema"] };
+    }
+    return tool;
+  });
+}
+
+function textCharacters(content: unknown): number {
+  if (typeof content === "string") return content.length;
+  let characters = 0;
+  if (Array.isArray(content)) {
+    for (const block of content) if (isObject(block) && typeof block["text"] === "string") characters += block["text"].length;
+  }
+  return characters;
+}
+
+function requestCharacters(body: Json): number {
+  let characters = textCharacters(body["system"]);
+  const messages = body["messages"];
+  if (Array.isArray(messages)) {
+    for (const message of messages) if (isObject(message)) characters += textCharacters(message["content"]);
+  }
+  return characters;
+}
+
+// --- response ---
+
+/** Usage normalised: Anthropic counts cached input beside `input_tokens`; the conventions want it inside. */
+function normaliseUsage(usage: Json): Usage {
+  const input = numberOr(usage["input_tokens"]);
+  const cacheRead = numberOr(usage["cache_read_input_tokens"]);
+  const cacheWrite = numberOr(usage["cache_creation_input_tokens"]);
+  const creation = isObject(usage["cache_creation"]) ? usage["cache_creation"] : {};
+  const details = isObject(usage["output_tokens_details"]) ? usage["output_tokens_details"] : {};
+  return {
+    inputTokens: input === undefined ? undefined : input + (cacheRead ?? 0) + (cacheWrite ?? 0),
+    outputTokens: numberOr(usage["output_tokens"]),
+    cacheReadInputTokens: cacheRead,
+    cacheWriteInputTokens: cacheWrite,
+    cacheWrite5mInputTokens: numberOr(creation["ephemeral_5m_input_tokens"]),
+    cacheWrite1hInputTokens: numberOr(creation["ephemeral_1h_input_tokens"]),
+    // Thinking tokens are part of output_tokens, as the conventions want reasoning tokens to be.
+    reasoningOutputTokens: numberOr(details["thinking_tokens"]),
+  };
+}
+
+/** What the usage says beyond the neutral counts: cache TTL split, service tier, the legacy cache name. */
+function readUsageExtras(record: CallRecord, usage: Json, normalised: Usage, traits: ClientTraits): void {
+  const attributes = record.responseAttributes;
+  if (normalised.cacheWrite5mInputTokens !== undefined) {
+    attributes[names.ATTR_TOKENTRACE_USAGE_CACHE_WRITE_5M_INPUT_TOKENS] = normalised.cacheWrite5mInputTokens;
+  }
+  if (normalised.cacheWrite1hInputTokens !== undefined) {
+    attributes[names.ATTR_TOKENTRACE_USAGE_CACHE_WRITE_1H_INPUT_TOKENS] = normalised.cacheWrite1hInputTokens;
+  }
+  if (traits.legacyCacheCreation && normalised.cacheWriteInputTokens !== undefined) {
+    attributes[names.ATTR_GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = normalised.cacheWriteInputTokens;
+  }
+  const tier = stringOr(usage["service_tier"]);
+  if (tier !== undefined) {
+    record.serviceTier = tier;
+    attributes[names.ATTR_ANTHROPIC_RESPONSE_SERVICE_TIER] = tier;
+  }
+}
+
+function readMessageMetadata(record: CallRecord, message: Json): void {
+  record.responseId ??= stringOr(message["id"]);
+  record.responseModel ??= stringOr(message["model"]);
+}
+
+/** Where the provider reported no usage: estimate, and say so. */
+function estimateUsage(prepared: PreparedCall, outputCharacters: number): Usage {
+  const body = isObject(prepared.request) ? prepared.request : {};
+  return {
+    inputTokens: estimateTokens(requestCharacters(body)),
+    outputTokens: estimateTokens(outputCharacters),
+    estimated: true,
+  };
+}
+
+function outputCharacters(blocks: readonly Json[]): number {
+  let characters = 0;
+  for (const block of blocks) {
+    if (typeof block["text"] === "string") characters += block["text"].length;
+    if (typeof block["thinking"] === "string") characters += block["thinking"].length;
+    if (block["type"] === "tool_use" && isObject(block["input"])) characters += JSON.stringify(block["input"]).length;
+  }
+  return characters;
+}
+
+function outputMessage(blocks: readonly Json[], stopReason: string | undefined): Message {
+  const message: Message = { role: "assistant", parts: blocks.map(blockPart) };
+  if (stopReason !== undefined) message.finish_reason = stopReason;
+  return message;
+}
+
+function createOperation(path: readonly string[]): OperationAdapter {
+  return {
+    path,
+
+    prepare(body: unknown, context: CallContext): PreparedCall {
+      const request = isObject(body) ? body : {};
+      const record: CallRecord = {
+        operationName: names.OPERATION_CHAT,
+        providerName: context.client.providerName,
+        requestModel: stringOr(request["model"]),
+        serverAddress: context.client.serverAddress,
+        serverPort: context.client.serverPort,
+        stream: request["stream"] === true,
+        requestAttributes: requestAttributes(request),
+        usage: {},
+        responseAttributes: {},
+      };
+      if (context.captureContent) {
+        // Shallow copies: the app may push to its own arrays while a stream is still being read.
+        const messages = Array.isArray(request["messages"]) ? request["messages"].slice() : [];
+        record.inputMessages = () => toInputMessages(messages);
+        const system = Array.isArray(request["system"]) ? request["system"].slice() : request["system"];
+        if (system !== undefined && system !== null) record.systemInstructions = () => contentParts(system);
+        if (Array.isArray(request["tools"]) && request["tools"].length > 0) {
+          const tools = request["tools"].slice();
+          record.toolDefinitions = () => toToolDefinitions(tools);
+        }
+      }
+      return { record, body, request: body, injectedStreamUsage: false };
+    },
+
+    readResponse(data: unknown, prepared: PreparedCall, context: CallContext): void {
+      const record = prepared.record;
+      if (!isObject(data)) {
+        record.usage = estimateUsage(prepared, typeof data === "string" ? data.length : 0);
+        return;
+      }
+      readMessageMetadata(record, data);
+      const stopReason = stringOr(data["stop_reason"]);
+      record.finishReasons = stopReason !== undefined ? [stopReason] : [];
+      const blocks = Array.isArray(data["content"]) ? data["content"].filter(isObject) : [];
+      if (context.captureContent) record.outputMessages = [outputMessage(blocks, stopReason)];
+      const usage = data["usage"];
+      if (isObject(usage)) {
+        record.usage = normaliseUsage(usage);
+        readUsageExtras(record, usage, record.usage, traitsOf(context));
+      } else {
+        record.usage = estimateUsage(prepared, outputCharacters(blocks));
+      }
+    },
+
+    createStreamAccumulator(prepared: PreparedCall, context: CallContext): StreamAccumulator {
+      return new MessageStreamAccumulator(prepared, context.captureContent, traitsOf(context));
+    },
+
+    bindCall: lendSpanToSdk,
+  };
+}
+
+/** A content block being streamed (kept only when content capture is on). */
+interface BlockDraft {
+  /** The block as `content_block_start` gave it. */
+  start: Json;
+  /** Streamed text or thinking. */
+  text: string;
+  /** Streamed tool input JSON. */
+  json: string;
+}
+
+/**
+ * Collects a Messages stream: `message_start` (id, model, input and cache usage), content blocks and their
+ * deltas, `message_delta` (stop reason, cumulative usage). Unknown event, block and delta types are skipped.
+ */
+class MessageStreamAccumulator implements StreamAccumulator {
+  /** The usage so far: each field's latest value (message_delta totals are cumulative, never summed). */
+  private usage: Json | undefined;
+  private usageFinal = false;
+  private started = false;
+  private stopReason: string | undefined;
+  private outputCharacters = 0;
+  private contentSeen = false;
+  private readonly blocks: (BlockDraft | undefined)[] = [];
+
+  constructor(
+    private readonly prepared: PreparedCall,
+    private readonly capture: boolean,
+    private readonly traits: ClientTraits,
+  ) {}
+
+  add(chunk: unknown, atMs: number): boolean {
+    if (!isObject(chunk)) return true;
+    switch (chunk["type"]) {
+      case "content_block_delta":
+        this.addDelta(chunk, atMs);
+        break;
+      case "content_block_start":
+        this.startBlock(chunk);
+        break;
+      case "message_start": {
+        this.started = true;
+        const message = chunk["message"];
+        if (!isObject(message)) break;
+        readMessageMetadata(this.prepared.record, message);
+        if (isObject(message["usage"])) this.mergeUsage(message["usage"]);
+        break;
+      }
+      case "message_delta": {
+        const delta = chunk["delta"];
+        const reason = isObject(delta) ? stringOr(delta["stop_reason"]) : undefined;
+        if (reason !== undefined) this.stopReason = reason;
+        if (isObject(chunk["usage"])) {
+          this.mergeUsage(chunk["usage"]);
+          this.usageFinal = true;
+        }
+        break;
+      }
+      // content_block_stop, message_stop: nothing to collect. Anything else: a newer API's event, skipped.
+    }
+    return true;
+  }
+
+  private mergeUsage(usage: Json): void {
+    const merged: Json = { ...this.usage };
+    for (const [field, value] of Object.entries(usage)) {
+      // A null total does not apply (e.g. no cache on this call): it never replaces a value.
+      if (value !== null && value !== undefined) merged[field] = value;
+    }
+    this.usage = merged;
+  }
+
+  private startBlock(event: Json): void {
+    this.started = true;
+    const block = event["content_block"];
+    if (!isObject(block)) return;
+    const text = stringOr(block["text"]) ?? stringOr(block["thinking"]) ?? "";
+    this.outputCharacters += text.length;
+    if (!this.capture) return;
+    // Blocks come in order; an index out of that order (a malformed event) must not make a sparse array huge.
+    const index = numberOr(event["index"]);
+    const at = index !== undefined && Number.isInteger(index) && index >= 0 && index <= this.blocks.length ? index : this.blocks.length;
+    this.blocks[at] = { start: block, text, json: "" };
+  }
+
+  private addDelta(event: Json, atMs: number): void {
+    const delta = event["delta"];
+    if (!isObject(delta)) return;
+    let piece: string | undefined;
+    switch (delta["type"]) {
+      case "text_delta":
+        piece = stringOr(delta["text"]);
+        break;
+      case "thinking_delta":
+        piece = stringOr(delta["thinking"]);
+        break;
+      case "input_json_delta":
+        piece = stringOr(delta["partial_json"]);
+        break;
+      // signature_delta and citations_delta carry no output text; unknown delta types are skipped.
+      default:
+        return;
+    }
+    if (piece === undefined) return;
+    if (!this.contentSeen) {
+      // Anthropic opens with message_start and content_block_start: the first delta is the first content.
+      this.contentSeen = true;
+      this.prepared.record.firstContentAtMs = atMs;
+    }
+    this.outputCharacters += piece.length;
+    if (!this.capture) return;
+    const draft = this.blocks[numberOr(event["index"]) ?? this.blocks.length - 1];
+    if (draft === undefined) return;
+    if (delta["type"] === "input_json_delta") draft.json += piece;
+    else draft.text += piece;
+  }
+
+  finish(record: CallRecord): void {
+    record.finishReasons = [this.stopReason];
+    if (this.usage !== undefined) {
+      const usage = normaliseUsage(this.usage);
+      if (!this.usageFinal) {
+        // message_start's output_tokens is a placeholder: without a message_delta the output is estimated.
+        usage.outputTokens = estimateTokens(this.outputCharacters);
+        usage.reasoningOutputTokens = undefined;
+        usage.estimated = true;
+      }
+      record.usage = usage;
+      readUsageExtras(record, this.usage, usage, this.traits);
+    } else {
+      record.usage = estimateUsage(this.prepared, this.outputCharacters);
+    }
+    if (this.capture && this.started) {
+      const blocks: Json[] = [];
+      for (const draft of this.blocks) if (draft !== undefined) blocks.push(completedBlock(draft));
+      record.outputMessages = [outputMessage(blocks, this.stopReason)];
+    }
+  }
+}
+
+/** A streamed block as the non-streamed Message would have it, so both give the same parts. */
+function completedBlock(draft: BlockDraft): Json {
+  const { start } = draft;
+  switch (start["type"]) {
+    case "text":
+      return { ...start, text: draft.text };
+    case "thinking":
+      return { ...start, thinking: draft.text };
+    case "tool_use":
+    case "server_tool_use":
+    case "mcp_tool_use":
+      // A stream cut inside the JSON keeps the raw text (parseArguments), never a wrong object.
+      return { ...start, input: draft.json === "" ? start["input"] : parseArguments(draft.json) };
+    default:
+      return start;
+  }
+}
+
+export const anthropicAdapter: ProviderAdapter = {
+  displayName: "Anthropic (@anthropic-ai/sdk, including AnthropicBedrock and AnthropicVertex)",
+  detect,
+  describe: describeClient,
+  operations: [createOperation(["messages", "create"]), createOperation(["beta", "messages", "create"])],
+  // messages.stream() and beta.messages.stream() live on resources already on a traced path.
+  routedResourcePaths: [],
+  derivedClientMethods: ["withOptions"],
+  clientOverrides,
+};
+
+// --- coexisting with the SDK's own tracing ---
+//
+// `@anthropic-ai/sdk` 0.134+ (so every 1.x) traces itself: whenever its tracing is enabled (the default; the
+// client option `openTelemetry`, or ANTHROPIC_OPEN_TELEMETRY=false, turn it off), each API call starts a
+// CLIENT "call span" and the SDK records on it as the call goes. Next to tokentrace's span that would be two
+// spans for one call. Decision (issue 3): tokentrace's span is the call's only span, and the SDK records on it.
+//
+// The SDK has a mechanism for this: a helper that starts the call span itself passes it to `create()` in the
+// request options (`__span`), and the SDK then uses that span instead of starting one. tokentrace is such a
+// helper: `bindCall` hands the SDK tokentrace's span, behind a guard (`LentSpan`) that
+// - lets through only the attempt attributes the recorder does not know (`http.request.method`,
+//   `http.request.resend_count` on retries, `url.*`): status, `error.type`, usage, ids and content stay the
+//   recorder's, and content obeys tokentrace's capture switch alone;
+// - never lets the SDK set the status or end the span: the recorder ends it, once;
+// - gives the SDK the span's context, so the SDK's `propagation` setting keeps its meaning: with it on, the
+//   request carries `traceparent` of tokentrace's span.
+// The stream helpers start their span before calling `create()`; through the observed client they are given
+// a tracer (`clientOverrides`) that starts no span for `messages.create`, so `create()` gets tokentrace's.
+//
+// The user's explicit `openTelemetry` settings stay meaningful: `openTelemetry: false` (or `traces: false`)
+// means the SDK records nothing and propagates nothing; `propagation` is honoured as above; calls tokentrace
+// does not trace (countTokens, models, batches, files, ...) keep the SDK's own spans, with the SDK's
+// `tracerProvider`. Where tokentrace's own span is a no-op (no tracer provider for tokentrace), tokentrace
+// lends nothing and the SDK traces the call itself, so the call still has exactly one span. Where the SDK's
+// `contentMode: 'content'` is set, the SDK's content attributes are not copied: tokentrace's `captureContent`
+// decides what content its span carries.
+
+/** The span name the SDK gives the call span of `messages.create` (stable and beta alike). */
+const SDK_MESSAGES_CREATE_SPAN = "anthropic.messages.create";
+
+/** The SDK attributes a lent span accepts: those of the HTTP attempts, which tokentrace does not record. */
+const sdkAttemptAttributes: ReadonlySet<string> = new Set([
+  names.ATTR_HTTP_REQUEST_METHOD,
+  names.ATTR_HTTP_REQUEST_RESEND_COUNT,
+  names.ATTR_URL_SCHEME,
+  names.ATTR_URL_PATH,
+  names.ATTR_URL_QUERY,
+  names.ATTR_URL_FULL,
+]);
+
+/** The SDK's tracer of a client, when its own tracing is enabled (`_tracer` is set once, in its constructor). */
+function sdkTracerOf(client: object): Tracer | undefined {
+  const tracer = (client as { _tracer?: unknown })._tracer;
+  return isObject(tracer) && typeof tracer["startSpan"] === "function" ? (tracer as unknown as Tracer) : undefined;
+}
+
+/** tokentrace's span as the SDK may use it: see the comment above. */
+class LentSpan implements Span {
+  constructor(private readonly call: LiveCall) {}
+
+  spanContext(): SpanContext {
+    return this.call.span.spanContext();
+  }
+
+  isRecording(): boolean {
+    return !this.call.ended && this.call.span.isRecording();
+  }
+
+  setAttribute(key: string, value: AttributeValue): this {
+    if (sdkAttemptAttributes.has(key) && this.isRecording()) this.call.span.setAttribute(key, value);
+    return this;
+  }
+
+  setAttributes(attributes: Attributes): this {
+    for (const [key, value] of Object.entries(attributes)) if (value !== undefined) this.setAttribute(key, value);
+    return this;
+  }
+
+  addEvent(): this {
+    return this;
+  }
+
+  addLink(): this {
+    return this;
+  }
+
+  addLinks(): this {
+    return this;
+  }
+
+  setStatus(): this {
+    return this;
+  }
+
+  updateName(): this {
+    return this;
+  }
+
+  end(): void {}
+
+  recordException(): void {}
+}
+
+/** The SDK's `__span` request option: a call span with its name and start time. */
+interface SdkCallSpan {
+  span: Span;
+  name: string;
+  startTime: number;
+}
+
+const isRecordingSpan = (value: unknown): boolean =>
+  isObject(value) && typeof value["isRecording"] === "function" && (value as unknown as Span).isRecording();
+
+function lendSpanToSdk(args: readonly unknown[], call: LiveCall, context: CallContext): unknown[] {
+  if (!traitsOf(context).sdkTraces) return args as unknown[];
+  const options = isObject(args[1]) ? args[1] : undefined;
+  const given = options?.["__span"];
+  // A span some other helper started and records on stays that helper's (no known helper does this).
+  if (isObject(given) && isRecordingSpan(given["span"])) return args as unknown[];
+  const ours = call.span;
+  const lend = ours.isRecording() || isSpanContextValid(ours.spanContext());
+  // tokentrace's span is a no-op: the SDK traces the call itself (dropping a stand-in a helper may pass).
+  if (!lend && given === undefined) return args as unknown[];
+  const lent: SdkCallSpan | undefined = lend
+    ? { span: new LentSpan(call), name: SDK_MESSAGES_CREATE_SPAN, startTime: Date.now() }
+    : undefined;
+  const next = args.slice();
+  next[1] = { ...options, __span: lent };
+  return next;
+}
+
+/**
+ * The SDK's tracer as the observed client shows it: it starts no span for `messages.create`, which
+ * tokentrace traces (a stream helper then starts none and `create()` is handed tokentrace's); every other
+ * call span (countTokens, tool runners, ...) is the SDK's as usual.
+ */
+function clientOverrides(client: object): ReadonlyMap<string, unknown> | undefined {
+  try {
+    const tracer = sdkTracerOf(client);
+    if (tracer === undefined) return undefined;
+    const startSpan = tracer.startSpan.bind(tracer);
+    const helperTracer: Tracer = {
+      startSpan: (name, options, context) =>
+        name === SDK_MESSAGES_CREATE_SPAN ? trace.wrapSpanContext(INVALID_SPAN_CONTEXT) : startSpan(name, options, context),
+      startActiveSpan: tracer.startActiveSpan.bind(tracer) as Tracer["startActiveSpan"],
+    };
+    return new Map([["_tracer", helperTracer]]);
+  } catch {
+    return undefined;
+  }
+}
