@@ -40,6 +40,15 @@ export interface ObserveOptions {
    */
   injectStreamUsage?: boolean;
   /**
+   * Also emit the older conventions' `gen_ai.usage.cache_creation.input_tokens` beside
+   * `gen_ai.usage.cache_write.input_tokens` (same value), for dashboards built on the old name.
+   *
+   * Default: `false`, or `TOKENTRACE_EMIT_LEGACY_CACHE_CREATION`.
+   *
+   * @example observe(anthropic, { legacyCacheCreationAttribute: true })
+   */
+  legacyCacheCreationAttribute?: boolean;
+  /**
    * Tracer provider for this client's spans. Default: the one `setup()` built, else the global provider
    * registered with `@opentelemetry/api` (your own NodeSDK, for example).
    */
@@ -67,6 +76,7 @@ export interface ResolvedOptions {
   captureContent: boolean;
   maxContentLength: number;
   injectStreamUsage: boolean;
+  legacyCacheCreationAttribute: boolean;
   tracerProvider: TracerProvider | undefined;
   meterProvider: MeterProvider | undefined;
   now: () => number;
@@ -77,11 +87,13 @@ export const DEFAULT_MAX_CONTENT_LENGTH = 16_384;
 const ENV_CAPTURE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT";
 const ENV_MAX_CONTENT_LENGTH = "TOKENTRACE_MAX_CONTENT_LENGTH";
 const ENV_INJECT_STREAM_USAGE = "TOKENTRACE_INJECT_STREAM_USAGE";
+const ENV_LEGACY_CACHE_CREATION = "TOKENTRACE_EMIT_LEGACY_CACHE_CREATION";
 
 const knownOptions: ReadonlySet<string> = new Set([
   "captureContent",
   "maxContentLength",
   "injectStreamUsage",
+  "legacyCacheCreationAttribute",
   "tracerProvider",
   "meterProvider",
   "now",
@@ -110,6 +122,11 @@ export function resolveOptions(
       DEFAULT_MAX_CONTENT_LENGTH,
     injectStreamUsage:
       given.injectStreamUsage ?? defaults.injectStreamUsage ?? envBoolean(env, ENV_INJECT_STREAM_USAGE) ?? true,
+    legacyCacheCreationAttribute:
+      given.legacyCacheCreationAttribute ??
+      defaults.legacyCacheCreationAttribute ??
+      envBoolean(env, ENV_LEGACY_CACHE_CREATION) ??
+      false,
     tracerProvider: given.tracerProvider ?? defaults.tracerProvider,
     meterProvider: given.meterProvider ?? defaults.meterProvider,
     now: given.now ?? defaults.now ?? defaultNow,
@@ -132,6 +149,7 @@ export function validateObserveOptions(options: unknown, where: string, extraKey
   }
   optionalBoolean(record, "captureContent");
   optionalBoolean(record, "injectStreamUsage");
+  optionalBoolean(record, "legacyCacheCreationAttribute");
   const max = record["maxContentLength"];
   if (max !== undefined && !(typeof max === "number" && Number.isInteger(max) && max >= 64)) {
     throw new InvalidOptionError(

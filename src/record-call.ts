@@ -164,6 +164,11 @@ export class Recorder {
     set(names.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS, usage.outputTokens);
     set(names.ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, usage.cacheReadInputTokens);
     set(names.ATTR_GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS, usage.cacheWriteInputTokens);
+    set(names.ATTR_TOKENTRACE_USAGE_CACHE_WRITE_5M_INPUT_TOKENS, usage.cacheWrite5mInputTokens);
+    set(names.ATTR_TOKENTRACE_USAGE_CACHE_WRITE_1H_INPUT_TOKENS, usage.cacheWrite1hInputTokens);
+    if (this.options.legacyCacheCreationAttribute) {
+      set(names.ATTR_GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, usage.cacheWriteInputTokens);
+    }
     set(names.ATTR_GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, usage.reasoningOutputTokens);
     if (usage.estimated) set(names.ATTR_TOKENTRACE_USAGE_ESTIMATED, true);
 
@@ -361,9 +366,17 @@ function finishReasonsFor(record: CallRecord, outcome: CallOutcome): string[] {
   return given.map((reason) => (typeof reason === "string" ? reason : fallback));
 }
 
-/** `error.type`: the SDK's error class name (e.g. `RateLimitError`), else the error's name. */
+/**
+ * `error.type`: the SDK's error class name (e.g. `RateLimitError`), else the error's name. An error that
+ * arrived as an event inside a stream (the SDKs' base `APIError`, no HTTP status) is named by the event's own
+ * error type instead (e.g. Anthropic's `overloaded_error`): the class says nothing there.
+ */
 export function errorType(error: unknown): string {
   if (error !== null && typeof error === "object") {
+    const { status, type } = error as { status?: unknown; type?: unknown };
+    if (status === undefined && typeof type === "string" && type !== "" && error.constructor?.name === "APIError") {
+      return type;
+    }
     const constructorName = (error as { constructor?: { name?: unknown } }).constructor?.name;
     if (typeof constructorName === "string" && constructorName !== "" && constructorName !== "Object") {
       return constructorName;

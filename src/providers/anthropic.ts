@@ -1,7 +1,6 @@
 import { INVALID_SPAN_CONTEXT, isSpanContextValid, trace } from "@opentelemetry/api";
 import type { Attributes, AttributeValue, Span, SpanContext, Tracer } from "@opentelemetry/api";
 import type { CallRecord, Message, MessagePart } from "../call-record.js";
-import { warnOnce } from "../internal/report.js";
 import * as names from "../semconv.js";
 import type { Usage } from "../usage.js";
 import { base64BlobPart, estimateTokens, mediaPart, parseArguments, textPart } from "./content-parts.js";
@@ -34,19 +33,14 @@ const stringOr = (value: unknown): string | undefined => (typeof value === "stri
 const numberOr = (value: unknown): number | undefined =>
   typeof value === "number" && Number.isFinite(value) ? value : undefined;
 
-/** Name of the environment variable that turns on the older `gen_ai.usage.cache_creation.input_tokens`. */
-const ENV_EMIT_LEGACY_CACHE_CREATION = "TOKENTRACE_EMIT_LEGACY_CACHE_CREATION";
-
 /** What the adapter decides about a client once, when it is observed, beside its ClientDescription. */
 interface ClientTraits {
   /** The SDK traces this client's calls itself (`@anthropic-ai/sdk` 0.134+ with its tracing enabled). */
   sdkTraces: boolean;
-  /** Emit `gen_ai.usage.cache_creation.input_tokens` beside `gen_ai.usage.cache_write.input_tokens`. */
-  legacyCacheCreation: boolean;
 }
 
 const traitsByClient = new WeakMap<ClientDescription, ClientTraits>();
-const noTraits: ClientTraits = { sdkTraces: false, legacyCacheCreation: false };
+const noTraits: ClientTraits = { sdkTraces: false };
 const traitsOf = (context: CallContext): ClientTraits => traitsByClient.get(context.client) ?? noTraits;
 
 // --- the client ---
@@ -83,7 +77,6 @@ function describeClient(client: object): ClientDescription {
   };
   traitsByClient.set(description, {
     sdkTraces: sdkTracerOf(client) !== undefined,
-    legacyCacheCreation: legacyCacheCreationFromEnvironment(),
   });
   return description;
 }
@@ -96,21 +89,6 @@ function detect(client: object): boolean {
     // Not an OpenAI client (which the OpenAI adapter takes first anyway).
     !isObject(candidate.chat?.completions)
   );
-}
-
-/**
- * Read once per observed client. Until `observe()` has an option for it (it will), only the environment turns
- * it on: `TOKENTRACE_EMIT_LEGACY_CACHE_CREATION=true`.
- */
-function legacyCacheCreationFromEnvironment(): boolean {
-  const raw = typeof process === "undefined" ? undefined : process.env[ENV_EMIT_LEGACY_CACHE_CREATION];
-  if (raw === undefined || raw.trim() === "") return false;
-  const value = raw.trim().toLowerCase();
-  if (value === "true" || value === "1") return true;
-  if (value !== "false" && value !== "0") {
-    warnOnce(`ignoring ${ENV_EMIT_LEGACY_CACHE_CREATION}=${JSON.stringify(raw)}: expected true or false; using the default (false).`);
-  }
-  return false;
 }
 
 // --- request ---
@@ -279,18 +257,9 @@ function normaliseUsage(usage: Json): Usage {
   };
 }
 
-/** What the usage says beyond the neutral counts: cache TTL split, service tier, the legacy cache name. */
-function readUsageExtras(record: CallRecord, usage: Json, normalised: Usage, traits: ClientTraits): void {
+/** What the usage says beyond the neutral counts: the service tier. */
+function readUsageExtras(record: CallRecord, usage: Json): void {
   const attributes = record.responseAttributes;
-  if (normalised.cacheWrite5mInputTokens !== undefined) {
-    attributes[names.ATTR_TOKENTRACE_USAGE_CACHE_WRITE_5M_INPUT_TOKENS] = normalised.cacheWrite5mInputTokens;
-  }
-  if (normalised.cacheWrite1hInputTokens !== undefined) {
-    attributes[names.ATTR_TOKENTRACE_USAGE_CACHE_WRITE_1H_INPUT_TOKENS] = normalised.cacheWrite1hInputTokens;
-  }
-  if (traits.legacyCacheCreation && normalised.cacheWriteInputTokens !== undefined) {
-    attributes[names.ATTR_GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = normalised.cacheWriteInputTokens;
-  }
   const tier = stringOr(usage["service_tier"]);
   if (tier !== undefined) {
     record.serviceTier = tier;
@@ -374,14 +343,14 @@ function createOperation(path: readonly string[]): OperationAdapter {
       const usage = data["usage"];
       if (isObject(usage)) {
         record.usage = normaliseUsage(usage);
-        readUsageExtras(record, usage, record.usage, traitsOf(context));
+        readUsageExtras(record, usage);
       } else {
         record.usage = estimateUsage(prepared, outputCharacters(blocks));
       }
     },
 
     createStreamAccumulator(prepared: PreparedCall, context: CallContext): StreamAccumulator {
-      return new MessageStreamAccumulator(prepared, context.captureContent, traitsOf(context));
+      return new MessageStreamAccumulator(prepared, context.captureContent);
     },
 
     bindCall: lendSpanToSdk,
@@ -415,7 +384,6 @@ class MessageStreamAccumulator implements StreamAccumulator {
   constructor(
     private readonly prepared: PreparedCall,
     private readonly capture: boolean,
-    private readonly traits: ClientTraits,
   ) {}
 
   add(chunk: unknown, atMs: number): boolean {
@@ -515,7 +483,7 @@ class MessageStreamAccumulator implements StreamAccumulator {
         usage.estimated = true;
       }
       record.usage = usage;
-      readUsageExtras(record, this.usage, usage, this.traits);
+      readUsageExtras(record, this.usage);
     } else {
       record.usage = estimateUsage(this.prepared, this.outputCharacters);
     }
