@@ -1,0 +1,134 @@
+/**
+ * tokentrace in one screen: a plain chat completion, a stream, a tool call and a failing call through an
+ * observed OpenAI client, then a streamed Anthropic message, each traced and printed by the console sink
+ * as one `[tokentrace] ...` line.
+ *
+ * Run: `npm run demo`. Without OPENAI_API_KEY / ANTHROPIC_API_KEY it talks to the bundled mock server, so it
+ * needs no network and costs nothing; with a key set it calls that real API (gpt-4o-mini, claude-haiku-4-5;
+ * a few tokens).
+ */
+import Anthropic from "@anthropic-ai/sdk";
+import OpenAI from "openai";
+import type { ChatCompletionTool } from "openai/resources/chat/completions";
+import { consoleSink, observe, setup } from "../src/index.js";
+import { startMockLLMServer } from "../src/testing/index.js";
+import type { MockLLMServer } from "../src/testing/index.js";
+
+const apiKey = process.env["OPENAI_API_KEY"];
+const anthropicKey = process.env["ANTHROPIC_API_KEY"];
+const model = "gpt-4o-mini";
+const anthropicModel = "claude-haiku-4-5";
+
+// The stream's span ends (and its line prints) while the streamed text is still on the current line;
+// start the telemetry line on a fresh one so the output stays readable.
+let midLine = false;
+function writeStreamed(text: string): void {
+  process.stdout.write(text);
+  if (text !== "") midLine = !text.endsWith("\n");
+}
+const printLine = (line: string): void => {
+  console.log(midLine ? `\n${line}` : line);
+  midLine = false;
+};
+
+const telemetry = setup({ serviceName: "tokentrace-demo", sinks: [consoleSink({ write: printLine })] });
+
+const useMockOpenAI = apiKey === undefined || apiKey === "";
+const useMockAnthropic = anthropicKey === undefined || anthropicKey === "";
+let mock: MockLLMServer | undefined;
+if (useMockOpenAI || useMockAnthropic) {
+  mock = await startMockLLMServer();
+  if (useMockOpenAI) console.log(`No OPENAI_API_KEY set: using the tokentrace mock server at ${mock.openaiBaseURL}`);
+  if (useMockAnthropic) console.log(`No ANTHROPIC_API_KEY set: using the tokentrace mock server at ${mock.anthropicBaseURL}`);
+}
+// The OpenAI sections steer the mock (a tool call, a 429) only when they talk to it.
+const server = useMockOpenAI ? mock : undefined;
+
+// maxRetries 0 so the failing call fails at once instead of backing off and retrying.
+const openai = observe(
+  server !== undefined
+    ? new OpenAI({ baseURL: server.openaiBaseURL, apiKey: "sk-demo", maxRetries: 0 })
+    : new OpenAI({ apiKey, maxRetries: 0 }),
+);
+const anthropic = observe(
+  useMockAnthropic && mock !== undefined
+    ? new Anthropic({ baseURL: mock.anthropicBaseURL, apiKey: "sk-ant-demo", maxRetries: 0 })
+    : new Anthropic({ apiKey: anthropicKey, maxRetries: 0 }),
+);
+
+const weatherTool: ChatCompletionTool = {
+  type: "function",
+  function: {
+    name: "get_weather",
+    description: "Current weather for a city.",
+    parameters: {
+      type: "object",
+      properties: { city: { type: "string" } },
+      required: ["city"],
+    },
+  },
+};
+
+function heading(title: string): void {
+  console.log(`\n== ${title}`);
+}
+
+try {
+  heading("1. Chat completion");
+  const completion = await openai.chat.completions.create({
+    model,
+    messages: [{ role: "user", content: "Say hello in five words." }],
+  });
+  console.log(completion.choices[0]?.message.content);
+
+  heading("2. Stream");
+  const stream = await openai.chat.completions.create({
+    model,
+    messages: [{ role: "user", content: "Count from one to ten in words." }],
+    stream: true,
+  });
+  for await (const chunk of stream) writeStreamed(chunk.choices[0]?.delta.content ?? "");
+  if (midLine) writeStreamed("\n");
+
+  heading("3. Tool call");
+  server?.enqueue({
+    toolCalls: [{ id: "call_demo_1", name: "get_weather", arguments: JSON.stringify({ city: "Paris" }) }],
+  });
+  const toolReply = await openai.chat.completions.create({
+    model,
+    messages: [{ role: "user", content: "What is the weather in Paris?" }],
+    tools: [weatherTool],
+    tool_choice: { type: "function", function: { name: "get_weather" } },
+  });
+  for (const toolCall of toolReply.choices[0]?.message.tool_calls ?? []) {
+    if (toolCall.type === "function") console.log(`${toolCall.function.name}(${toolCall.function.arguments})`);
+  }
+
+  heading("4. Failing call");
+  // The mock answers 429 on request; the real API is made to fail with a model that does not exist.
+  server?.enqueue({ status: 429 });
+  try {
+    await openai.chat.completions.create({
+      model: server !== undefined ? model : "tokentrace-demo-no-such-model",
+      messages: [{ role: "user", content: "This call fails." }],
+    });
+    console.log("unexpected: the call succeeded");
+  } catch (error) {
+    const name = error instanceof Error ? error.constructor.name : typeof error;
+    const message = error instanceof Error ? error.message : String(error);
+    console.log(`caught ${name} ${message}`);
+  }
+
+  heading("5. Anthropic, streamed with messages.stream()");
+  const messageStream = anthropic.messages.stream({
+    model: anthropicModel,
+    max_tokens: 100,
+    messages: [{ role: "user", content: "Say hello in five words." }],
+  });
+  messageStream.on("text", (text) => writeStreamed(text));
+  await messageStream.finalMessage();
+  if (midLine) writeStreamed("\n");
+} finally {
+  await telemetry.shutdown();
+  await mock?.close();
+}
