@@ -11,6 +11,8 @@ export interface ClientState {
   readonly recorder: Recorder;
   readonly requestIdHeader: string;
   readonly now: () => number;
+  /** Aggregate chunk gaps for `gen_ai.client.operation.time_per_output_chunk`. */
+  readonly chunkTimingMetric: boolean;
 }
 
 /**
@@ -176,7 +178,13 @@ function onData(
 ): void {
   if (call.ended) return;
   if (prepared.record.stream && isSdkStream(data)) {
-    traceStream(data, call, operation.createStreamAccumulator(prepared, state.context), state.now);
+    traceStream(
+      data,
+      call,
+      operation.createStreamAccumulator(prepared, state.context),
+      state.now,
+      state.chunkTimingMetric,
+    );
     // From here the stream, not the promise, is what the app holds on to.
     call.watch(data);
     return;

@@ -79,6 +79,7 @@ export function observe<T extends object>(client: T, options?: ObserveOptions): 
     recorder: new Recorder(resolved),
     requestIdHeader: description.requestIdHeader,
     now: resolved.now,
+    chunkTimingMetric: resolved.chunkTimingMetric,
   };
   let tree = trees.get(adapter);
   if (tree === undefined) {

@@ -24,8 +24,14 @@ export function isSdkStream(value: unknown): value is SdkStream {
  * The iterator is a plain object rather than an async generator: per chunk it adds one `then` and no
  * generator machinery, and it returns the SDK's own result objects.
  */
-export function traceStream(stream: SdkStream, call: ActiveCall, accumulator: StreamAccumulator, now: () => number): void {
-  const timing = new StreamTiming(call.startMs);
+export function traceStream(
+  stream: SdkStream,
+  call: ActiveCall,
+  accumulator: StreamAccumulator,
+  now: () => number,
+  aggregateChunkGaps: boolean,
+): void {
+  const timing = new StreamTiming(call.startMs, aggregateChunkGaps);
   call.timing = timing;
   call.beforeEnd = finisher(accumulator, call);
   stream.iterator = tracedIteratorFactory(stream.iterator, stream.controller?.signal, call, accumulator, timing, now);

@@ -252,7 +252,7 @@ describe("never breaking the host", () => {
 describe("metrics", () => {
   it("records operation duration, time to first chunk and token usage with low-cardinality attributes", async () => {
     await h.close();
-    h = await createHarness({ now: sequenceClock([0, 500, 10_000, 10_100, 10_200, 10_300, 10_400, 10_500, 10_600, 10_700, 10_800, 10_900, 11_000]) });
+    h = await createHarness({ chunkTimingMetric: true, now: sequenceClock([0, 500, 10_000, 10_100, 10_200, 10_300, 10_400, 10_500, 10_600, 10_700, 10_800, 10_900, 11_000]) });
     await h.openai.chat.completions.create({ model: "gpt-4o-mini", messages }); // 0 → 500
     await collect(await h.openai.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }));
     const metrics = await h.sink.collectMetrics();
@@ -286,6 +286,13 @@ describe("metrics", () => {
     expect(perChunk[0]!.value.buckets.counts[4]).toBe(7);
     const calls = metrics.scopeMetrics.flatMap((scope) => scope.metrics).find((metric) => metric.descriptor.name === "tokentrace.client.calls");
     expect(calls!.dataPoints.map((point) => [point.attributes["tokentrace.call.outcome"], point.value])).toEqual([["completed", 2]]);
+  });
+
+  it("records no time per output chunk unless chunkTimingMetric is on", async () => {
+    await collect(await h.openai.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }));
+    const metrics = await h.sink.collectMetrics();
+    expect(histogramPoints(metrics, "gen_ai.client.operation.time_per_output_chunk")).toEqual([]);
+    expect(histogramPoints(metrics, "gen_ai.client.operation.time_to_first_chunk")).toHaveLength(1);
   });
 
   it("adds error.type to the duration of failed calls", async () => {

@@ -7,10 +7,9 @@ const bucketCount = bucketBoundsMs.length + 1;
  * Timing of one streamed call, kept in a few numbers: one clock read per chunk (taken by the caller),
  * no per-chunk allocation. Times are milliseconds from the injected clock.
  *
- * Gaps between chunks (`gen_ai.client.operation.time_per_output_chunk`) are also aggregated here, per
- * histogram bucket, instead of being recorded on the metric instrument per chunk: a record costs the
- * OpenTelemetry SDK microseconds (it hashes the attributes each time), far more than a chunk may cost.
- * `forEachGapPoint` replays them at the end with the exact count per bucket, sum, min and max.
+ * When the chunk timing metric is on, gaps between chunks (`gen_ai.client.operation.time_per_output_chunk`)
+ * are also aggregated here per histogram bucket, and replayed at the end by `forEachGapPoint` with the exact
+ * count per bucket, sum, min and max: the chunk path itself never touches the metric SDK.
  */
 export class StreamTiming {
   chunkCount = 0;
@@ -21,7 +20,11 @@ export class StreamTiming {
   private gapCounts: Float64Array | undefined;
   private gapSumsMs: Float64Array | undefined;
 
-  constructor(readonly startMs: number) {}
+  /** @param aggregateGaps keep per-bucket gap totals for `forEachGapPoint` (the chunk timing metric). */
+  constructor(
+    readonly startMs: number,
+    private readonly aggregateGaps = true,
+  ) {}
 
   onChunk(atMs: number): void {
     if (this.chunkCount === 0) {
@@ -30,15 +33,19 @@ export class StreamTiming {
       const gap = atMs - this.lastChunkMs;
       if (gap > this.maxGapMs) this.maxGapMs = gap;
       if (gap < this.minGapMs) this.minGapMs = gap;
-      let bucket = 0;
-      while (bucket < bucketBoundsMs.length && gap > bucketBoundsMs[bucket]!) bucket++;
-      const counts = (this.gapCounts ??= new Float64Array(bucketCount));
-      const sums = (this.gapSumsMs ??= new Float64Array(bucketCount));
-      counts[bucket]! += 1;
-      sums[bucket]! += gap;
+      if (this.aggregateGaps) this.aggregateGap(gap);
     }
     this.lastChunkMs = atMs;
     this.chunkCount++;
+  }
+
+  private aggregateGap(gap: number): void {
+    let bucket = 0;
+    while (bucket < bucketBoundsMs.length && gap > bucketBoundsMs[bucket]!) bucket++;
+    const counts = (this.gapCounts ??= new Float64Array(bucketCount));
+    const sums = (this.gapSumsMs ??= new Float64Array(bucketCount));
+    counts[bucket]! += 1;
+    sums[bucket]! += gap;
   }
 
   /** From the request's issue to the first chunk, or undefined when no chunk came. */
