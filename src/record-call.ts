@@ -252,6 +252,8 @@ export class Recorder {
     const { inputTokens, outputTokens } = record.usage;
     if (inputTokens !== undefined) instruments.tokenUsage.record(inputTokens, set.input);
     if (outputTokens !== undefined) instruments.tokenUsage.record(outputTokens, set.output);
+    const cacheRead = record.usage.cacheReadInputTokens;
+    if (cacheRead !== undefined) instruments.addCacheRead(set.key, set.base, cacheRead);
     if (cost !== undefined) instruments.addCost(set.key, set.base, cost.totalUsd);
   }
 

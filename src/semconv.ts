@@ -99,6 +99,8 @@ export const METRIC_GEN_AI_CLIENT_TOKEN_USAGE = "gen_ai.client.token.usage";
 export const METRIC_GEN_AI_CLIENT_OPERATION_DURATION = "gen_ai.client.operation.duration";
 export const METRIC_GEN_AI_CLIENT_TIME_TO_FIRST_CHUNK = "gen_ai.client.operation.time_to_first_chunk";
 export const METRIC_GEN_AI_CLIENT_TIME_PER_OUTPUT_CHUNK = "gen_ai.client.operation.time_per_output_chunk";
+/** Counter of input tokens read from the provider's prompt cache (part of the input token usage). */
+export const METRIC_TOKENTRACE_CLIENT_TOKEN_CACHE_READ = "tokentrace.client.token.cache_read";
 /** Counter of calls, by `tokentrace.call.outcome`. */
 export const METRIC_TOKENTRACE_CLIENT_CALLS = "tokentrace.client.calls";
 /** How a call ended: `completed`, `error`, `cancelled`, `aborted`, `abandoned` (metric attribute). */

@@ -7,6 +7,7 @@ import {
   METRIC_GEN_AI_CLIENT_TOKEN_USAGE,
   METRIC_TOKENTRACE_CLIENT_CALLS,
   METRIC_TOKENTRACE_CLIENT_COST,
+  METRIC_TOKENTRACE_CLIENT_TOKEN_CACHE_READ,
   TOKEN_USAGE_BUCKETS,
   UNIT_CALL,
   UNIT_SECONDS,
@@ -30,6 +31,8 @@ export interface Instruments {
   addCall(key: string, attributes: Attributes): void;
   /** Add USD spent; `key` identifies `attributes`. */
   addCost(key: string, attributes: Attributes, usd: number): void;
+  /** Add input tokens read from the prompt cache; `key` identifies `attributes`. */
+  addCacheRead(key: string, attributes: Attributes, tokens: number): void;
 }
 
 interface Total {
@@ -64,6 +67,7 @@ export function instrumentsFor(meter: Meter): Instruments {
   if (instruments === undefined) {
     const calls = new RunningTotals();
     const cost = new RunningTotals();
+    const cacheRead = new RunningTotals();
     meter
       .createObservableCounter(METRIC_TOKENTRACE_CLIENT_CALLS, {
         description: "GenAI client calls, by how they ended (tokentrace.call.outcome).",
@@ -76,6 +80,12 @@ export function instrumentsFor(meter: Meter): Instruments {
         unit: UNIT_USD,
       })
       .addCallback(cost.report);
+    meter
+      .createObservableCounter(METRIC_TOKENTRACE_CLIENT_TOKEN_CACHE_READ, {
+        description: "Input tokens read from the provider's prompt cache (a part of the input token usage).",
+        unit: UNIT_TOKEN,
+      })
+      .addCallback(cacheRead.report);
     instruments = {
       tokenUsage: meter.createHistogram(METRIC_GEN_AI_CLIENT_TOKEN_USAGE, {
         description: "Number of input and output tokens used per call.",
@@ -99,6 +109,7 @@ export function instrumentsFor(meter: Meter): Instruments {
       }),
       addCall: (key, attributes) => calls.add(key, attributes, 1),
       addCost: (key, attributes, usd) => cost.add(key, attributes, usd),
+      addCacheRead: (key, attributes, tokens) => cacheRead.add(key, attributes, tokens),
     };
     byMeter.set(meter, instruments);
   }

@@ -1,4 +1,6 @@
 import type { Context } from "@opentelemetry/api";
+import { AggregationTemporality, DataPointType, MetricReader } from "@opentelemetry/sdk-metrics";
+import type { ResourceMetrics } from "@opentelemetry/sdk-metrics";
 import type { ReadableSpan, Span, SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import * as names from "../semconv.js";
 import { defineSink } from "./types.js";
@@ -6,8 +8,9 @@ import type { Sink } from "./types.js";
 
 export interface ConsoleSinkOptions {
   /**
-   * Also print every attribute of each call, one per line. Default: `false`. Turn it on while developing
-   * to see exactly what a backend would receive.
+   * Also print every attribute of each call, one per line, and tokentrace's metrics (cumulative, one line
+   * per series) whenever telemetry is flushed (`flush()`, `shutdown()`). Default: `false`. Turn it on while
+   * developing to see exactly what a backend would receive.
    *
    * @example consoleSink({ verbose: true })
    */
@@ -26,7 +29,74 @@ export interface ConsoleSinkOptions {
  */
 export function consoleSink(options: ConsoleSinkOptions = {}): Sink {
   const write = options.write ?? ((line: string) => console.log(line));
-  return defineSink("console", { spanProcessors: [new ConsoleLineProcessor(write, options.verbose ?? false)] });
+  const verbose = options.verbose ?? false;
+  return defineSink("console", {
+    spanProcessors: [new ConsoleLineProcessor(write, verbose)],
+    metricReaders: verbose ? [new ConsoleMetricsReader(write)] : [],
+  });
+}
+
+/** Verbose mode: prints tokentrace's metrics when flushed or shut down (not twice in a row unchanged). */
+class ConsoleMetricsReader extends MetricReader {
+  private lastPrinted: string | undefined;
+
+  constructor(private readonly write: (line: string) => void) {
+    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
+  }
+
+  protected override async onForceFlush(): Promise<void> {
+    await this.print();
+  }
+
+  protected override async onShutdown(): Promise<void> {
+    await this.print();
+  }
+
+  private async print(): Promise<void> {
+    const { resourceMetrics } = await this.collect();
+    const lines = formatMetricLines(resourceMetrics);
+    const text = lines.join("\n");
+    if (lines.length === 0 || text === this.lastPrinted) return;
+    this.lastPrinted = text;
+    this.write("[tokentrace] metrics (cumulative)");
+    for (const line of lines) this.write(line);
+  }
+}
+
+/**
+ * One line per series of tokentrace's own metrics, sorted by metric name:
+ * `    gen_ai.client.token.usage{gen_ai.token.type=input, ...}  count 2  sum 32 {token}`.
+ */
+function formatMetricLines(resourceMetrics: ResourceMetrics): string[] {
+  const lines: string[] = [];
+  for (const scope of resourceMetrics.scopeMetrics) {
+    if (scope.scope.name !== names.INSTRUMENTATION_SCOPE) continue;
+    const byName = [...scope.metrics].sort((a, b) => (a.descriptor.name < b.descriptor.name ? -1 : a.descriptor.name > b.descriptor.name ? 1 : 0));
+    for (const metric of byName) {
+      const { name, unit } = metric.descriptor;
+      for (const point of metric.dataPoints) {
+        const labels = Object.entries(point.attributes)
+          .map(([key, value]) => `${key}=${String(value)}`)
+          .join(", ");
+        let value: string;
+        if (metric.dataPointType === DataPointType.HISTOGRAM) {
+          const histogram = point.value as { count: number; sum?: number };
+          value = `count ${histogram.count}  sum ${formatNumber(histogram.sum ?? 0)}`;
+        } else if (typeof point.value === "number") {
+          value = formatNumber(point.value);
+        } else {
+          continue;
+        }
+        lines.push(`    ${name}{${labels}}  ${value}${unit === "" ? "" : ` ${unit}`}`);
+      }
+    }
+  }
+  return lines;
+}
+
+/** Up to 6 significant digits, without trailing zeros: `32`, `0.412731`, `0.0000087`. */
+function formatNumber(value: number): string {
+  return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(6)));
 }
 
 class ConsoleLineProcessor implements SpanProcessor {

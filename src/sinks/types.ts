@@ -11,6 +11,12 @@ export interface Sink {
   readonly name: string;
   readonly spanProcessors: readonly SpanProcessor[];
   readonly metricReaders: readonly MetricReader[];
+  /**
+   * Settles once the sink can take telemetry, for sinks that start something asynchronously (the
+   * Prometheus sink's HTTP server). Rejects with an `InvalidOptionError` naming the option when it cannot
+   * start (a port in use). `setup()` gathers these into its handle's `ready`. Absent: ready at once.
+   */
+  readonly ready?: Promise<void>;
 }
 
 /** What `setup({ sinks })` accepts: a tokentrace sink, or any OpenTelemetry exporter, processor or reader. */
@@ -20,11 +26,15 @@ export function isSink(value: unknown): value is Sink {
   return value !== null && typeof value === "object" && (value as { kind?: unknown }).kind === "tokentrace.sink";
 }
 
-export function defineSink(name: string, parts: { spanProcessors?: SpanProcessor[]; metricReaders?: MetricReader[] }): Sink {
-  return {
+export function defineSink(
+  name: string,
+  parts: { spanProcessors?: SpanProcessor[]; metricReaders?: MetricReader[]; ready?: Promise<void> },
+): Sink {
+  const sink: Sink = {
     kind: "tokentrace.sink",
     name,
     spanProcessors: parts.spanProcessors ?? [],
     metricReaders: parts.metricReaders ?? [],
   };
+  return parts.ready === undefined ? sink : { ...sink, ready: parts.ready };
 }

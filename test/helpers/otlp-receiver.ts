@@ -1,0 +1,311 @@
+/**
+ * A local OTLP/HTTP receiver for tests: decodes what OpenTelemetry's exporters really send, protobuf
+ * (with the protobufjs code generated from the published opentelemetry-proto definitions, as shipped in
+ * `@opentelemetry/otlp-transformer` 0.216, installed here as `otlp-proto-root`) and JSON, into one plain
+ * shape. It can also play a collector that fails (an HTTP status) or is slow (delayed answers).
+ */
+import { createServer } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { createRequire } from "node:module";
+import type { AddressInfo, Socket } from "node:net";
+import { gunzipSync } from "node:zlib";
+
+interface ProtoMessageType {
+  decode(buffer: Uint8Array): unknown;
+  toObject(message: unknown, options: Record<string, unknown>): unknown;
+}
+interface ProtoRoot {
+  opentelemetry: {
+    proto: {
+      collector: {
+        trace: { v1: { ExportTraceServiceRequest: ProtoMessageType } };
+        metrics: { v1: { ExportMetricsServiceRequest: ProtoMessageType } };
+      };
+    };
+  };
+}
+
+const require = createRequire(import.meta.url);
+const root = require("otlp-proto-root/build/src/generated/root.js") as ProtoRoot;
+const { ExportTraceServiceRequest } = root.opentelemetry.proto.collector.trace.v1;
+const { ExportMetricsServiceRequest } = root.opentelemetry.proto.collector.metrics.v1;
+/** protobufjs conversion: 64-bit integers as strings (no precision loss), bytes as base64, enums as numbers. */
+const toObjectOptions = { longs: String, bytes: String, defaults: false, arrays: true };
+
+export interface ReceivedRequest {
+  path: string;
+  contentType: string | undefined;
+  contentEncoding: string | undefined;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+export interface ReceivedSpan {
+  name: string;
+  /** OTLP span kind: 1 internal, 2 server, 3 client, 4 producer, 5 consumer. */
+  kind: number;
+  traceId: string;
+  spanId: string;
+  parentSpanId: string | undefined;
+  attributes: Record<string, unknown>;
+  /** OTLP status code: 0 unset, 1 ok, 2 error. */
+  status: { code: number; message: string | undefined };
+  events: string[];
+  resource: Record<string, unknown>;
+  scope: { name: string; version: string | undefined };
+}
+
+export interface ReceivedDataPoint {
+  attributes: Record<string, unknown>;
+  /** Sum and gauge points. */
+  value?: number;
+  /** Histogram points. */
+  count?: number;
+  sum?: number;
+  bucketCounts?: number[];
+  explicitBounds?: number[];
+}
+
+export interface ReceivedMetric {
+  name: string;
+  description: string;
+  unit: string;
+  type: "histogram" | "sum" | "gauge" | "other";
+  /** OTLP aggregation temporality: 1 delta, 2 cumulative. */
+  temporality: number | undefined;
+  isMonotonic: boolean | undefined;
+  points: ReceivedDataPoint[];
+  resource: Record<string, unknown>;
+  scope: { name: string; version: string | undefined };
+}
+
+export interface CollectorBehaviour {
+  /** Answer with this HTTP status (default 200). */
+  status?: number;
+  /** Wait this long before answering (default 0); the request is still decoded and recorded at once. */
+  delayMs?: number;
+}
+
+export interface OtlpReceiver {
+  /** Base URL, e.g. `http://127.0.0.1:43210`: pass it as `otlpSink({ url })`. */
+  url: string;
+  requests: ReceivedRequest[];
+  spans: ReceivedSpan[];
+  /** Every metric of every export, in arrival order (cumulative exports repeat metrics). */
+  metrics: ReceivedMetric[];
+  /** The most recent export of the metric with this name. */
+  latestMetric(name: string): ReceivedMetric | undefined;
+  /** Wait until `predicate` holds, polling every 10 ms. */
+  waitFor(predicate: () => boolean, timeoutMs?: number, what?: string): Promise<void>;
+  setBehaviour(behaviour: CollectorBehaviour): void;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+export async function startOtlpReceiver(): Promise<OtlpReceiver> {
+  const requests: ReceivedRequest[] = [];
+  const spans: ReceivedSpan[] = [];
+  const metrics: ReceivedMetric[] = [];
+  const sockets = new Set<Socket>();
+  const timers = new Set<NodeJS.Timeout>();
+  let behaviour: CollectorBehaviour = {};
+
+  const server = createServer((request, response) => {
+    void handle(request, response);
+  });
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
+
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    let body = Buffer.concat(chunks);
+    const contentType = request.headers["content-type"];
+    const contentEncoding = request.headers["content-encoding"];
+    const path = request.url ?? "";
+    requests.push({ path, contentType, contentEncoding, headers: { ...request.headers } });
+    if (contentEncoding === "gzip") body = gunzipSync(body);
+    const json = contentType?.includes("json") === true;
+    try {
+      if (path === "/v1/traces") {
+        const payload = json ? JSON.parse(body.toString("utf8")) : ExportTraceServiceRequest.toObject(ExportTraceServiceRequest.decode(body), toObjectOptions);
+        spans.push(...spansOf(payload));
+      } else if (path === "/v1/metrics") {
+        const payload = json
+          ? JSON.parse(body.toString("utf8"))
+          : ExportMetricsServiceRequest.toObject(ExportMetricsServiceRequest.decode(body), toObjectOptions);
+        metrics.push(...metricsOf(payload));
+      } else {
+        response.statusCode = 404;
+        response.end();
+        return;
+      }
+    } catch (error) {
+      response.statusCode = 400;
+      response.end(String(error));
+      return;
+    }
+    const answer = (): void => {
+      if (response.destroyed) return;
+      response.statusCode = behaviour.status ?? 200;
+      // An empty protobuf message, or `{}`: both decode as a full success.
+      response.setHeader("content-type", json ? "application/json" : "application/x-protobuf");
+      response.end(json ? "{}" : "");
+    };
+    const delayMs = behaviour.delayMs ?? 0;
+    if (delayMs === 0) return answer();
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      answer();
+    }, delayMs);
+    timers.add(timer);
+  }
+
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    spans,
+    metrics,
+    latestMetric(name) {
+      for (let index = metrics.length - 1; index >= 0; index--) if (metrics[index]!.name === name) return metrics[index];
+      return undefined;
+    },
+    async waitFor(predicate, timeoutMs = 5_000, what = "the condition") {
+      const deadline = Date.now() + timeoutMs;
+      while (!predicate()) {
+        if (Date.now() > deadline) throw new Error(`OTLP receiver: timed out waiting for ${what}`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    },
+    setBehaviour(next) {
+      behaviour = next;
+    },
+    reset() {
+      requests.length = 0;
+      spans.length = 0;
+      metrics.length = 0;
+      behaviour = {};
+    },
+    close() {
+      for (const timer of timers) clearTimeout(timer);
+      return new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      });
+    },
+  };
+}
+
+// --- decoding: protobufjs objects and OTLP/JSON share field names (lowerCamelCase) ---
+
+type Json = Record<string, unknown>;
+
+function list(value: unknown): Json[] {
+  return Array.isArray(value) ? (value as Json[]) : [];
+}
+
+function spansOf(payload: unknown): ReceivedSpan[] {
+  const result: ReceivedSpan[] = [];
+  for (const resourceSpans of list((payload as Json).resourceSpans)) {
+    const resource = attributesOf((resourceSpans.resource as Json | undefined)?.attributes);
+    for (const scopeSpans of list(resourceSpans.scopeSpans)) {
+      const scope = scopeOf(scopeSpans.scope);
+      for (const span of list(scopeSpans.spans)) {
+        const status = (span.status ?? {}) as Json;
+        result.push({
+          name: String(span.name),
+          kind: Number(span.kind ?? 0),
+          traceId: idOf(span.traceId),
+          spanId: idOf(span.spanId),
+          parentSpanId: span.parentSpanId === undefined || span.parentSpanId === "" ? undefined : idOf(span.parentSpanId),
+          attributes: attributesOf(span.attributes),
+          status: { code: Number(status.code ?? 0), message: status.message === undefined ? undefined : String(status.message) },
+          events: list(span.events).map((event) => String(event.name)),
+          resource,
+          scope,
+        });
+      }
+    }
+  }
+  return result;
+}
+
+function metricsOf(payload: unknown): ReceivedMetric[] {
+  const result: ReceivedMetric[] = [];
+  for (const resourceMetrics of list((payload as Json).resourceMetrics)) {
+    const resource = attributesOf((resourceMetrics.resource as Json | undefined)?.attributes);
+    for (const scopeMetrics of list(resourceMetrics.scopeMetrics)) {
+      const scope = scopeOf(scopeMetrics.scope);
+      for (const metric of list(scopeMetrics.metrics)) {
+        const [type, data] = metric.histogram
+          ? (["histogram", metric.histogram] as const)
+          : metric.sum
+            ? (["sum", metric.sum] as const)
+            : metric.gauge
+              ? (["gauge", metric.gauge] as const)
+              : (["other", {}] as const);
+        const body = data as Json;
+        result.push({
+          name: String(metric.name),
+          description: String(metric.description ?? ""),
+          unit: String(metric.unit ?? ""),
+          type,
+          temporality: body.aggregationTemporality === undefined ? undefined : Number(body.aggregationTemporality),
+          isMonotonic: body.isMonotonic === undefined ? undefined : Boolean(body.isMonotonic),
+          points: list(body.dataPoints).map((point) => pointOf(point, type)),
+          resource,
+          scope,
+        });
+      }
+    }
+  }
+  return result;
+}
+
+function pointOf(point: Json, type: ReceivedMetric["type"]): ReceivedDataPoint {
+  const attributes = attributesOf(point.attributes);
+  if (type === "histogram") {
+    return {
+      attributes,
+      count: Number(point.count ?? 0),
+      sum: Number(point.sum ?? 0),
+      bucketCounts: list(point.bucketCounts).map(Number),
+      explicitBounds: list(point.explicitBounds).map(Number),
+    };
+  }
+  const value = point.asDouble !== undefined ? Number(point.asDouble) : Number(point.asInt ?? 0);
+  return { attributes, value };
+}
+
+function scopeOf(scope: unknown): { name: string; version: string | undefined } {
+  const value = (scope ?? {}) as Json;
+  return { name: String(value.name ?? ""), version: value.version === undefined ? undefined : String(value.version) };
+}
+
+function attributesOf(attributes: unknown): Record<string, unknown> {
+  const result: Record<string, unknown> = {};
+  for (const attribute of list(attributes)) result[String(attribute.key)] = anyValueOf(attribute.value);
+  return result;
+}
+
+function anyValueOf(value: unknown): unknown {
+  const v = (value ?? {}) as Json;
+  if (v.stringValue !== undefined) return String(v.stringValue);
+  if (v.boolValue !== undefined) return Boolean(v.boolValue);
+  if (v.intValue !== undefined) return Number(v.intValue);
+  if (v.doubleValue !== undefined) return Number(v.doubleValue);
+  if (v.arrayValue !== undefined) return list((v.arrayValue as Json).values).map(anyValueOf);
+  if (v.kvlistValue !== undefined) return attributesOf((v.kvlistValue as Json).values);
+  if (v.bytesValue !== undefined) return String(v.bytesValue);
+  return undefined;
+}
+
+/** Trace and span ids: hex in OTLP/JSON, base64 bytes from protobufjs. Always returned as hex. */
+function idOf(value: unknown): string {
+  const text = String(value ?? "");
+  return /^[0-9a-f]+$/i.test(text) && (text.length === 32 || text.length === 16) ? text.toLowerCase() : Buffer.from(text, "base64").toString("hex");
+}

@@ -1,0 +1,263 @@
+/**
+ * Starts a real Prometheus (the Debian package's `prometheus` binary) for tests: 127.0.0.1, a free port, a
+ * temporary directory, and a configuration that scrapes the given targets every second. Also runs
+ * `promtool`. When the binaries are missing the test fails with an install hint; it never skips.
+ */
+import { execFile, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { delimiter, join } from "node:path";
+import OpenAI from "openai";
+import { observe, setup } from "../../src/index.js";
+import type { TokentraceHandle } from "../../src/index.js";
+import { prometheusSink } from "../../src/prometheus.js";
+import type { PrometheusSink } from "../../src/prometheus.js";
+import { startMockLLMServer } from "../../src/testing/index.js";
+import type { MockLLMServer } from "../../src/testing/index.js";
+
+export const INSTALL_HINT =
+  "Prometheus is needed for this test and was not found on PATH. Install it with " +
+  "`sudo apt-get update && sudo apt-get install -y --no-install-recommends prometheus` (Debian/Ubuntu; `.ci/run` does this), " +
+  "or put the `prometheus` and `promtool` binaries from https://prometheus.io/download/ on PATH.";
+
+/** Absolute path of a binary on PATH, or undefined. */
+export function findBinary(name: string): string | undefined {
+  for (const directory of (process.env["PATH"] ?? "").split(delimiter)) {
+    if (directory === "") continue;
+    const candidate = join(directory, name);
+    if (existsSync(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+/** Both binaries, or an Error carrying the install hint (never a skip: the test must fail without them). */
+export function requirePrometheusBinaries(): { prometheus: string; promtool: string } {
+  const prometheus = findBinary("prometheus");
+  const promtool = findBinary("promtool");
+  if (prometheus === undefined || promtool === undefined) throw new Error(INSTALL_HINT);
+  return { prometheus, promtool };
+}
+
+export interface PrometheusSample {
+  metric: Record<string, string>;
+  value: number;
+}
+
+export interface PrometheusServer {
+  /** e.g. `http://127.0.0.1:41234` */
+  url: string;
+  /** An instant query at the current time; values parsed to numbers (NaN stays NaN). */
+  query(expression: string): Promise<PrometheusSample[]>;
+  /** Polls `expression` until `accept` holds for its result; returns that result. */
+  waitFor(expression: string, accept: (samples: PrometheusSample[]) => boolean, timeoutMs?: number): Promise<PrometheusSample[]>;
+  /** GET a JSON API path such as `/api/v1/rules`; returns `data`. */
+  api(path: string): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+export interface StartPrometheusOptions {
+  /** `host:port` targets of the one scrape job, named `tokentrace`. */
+  targets: string[];
+  metricsPath?: string;
+  /** Absolute paths of rule files to load (evaluated every second). */
+  ruleFiles?: string[];
+}
+
+export async function startPrometheus(options: StartPrometheusOptions): Promise<PrometheusServer> {
+  const { prometheus } = requirePrometheusBinaries();
+  const directory = await mkdtemp(join(tmpdir(), "tokentrace-prometheus-"));
+  const port = await freePort();
+  const config = [
+    "global:",
+    "  scrape_interval: 1s",
+    "  scrape_timeout: 1s",
+    "  evaluation_interval: 1s",
+    ...(options.ruleFiles && options.ruleFiles.length > 0 ? ["rule_files:", ...options.ruleFiles.map((file) => `  - ${JSON.stringify(file)}`)] : []),
+    "scrape_configs:",
+    "  - job_name: tokentrace",
+    `    metrics_path: ${JSON.stringify(options.metricsPath ?? "/metrics")}`,
+    "    static_configs:",
+    `      - targets: [${options.targets.map((target) => JSON.stringify(target)).join(", ")}]`,
+    "",
+  ].join("\n");
+  await writeFile(join(directory, "prometheus.yml"), config);
+
+  const child = spawn(
+    prometheus,
+    [
+      `--config.file=${join(directory, "prometheus.yml")}`,
+      `--storage.tsdb.path=${join(directory, "data")}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      "--log.level=warn",
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let log = "";
+  child.stdout?.on("data", (chunk: Buffer) => (log += chunk.toString()));
+  child.stderr?.on("data", (chunk: Buffer) => (log += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+
+  const url = `http://127.0.0.1:${port}`;
+  const close = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000))]);
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    await rm(directory, { recursive: true, force: true });
+  };
+
+  try {
+    await waitUntilReady(url, child, () => log);
+  } catch (error) {
+    await close();
+    throw error;
+  }
+
+  const api = async (path: string): Promise<unknown> => {
+    const response = await fetch(`${url}${path}`);
+    const body = (await response.json()) as { status: string; data?: unknown; error?: string };
+    if (body.status !== "success") throw new Error(`Prometheus ${path}: ${body.error ?? response.status}`);
+    return body.data;
+  };
+  const query = async (expression: string): Promise<PrometheusSample[]> => {
+    const data = (await api(`/api/v1/query?query=${encodeURIComponent(expression)}`)) as {
+      resultType: string;
+      result: Array<{ metric: Record<string, string>; value: [number, string] }> | [number, string];
+    };
+    if (data.resultType === "scalar") {
+      const [, value] = data.result as [number, string];
+      return [{ metric: {}, value: Number(value) }];
+    }
+    return (data.result as Array<{ metric: Record<string, string>; value: [number, string] }>).map((sample) => ({
+      metric: sample.metric,
+      value: Number(sample.value[1]),
+    }));
+  };
+  return {
+    url,
+    query,
+    api,
+    async waitFor(expression, accept, timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      let last: PrometheusSample[] = [];
+      for (;;) {
+        last = await query(expression);
+        if (accept(last)) return last;
+        if (Date.now() > deadline) {
+          throw new Error(`Prometheus: timed out waiting on ${expression}; last result ${JSON.stringify(last)}\n${log}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    },
+    close,
+  };
+}
+
+/** Runs promtool with the given arguments; resolves with its exit code and output. */
+export function runPromtool(args: string[]): Promise<{ code: number; output: string }> {
+  const { promtool } = requirePrometheusBinaries();
+  return new Promise((resolve) => {
+    execFile(promtool, args, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
+      resolve({ code, output: `${stdout}${stderr}` });
+    });
+  });
+}
+
+async function waitUntilReady(url: string, child: ChildProcess, log: () => string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`prometheus exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${log()}`);
+    }
+    try {
+      const response = await fetch(`${url}/-/ready`);
+      if (response.ok) return;
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) throw new Error(`prometheus did not become ready within 20 s:\n${log()}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** A port the operating system reports free right now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+// --- the scenario shared by prometheus.test.ts and dashboard.test.ts ---
+
+export interface PrometheusScenario {
+  prometheus: PrometheusServer;
+  sink: PrometheusSink;
+  telemetry: TokentraceHandle;
+  mock: MockLLMServer;
+  close(): Promise<void>;
+}
+
+/** Calls per batch; the scenario runs two batches, one scrape apart, so rates and quantiles have data. */
+export const CALLS_PER_BATCH = 5;
+
+/**
+ * An app with `prometheusSink()` on a free port, scraped every second by a real Prometheus (with the
+ * example alert rules loaded), after two identical batches of known calls against the mock server:
+ * - gpt-4o-mini, 2 plain calls, usage 10 in / 5 out each
+ * - gpt-4o-mini, 1 stream of 4 content chunks, usage 20 in / 8 out
+ * - gpt-4o, 1 plain call, usage 100 in (60 of them read from the prompt cache) / 40 out
+ * - gpt-4o-mini, 1 call answered 429 (RateLimitError)
+ */
+export async function startPrometheusScenario(options: { ruleFiles?: string[] } = {}): Promise<PrometheusScenario> {
+  requirePrometheusBinaries();
+  const mock = await startMockLLMServer();
+  const sink = prometheusSink({ port: 0, host: "127.0.0.1" });
+  // chunkTimingMetric: the opt-in gen_ai.client.operation.time_per_output_chunk, which the dashboard charts.
+  const telemetry = setup({ serviceName: "prometheus-scenario", sinks: [sink], chunkTimingMetric: true });
+  let prometheus: PrometheusServer | undefined;
+  const close = async (): Promise<void> => {
+    await prometheus?.close();
+    await telemetry.shutdown();
+    await mock.close();
+  };
+  try {
+    await telemetry.ready;
+    const target = new URL(sink.url()!).host;
+    prometheus = await startPrometheus({ targets: [target], ruleFiles: options.ruleFiles });
+    await prometheus.waitFor('up{job="tokentrace"}', (samples) => samples[0]?.value === 1);
+    const openai = observe(new OpenAI({ baseURL: mock.openaiBaseURL, apiKey: "sk-test", maxRetries: 0 }));
+    const messages = [{ role: "user" as const, content: "Hello" }];
+    for (let batch = 1; batch <= 2; batch++) {
+      for (let index = 0; index < 2; index++) {
+        mock.enqueue({ usage: { prompt_tokens: 10, completion_tokens: 5 } });
+        await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
+      }
+      mock.enqueue({ usage: { prompt_tokens: 20, completion_tokens: 8 }, chunks: 4 });
+      for await (const _chunk of await openai.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true })) {
+        // read to the end
+      }
+      mock.enqueue({ usage: { prompt_tokens: 100, completion_tokens: 40, cached_tokens: 60 } });
+      await openai.chat.completions.create({ model: "gpt-4o", messages });
+      mock.enqueue({ status: 429 });
+      await openai.chat.completions.create({ model: "gpt-4o-mini", messages }).catch(() => undefined);
+      const expected = batch * CALLS_PER_BATCH;
+      await prometheus.waitFor("sum(tokentrace_client_calls_total)", (samples) => samples[0]?.value === expected).catch(async (error: unknown) => {
+        const scrape = await (await fetch(sink.url()!)).text();
+        throw new Error(`${String(error)}\nThe sink serves:\n${scrape.split("\n").filter((line) => line.startsWith("tokentrace_client_calls")).join("\n")}`);
+      });
+    }
+    return { prometheus, sink, telemetry, mock, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

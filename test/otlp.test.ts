@@ -1,0 +1,402 @@
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import OpenAI from "openai";
+import { diag, DiagLogLevel } from "@opentelemetry/api";
+import type { DiagLogger } from "@opentelemetry/api";
+import { OTLPMetricExporter } from "@opentelemetry/exporter-metrics-otlp-http";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
+import { PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
+import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { InvalidOptionError, VERSION, memorySink, observe, setup } from "../src/index.js";
+import type { TokentraceHandle } from "../src/index.js";
+import { otlpSink } from "../src/otlp.js";
+import type { OtlpSinkOptions } from "../src/otlp.js";
+import { DURATION_BUCKETS_SECONDS, TOKEN_USAGE_BUCKETS } from "../src/semconv.js";
+import { startMockLLMServer } from "../src/testing/index.js";
+import type { MockLLMServer } from "../src/testing/index.js";
+import { collect } from "./helpers/harness.js";
+import { startOtlpReceiver } from "./helpers/otlp-receiver.js";
+import type { OtlpReceiver, ReceivedMetric } from "./helpers/otlp-receiver.js";
+
+const messages = [{ role: "user" as const, content: "What is the capital of France?" }];
+
+let server: MockLLMServer;
+let receiver: OtlpReceiver;
+let telemetry: TokentraceHandle | undefined;
+let warnings: string[];
+
+beforeEach(async () => {
+  server = await startMockLLMServer();
+  receiver = await startOtlpReceiver();
+  warnings = [];
+  const logger: DiagLogger = {
+    error: (message) => warnings.push(`error: ${message}`),
+    warn: (message) => warnings.push(message),
+    info: () => {},
+    debug: () => {},
+    verbose: () => {},
+  };
+  diag.setLogger(logger, DiagLogLevel.WARN);
+});
+
+afterEach(async () => {
+  // Shut down while the receiver still answers (tests that slow it down also set a short timeoutMs).
+  await telemetry?.shutdown();
+  telemetry = undefined;
+  await receiver.close();
+  await server.close();
+  diag.disable();
+});
+
+function newClient(): OpenAI {
+  return new OpenAI({ baseURL: server.openaiBaseURL, apiKey: "sk-test", maxRetries: 0 });
+}
+
+/** One plain call, one stream of 4 content chunks, one rate-limited call: known tokens and outcomes. */
+async function makeKnownCalls(openai: OpenAI): Promise<void> {
+  server.enqueue({ usage: { prompt_tokens: 12, completion_tokens: 5 } });
+  await openai.chat.completions.create({ model: "gpt-4o-mini", messages, max_tokens: 50 });
+  server.enqueue({ usage: { prompt_tokens: 20, completion_tokens: 4 }, chunks: 4 });
+  await collect(await openai.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }));
+  server.enqueue({ status: 429 });
+  await openai.chat.completions.create({ model: "gpt-4o-mini", messages }).catch(() => undefined);
+}
+
+function pointsBy(metric: ReceivedMetric | undefined, key: string): Record<string, { count?: number; sum?: number; value?: number }> {
+  const result: Record<string, { count?: number; sum?: number; value?: number }> = {};
+  for (const point of metric?.points ?? []) {
+    const { count, sum, value } = point;
+    result[String(point.attributes[key])] = count === undefined ? { value } : { count, sum };
+  }
+  return result;
+}
+
+describe("otlpSink()", () => {
+  for (const protocol of ["http/protobuf", "http/json"] as const) {
+    it(`exports spans and metrics over ${protocol} that decode into exactly what was recorded`, async () => {
+      const memory = memorySink();
+      const sink = otlpSink({ url: receiver.url, protocol, headers: { "x-tenant": "acme" } });
+      telemetry = setup({ serviceName: "otlp-test", sinks: [sink, memory], chunkTimingMetric: true });
+      await makeKnownCalls(observe(newClient()));
+      await telemetry.flush();
+
+      const contentType = protocol === "http/json" ? "application/json" : "application/x-protobuf";
+      expect(receiver.requests.map((request) => [request.path, request.contentType])).toEqual(
+        expect.arrayContaining([
+          ["/v1/traces", contentType],
+          ["/v1/metrics", contentType],
+        ]),
+      );
+      for (const request of receiver.requests) {
+        expect(request.headers["x-tenant"]).toBe("acme");
+        expect(request.headers["user-agent"]).toMatch(new RegExp(`^tokentrace/${VERSION} OTel-OTLP-Exporter-JavaScript/`));
+      }
+      expect(sink.endpoints).toEqual({ traces: `${receiver.url}/v1/traces`, metrics: `${receiver.url}/v1/metrics` });
+
+      // Spans: every attribute arrives with its value and type, as the in-memory sink saw it.
+      const recorded = memory.getSpans();
+      expect(receiver.spans).toHaveLength(3);
+      receiver.spans.forEach((span, index) => {
+        const original = recorded[index]!;
+        expect(span.name).toBe("chat gpt-4o-mini");
+        expect(span.kind).toBe(3); // SPAN_KIND_CLIENT
+        expect(span.traceId).toBe(original.spanContext().traceId);
+        expect(span.spanId).toBe(original.spanContext().spanId);
+        expect(span.attributes).toEqual(original.attributes);
+        expect(span.resource["service.name"]).toBe("otlp-test");
+        expect(span.scope).toEqual({ name: "tokentrace", version: VERSION });
+      });
+      const [plain, streamed, failed] = receiver.spans;
+      expect(plain!.attributes).toMatchObject({
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-4o-mini",
+        "gen_ai.request.max_tokens": 50,
+        "gen_ai.response.model": "gpt-4o-mini-2024-07-18",
+        "gen_ai.response.finish_reasons": ["stop"],
+        "gen_ai.usage.input_tokens": 12,
+        "gen_ai.usage.output_tokens": 5,
+        "server.address": "127.0.0.1",
+        "server.port": server.port,
+      });
+      expect(streamed!.attributes).toMatchObject({ "gen_ai.request.stream": true, "gen_ai.usage.input_tokens": 20, "gen_ai.usage.output_tokens": 4 });
+      expect(failed!.attributes["error.type"]).toBe("RateLimitError");
+      expect(failed!.status.code).toBe(2); // STATUS_CODE_ERROR
+      expect(failed!.events).toEqual(["exception"]);
+
+      // Metrics: names, units, bucket boundaries, temporality and the values of the known calls.
+      const tokens = receiver.latestMetric("gen_ai.client.token.usage");
+      expect(tokens).toMatchObject({ type: "histogram", unit: "{token}", temporality: 2 });
+      expect(tokens!.points.every((point) => JSON.stringify(point.explicitBounds) === JSON.stringify(TOKEN_USAGE_BUCKETS))).toBe(true);
+      expect(pointsBy(tokens, "gen_ai.token.type")).toEqual({ input: { count: 2, sum: 32 }, output: { count: 2, sum: 9 } });
+      expect(tokens!.points[0]!.attributes).toEqual({
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-4o-mini",
+        "gen_ai.response.model": "gpt-4o-mini-2024-07-18",
+        "server.address": "127.0.0.1",
+        "server.port": server.port,
+        "gen_ai.token.type": "input",
+      });
+
+      const duration = receiver.latestMetric("gen_ai.client.operation.duration");
+      expect(duration).toMatchObject({ type: "histogram", unit: "s" });
+      expect(duration!.points[0]!.explicitBounds).toEqual(DURATION_BUCKETS_SECONDS);
+      expect(pointsBy(duration, "error.type")).toMatchObject({ undefined: { count: 2 }, RateLimitError: { count: 1 } });
+      expect(pointsBy(receiver.latestMetric("gen_ai.client.operation.time_to_first_chunk"), "gen_ai.request.model")).toMatchObject({
+        "gpt-4o-mini": { count: 1 },
+      });
+      expect(receiver.latestMetric("gen_ai.client.operation.time_per_output_chunk")?.points.map((point) => point.count)).toEqual([5]);
+
+      const calls = receiver.latestMetric("tokentrace.client.calls");
+      expect(calls).toMatchObject({ type: "sum", unit: "{call}", isMonotonic: true, temporality: 2 });
+      expect(pointsBy(calls, "tokentrace.call.outcome")).toEqual({ completed: { value: 2 }, error: { value: 1 } });
+      const cost = receiver.latestMetric("tokentrace.client.cost");
+      expect(cost).toMatchObject({ type: "sum", unit: "{USD}" });
+      // gpt-4o-mini: $0.15 per million input tokens, $0.60 per million output tokens.
+      expect(cost!.points[0]!.value).toBeCloseTo((32 * 0.15 + 9 * 0.6) / 1e6, 15);
+      expect(sink.dropped()).toEqual({ spans: 0, metricDataPoints: 0 });
+    });
+  }
+
+  it("compresses requests with gzip when asked", async () => {
+    telemetry = setup({ sinks: [otlpSink({ url: receiver.url, compression: "gzip" })] });
+    await makeKnownCalls(observe(newClient()));
+    await telemetry.flush();
+    expect(receiver.requests.length).toBeGreaterThanOrEqual(2);
+    expect(receiver.requests.every((request) => request.contentEncoding === "gzip")).toBe(true);
+    expect(receiver.spans).toHaveLength(3);
+    expect(receiver.latestMetric("tokentrace.client.calls")?.points).toHaveLength(2);
+  });
+
+  it("takes its endpoint, headers, protocol and temporality from the OTEL_EXPORTER_OTLP_* variables", async () => {
+    const variables: Record<string, string> = {
+      OTEL_EXPORTER_OTLP_ENDPOINT: `${receiver.url}/`,
+      OTEL_EXPORTER_OTLP_HEADERS: "x-from-env=yes,x-tenant=env",
+      OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+      OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: "delta",
+    };
+    Object.assign(process.env, variables);
+    try {
+      const sink = otlpSink({ headers: { "x-tenant": "option" } });
+      expect(sink.endpoints).toEqual({ traces: `${receiver.url}/v1/traces`, metrics: `${receiver.url}/v1/metrics` });
+      telemetry = setup({ sinks: [sink] });
+      await makeKnownCalls(observe(newClient()));
+      await telemetry.flush();
+    } finally {
+      for (const name of Object.keys(variables)) delete process.env[name];
+    }
+    expect(receiver.requests.length).toBeGreaterThanOrEqual(2);
+    for (const request of receiver.requests) {
+      expect(request.contentType).toBe("application/json");
+      expect(request.headers["x-from-env"]).toBe("yes");
+      expect(request.headers["x-tenant"]).toBe("option"); // the option wins over the variable
+    }
+    expect(receiver.latestMetric("tokentrace.client.calls")?.temporality).toBe(1); // AGGREGATION_TEMPORALITY_DELTA
+    expect(receiver.spans).toHaveLength(3);
+  });
+
+  it("sends only the signals it is asked for, with a signal-specific endpoint variable taking precedence", async () => {
+    process.env["OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"] = `${receiver.url}/custom/metrics`;
+    try {
+      const sink = otlpSink({ traces: false });
+      expect(sink.endpoints).toEqual({ traces: undefined, metrics: `${receiver.url}/custom/metrics` });
+      expect(sink.spanProcessors).toHaveLength(0);
+      expect(sink.metricReaders).toHaveLength(1);
+    } finally {
+      delete process.env["OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"];
+    }
+    expect(otlpSink({ url: "https://otlp.example.com/otlp/", metrics: false }).endpoints).toEqual({
+      traces: "https://otlp.example.com/otlp/v1/traces",
+      metrics: undefined,
+    });
+  });
+
+  it("fails at set-up with a message naming the option for a bad URL or setting", () => {
+    const cases: Array<[OtlpSinkOptions, string, string]> = [
+      [{ url: "localhost:4318" }, "otlpSink.url", 'expected an http:// or https:// URL such as "http://localhost:4318", received the string "localhost:4318"'],
+      [{ url: "not a url" }, "otlpSink.url", "expected an http:// or https:// URL"],
+      [{ url: "http://collector:4318/v1/traces" }, "otlpSink.url", "already ends in /v1/traces"],
+      [{ protocol: "grpc" as never }, "otlpSink.protocol", 'expected "http/protobuf" or "http/json", received the string "grpc". gRPC is not supported'],
+      [{ compression: "br" as never }, "otlpSink.compression", 'expected "gzip" or "none"'],
+      [{ headers: { "x-key": 1 } as never }, "otlpSink.headers", "expected an object of string header values"],
+      [{ timeoutMs: -1 }, "otlpSink.timeoutMs", "expected a positive integer, received number -1"],
+      [{ traces: false, metrics: false }, "otlpSink.traces", "both turned off"],
+      [{ endpoint: "http://x" } as never, "otlpSink.endpoint", "unknown option. Accepted options: url, headers, protocol"],
+    ];
+    for (const [options, option, fragment] of cases) {
+      let thrown: unknown;
+      try {
+        setup({ sinks: [otlpSink(options)] });
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown, option).toBeInstanceOf(InvalidOptionError);
+      expect((thrown as InvalidOptionError).option).toBe(option);
+      expect((thrown as Error).message).toContain(`\`${option}\``);
+      expect((thrown as Error).message).toContain(fragment);
+    }
+  });
+
+  it("is not needed for OpenTelemetry's own exporters, processors and readers: any of them works as a sink", async () => {
+    const inMemory = new InMemorySpanExporter();
+    telemetry = setup({
+      sinks: [
+        new OTLPTraceExporter({ url: `${receiver.url}/v1/traces` }), // a SpanExporter: batched by setup()
+        new SimpleSpanProcessor(inMemory), // a SpanProcessor
+        new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter({ url: `${receiver.url}/v1/metrics` }) }), // a MetricReader
+      ],
+    });
+    await makeKnownCalls(observe(newClient()));
+    await telemetry.flush();
+    expect(receiver.spans.map((span) => span.name)).toEqual(["chat gpt-4o-mini", "chat gpt-4o-mini", "chat gpt-4o-mini"]);
+    expect(inMemory.getFinishedSpans()).toHaveLength(3);
+    expect(pointsBy(receiver.latestMetric("tokentrace.client.calls"), "tokentrace.call.outcome")).toEqual({ completed: { value: 2 }, error: { value: 1 } });
+  });
+
+  it("warns once and falls back to the default for an invalid protocol variable", () => {
+    process.env["OTEL_EXPORTER_OTLP_PROTOCOL"] = "grpc";
+    try {
+      otlpSink({ url: receiver.url });
+      otlpSink({ url: receiver.url });
+    } finally {
+      delete process.env["OTEL_EXPORTER_OTLP_PROTOCOL"];
+    }
+    expect(warnings.filter((warning) => warning.includes("OTEL_EXPORTER_OTLP_PROTOCOL"))).toEqual([
+      'tokentrace: OTEL_EXPORTER_OTLP_PROTOCOL="grpc" is not supported by otlpSink (accepted: http/protobuf, http/json); using http/protobuf.',
+    ]);
+  });
+});
+
+describe("otlpSink() never hurts the app", () => {
+  /** Calls the mock server `count` times; returns each call's wall time and the replies' choices. */
+  async function timedCalls(openai: OpenAI, count: number): Promise<{ latenciesMs: number[]; choices: unknown[] }> {
+    const latenciesMs: number[] = [];
+    const choices: unknown[] = [];
+    for (let index = 0; index < count; index++) {
+      const started = performance.now();
+      const reply = await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
+      latenciesMs.push(performance.now() - started);
+      choices.push(reply.choices);
+    }
+    return { latenciesMs, choices };
+  }
+
+  function median(values: number[]): number {
+    const sorted = [...values].sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)]!;
+  }
+
+  /**
+   * The app's view with a broken collector: same replies as an unobserved client, every call fast, and
+   * the median within a few milliseconds of the unobserved one. Bounds are generous (a loaded CI machine),
+   * yet far below what waiting on the collector would cost (seconds).
+   */
+  async function expectAppUnaffected(sinkOptions: OtlpSinkOptions): Promise<ReturnType<typeof otlpSink>> {
+    const sink = otlpSink({ url: receiver.url, timeoutMs: 1_500, ...sinkOptions });
+    telemetry = setup({ sinks: [sink] });
+    const baseline = await timedCalls(newClient(), 20);
+    const openai = observe(newClient());
+    await timedCalls(openai, 3); // warm up the observed path
+    // Put exports in flight while the app works.
+    const exporting = telemetry.flush();
+    const observed = await timedCalls(openai, 20);
+    expect(observed.choices).toEqual(baseline.choices);
+    expect(Math.max(...observed.latenciesMs)).toBeLessThan(500);
+    expect(median(observed.latenciesMs)).toBeLessThan(median(baseline.latenciesMs) + 25);
+    await expect(exporting).resolves.toBeUndefined();
+    await expect(telemetry.flush()).resolves.toBeUndefined();
+    return sink;
+  }
+
+  function dropWarnings(): string[] {
+    return warnings.filter((warning) => warning.includes("otlpSink dropped"));
+  }
+
+  it("leaves results and latency unchanged while the collector is down, counting what it drops and saying so once", async () => {
+    const deadUrl = receiver.url;
+    await receiver.close();
+    receiver = await startOtlpReceiver(); // a live one for afterEach; the sink points at the closed port
+    const sink = await expectAppUnaffected({ url: deadUrl });
+    expect(sink.dropped().spans).toBe(23);
+    expect(sink.dropped().metricDataPoints).toBeGreaterThan(0);
+    expect(dropWarnings()).toHaveLength(2);
+    expect(dropWarnings()[0]).toMatch(
+      new RegExp(`^tokentrace: otlpSink dropped \\d+ (spans|metric data points) for ${deadUrl}/v1/(traces|metrics): .*ECONNREFUSED`),
+    );
+    expect(warnings.filter((warning) => warning.startsWith("error:"))).toEqual([]);
+  });
+
+  it("leaves results and latency unchanged while the collector takes 10 s to answer", async () => {
+    receiver.setBehaviour({ delayMs: 10_000 });
+    const sink = await expectAppUnaffected({});
+    expect(sink.dropped().spans).toBe(23);
+    expect(dropWarnings()).toHaveLength(2);
+    expect(dropWarnings().join("\n")).toContain("Request timed out");
+    expect(warnings.filter((warning) => warning.startsWith("error:"))).toEqual([]);
+  });
+
+  it("leaves results and latency unchanged while the collector answers 500", async () => {
+    receiver.setBehaviour({ status: 500 });
+    const sink = await expectAppUnaffected({});
+    expect(sink.dropped().spans).toBe(23);
+    expect(dropWarnings()).toHaveLength(2);
+    expect(dropWarnings()[0]).toContain("HTTP 500 Internal Server Error");
+    // The collector did receive (and decode) them: it is the answer that failed.
+    expect(receiver.spans).toHaveLength(23);
+  });
+
+  it("drops spans beyond maxQueueSize instead of buffering without bound, and counts them", async () => {
+    receiver.setBehaviour({ delayMs: 10_000 });
+    const sink = otlpSink({ url: receiver.url, maxQueueSize: 5, metrics: false, timeoutMs: 1_000 });
+    telemetry = setup({ sinks: [sink] });
+    const openai = observe(newClient());
+    // 5 spans fill the queue and leave as one batch (hanging on the slow collector), 5 more wait, 2 drop.
+    for (let index = 0; index < 12; index++) await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
+    expect(sink.dropped()).toEqual({ spans: 2, metricDataPoints: 0 });
+    expect(dropWarnings()).toEqual([
+      `tokentrace: otlpSink dropped 1 span for ${receiver.url}/v1/traces: the queue of 5 spans waiting for export is full. The app is not affected; further drops are only counted (see the sink's dropped()).`,
+    ]);
+  });
+});
+
+describe("setup({ flushOnExit })", () => {
+  const child = fileURLToPath(new URL("./helpers/flush-on-exit-child.ts", import.meta.url));
+
+  function runChild(mode: "signal" | "natural"): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }> {
+    return new Promise((resolve, reject) => {
+      const process_ = spawn(process.execPath, ["--import", "tsx", child, mode], {
+        env: { ...process.env, RECEIVER_URL: receiver.url, MOCK_BASE_URL: server.openaiBaseURL },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let output = "";
+      process_.stdout.on("data", (chunk: Buffer) => {
+        output += chunk.toString();
+        if (mode === "signal" && output.includes("called")) process_.kill("SIGTERM");
+      });
+      process_.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+      process_.on("error", reject);
+      process_.on("exit", (code, signal) => resolve({ code, signal, output }));
+    });
+  }
+
+  it("exports buffered telemetry on SIGTERM, then lets the signal end the process", async () => {
+    const { code, signal, output } = await runChild("signal");
+    expect({ code, signal }, output).toEqual({ code: null, signal: "SIGTERM" });
+    expect(receiver.spans.map((span) => span.name)).toEqual(["chat gpt-4o-mini"]);
+    expect(receiver.latestMetric("tokentrace.client.calls")?.points[0]?.value).toBe(1);
+  });
+
+  it("accepts only true or false", () => {
+    expect(() => setup({ flushOnExit: "yes" as never })).toThrow(
+      new InvalidOptionError("flushOnExit", 'expected true or false, received the string "yes".'),
+    );
+  });
+
+  it("exports buffered telemetry when the event loop runs dry", async () => {
+    const { code, signal, output } = await runChild("natural");
+    expect({ code, signal }, output).toEqual({ code: 0, signal: null });
+    expect(receiver.spans.map((span) => span.name)).toEqual(["chat gpt-4o-mini"]);
+  });
+});
