@@ -1,10 +1,17 @@
 import { defineConfig } from "vitest/config";
 
 /**
- * The whole suite runs against the openai version in devDependencies; the chat-completions contract suite
- * runs again against every other major we claim (npm aliases `openai-v4`, `openai-v5`, `openai-v7`).
+ * The whole suite runs against the openai version in devDependencies; the OpenAI contract suites run again
+ * against every other major we claim (npm aliases `openai-v4`, `openai-v5`, `openai-v7`).
  */
 const otherOpenAIMajors = ["v4", "v5", "v7"];
+const openAIContractSuites = [
+  "test/openai-chat.test.ts",
+  "test/openai-chat-helpers.test.ts",
+  "test/openai-responses.test.ts",
+  "test/openai-embeddings-completions.test.ts",
+  "test/openai-providers.test.ts",
+];
 
 export default defineConfig({
   test: {
@@ -33,7 +40,7 @@ export default defineConfig({
         extends: true as const,
         test: {
           name: `openai-${major}`,
-          include: ["test/openai-chat.test.ts"],
+          include: openAIContractSuites,
           alias: [{ find: /^openai$/, replacement: `openai-${major}` }],
         },
       })),

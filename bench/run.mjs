@@ -1,6 +1,6 @@
 /**
- * Client-side CPU that tokentrace adds to each call, measured against the raw `openai` client in the same
- * run. Run: `npm run bench` (builds, then `node --expose-gc bench/run.mjs`).
+ * Client-side CPU that tokentrace adds to each call, measured against the raw `openai` and
+ * `@anthropic-ai/sdk` clients in the same run. Run: `npm run bench` (builds, then `node --expose-gc bench/run.mjs`).
  *
  * - The mock server runs in a forked process (bench/mock-server-process.mjs), so only client work is
  *   counted by `process.cpuUsage()`: request building, HTTP, parsing, and for the observed client the
@@ -25,6 +25,7 @@ import os from "node:os";
 import { ExportResultCode } from "@opentelemetry/core";
 import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
 import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { observe, VERSION } from "../dist/index.js";
 
@@ -50,9 +51,12 @@ const messages = [
 const vocabulary = ["the", "prince", "returns", "to", "find", "his", "father", "dead", "and", "uncle", "crowned"];
 const streamText = Array.from({ length: 200 }, (_, index) => vocabulary[index % vocabulary.length]).join(" ");
 
+const openaiClient = (baseURL) => new OpenAI({ baseURL, apiKey: "sk-bench", maxRetries: 0 });
+
 const scenarios = [
   {
     name: "non-streaming",
+    createClient: openaiClient,
     defaultReply: {},
     callsPerRound: 2000,
     // Targets are added CPU as a share of the raw client's CPU.
@@ -63,6 +67,7 @@ const scenarios = [
   },
   {
     name: "stream, 200 chunks",
+    createClient: openaiClient,
     defaultReply: { chunks: 200, text: streamText },
     callsPerRound: 300,
     targetAddedPercent: 5,
@@ -71,6 +76,20 @@ const scenarios = [
       let contentChunkCount = 0;
       for await (const chunk of stream) if (chunk.choices[0]?.delta.content) contentChunkCount++;
       if (contentChunkCount !== 200) throw new Error(`stream had ${contentChunkCount} content chunks, expected 200`);
+    },
+  },
+  {
+    name: "Anthropic stream, 200",
+    createClient: (_baseURL, anthropicURL) => new Anthropic({ baseURL: anthropicURL, apiKey: "sk-ant-bench", maxRetries: 0 }),
+    defaultReply: {},
+    anthropicReply: { chunks: 200, content: [{ type: "text", text: streamText }] },
+    callsPerRound: 300,
+    targetAddedPercent: 5,
+    run: async (client) => {
+      const stream = await client.messages.create({ model: "claude-haiku-4-5", max_tokens: 1024, messages: [messages[1]], stream: true });
+      let textDeltaCount = 0;
+      for await (const event of stream) if (event.type === "content_block_delta" && event.delta.type === "text_delta") textDeltaCount++;
+      if (textDeltaCount !== 200) throw new Error(`stream had ${textDeltaCount} text deltas, expected 200`);
     },
   },
 ];
@@ -100,8 +119,9 @@ class IdleMetricReader extends MetricReader {
   }
 }
 
-function startServerProcess(defaultReply) {
-  const child = fork(new URL("./mock-server-process.mjs", import.meta.url), [JSON.stringify(defaultReply)], {
+function startServerProcess(defaultReply, anthropicReply) {
+  const args = [JSON.stringify(defaultReply), ...(anthropicReply === undefined ? [] : [JSON.stringify(anthropicReply)])];
+  const child = fork(new URL("./mock-server-process.mjs", import.meta.url), args, {
     // The bench's --expose-gc is of no use to the server.
     execArgv: [],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
@@ -112,7 +132,7 @@ function startServerProcess(defaultReply) {
     child.once("error", reject);
     child.once("message", (message) => {
       child.off("exit", onExit);
-      resolve({ child, baseURL: message.url });
+      resolve({ child, baseURL: message.url, anthropicURL: message.anthropicURL });
     });
   });
 }
@@ -145,11 +165,11 @@ function median(values) {
 }
 
 async function measureScenario(scenario, providers) {
-  const { child, baseURL } = await startServerProcess(scenario.defaultReply);
+  const { child, baseURL, anthropicURL } = await startServerProcess(scenario.defaultReply, scenario.anthropicReply);
   try {
     const clients = {
-      raw: new OpenAI({ baseURL, apiKey: "sk-bench", maxRetries: 0 }),
-      observed: observe(new OpenAI({ baseURL, apiKey: "sk-bench", maxRetries: 0 }), providers),
+      raw: scenario.createClient(baseURL, anthropicURL),
+      observed: observe(scenario.createClient(baseURL, anthropicURL), providers),
     };
     for (const client of Object.values(clients)) {
       for (let call = 0; call < warmUpCalls; call++) await scenario.run(client);
@@ -192,6 +212,7 @@ const cpus = os.cpus();
 console.log(`tokentrace ${VERSION} client-side CPU bench`);
 console.log(
   `date ${new Date().toISOString()}  node ${process.version}  openai ${packageVersion("openai")}  ` +
+    `@anthropic-ai/sdk ${packageVersion("@anthropic-ai/sdk")}  ` +
     `${cpus.length} x ${cpus[0]?.model ?? "unknown CPU"}`,
 );
 console.log(

@@ -81,6 +81,19 @@ export interface ObserveOptions {
    * @example observe(openai, { pricing: { aliases: { "prod-gpt": "gpt-4o" }, discount: 0.8 } })
    */
   pricing?: PricingOptions;
+  /**
+   * The `gen_ai.provider.name` of this client's spans and metrics, in place of the one tokentrace detects
+   * from the client and its `baseURL` (see the README's provider table). When it names a provider of that
+   * table, that provider's rules apply too (whether streamed usage may be asked for with
+   * `stream_options`). `server.address` and `server.port` still come from the real `baseURL`.
+   *
+   * Default: detected. Set it when the client talks to a gateway or proxy tokentrace cannot recognise, so
+   * dashboards and price lookups see the provider behind it. An `observe()` option only: it describes one
+   * client, so `setup()` does not take it.
+   *
+   * @example observe(new OpenAI({ baseURL: "https://llm-gateway.internal/v1" }), { providerName: "openai" })
+   */
+  providerName?: string;
 }
 
 /** Options after validation and defaults, decided once per observed client. */
@@ -94,6 +107,7 @@ export interface ResolvedOptions {
   meterProvider: MeterProvider | undefined;
   now: () => number;
   pricing: PricingOptions | undefined;
+  providerName: string | undefined;
 }
 
 export const DEFAULT_MAX_CONTENT_LENGTH = 16_384;
@@ -113,6 +127,7 @@ const knownOptions: ReadonlySet<string> = new Set([
   "meterProvider",
   "now",
   "pricing",
+  "providerName",
 ]);
 
 const defaultNow = (): number => performance.now();
@@ -148,6 +163,7 @@ export function resolveOptions(
     meterProvider: given.meterProvider ?? defaults.meterProvider,
     now: given.now ?? defaults.now ?? defaultNow,
     pricing: given.pricing ?? defaults.pricing,
+    providerName: given.providerName,
   };
 }
 
@@ -177,6 +193,19 @@ export function validateObserveOptions(options: unknown, where: string, extraKey
   }
   optionalProvider(record, "tracerProvider", "getTracer");
   optionalProvider(record, "meterProvider", "getMeter");
+  const providerName = record["providerName"];
+  if (providerName !== undefined) {
+    // setup() validates its defaults through here too (where = "setup"); a provider name belongs to one client.
+    if (where === "setup") {
+      throw new InvalidOptionError("providerName", "is an observe() option: it names the provider of one client. Pass it to observe(client, { providerName }).");
+    }
+    if (typeof providerName !== "string" || providerName.trim() === "" || providerName !== providerName.trim()) {
+      throw new InvalidOptionError(
+        "providerName",
+        `expected a non-empty gen_ai.provider.name value without surrounding spaces (e.g. "openai", "azure.ai.openai"), received ${describe(providerName)}.`,
+      );
+    }
+  }
   const now = record["now"];
   if (now !== undefined && typeof now !== "function") {
     throw new InvalidOptionError("now", `expected a function returning milliseconds, received ${describe(now)}.`);

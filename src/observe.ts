@@ -69,7 +69,9 @@ export function observe<T extends object>(client: T, options?: ObserveOptions): 
   if (adapter === undefined) throw unsupported(client);
   const setupState = activeSetup();
   const resolved = resolveOptions(options, setupState?.defaults);
-  const description = adapter.describe(client);
+  const description = adapter.describe(client, { providerName: resolved.providerName });
+  // The user's word wins, whatever the adapter made of it.
+  if (resolved.providerName !== undefined) description.providerName = resolved.providerName;
   const state: ClientState = {
     context: {
       client: description,

@@ -163,3 +163,39 @@ export const ATTR_URL_SCHEME = "url.scheme";
 export const ATTR_URL_PATH = "url.path";
 export const ATTR_URL_QUERY = "url.query";
 export const ATTR_URL_FULL = "url.full";
+
+// --- OpenAI surfaces ---
+export const OPERATION_EMBEDDINGS = "embeddings";
+export const OPERATION_TEXT_COMPLETION = "text_completion";
+/** Which OpenAI API a span used (semconv registry: `openai.api.type`). */
+export const ATTR_OPENAI_API_TYPE = "openai.api.type";
+export const OPENAI_API_TYPE_CHAT_COMPLETIONS = "chat_completions";
+export const OPENAI_API_TYPE_RESPONSES = "responses";
+/** Responses API `previous_response_id`. */
+export const ATTR_GEN_AI_REQUEST_PREVIOUS_RESPONSE_ID = "gen_ai.request.previous_response.id";
+/** Responses API `reasoning.effort`. */
+export const ATTR_GEN_AI_REQUEST_REASONING_LEVEL = "gen_ai.request.reasoning.level";
+/** Responses API `conversation` (its id). */
+export const ATTR_GEN_AI_CONVERSATION_ID = "gen_ai.conversation.id";
+export const ATTR_GEN_AI_EMBEDDINGS_DIMENSION_COUNT = "gen_ai.embeddings.dimension.count";
+export const ATTR_GEN_AI_REQUEST_ENCODING_FORMATS = "gen_ai.request.encoding_formats";
+/** The `api-version` an Azure OpenAI client sends (no convention names it). */
+export const ATTR_TOKENTRACE_AZURE_API_VERSION = "tokentrace.azure.api_version";
+export const FINISH_REASON_STOP = "stop";
+export const FINISH_REASON_TOOL_CALLS = "tool_calls";
+// `gen_ai.provider.name` values of endpoints behind the OpenAI client: the conventions' well-known values...
+export const PROVIDER_AZURE_AI_OPENAI = "azure.ai.openai";
+export const PROVIDER_AZURE_AI_INFERENCE = "azure.ai.inference";
+export const PROVIDER_GROQ = "groq";
+export const PROVIDER_DEEPSEEK = "deepseek";
+export const PROVIDER_X_AI = "x_ai";
+export const PROVIDER_MISTRAL_AI = "mistral_ai";
+export const PROVIDER_PERPLEXITY = "perplexity";
+export const PROVIDER_GCP_GEMINI = "gcp.gemini";
+// ...and tokentrace's own where the conventions have none yet (documented in the README's provider table).
+export const PROVIDER_TOKENTRACE_OPENROUTER = "tokentrace.openrouter";
+export const PROVIDER_TOKENTRACE_TOGETHER_AI = "tokentrace.together_ai";
+export const PROVIDER_TOKENTRACE_FIREWORKS_AI = "tokentrace.fireworks_ai";
+export const PROVIDER_TOKENTRACE_OLLAMA = "tokentrace.ollama";
+export const PROVIDER_TOKENTRACE_VLLM = "tokentrace.vllm";
+export const PROVIDER_TOKENTRACE_LM_STUDIO = "tokentrace.lm_studio";

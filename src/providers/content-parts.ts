@@ -36,7 +36,11 @@ export function base64BlobPart(data: unknown, modality: string, mimeType: string
   return { type: "blob", modality, mime_type: mimeType, content: `[${bytes} bytes omitted]` };
 }
 
-/** Rough token estimate where a provider reports none: about four characters per token. */
+/**
+ * Rough token estimate where a provider reports none and no text is at hand to count: about four characters
+ * per token. The OpenAI adapters count text with OpenAI's tokenizer instead (`openai-token-estimate.ts`) and
+ * use this only for output they did not keep (content capture off).
+ */
 export function estimateTokens(characters: number): number {
   return Math.ceil(characters / 4);
 }

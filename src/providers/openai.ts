@@ -3,48 +3,25 @@ import type { CallRecord, Message, MessagePart } from "../call-record.js";
 import * as names from "../semconv.js";
 import type { Usage } from "../usage.js";
 import { base64BlobPart, estimateTokens, mediaPart, parseArguments, textPart } from "./content-parts.js";
-import { endpointOf, isLoopback } from "./endpoint.js";
-import type {
-  CallContext,
-  ClientDescription,
-  OperationAdapter,
-  PreparedCall,
-  ProviderAdapter,
-  StreamAccumulator,
-} from "./types.js";
+import { describeOpenAIClient } from "./openai-endpoints.js";
+import { completionsCreate } from "./openai-completions.js";
+import { embeddingsCreate } from "./openai-embeddings.js";
+import type { Json } from "./openai-payload.js";
+import { isObject, numberOr, readResponseMetadata, setNumber, shouldInjectStreamUsage, startRecord, stringOr } from "./openai-payload.js";
+import { responsesCreate } from "./openai-responses.js";
+import { estimateChatInputTokens, estimateTextTokens } from "./openai-token-estimate.js";
+import type { CallContext, OperationAdapter, PreparedCall, ProviderAdapter, StreamAccumulator } from "./types.js";
 
 /**
- * OpenAI's `openai` package (v4 to v7): `chat.completions.create`, streamed and not.
+ * OpenAI's `openai` package (v4 to v7), and every endpoint reached through it (Azure OpenAI and the
+ * OpenAI-compatible providers of `openai-endpoints.ts`): `chat.completions.create` (here), the Responses
+ * API, embeddings and legacy completions (their own files), streamed and not. The SDK's helpers
+ * (`chat.completions.parse/stream/runTools`, `responses.parse/stream`, and v4's `beta.chat.completions.*`)
+ * call `create` through the observed client, so each model request they make is one span.
  *
- * The adapter is pure translation between OpenAI payloads and the neutral CallRecord: no spans, no
+ * The adapters are pure translation between OpenAI payloads and the neutral CallRecord: no spans, no
  * clocks, no I/O. Payloads are read defensively: a field of the wrong type is skipped, never trusted.
  */
-
-type Json = Record<string, unknown>;
-
-const isObject = (value: unknown): value is Json => value !== null && typeof value === "object";
-const stringOr = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined);
-const numberOr = (value: unknown): number | undefined =>
-  typeof value === "number" && Number.isFinite(value) ? value : undefined;
-
-/**
- * Endpoints known to accept `stream_options.include_usage`, so tokentrace may add it. Loopback servers
- * are in: vLLM, Ollama, LM Studio and the tokentrace mock server all accept it.
- */
-function acceptsStreamUsageOption(address: string | undefined): boolean {
-  return address === "api.openai.com" || (address?.endsWith(".openai.azure.com") ?? false) || isLoopback(address);
-}
-
-function describeClient(client: object): ClientDescription {
-  const { address, port } = endpointOf((client as { baseURL?: unknown }).baseURL);
-  return {
-    providerName: names.PROVIDER_OPENAI,
-    serverAddress: address,
-    serverPort: port,
-    acceptsStreamUsageOption: acceptsStreamUsageOption(address),
-    requestIdHeader: "x-request-id",
-  };
-}
 
 function detect(client: object): boolean {
   const candidate = client as { chat?: { completions?: { create?: unknown } }; baseURL?: unknown };
@@ -53,18 +30,14 @@ function detect(client: object): boolean {
 
 // --- request ---
 
-function requestAttributes(body: Json): Record<string, AttributeValue> {
-  const attributes: Record<string, AttributeValue> = {};
-  const number = (name: string, value: unknown): void => {
-    const parsed = numberOr(value);
-    if (parsed !== undefined) attributes[name] = parsed;
-  };
-  number(names.ATTR_GEN_AI_REQUEST_MAX_TOKENS, body["max_completion_tokens"] ?? body["max_tokens"]);
-  number(names.ATTR_GEN_AI_REQUEST_TEMPERATURE, body["temperature"]);
-  number(names.ATTR_GEN_AI_REQUEST_TOP_P, body["top_p"]);
-  number(names.ATTR_GEN_AI_REQUEST_FREQUENCY_PENALTY, body["frequency_penalty"]);
-  number(names.ATTR_GEN_AI_REQUEST_PRESENCE_PENALTY, body["presence_penalty"]);
-  number(names.ATTR_GEN_AI_REQUEST_SEED, body["seed"]);
+function requestAttributes(body: Json, attributes: Record<string, AttributeValue>): void {
+  attributes[names.ATTR_OPENAI_API_TYPE] = names.OPENAI_API_TYPE_CHAT_COMPLETIONS;
+  setNumber(attributes, names.ATTR_GEN_AI_REQUEST_MAX_TOKENS, body["max_completion_tokens"] ?? body["max_tokens"]);
+  setNumber(attributes, names.ATTR_GEN_AI_REQUEST_TEMPERATURE, body["temperature"]);
+  setNumber(attributes, names.ATTR_GEN_AI_REQUEST_TOP_P, body["top_p"]);
+  setNumber(attributes, names.ATTR_GEN_AI_REQUEST_FREQUENCY_PENALTY, body["frequency_penalty"]);
+  setNumber(attributes, names.ATTR_GEN_AI_REQUEST_PRESENCE_PENALTY, body["presence_penalty"]);
+  setNumber(attributes, names.ATTR_GEN_AI_REQUEST_SEED, body["seed"]);
   const choices = numberOr(body["n"]);
   // The conventions ask for the choice count only when it is not 1.
   if (choices !== undefined && choices !== 1) attributes[names.ATTR_GEN_AI_REQUEST_CHOICE_COUNT] = choices;
@@ -79,7 +52,8 @@ function requestAttributes(body: Json): Record<string, AttributeValue> {
   else if (format === "text") attributes[names.ATTR_GEN_AI_OUTPUT_TYPE] = names.OUTPUT_TYPE_TEXT;
   const tier = stringOr(body["service_tier"]);
   if (tier !== undefined) attributes[names.ATTR_OPENAI_REQUEST_SERVICE_TIER] = tier;
-  return attributes;
+  const effort = stringOr(body["reasoning_effort"]);
+  if (effort !== undefined) attributes[names.ATTR_GEN_AI_REQUEST_REASONING_LEVEL] = effort;
 }
 
 function contentParts(content: unknown): MessagePart[] {
@@ -174,18 +148,40 @@ function toToolDefinitions(tools: readonly unknown[]): unknown[] {
   });
 }
 
-function messageCharacters(messages: unknown): number {
-  if (!Array.isArray(messages)) return 0;
-  let characters = 0;
-  for (const message of messages) {
-    if (!isObject(message)) continue;
-    const content = message["content"];
-    if (typeof content === "string") characters += content.length;
-    else if (Array.isArray(content)) {
-      for (const part of content) if (isObject(part) && typeof part["text"] === "string") characters += part["text"].length;
-    }
+/** The text of a message's content: a string, or its text and refusal parts. */
+function contentText(content: unknown): string {
+  if (typeof content === "string") return content;
+  if (!Array.isArray(content)) return "";
+  let text = "";
+  for (const part of content) {
+    if (!isObject(part)) continue;
+    if (typeof part["text"] === "string") text += part["text"];
+    else if (typeof part["refusal"] === "string") text += part["refusal"];
   }
-  return characters;
+  return text;
+}
+
+/** The text a chat message is billed for: its content, refusal, and the names and arguments of its tool calls. */
+function chatMessageText(message: Json): string {
+  let text = contentText(message["content"]);
+  if (typeof message["refusal"] === "string") text += message["refusal"];
+  const calls = Array.isArray(message["tool_calls"]) ? message["tool_calls"] : [];
+  for (const call of isObject(message["function_call"]) ? [...calls, { function: message["function_call"] }] : calls) {
+    const fn = isObject(call) && isObject(call["function"]) ? call["function"] : {};
+    if (typeof fn["name"] === "string") text += fn["name"];
+    if (typeof fn["arguments"] === "string") text += fn["arguments"];
+  }
+  return text;
+}
+
+/** Input tokens of the first `count` request messages (those the app sent; it may append to its array later). */
+function estimateChatInput(request: Json, count: number, model: string | undefined): number {
+  const messages = Array.isArray(request["messages"]) ? request["messages"] : [];
+  const texts: { text: string; named: boolean }[] = [];
+  for (const message of messages.slice(0, count)) {
+    if (isObject(message)) texts.push({ text: chatMessageText(message), named: typeof message["name"] === "string" });
+  }
+  return estimateChatInputTokens(texts, model);
 }
 
 // --- response ---
@@ -202,61 +198,34 @@ function normaliseUsage(usage: Json): Usage {
   };
 }
 
-function readResponseMetadata(record: CallRecord, data: Json): void {
-  record.responseId ??= stringOr(data["id"]);
-  record.responseModel ??= stringOr(data["model"]);
-  const tier = stringOr(data["service_tier"]);
-  if (tier !== undefined) {
-    record.serviceTier = tier;
-    record.responseAttributes[names.ATTR_OPENAI_RESPONSE_SERVICE_TIER] = tier;
-  }
-  const fingerprint = stringOr(data["system_fingerprint"]);
-  if (fingerprint !== undefined) record.responseAttributes[names.ATTR_OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = fingerprint;
+/** A prepared chat call that can estimate its input tokens at its end, should the provider report none. */
+interface ChatPreparedCall extends PreparedCall {
+  readonly messageCount: number;
 }
 
 /** Where the provider reported no usage: estimate, and say so. */
-function estimateUsage(prepared: PreparedCall, outputCharacters: number): Usage {
-  const body = isObject(prepared.request) ? prepared.request : {};
+function estimateUsage(prepared: PreparedCall, outputTokens: number): Usage {
+  const request = isObject(prepared.request) ? prepared.request : {};
+  const count = (prepared as Partial<ChatPreparedCall>).messageCount ?? 0;
   return {
-    inputTokens: estimateTokens(messageCharacters(body["messages"])),
-    outputTokens: estimateTokens(outputCharacters),
+    inputTokens: estimateChatInput(request, count, prepared.record.requestModel),
+    outputTokens,
     estimated: true,
   };
-}
-
-function outputCharacters(message: Json): number {
-  let characters = typeof message["content"] === "string" ? message["content"].length : 0;
-  if (Array.isArray(message["tool_calls"])) {
-    for (const call of message["tool_calls"]) {
-      if (isObject(call) && isObject(call["function"]) && typeof call["function"]["arguments"] === "string") {
-        characters += call["function"]["arguments"].length;
-      }
-    }
-  }
-  return characters;
 }
 
 const chatCompletionsCreate: OperationAdapter = {
   path: ["chat", "completions", "create"],
 
-  prepare(body: unknown, context: CallContext): PreparedCall {
+  prepare(body: unknown, context: CallContext): ChatPreparedCall {
     const request = isObject(body) ? body : {};
-    const stream = request["stream"] === true;
-    const record: CallRecord = {
-      operationName: names.OPERATION_CHAT,
-      providerName: context.client.providerName,
-      requestModel: stringOr(request["model"]),
-      serverAddress: context.client.serverAddress,
-      serverPort: context.client.serverPort,
-      stream,
-      requestAttributes: requestAttributes(request),
-      usage: {},
-      responseAttributes: {},
-    };
+    const record = startRecord(names.OPERATION_CHAT, request, context, true);
+    requestAttributes(request, record.requestAttributes);
+    const messages = Array.isArray(request["messages"]) ? request["messages"] : [];
     if (context.captureContent) {
       // Shallow copies: the app may push to its own arrays while a stream is still being read.
-      const messages = Array.isArray(request["messages"]) ? request["messages"].slice() : [];
-      record.inputMessages = () => toInputMessages(messages);
+      const copy = messages.slice();
+      record.inputMessages = () => toInputMessages(copy);
       if (Array.isArray(request["tools"]) && request["tools"].length > 0) {
         const tools = request["tools"].slice();
         record.toolDefinitions = () => toToolDefinitions(tools);
@@ -264,34 +233,27 @@ const chatCompletionsCreate: OperationAdapter = {
     }
     let sent: unknown = body;
     let injectedStreamUsage = false;
-    if (
-      stream &&
-      context.injectStreamUsage &&
-      context.client.acceptsStreamUsageOption &&
-      request["stream_options"] == null
-    ) {
+    if (shouldInjectStreamUsage(request, context)) {
       sent = { ...request, stream_options: { include_usage: true } };
       injectedStreamUsage = true;
       record.requestAttributes[names.ATTR_TOKENTRACE_STREAM_USAGE_INJECTED] = true;
     }
-    return { record, body: sent, request: body, injectedStreamUsage };
+    return { record, body: sent, request: body, injectedStreamUsage, messageCount: messages.length };
   },
 
   readResponse(data: unknown, prepared: PreparedCall, context: CallContext): void {
     const record = prepared.record;
     if (!isObject(data)) {
-      record.usage = estimateUsage(prepared, typeof data === "string" ? data.length : 0);
+      record.usage = estimateUsage(prepared, typeof data === "string" ? estimateTextTokens(data, record.requestModel) : 0);
       return;
     }
     readResponseMetadata(record, data);
     const choices = Array.isArray(data["choices"]) ? data["choices"].filter(isObject) : [];
     record.finishReasons = choices.map((choice) => stringOr(choice["finish_reason"]));
-    let characters = 0;
-    const output: Message[] = [];
-    for (const choice of choices) {
-      const message = isObject(choice["message"]) ? choice["message"] : {};
-      characters += outputCharacters(message);
-      if (context.captureContent) {
+    if (context.captureContent) {
+      const output: Message[] = [];
+      for (const choice of choices) {
+        const message = isObject(choice["message"]) ? choice["message"] : {};
         const entry: Message = { role: stringOr(message["role"]) ?? "assistant", parts: contentParts(message["content"]) };
         const refusal = stringOr(message["refusal"]);
         if (refusal) entry.parts.push(textPart(refusal));
@@ -300,9 +262,17 @@ const chatCompletionsCreate: OperationAdapter = {
         if (reason !== undefined) entry.finish_reason = reason;
         output.push(entry);
       }
+      record.outputMessages = output;
     }
-    if (context.captureContent) record.outputMessages = output;
-    record.usage = isObject(data["usage"]) ? normaliseUsage(data["usage"]) : estimateUsage(prepared, characters);
+    if (isObject(data["usage"])) {
+      record.usage = normaliseUsage(data["usage"]);
+      return;
+    }
+    let outputTokens = 0;
+    for (const choice of choices) {
+      if (isObject(choice["message"])) outputTokens += estimateTextTokens(chatMessageText(choice["message"]), record.requestModel);
+    }
+    record.usage = estimateUsage(prepared, outputTokens);
   },
 
   createStreamAccumulator(prepared: PreparedCall, context: CallContext): StreamAccumulator {
@@ -346,8 +316,13 @@ class ChatStreamAccumulator implements StreamAccumulator {
     }
     const usage = chunk["usage"];
     if (isObject(usage)) this.usage = usage;
-    // With include_usage every chunk carries `usage: null`; the app did not ask for it, so it does not see it.
-    else if (this.injected && usage === null) delete chunk["usage"];
+    else {
+      // With include_usage every chunk carries `usage: null`; the app did not ask for it, so it does not see it.
+      if (this.injected && usage === null) delete chunk["usage"];
+      // Groq reports a stream's usage in its own `x_groq` field of the last chunk.
+      const groq = chunk["x_groq"];
+      if (isObject(groq) && isObject(groq["usage"])) this.usage = groq["usage"];
+    }
 
     const choices = chunk["choices"];
     if (!Array.isArray(choices)) return true;
@@ -397,9 +372,26 @@ class ChatStreamAccumulator implements StreamAccumulator {
     }
   }
 
+  /**
+   * Output tokens where the stream reported none: counted from the streamed text when content capture kept
+   * it, otherwise from its length alone (tokentrace keeps no content with capture off).
+   */
+  private estimateOutputTokens(): number {
+    if (!this.capture) return estimateTokens(this.outputCharacters);
+    const model = this.prepared.record.requestModel;
+    let tokens = 0;
+    for (const draft of this.drafts) {
+      if (draft === undefined) continue;
+      let text = draft.text + draft.refusal;
+      for (const call of draft.toolCalls) if (call) text += (call.name ?? "") + call.arguments;
+      tokens += estimateTextTokens(text, model);
+    }
+    return tokens;
+  }
+
   finish(record: CallRecord): void {
     record.finishReasons = this.finishReasons;
-    record.usage = this.usage !== undefined ? normaliseUsage(this.usage) : estimateUsage(this.prepared, this.outputCharacters);
+    record.usage = this.usage !== undefined ? normaliseUsage(this.usage) : estimateUsage(this.prepared, this.estimateOutputTokens());
     if (!this.capture) return;
     const count = Math.max(this.drafts.length, this.finishReasons.length);
     const output: Message[] = [];
@@ -423,9 +415,9 @@ class ChatStreamAccumulator implements StreamAccumulator {
 export const openaiAdapter: ProviderAdapter = {
   displayName: "OpenAI (openai package)",
   detect,
-  describe: describeClient,
-  operations: [chatCompletionsCreate],
-  // openai v4 keeps parse() and stream() helpers under beta.chat.completions.
+  describe: describeOpenAIClient,
+  operations: [chatCompletionsCreate, responsesCreate, embeddingsCreate, completionsCreate],
+  // openai v4 keeps parse(), stream() and runTools() helpers under beta.chat.completions.
   routedResourcePaths: [["beta", "chat", "completions"]],
   derivedClientMethods: ["withOptions"],
 };

@@ -13,6 +13,15 @@ export interface ClientDescription {
   requestIdHeader: string;
 }
 
+/** What `observe()` passes to `describe` besides the client: the user's options that shape its description. */
+export interface DescribeOptions {
+  /**
+   * The `providerName` option. `observe()` puts it in the description's `providerName` itself; an adapter
+   * may also apply the rules it knows for that provider (e.g. whether stream usage may be asked for).
+   */
+  providerName?: string | undefined;
+}
+
 /** Per-call context handed to an operation adapter. */
 export interface CallContext {
   client: ClientDescription;
@@ -74,7 +83,7 @@ export interface ProviderAdapter {
   /** For diagnostics and error messages, e.g. `OpenAI`. */
   readonly displayName: string;
   detect(client: object): boolean;
-  describe(client: object): ClientDescription;
+  describe(client: object, options?: DescribeOptions): ClientDescription;
   readonly operations: readonly OperationAdapter[];
   /**
    * Resources whose helper methods call back into the client (`this._client....create()`), with no method

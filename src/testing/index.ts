@@ -22,3 +22,14 @@ export type {
   MockAnthropicToolUseBlock,
   MockAnthropicUsage,
 } from "./anthropic-wire.js";
+export type {
+  MockResponsesFunctionCallItem,
+  MockResponsesItem,
+  MockResponsesMessageItem,
+  MockResponsesRawItem,
+  MockResponsesReasoningItem,
+  MockResponsesReply,
+  MockResponsesUsage,
+} from "./openai-responses-wire.js";
+export type { MockEmbeddingsReply } from "./openai-embeddings-wire.js";
+export type { MockCompletionsReply } from "./openai-completions-wire.js";

@@ -8,6 +8,13 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo, Socket } from "node:net";
 import { ANTHROPIC_MESSAGES_PATH, answerAnthropicMessages, validateAnthropicReply } from "./anthropic-wire.js";
 import type { MockAnthropicReply } from "./anthropic-wire.js";
+import { OPENAI_COMPLETIONS_PATH, answerCompletions, validateCompletionsReply } from "./openai-completions-wire.js";
+import type { MockCompletionsReply } from "./openai-completions-wire.js";
+import { OPENAI_EMBEDDINGS_PATH, answerEmbeddings, validateEmbeddingsReply } from "./openai-embeddings-wire.js";
+import type { MockEmbeddingsReply } from "./openai-embeddings-wire.js";
+import { OPENAI_RESPONSES_PATH, answerResponses, validateResponsesReply } from "./openai-responses-wire.js";
+import type { MockResponsesReply } from "./openai-responses-wire.js";
+import { openAIPathOf } from "./openai-wire-common.js";
 
 /** One request the mock server received, recorded before it was answered. */
 export interface RecordedRequest {
@@ -156,6 +163,12 @@ export interface MockLLMServer {
    * for an invalid reply.
    */
   enqueueAnthropic(...replies: MockAnthropicReply[]): void;
+  /** Queues replies for the next `POST /v1/responses` requests (see `openai-responses-wire.ts`). */
+  enqueueResponses(...replies: MockResponsesReply[]): void;
+  /** Queues replies for the next `POST /v1/embeddings` requests (see `openai-embeddings-wire.ts`). */
+  enqueueEmbeddings(...replies: MockEmbeddingsReply[]): void;
+  /** Queues replies for the next legacy `POST /v1/completions` requests (see `openai-completions-wire.ts`). */
+  enqueueCompletions(...replies: MockCompletionsReply[]): void;
   /** Clears recorded requests and queued replies, and restarts the id counter at 1. */
   reset(): void;
   /** Stops the server, destroying open (including keep-alive) connections and cancelling pending replies. */
@@ -178,8 +191,11 @@ const credentialHeaders: ReadonlySet<string> = new Set([
  *
  * Routes: `POST /v1/chat/completions` answers with a ChatCompletion JSON body, or with server-sent events when
  * the body has `stream: true`. `POST /v1/messages` speaks Anthropic's Messages API (see `anthropic-wire.ts`, with
- * its own reply queue, `enqueueAnthropic`, and a `request-id` header). Every other route answers 404 with an
- * OpenAI-style error. Always `await server.close()` when done.
+ * its own reply queue, `enqueueAnthropic`, and a `request-id` header). `POST /v1/responses`, `/v1/embeddings`
+ * and `/v1/completions` speak OpenAI's Responses, embeddings and legacy completions APIs, each with its own
+ * queue. Azure OpenAI paths (`/openai/deployments/{name}/chat/completions?api-version=...`, `/openai/v1/...`)
+ * answer as the OpenAI path they stand for. Every other route answers 404 with an OpenAI-style error. Always
+ * `await server.close()` when done.
  */
 export async function startMockLLMServer(options: MockLLMServerOptions = {}): Promise<MockLLMServer> {
   if (options.defaultReply !== undefined) validateReply(options.defaultReply, "defaultReply");
@@ -187,6 +203,15 @@ export async function startMockLLMServer(options: MockLLMServerOptions = {}): Pr
   const defaultReply = options.defaultReply ?? {};
   const queue: MockReply[] = [];
   const anthropicQueue: MockAnthropicReply[] = [];
+  const responsesQueue: MockResponsesReply[] = [];
+  const embeddingsQueue: MockEmbeddingsReply[] = [];
+  const completionsQueue: MockCompletionsReply[] = [];
+  /** The OpenAI routes beyond chat completions, each with its own wire module and queue. */
+  const openaiRoutes = new Map<string, RouteAnswer>([
+    [OPENAI_RESPONSES_PATH, (response, body, sequence, signal) => answerResponses(response, body, sequence, () => responsesQueue.shift() ?? {}, signal)],
+    [OPENAI_EMBEDDINGS_PATH, (response, body, sequence, signal) => answerEmbeddings(response, body, sequence, () => embeddingsQueue.shift() ?? {}, signal)],
+    [OPENAI_COMPLETIONS_PATH, (response, body, sequence, signal) => answerCompletions(response, body, sequence, () => completionsQueue.shift() ?? {}, signal)],
+  ]);
   const requests: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
   const inFlight = new Set<AbortController>();
@@ -207,6 +232,7 @@ export async function startMockLLMServer(options: MockLLMServerOptions = {}): Pr
       record: (recorded) => requests.push(recorded),
       takeReply: () => queue.shift() ?? defaultReply,
       takeAnthropicReply: () => anthropicQueue.shift() ?? {},
+      openaiRoutes,
       signal: controller.signal,
     };
     handleRequest(request, response, context).catch(() => {
@@ -251,10 +277,25 @@ export async function startMockLLMServer(options: MockLLMServerOptions = {}): Pr
       replies.forEach((reply, index) => validateAnthropicReply(reply, `replies[${index}]`));
       anthropicQueue.push(...replies);
     },
+    enqueueResponses(...replies: MockResponsesReply[]): void {
+      replies.forEach((reply, index) => validateResponsesReply(reply, `replies[${index}]`));
+      responsesQueue.push(...replies);
+    },
+    enqueueEmbeddings(...replies: MockEmbeddingsReply[]): void {
+      replies.forEach((reply, index) => validateEmbeddingsReply(reply, `replies[${index}]`));
+      embeddingsQueue.push(...replies);
+    },
+    enqueueCompletions(...replies: MockCompletionsReply[]): void {
+      replies.forEach((reply, index) => validateCompletionsReply(reply, `replies[${index}]`));
+      completionsQueue.push(...replies);
+    },
     reset(): void {
       requests.length = 0;
       queue.length = 0;
       anthropicQueue.length = 0;
+      responsesQueue.length = 0;
+      embeddingsQueue.length = 0;
+      completionsQueue.length = 0;
       requestCounter = 0;
     },
     close(): Promise<void> {
@@ -271,11 +312,14 @@ export async function startMockLLMServer(options: MockLLMServerOptions = {}): Pr
   };
 }
 
+type RouteAnswer = (response: ServerResponse, body: unknown, sequence: number, signal: AbortSignal) => Promise<void>;
+
 interface HandlerContext {
   nextSequence(): number;
   record(request: RecordedRequest): void;
   takeReply(): MockReply;
   takeAnthropicReply(): MockAnthropicReply;
+  openaiRoutes: ReadonlyMap<string, RouteAnswer>;
   signal: AbortSignal;
 }
 
@@ -291,9 +335,14 @@ async function handleRequest(
   const body = parseJson(rawBody);
   context.record({ method, path, headers: recordableHeaders(request), body });
 
-  const pathname = new URL(path, "http://mock.invalid").pathname;
+  const pathname = openAIPathOf(new URL(path, "http://mock.invalid").pathname);
   if (method === "POST" && pathname === ANTHROPIC_MESSAGES_PATH) {
     await answerAnthropicMessages(response, body, sequence, context.takeAnthropicReply, context.signal);
+    return;
+  }
+  const route = method === "POST" ? context.openaiRoutes.get(pathname) : undefined;
+  if (route !== undefined) {
+    await route(response, body, sequence, context.signal);
     return;
   }
   if (method !== "POST" || pathname !== chatCompletionsPath) {

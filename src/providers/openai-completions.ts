@@ -1,0 +1,171 @@
+import type { AttributeValue } from "@opentelemetry/api";
+import type { CallRecord, Message } from "../call-record.js";
+import * as names from "../semconv.js";
+import type { Usage } from "../usage.js";
+import { estimateTokens, textPart } from "./content-parts.js";
+import type { Json } from "./openai-payload.js";
+import { isObject, numberOr, readResponseMetadata, setNumber, shouldInjectStreamUsage, startRecord, stringOr } from "./openai-payload.js";
+import { estimateTextTokens } from "./openai-token-estimate.js";
+import type { CallContext, OperationAdapter, PreparedCall, StreamAccumulator } from "./types.js";
+
+/**
+ * Legacy `completions.create` (operation `text_completion`), streamed and not. The prompt is recorded as a
+ * user message, each choice's text as an assistant message.
+ * https://platform.openai.com/docs/api-reference/completions
+ */
+
+function requestAttributes(body: Json, attributes: Record<string, AttributeValue>): void {
+  setNumber(attributes, names.ATTR_GEN_AI_REQUEST_MAX_TOKENS, body["max_tokens"]);
+  setNumber(attributes, names.ATTR_GEN_AI_REQUEST_TEMPERATURE, body["temperature"]);
+  setNumber(attributes, names.ATTR_GEN_AI_REQUEST_TOP_P, body["top_p"]);
+  setNumber(attributes, names.ATTR_GEN_AI_REQUEST_FREQUENCY_PENALTY, body["frequency_penalty"]);
+  setNumber(attributes, names.ATTR_GEN_AI_REQUEST_PRESENCE_PENALTY, body["presence_penalty"]);
+  setNumber(attributes, names.ATTR_GEN_AI_REQUEST_SEED, body["seed"]);
+  const choices = numberOr(body["n"]);
+  if (choices !== undefined && choices !== 1) attributes[names.ATTR_GEN_AI_REQUEST_CHOICE_COUNT] = choices;
+  const stop = body["stop"];
+  if (typeof stop === "string") attributes[names.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES] = [stop];
+  else if (Array.isArray(stop)) {
+    attributes[names.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES] = stop.filter((item): item is string => typeof item === "string");
+  }
+  attributes[names.ATTR_GEN_AI_REQUEST_STREAM] = body["stream"] === true;
+}
+
+/** The prompt's texts: a string, strings, or token arrays (which have no text to show). */
+function promptTexts(prompt: unknown): string[] {
+  if (typeof prompt === "string") return [prompt];
+  if (Array.isArray(prompt) && prompt.every((item) => typeof item === "string")) return prompt as string[];
+  return [];
+}
+
+function estimatePromptTokens(prompt: unknown, model: string | undefined): number {
+  if (Array.isArray(prompt) && prompt.length > 0 && prompt.every((item) => typeof item === "number")) return prompt.length;
+  if (Array.isArray(prompt) && prompt.every(Array.isArray)) return prompt.reduce((sum: number, item: unknown[]) => sum + item.length, 0);
+  return promptTexts(prompt).reduce((sum, text) => sum + estimateTextTokens(text, model), 0);
+}
+
+function normaliseUsage(usage: Json): Usage {
+  const promptDetails = isObject(usage["prompt_tokens_details"]) ? usage["prompt_tokens_details"] : {};
+  return {
+    inputTokens: numberOr(usage["prompt_tokens"]),
+    outputTokens: numberOr(usage["completion_tokens"]),
+    cacheReadInputTokens: numberOr(promptDetails["cached_tokens"]),
+  };
+}
+
+function estimatedUsage(prepared: PreparedCall, outputTokens: number): Usage {
+  const request = isObject(prepared.request) ? prepared.request : {};
+  return { inputTokens: estimatePromptTokens(request["prompt"], prepared.record.requestModel), outputTokens, estimated: true };
+}
+
+function outputMessages(texts: readonly (string | undefined)[], reasons: readonly (string | undefined)[]): Message[] {
+  const count = Math.max(texts.length, reasons.length);
+  const messages: Message[] = [];
+  for (let index = 0; index < count; index++) {
+    const text = texts[index];
+    const message: Message = { role: "assistant", parts: text ? [textPart(text)] : [] };
+    const reason = reasons[index];
+    if (reason !== undefined) message.finish_reason = reason;
+    messages.push(message);
+  }
+  return messages;
+}
+
+export const completionsCreate: OperationAdapter = {
+  path: ["completions", "create"],
+
+  prepare(body: unknown, context: CallContext): PreparedCall {
+    const request = isObject(body) ? body : {};
+    const record = startRecord(names.OPERATION_TEXT_COMPLETION, request, context, true);
+    requestAttributes(request, record.requestAttributes);
+    if (context.captureContent) {
+      const texts = promptTexts(request["prompt"]).slice();
+      record.inputMessages = () => texts.map((text) => ({ role: "user", parts: [textPart(text)] }));
+    }
+    let sent: unknown = body;
+    let injectedStreamUsage = false;
+    if (shouldInjectStreamUsage(request, context)) {
+      sent = { ...request, stream_options: { include_usage: true } };
+      injectedStreamUsage = true;
+      record.requestAttributes[names.ATTR_TOKENTRACE_STREAM_USAGE_INJECTED] = true;
+    }
+    return { record, body: sent, request: body, injectedStreamUsage };
+  },
+
+  readResponse(data: unknown, prepared: PreparedCall, context: CallContext): void {
+    const record = prepared.record;
+    if (!isObject(data)) {
+      record.usage = estimatedUsage(prepared, 0);
+      return;
+    }
+    readResponseMetadata(record, data);
+    const choices = Array.isArray(data["choices"]) ? data["choices"].filter(isObject) : [];
+    const texts = choices.map((choice) => stringOr(choice["text"]));
+    record.finishReasons = choices.map((choice) => stringOr(choice["finish_reason"]));
+    if (context.captureContent) record.outputMessages = outputMessages(texts, record.finishReasons);
+    if (isObject(data["usage"])) record.usage = normaliseUsage(data["usage"]);
+    else {
+      const outputTokens = texts.reduce((sum, text) => sum + estimateTextTokens(text ?? "", record.requestModel), 0);
+      record.usage = estimatedUsage(prepared, outputTokens);
+    }
+  },
+
+  createStreamAccumulator(prepared: PreparedCall, context: CallContext): StreamAccumulator {
+    return new CompletionsStreamAccumulator(prepared, context.captureContent);
+  },
+};
+
+class CompletionsStreamAccumulator implements StreamAccumulator {
+  private metadataSeen = false;
+  private usage: Json | undefined;
+  private outputCharacters = 0;
+  private readonly finishReasons: (string | undefined)[] = [];
+  /** Per choice index, kept only when content capture is on. */
+  private readonly texts: string[] = [];
+
+  constructor(
+    private readonly prepared: PreparedCall,
+    private readonly capture: boolean,
+  ) {}
+
+  add(chunk: unknown): boolean {
+    if (!isObject(chunk)) return true;
+    if (!this.metadataSeen && typeof chunk["id"] === "string") {
+      this.metadataSeen = true;
+      readResponseMetadata(this.prepared.record, chunk);
+    }
+    const injected = this.prepared.injectedStreamUsage;
+    const usage = chunk["usage"];
+    if (isObject(usage)) this.usage = usage;
+    else if (injected && usage === null) delete chunk["usage"];
+    const choices = chunk["choices"];
+    if (!Array.isArray(choices)) return true;
+    // The usage chunk tokentrace asked for is not the app's to see.
+    if (choices.length === 0) return !(injected && isObject(usage));
+    for (const choice of choices) {
+      if (!isObject(choice)) continue;
+      const index = typeof choice["index"] === "number" ? choice["index"] : 0;
+      const text = choice["text"];
+      if (typeof text === "string") {
+        this.outputCharacters += text.length;
+        if (this.capture) this.texts[index] = (this.texts[index] ?? "") + text;
+      }
+      const reason = choice["finish_reason"];
+      if (typeof reason === "string") this.finishReasons[index] = reason;
+      else if (this.finishReasons.length <= index) this.finishReasons[index] = undefined;
+    }
+    return true;
+  }
+
+  finish(record: CallRecord): void {
+    record.finishReasons = this.finishReasons;
+    if (this.usage !== undefined) record.usage = normaliseUsage(this.usage);
+    else {
+      const outputTokens = this.capture
+        ? this.texts.reduce((sum, text) => sum + estimateTextTokens(text ?? "", record.requestModel), 0)
+        : estimateTokens(this.outputCharacters);
+      record.usage = estimatedUsage(this.prepared, outputTokens);
+    }
+    if (this.capture) record.outputMessages = outputMessages(this.texts, this.finishReasons);
+  }
+}

@@ -1,0 +1,76 @@
+import * as names from "../semconv.js";
+import type { Json } from "./openai-payload.js";
+import { isObject, numberOr, readResponseMetadata, setNumber, startRecord, stringOr } from "./openai-payload.js";
+import { estimateTextTokens } from "./openai-token-estimate.js";
+import type { CallContext, OperationAdapter, PreparedCall, StreamAccumulator } from "./types.js";
+
+/**
+ * `embeddings.create`: span `embeddings {model}` with the requested (or returned) dimension count, the
+ * encoding formats the app asked for, and input tokens. The vectors themselves are never recorded, and the
+ * input texts are not content the conventions define for embeddings spans, so they are not recorded either.
+ * https://opentelemetry.io/docs/specs/semconv/gen-ai/gen-ai-spans/#embeddings
+ */
+
+/** Length of the first vector: an array of numbers, or base64 of little-endian float32s. */
+function dimensionsOf(data: unknown): number | undefined {
+  const first = Array.isArray(data) ? data[0] : undefined;
+  const embedding = isObject(first) ? first["embedding"] : undefined;
+  if (Array.isArray(embedding)) return embedding.length;
+  if (typeof embedding === "string") {
+    const padding = embedding.endsWith("==") ? 2 : embedding.endsWith("=") ? 1 : 0;
+    return Math.floor(((embedding.length * 3) / 4 - padding) / 4);
+  }
+  // ArrayLike of numbers (a Float32Array, should an SDK decode to one).
+  const length = (embedding as { length?: unknown } | undefined)?.length;
+  return typeof length === "number" ? length : undefined;
+}
+
+/** Input tokens where the endpoint reports none: strings are counted, token arrays are their own count. */
+function estimateInput(input: unknown, model: string | undefined): number {
+  const items = Array.isArray(input) && !input.every((item) => typeof item === "number") ? input : [input];
+  let tokens = 0;
+  for (const item of items) {
+    if (typeof item === "string") tokens += estimateTextTokens(item, model);
+    else if (Array.isArray(item)) tokens += item.length;
+  }
+  return tokens;
+}
+
+export const embeddingsCreate: OperationAdapter = {
+  path: ["embeddings", "create"],
+
+  prepare(body: unknown, context: CallContext): PreparedCall {
+    const request = isObject(body) ? body : {};
+    const record = startRecord(names.OPERATION_EMBEDDINGS, request, context, true);
+    setNumber(record.requestAttributes, names.ATTR_GEN_AI_EMBEDDINGS_DIMENSION_COUNT, request["dimensions"]);
+    // Only what the app asked for: the SDK asks for base64 on its own and decodes it back to floats.
+    const format = stringOr(request["encoding_format"]);
+    if (format !== undefined) record.requestAttributes[names.ATTR_GEN_AI_REQUEST_ENCODING_FORMATS] = [format];
+    return { record, body, request: body, injectedStreamUsage: false };
+  },
+
+  readResponse(data: unknown, prepared: PreparedCall): void {
+    const record = prepared.record;
+    const request: Json = isObject(prepared.request) ? prepared.request : {};
+    if (!isObject(data)) {
+      record.usage = { inputTokens: estimateInput(request["input"], record.requestModel), estimated: true };
+      return;
+    }
+    readResponseMetadata(record, data);
+    if (record.requestAttributes[names.ATTR_GEN_AI_EMBEDDINGS_DIMENSION_COUNT] === undefined) {
+      const dimensions = dimensionsOf(data["data"]);
+      if (dimensions !== undefined) record.responseAttributes[names.ATTR_GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = dimensions;
+    }
+    const usage = isObject(data["usage"]) ? data["usage"] : undefined;
+    const inputTokens = numberOr(usage?.["prompt_tokens"]);
+    record.usage =
+      inputTokens !== undefined
+        ? { inputTokens }
+        : { inputTokens: estimateInput(request["input"], record.requestModel), estimated: true };
+  },
+
+  createStreamAccumulator(): StreamAccumulator {
+    // Not reachable: the embeddings API has no streaming.
+    return { add: () => true, finish: () => undefined };
+  },
+};

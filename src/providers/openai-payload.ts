@@ -1,0 +1,75 @@
+import type { AttributeValue } from "@opentelemetry/api";
+import type { CallRecord } from "../call-record.js";
+import * as names from "../semconv.js";
+import type { CallContext } from "./types.js";
+import { clientTraitsOf } from "./openai-endpoints.js";
+
+/**
+ * Helpers shared by the OpenAI operation adapters (chat completions, Responses, embeddings, legacy
+ * completions). Payloads are read defensively: a field of the wrong type is skipped, never trusted.
+ */
+
+export type Json = Record<string, unknown>;
+
+export const isObject = (value: unknown): value is Json => value !== null && typeof value === "object";
+export const stringOr = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined);
+export const numberOr = (value: unknown): number | undefined =>
+  typeof value === "number" && Number.isFinite(value) ? value : undefined;
+
+/** Set a numeric attribute when the value is a finite number. */
+export function setNumber(attributes: Record<string, AttributeValue>, name: string, value: unknown): void {
+  const parsed = numberOr(value);
+  if (parsed !== undefined) attributes[name] = parsed;
+}
+
+/**
+ * The record every OpenAI operation starts from. `deploymentPath`: the SDK sends this operation to an Azure
+ * deployment (`/deployments/{name}/...`), so the deployment, not the body's `model`, is what was requested.
+ */
+export function startRecord(
+  operationName: string,
+  request: Json,
+  context: CallContext,
+  deploymentPath: boolean,
+): CallRecord {
+  const traits = clientTraitsOf(context.client);
+  const requestAttributes: Record<string, AttributeValue> = {};
+  if (traits.apiVersion !== undefined) requestAttributes[names.ATTR_TOKENTRACE_AZURE_API_VERSION] = traits.apiVersion;
+  return {
+    operationName,
+    providerName: context.client.providerName,
+    requestModel: (deploymentPath ? traits.deployment : undefined) ?? stringOr(request["model"]),
+    serverAddress: context.client.serverAddress,
+    serverPort: context.client.serverPort,
+    stream: request["stream"] === true,
+    requestAttributes,
+    usage: {},
+    responseAttributes: {},
+  };
+}
+
+/** `id`, `model` and service tier of a response (or of a stream's first chunk). */
+export function readResponseMetadata(record: CallRecord, data: Json): void {
+  record.responseId ??= stringOr(data["id"]);
+  record.responseModel ??= stringOr(data["model"]);
+  const tier = stringOr(data["service_tier"]);
+  if (tier !== undefined) {
+    record.serviceTier = tier;
+    record.responseAttributes[names.ATTR_OPENAI_RESPONSE_SERVICE_TIER] = tier;
+  }
+  const fingerprint = stringOr(data["system_fingerprint"]);
+  if (fingerprint !== undefined) record.responseAttributes[names.ATTR_OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = fingerprint;
+}
+
+/**
+ * Whether tokentrace may add `stream_options.include_usage` to a streamed request the app sent without
+ * `stream_options` (chat completions and legacy completions accept it where the endpoint does).
+ */
+export function shouldInjectStreamUsage(request: Json, context: CallContext): boolean {
+  return (
+    request["stream"] === true &&
+    context.injectStreamUsage &&
+    context.client.acceptsStreamUsageOption &&
+    request["stream_options"] == null
+  );
+}

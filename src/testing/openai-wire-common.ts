@@ -1,0 +1,215 @@
+/**
+ * What the mock server's OpenAI routes beyond chat completions (`/v1/responses`, `/v1/embeddings`,
+ * `/v1/completions`) share: writing JSON and server-sent events, OpenAI-style errors, delays, and the
+ * deterministic splitting of text into stream deltas. Only `node:http` types: the testing kit pulls in no
+ * dependency.
+ */
+import type { ServerResponse } from "node:http";
+
+/** A fixed timestamp keeps response bodies byte-for-byte reproducible. */
+export const CREATED_SECONDS = 1_700_000_000;
+export const DEFAULT_TEXT = "Hello from the tokentrace mock server.";
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** `"gpt-4o-mini"` answers as its dated snapshot, as OpenAI does; any other model as itself. */
+export function defaultModelFor(requestedModel: unknown, fallback = "mock-model"): string {
+  if (requestedModel === "gpt-4o-mini") return "gpt-4o-mini-2024-07-18";
+  return typeof requestedModel === "string" ? requestedModel : fallback;
+}
+
+/**
+ * Azure OpenAI paths as the OpenAI paths they stand for, so the same routes answer both:
+ * `/openai/deployments/{name}/chat/completions` and `/openai/v1/responses` (or `/openai/responses`) are
+ * `/v1/chat/completions` and `/v1/responses`. Other paths are returned unchanged.
+ */
+export function openAIPathOf(pathname: string): string {
+  const deployment = /^\/openai\/deployments\/[^/]+(\/.*)$/.exec(pathname);
+  if (deployment?.[1] !== undefined) return `/v1${deployment[1]}`;
+  const azure = /^\/openai(?:\/v1)?(\/.*)$/.exec(pathname);
+  if (azure?.[1] !== undefined) return `/v1${azure[1]}`;
+  return pathname;
+}
+
+export function writeJson(response: ServerResponse, status: number, requestId: string, body: string): void {
+  response.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(body),
+    "x-request-id": requestId,
+  });
+  response.end(body);
+}
+
+/** An OpenAI-style error body: `{ error: { message, type, param: null, code } }`. */
+export function sendOpenAIError(response: ServerResponse, status: number, requestId: string): void {
+  const type = status === 429 ? "rate_limit_error" : status >= 500 ? "server_error" : "invalid_request_error";
+  const code = status === 401 ? "invalid_api_key" : status === 429 ? "rate_limit_exceeded" : null;
+  const message =
+    status === 401
+      ? "Incorrect API key provided. (tokentrace mock server)"
+      : status === 429
+        ? "Rate limit reached for requests. (tokentrace mock server)"
+        : status >= 500
+          ? "The server had an error while processing your request. (tokentrace mock server)"
+          : `The request was rejected with status ${status}. (tokentrace mock server)`;
+  writeJson(response, status, requestId, JSON.stringify({ error: { message, type, param: null, code } }));
+}
+
+export function startEventStream(response: ServerResponse, requestId: string): void {
+  response.writeHead(200, {
+    "content-type": "text/event-stream; charset=utf-8",
+    "cache-control": "no-cache",
+    "x-request-id": requestId,
+  });
+  // Headers go out before any delay, as with OpenAI, so delays read as latency to the first event.
+  response.flushHeaders();
+}
+
+/** One SSE event to send, tagged so that failures can be injected after a given number of deltas. */
+export interface WireEvent {
+  text: string;
+  /** A content delta (counted by `...AfterDeltas` / `errorAfterChunks` options). */
+  delta: boolean;
+}
+
+/**
+ * Write events with their delays. After the `failAfter`-th event (an index, -1 for none) the socket is
+ * destroyed like a network failure once the bytes are out; `endAfter` ends the response normally there.
+ */
+export async function sendEvents(
+  response: ServerResponse,
+  events: readonly WireEvent[],
+  options: { firstDelayMs: number; delayMs: number; disconnectAfter: number },
+  signal: AbortSignal,
+): Promise<void> {
+  for (const [index, event] of events.entries()) {
+    await sleep(index === 0 ? options.firstDelayMs : options.delayMs, signal);
+    if (signal.aborted) return;
+    if (index !== options.disconnectAfter) {
+      response.write(event.text);
+      continue;
+    }
+    await writeAndFlush(response, event.text, signal);
+    response.destroy();
+    return;
+  }
+  response.end();
+}
+
+/** The index of the event holding the `count`-th delta (0: the last event before the first delta). */
+export function eventIndexAfterDeltas(events: readonly WireEvent[], count: number | undefined): number {
+  if (count === undefined) return -1;
+  let seen = 0;
+  let lastBeforeDeltas = -1;
+  let lastDelta = -1;
+  for (const [index, event] of events.entries()) {
+    if (!event.delta) {
+      if (seen === 0) lastBeforeDeltas = index;
+      continue;
+    }
+    seen++;
+    lastDelta = index;
+    if (seen === count) return index;
+  }
+  return count === 0 || lastDelta === -1 ? lastBeforeDeltas : lastDelta;
+}
+
+export function dataLine(payload: unknown): string {
+  return `data: ${JSON.stringify(payload)}\n\n`;
+}
+
+export function namedEvent(name: string, payload: unknown): string {
+  return `event: ${name}\ndata: ${JSON.stringify(payload)}\n\n`;
+}
+
+function writeAndFlush(response: ServerResponse, text: string, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const finish = (): void => {
+      signal.removeEventListener("abort", finish);
+      resolve();
+    };
+    signal.addEventListener("abort", finish, { once: true });
+    response.write(text, () => finish());
+  });
+}
+
+export function sleep(delayMs: number, signal: AbortSignal): Promise<void> {
+  if (delayMs <= 0 || signal.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const finish = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", finish);
+      resolve();
+    };
+    const timer = setTimeout(finish, delayMs);
+    signal.addEventListener("abort", finish, { once: true });
+  });
+}
+
+/**
+ * Text split into stream deltas: one per whitespace-separated word with its following whitespace by default;
+ * with `chunks`, whole words grouped evenly (or, with more chunks than words, code points), as
+ * `MockReply.chunks` documents. The deltas always concatenate to `text`.
+ */
+export function splitContent(text: string, requestedChunks: number | undefined): string[] {
+  const words = splitWords(text);
+  if (requestedChunks === undefined || words.length === 0) return words;
+  if (requestedChunks <= words.length) return groupEvenly(words, requestedChunks).map((group) => group.join(""));
+  const characters = Array.from(text);
+  return groupEvenly(characters, Math.min(requestedChunks, characters.length)).map((group) => group.join(""));
+}
+
+function splitWords(text: string): string[] {
+  const words = text.match(/\S+\s*/g) ?? [];
+  const [firstWord] = words;
+  if (firstWord === undefined) return text === "" ? [] : [text];
+  words[0] = text.slice(0, text.length - words.join("").length) + firstWord;
+  return words;
+}
+
+/** Items in `groupCount` consecutive groups whose sizes differ by at most one, larger groups first. */
+export function groupEvenly<T>(items: readonly T[], groupCount: number): T[][] {
+  const baseSize = Math.floor(items.length / groupCount);
+  const largerGroups = items.length % groupCount;
+  const groups: T[][] = [];
+  let start = 0;
+  for (let group = 0; group < groupCount; group++) {
+    const size = baseSize + (group < largerGroups ? 1 : 0);
+    groups.push(items.slice(start, start + size));
+    start += size;
+  }
+  return groups;
+}
+
+/** A JSON string in three pieces (possibly empty for very short strings), as tool arguments stream. */
+export function threePieces(text: string): string[] {
+  return groupEvenly(Array.from(text), 3).map((group) => group.join(""));
+}
+
+/** The checks every reply type shares; `label` names the reply in messages (e.g. `replies[0]`). */
+export function validateCommon(
+  reply: { status?: number; chunks?: number; chunkDelayMs?: number; firstChunkDelayMs?: number },
+  label: string,
+): void {
+  if (reply.chunks !== undefined) requireInteger(reply.chunks, `${label}.chunks`, 1);
+  requireDelay(reply.chunkDelayMs, `${label}.chunkDelayMs`);
+  requireDelay(reply.firstChunkDelayMs, `${label}.firstChunkDelayMs`);
+  const { status } = reply;
+  if (status !== undefined && !(Number.isInteger(status) && status >= 200 && status <= 599)) {
+    throw new RangeError(`${label}.status must be an HTTP status from 200 to 599, got ${String(status)}.`);
+  }
+}
+
+export function requireInteger(value: number | undefined, name: string, minimum: number): void {
+  if (value !== undefined && !(Number.isInteger(value) && value >= minimum)) {
+    throw new RangeError(`${name} must be an integer of at least ${minimum}, got ${String(value)}.`);
+  }
+}
+
+function requireDelay(value: number | undefined, name: string): void {
+  if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
+    throw new RangeError(`${name} must be a finite number of at least 0 ms, got ${String(value)}.`);
+  }
+}
