@@ -46,6 +46,12 @@ export interface CallRecord {
   requestId?: string;
   httpStatusCode?: number;
   /**
+   * A failure the provider reported as data rather than as an error the app sees (a Responses API
+   * `status: "failed"`, a `response.failed` or `error` event the SDK passes on). The recorder ends such a
+   * call as an error: status ERROR, `error.type` = `type`, counted under outcome `error`.
+   */
+  failure?: { type: string; message?: string };
+  /**
    * Clock time (ms, the call's clock) of the first chunk that carried output content, for providers whose
    * first chunks carry none (Anthropic's `message_start`). Set by stream accumulators.
    */

@@ -103,12 +103,18 @@ export class Recorder {
   }
 
   /** Called by Call.end: never throws. */
-  finish(call: Call, outcome: CallOutcome): void {
+  finish(call: Call, ended: CallOutcome): void {
     try {
-      call.beforeEnd?.(outcome);
+      call.beforeEnd?.(ended);
     } catch (error) {
       reportInternalError("finish-record", error);
     }
+    const failure = call.record.failure;
+    // A failure the provider reported as data ends an otherwise completed call as an error.
+    const outcome: CallOutcome =
+      ended.kind === "completed" && failure !== undefined
+        ? { kind: "error", error: new ProviderFailure(failure.type, failure.message) }
+        : ended;
     const endMs = this.options.now();
     let cost: CostBreakdown | undefined;
     try {
@@ -117,7 +123,7 @@ export class Recorder {
       reportInternalError("cost", error);
     }
     try {
-      this.writeSpan(call, outcome, cost);
+      this.writeSpan(call, outcome, cost, ended.kind);
     } catch (error) {
       reportInternalError("span-attributes", error);
     }
@@ -148,7 +154,8 @@ export class Recorder {
     });
   }
 
-  private writeSpan(call: Call, outcome: CallOutcome, cost: CostBreakdown | undefined): void {
+  /** `streamEnd`: how the stream itself ended, which a failure reported as data does not change. */
+  private writeSpan(call: Call, outcome: CallOutcome, cost: CostBreakdown | undefined, streamEnd: CallOutcome["kind"]): void {
     const { record, span, timing } = call;
     const attributes: Attributes = {};
     const set = (name: string, value: AttributeValue | undefined): void => {
@@ -207,7 +214,7 @@ export class Recorder {
       if (record.firstContentAtMs !== undefined) {
         set(names.ATTR_TOKENTRACE_RESPONSE_TIME_TO_FIRST_CONTENT, (record.firstContentAtMs - call.startMs) / 1000);
       }
-      set(names.ATTR_TOKENTRACE_STREAM_END, outcome.kind);
+      set(names.ATTR_TOKENTRACE_STREAM_END, streamEnd);
     }
 
     if (this.options.captureContent) this.writeContent(record, attributes);
@@ -217,7 +224,8 @@ export class Recorder {
       set(names.ATTR_ERROR_TYPE, errorType(error));
       const status = (error as { status?: unknown } | null)?.status;
       if (typeof status === "number") set(names.ATTR_HTTP_RESPONSE_STATUS_CODE, status);
-      if (error instanceof Error) span.recordException(error);
+      // A failure reported as data was never thrown: it is not an exception.
+      if (error instanceof Error && !(error instanceof ProviderFailure)) span.recordException(error);
       span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
     }
     span.setAttributes(attributes);
@@ -368,16 +376,30 @@ function finishReasonsFor(record: CallRecord, outcome: CallOutcome): string[] {
   return given.map((reason) => (typeof reason === "string" ? reason : fallback));
 }
 
+/** A failure the provider reported in its payload (CallRecord.failure), as an outcome's error. */
+class ProviderFailure extends Error {
+  constructor(
+    readonly type: string,
+    message: string | undefined,
+  ) {
+    super(message ?? type);
+    this.name = "ProviderFailure";
+  }
+}
+
 /**
  * `error.type`: the SDK's error class name (e.g. `RateLimitError`), else the error's name. An error that
  * arrived as an event inside a stream (the SDKs' base `APIError`, no HTTP status) is named by the event's own
  * error type instead (e.g. Anthropic's `overloaded_error`): the class says nothing there.
  */
 export function errorType(error: unknown): string {
+  if (error instanceof ProviderFailure) return error.type;
   if (error !== null && typeof error === "object") {
-    const { status, type } = error as { status?: unknown; type?: unknown };
-    if (status === undefined && typeof type === "string" && type !== "" && error.constructor?.name === "APIError") {
-      return type;
+    const { status, type, code } = error as { status?: unknown; type?: unknown; code?: unknown };
+    if (status === undefined && error.constructor?.name === "APIError") {
+      // openai v7 gives an `error` event's APIError the literal type "error": its code says more.
+      if (type === "error" && typeof code === "string" && code !== "") return code;
+      if (typeof type === "string" && type !== "") return type;
     }
     const constructorName = (error as { constructor?: { name?: unknown } }).constructor?.name;
     if (typeof constructorName === "string" && constructorName !== "" && constructorName !== "Object") {

@@ -13,7 +13,7 @@ import { isSink } from "./sinks/types.js";
 import type { SinkLike } from "./sinks/types.js";
 
 /** Options of `setup()`. The `ObserveOptions` here become the defaults of every `observe()` call. */
-export interface SetupOptions extends Omit<ObserveOptions, "tracerProvider" | "meterProvider"> {
+export interface SetupOptions extends Omit<ObserveOptions, "tracerProvider" | "meterProvider" | "providerName"> {
   /**
    * `service.name` of the resource. Default: `OTEL_SERVICE_NAME`, else `unknown_service:node`.
    *

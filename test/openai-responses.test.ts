@@ -391,6 +391,13 @@ describe("a streamed response", () => {
     expect(span.attributes["error.type"]).toBe("rate_limit_exceeded");
     expect(span.attributes["gen_ai.response.finish_reasons"]).toEqual(["error"]);
     expect(span.attributes["tokentrace.stream.end"]).toBe("completed");
+    // The stream completed, but the response failed: the call is an error, though nothing was thrown.
+    expect(span.status.code).toBe(SpanStatusCode.ERROR);
+    expect(span.events).toEqual([]);
+    const calls = (await h.sink.collectMetrics()).scopeMetrics
+      .flatMap((scope) => scope.metrics)
+      .find((metric) => metric.descriptor.name === "tokentrace.client.calls");
+    expect(calls!.dataPoints.map((point) => point.attributes["tokentrace.call.outcome"])).toEqual(["error"]);
   });
 
   it("ends the span of a stream that is never read once it is garbage-collected, leaving no open call", async () => {

@@ -281,8 +281,8 @@ function estimatedUsage(prepared: PreparedCall, outputTokens: number): Usage {
  * A failed response (`status: "failed"`, a `response.failed` event) or an `error` event arrives as data, not
  * as an exception the app sees: its code is recorded as `error.type`.
  */
-function recordProviderError(record: CallRecord, code: string | undefined): void {
-  record.responseAttributes[names.ATTR_ERROR_TYPE] = code ?? names.FINISH_REASON_ERROR;
+function recordProviderError(record: CallRecord, code: string | undefined, message?: string): void {
+  record.failure = { type: code ?? names.FINISH_REASON_ERROR, message };
 }
 
 /** A whole Response object (a non-stream body, or the response of a stream's final event) into the record. */
@@ -292,7 +292,7 @@ function readWholeResponse(record: CallRecord, response: Json, prepared: Prepare
   record.finishReasons = reason !== undefined ? [reason] : [];
   if (response["status"] === "failed") {
     const error = isObject(response["error"]) ? response["error"] : {};
-    recordProviderError(record, stringOr(error["code"]));
+    recordProviderError(record, stringOr(error["code"]), stringOr(error["message"]));
   }
   const output = Array.isArray(response["output"]) ? response["output"] : [];
   if (capture && (output.length > 0 || reason !== undefined)) {
@@ -426,7 +426,7 @@ class ResponsesStreamAccumulator implements StreamAccumulator {
     // No final event: the stream was cut short, or the API sent an `error` event (which openai v5 and v6
     // hand to the app as an event rather than throwing it).
     if (this.errorEvent !== undefined) {
-      recordProviderError(record, stringOr(this.errorEvent["code"]));
+      recordProviderError(record, stringOr(this.errorEvent["code"]), stringOr(this.errorEvent["message"]));
       record.finishReasons = [names.FINISH_REASON_ERROR];
     }
     const parts = this.capture ? this.draftParts() : [];
