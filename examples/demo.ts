@@ -1,6 +1,6 @@
 /**
- * tokentrace in one screen: a plain chat completion, a stream, a tool call and a failing call through an
- * observed OpenAI client, then a streamed Anthropic message, each traced and printed by the console sink
+ * tokentrace in one screen: a plain chat completion, a stream, a tool call, a failing call, a Responses API
+ * call and an embedding through an observed OpenAI client, then a streamed Anthropic message, each traced and printed by the console sink
  * as one `[tokentrace] ...` line.
  *
  * Run: `npm run demo`. Without OPENAI_API_KEY / ANTHROPIC_API_KEY it talks to the bundled mock server, so it
@@ -119,7 +119,13 @@ try {
     console.log(`caught ${name} ${message}`);
   }
 
-  heading("5. Anthropic, streamed with messages.stream()");
+  heading("5. Responses API and embeddings");
+  const response = await openai.responses.create({ model, input: "Say hello in five words." });
+  console.log(response.output_text);
+  const embedding = await openai.embeddings.create({ model: "text-embedding-3-small", input: "tokentrace" });
+  console.log(`embedding of ${embedding.data[0]?.embedding.length ?? 0} dimensions`);
+
+  heading("6. Anthropic, streamed with messages.stream()");
   const messageStream = anthropic.messages.stream({
     model: anthropicModel,
     max_tokens: 100,

@@ -140,7 +140,9 @@ export function formatCallLine(span: ReadableSpan, totalCostUsd: number): string
   const output = attributes[names.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS];
   if (input !== undefined || output !== undefined) {
     const estimated = attributes[names.ATTR_TOKENTRACE_USAGE_ESTIMATED] === true ? " (estimated)" : "";
-    pieces.push(`tokens ${String(input ?? "?")} in / ${String(output ?? "?")} out${estimated}`);
+    // Embeddings have input tokens only.
+    const counts = output === undefined ? `${String(input)} in` : `${String(input ?? "?")} in / ${String(output)} out`;
+    pieces.push(`tokens ${counts}${estimated}`);
   }
   const reasons = attributes[names.ATTR_GEN_AI_RESPONSE_FINISH_REASONS];
   if (Array.isArray(reasons) && reasons.length > 0) pieces.push(`finish ${reasons.join(",")}`);
@@ -152,7 +154,8 @@ export function formatCallLine(span: ReadableSpan, totalCostUsd: number): string
   return pieces.join("  ");
 }
 
-/** Dollars with enough digits for sub-cent calls: `$0.000450`, `$1.23`. */
+/** Dollars with enough digits for sub-cent calls: `$1.23`, `$0.000450`, `$6.0e-8` (an embedding). */
 function formatUsd(usd: number): string {
-  return usd >= 0.01 ? `$${usd.toFixed(2)}` : `$${usd.toFixed(6)}`;
+  if (usd >= 0.01) return `$${usd.toFixed(2)}`;
+  return usd >= 0.000001 || usd === 0 ? `$${usd.toFixed(6)}` : `$${usd.toPrecision(2)}`;
 }
