@@ -14,6 +14,8 @@ import type {
   ProviderAdapter,
   StreamAccumulator,
 } from "./types.js";
+import { isObject, numberOr, stringOr } from "./json.js";
+import type { Json } from "./json.js";
 
 /**
  * Anthropic's `@anthropic-ai/sdk` (0.x and 1.x), and the clients built on it for Amazon Bedrock
@@ -26,12 +28,6 @@ import type {
  * translation: coexisting with the SDK's own tracing (at the end of this file).
  */
 
-type Json = Record<string, unknown>;
-
-const isObject = (value: unknown): value is Json => value !== null && typeof value === "object";
-const stringOr = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined);
-const numberOr = (value: unknown): number | undefined =>
-  typeof value === "number" && Number.isFinite(value) ? value : undefined;
 
 /** What the adapter decides about a client once, when it is observed, beside its ClientDescription. */
 interface ClientTraits {

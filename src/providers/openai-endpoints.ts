@@ -1,6 +1,7 @@
 import * as names from "../semconv.js";
 import { endpointOf, isLoopback } from "./endpoint.js";
 import type { ClientDescription, DescribeOptions } from "./types.js";
+import { isObject } from "./json.js";
 
 /**
  * The endpoints an `openai` client may be talking to, in one table: which `gen_ai.provider.name` a client
@@ -136,9 +137,6 @@ const noTraits: OpenAIClientTraits = { deployment: undefined, apiVersion: undefi
 export function clientTraitsOf(description: ClientDescription): OpenAIClientTraits {
   return traitsByClient.get(description) ?? noTraits;
 }
-
-type Json = Record<string, unknown>;
-const isObject = (value: unknown): value is Json => value !== null && typeof value === "object";
 
 /** `AzureOpenAI` by class name, then by shape (bundlers may rename classes). */
 function isAzureClient(client: object): boolean {

@@ -2,6 +2,8 @@ import type { AttributeValue } from "@opentelemetry/api";
 import type { CallRecord } from "../call-record.js";
 import * as names from "../semconv.js";
 import type { CallContext } from "./types.js";
+import { numberOr, stringOr } from "./json.js";
+import type { Json } from "./json.js";
 import { clientTraitsOf } from "./openai-endpoints.js";
 
 /**
@@ -9,12 +11,8 @@ import { clientTraitsOf } from "./openai-endpoints.js";
  * completions). Payloads are read defensively: a field of the wrong type is skipped, never trusted.
  */
 
-export type Json = Record<string, unknown>;
-
-export const isObject = (value: unknown): value is Json => value !== null && typeof value === "object";
-export const stringOr = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined);
-export const numberOr = (value: unknown): number | undefined =>
-  typeof value === "number" && Number.isFinite(value) ? value : undefined;
+export { isObject, numberOr, stringOr } from "./json.js";
+export type { Json } from "./json.js";
 
 /** Set a numeric attribute when the value is a finite number. */
 export function setNumber(attributes: Record<string, AttributeValue>, name: string, value: unknown): void {
