@@ -8,6 +8,7 @@
  * from there.
  */
 import type { ServerResponse } from "node:http";
+import { groupEvenly, isRecord, sleep, splitContent, writeAndFlush } from "./wire-common.js";
 
 /** The route this module answers. */
 export const ANTHROPIC_MESSAGES_PATH = "/v1/messages";
@@ -556,55 +557,7 @@ function errorMessageFor(type: string): string {
   }
 }
 
-/** Splits text the way `MockReply.chunks` documents (the same rules as the OpenAI side). */
-function splitContent(text: string, requestedChunks: number | undefined): string[] {
-  const words = text.match(/\S+\s*/g) ?? [];
-  const [firstWord] = words;
-  if (firstWord === undefined) return text === "" ? [] : [text];
-  words[0] = text.slice(0, text.length - words.join("").length) + firstWord;
-  if (requestedChunks === undefined) return words;
-  if (requestedChunks <= words.length) return groupEvenly(words, requestedChunks).map((group) => group.join(""));
-  const characters = Array.from(text);
-  return groupEvenly(characters, Math.min(requestedChunks, characters.length)).map((group) => group.join(""));
-}
 
-function groupEvenly<T>(items: readonly T[], groupCount: number): T[][] {
-  const baseSize = Math.floor(items.length / groupCount);
-  const largerGroups = items.length % groupCount;
-  const groups: T[][] = [];
-  let start = 0;
-  for (let group = 0; group < groupCount; group++) {
-    const size = baseSize + (group < largerGroups ? 1 : 0);
-    groups.push(items.slice(start, start + size));
-    start += size;
-  }
-  return groups;
-}
 
-function writeAndFlush(response: ServerResponse, text: string, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const finish = (): void => {
-      signal.removeEventListener("abort", finish);
-      resolve();
-    };
-    signal.addEventListener("abort", finish, { once: true });
-    response.write(text, () => finish());
-  });
-}
 
-function sleep(delayMs: number, signal: AbortSignal): Promise<void> {
-  if (delayMs <= 0 || signal.aborted) return Promise.resolve();
-  return new Promise<void>((resolve) => {
-    const finish = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", finish);
-      resolve();
-    };
-    const timer = setTimeout(finish, delayMs);
-    signal.addEventListener("abort", finish, { once: true });
-  });
-}
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}

@@ -14,7 +14,7 @@ import { OPENAI_EMBEDDINGS_PATH, answerEmbeddings, validateEmbeddingsReply } fro
 import type { MockEmbeddingsReply } from "./openai-embeddings-wire.js";
 import { OPENAI_RESPONSES_PATH, answerResponses, validateResponsesReply } from "./openai-responses-wire.js";
 import type { MockResponsesReply } from "./openai-responses-wire.js";
-import { openAIPathOf } from "./openai-wire-common.js";
+import { dataLine, groupEvenly, isRecord, openAIPathOf, sleep, splitContent, writeAndFlush } from "./wire-common.js";
 
 /** One request the mock server received, recorded before it was answered. */
 export interface RecordedRequest {
@@ -489,40 +489,8 @@ function messageText(content: unknown): string {
   return text;
 }
 
-/** Splits assistant text the way {@link MockReply.chunks} documents. */
-function splitContent(text: string, requestedChunks: number | undefined): string[] {
-  const words = splitWords(text);
-  if (requestedChunks === undefined || words.length === 0) return words;
-  if (requestedChunks <= words.length) {
-    return groupEvenly(words, requestedChunks).map((group) => group.join(""));
-  }
-  // Code points rather than UTF-16 units, so a chunk never ends in half a surrogate pair.
-  const characters = Array.from(text);
-  return groupEvenly(characters, Math.min(requestedChunks, characters.length)).map((group) => group.join(""));
-}
 
-function splitWords(text: string): string[] {
-  const words = text.match(/\S+\s*/g) ?? [];
-  const [firstWord] = words;
-  if (firstWord === undefined) return text === "" ? [] : [text];
-  const leadingWhitespace = text.slice(0, text.length - words.join("").length);
-  words[0] = leadingWhitespace + firstWord;
-  return words;
-}
 
-/** Splits items into `groupCount` consecutive groups whose sizes differ by at most one, larger groups first. */
-function groupEvenly<T>(items: readonly T[], groupCount: number): T[][] {
-  const baseSize = Math.floor(items.length / groupCount);
-  const largerGroups = items.length % groupCount;
-  const groups: T[][] = [];
-  let start = 0;
-  for (let group = 0; group < groupCount; group++) {
-    const size = baseSize + (group < largerGroups ? 1 : 0);
-    groups.push(items.slice(start, start + size));
-    start += size;
-  }
-  return groups;
-}
 
 function sendCompletion(response: ServerResponse, reply: ResolvedReply): void {
   if (reply.malformed === "non-json") {
@@ -675,22 +643,7 @@ function choiceIndexes(choiceCount: number): number[] {
   return Array.from({ length: choiceCount }, (_, index) => index);
 }
 
-function dataLine(payload: unknown): string {
-  return `data: ${JSON.stringify(payload)}\n\n`;
-}
 
-function writeAndFlush(response: ServerResponse, text: string, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve) => {
-    // Node does not call the write callback when the socket is already gone, so the abort signal also
-    // settles the promise.
-    const finish = (): void => {
-      signal.removeEventListener("abort", finish);
-      resolve();
-    };
-    signal.addEventListener("abort", finish, { once: true });
-    response.write(text, () => finish());
-  });
-}
 
 function writeBody(response: ServerResponse, status: number, requestId: string, body: string): void {
   response.writeHead(status, {
@@ -725,18 +678,6 @@ function errorMessageFor(status: number): string {
   return `The request was rejected with status ${status}. (tokentrace mock server)`;
 }
 
-function sleep(delayMs: number, signal: AbortSignal): Promise<void> {
-  if (delayMs <= 0 || signal.aborted) return Promise.resolve();
-  return new Promise<void>((resolve) => {
-    const finish = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", finish);
-      resolve();
-    };
-    const timer = setTimeout(finish, delayMs);
-    signal.addEventListener("abort", finish, { once: true });
-  });
-}
 
 async function readBody(request: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
@@ -762,9 +703,6 @@ function recordableHeaders(request: IncomingMessage): Record<string, string> {
   return headers;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 function validateReply(reply: MockReply, label: string): void {
   const requireInteger = (value: number | undefined, name: string, minimum: number): void => {

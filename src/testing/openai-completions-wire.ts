@@ -4,7 +4,7 @@
  * request asks for `stream_options.include_usage`, a last chunk with the usage and no choices).
  */
 import type { ServerResponse } from "node:http";
-import type { WireEvent } from "./openai-wire-common.js";
+import type { WireEvent } from "./wire-common.js";
 import {
   CREATED_SECONDS,
   DEFAULT_TEXT,
@@ -20,7 +20,7 @@ import {
   startEventStream,
   validateCommon,
   writeJson,
-} from "./openai-wire-common.js";
+} from "./wire-common.js";
 
 /** The route this module answers. */
 export const OPENAI_COMPLETIONS_PATH = "/v1/completions";

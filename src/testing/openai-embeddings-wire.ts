@@ -4,7 +4,7 @@
  * little-endian float32s.
  */
 import type { ServerResponse } from "node:http";
-import { defaultModelFor, isRecord, requireInteger, sendOpenAIError, sleep, validateCommon, writeJson } from "./openai-wire-common.js";
+import { defaultModelFor, isRecord, requireInteger, sendOpenAIError, sleep, validateCommon, writeJson } from "./wire-common.js";
 
 /** The route this module answers. */
 export const OPENAI_EMBEDDINGS_PATH = "/v1/embeddings";

@@ -7,7 +7,7 @@
  * `error`). The real `openai` client drives it end to end, `responses.stream()` and `responses.parse()` too.
  */
 import type { ServerResponse } from "node:http";
-import type { WireEvent } from "./openai-wire-common.js";
+import type { WireEvent } from "./wire-common.js";
 import {
   CREATED_SECONDS,
   DEFAULT_TEXT,
@@ -24,7 +24,7 @@ import {
   threePieces,
   validateCommon,
   writeJson,
-} from "./openai-wire-common.js";
+} from "./wire-common.js";
 
 /** The route this module answers. */
 export const OPENAI_RESPONSES_PATH = "/v1/responses";

@@ -1,7 +1,7 @@
 /**
- * What the mock server's OpenAI routes beyond chat completions (`/v1/responses`, `/v1/embeddings`,
- * `/v1/completions`) share: writing JSON and server-sent events, OpenAI-style errors, delays, and the
- * deterministic splitting of text into stream deltas. Only `node:http` types: the testing kit pulls in no
+ * What the mock server's wire formats (OpenAI chat, responses, embeddings, completions; Anthropic messages)
+ * share: writing JSON and server-sent events, OpenAI-style errors, delays, and the deterministic splitting of
+ * text into stream deltas. Only `node:http` types: the testing kit pulls in no
  * dependency.
  */
 import type { ServerResponse } from "node:http";
@@ -124,7 +124,7 @@ export function namedEvent(name: string, payload: unknown): string {
   return `event: ${name}\ndata: ${JSON.stringify(payload)}\n\n`;
 }
 
-function writeAndFlush(response: ServerResponse, text: string, signal: AbortSignal): Promise<void> {
+export function writeAndFlush(response: ServerResponse, text: string, signal: AbortSignal): Promise<void> {
   return new Promise<void>((resolve) => {
     const finish = (): void => {
       signal.removeEventListener("abort", finish);
