@@ -79,6 +79,21 @@ const scenarios = [
     },
   },
   {
+    name: "stream, 200, chunk metric",
+    // The opt-in gen_ai.client.operation.time_per_output_chunk: one histogram point per chunk after the first.
+    observeOptions: { chunkTimingMetric: true },
+    createClient: openaiClient,
+    defaultReply: { chunks: 200, text: streamText },
+    callsPerRound: 300,
+    targetAddedPercent: 5,
+    run: async (client) => {
+      const stream = await client.chat.completions.create({ model, messages, stream: true });
+      let contentChunkCount = 0;
+      for await (const chunk of stream) if (chunk.choices[0]?.delta.content) contentChunkCount++;
+      if (contentChunkCount !== 200) throw new Error(`stream had ${contentChunkCount} content chunks, expected 200`);
+    },
+  },
+  {
     name: "Anthropic stream, 200",
     createClient: (_baseURL, anthropicURL) => new Anthropic({ baseURL: anthropicURL, apiKey: "sk-ant-bench", maxRetries: 0 }),
     defaultReply: {},
@@ -169,7 +184,7 @@ async function measureScenario(scenario, providers) {
   try {
     const clients = {
       raw: scenario.createClient(baseURL, anthropicURL),
-      observed: observe(scenario.createClient(baseURL, anthropicURL), providers),
+      observed: observe(scenario.createClient(baseURL, anthropicURL), { ...providers, ...scenario.observeOptions }),
     };
     for (const client of Object.values(clients)) {
       for (let call = 0; call < warmUpCalls; call++) await scenario.run(client);
