@@ -1,4 +1,5 @@
 import { context } from "@opentelemetry/api";
+import type { Context } from "@opentelemetry/api";
 import type { CallContext, OperationAdapter, PreparedCall } from "./providers/types.js";
 import type { ActiveCall, Recorder } from "./record-call.js";
 import { outcomeOf } from "./record-call.js";
@@ -13,6 +14,11 @@ export interface ClientState {
   readonly now: () => number;
   /** Aggregate chunk gaps for `gen_ai.client.operation.time_per_output_chunk`. */
   readonly chunkTimingMetric: boolean;
+  /**
+   * Parent of this client's call spans instead of the active context: set on the per-run client a run
+   * helper hands its runner, whose requests happen on later ticks, out of reach of `context.with`.
+   */
+  readonly parentContext?: Context;
 }
 
 /**
@@ -51,7 +57,7 @@ export function traceCall(
   let call: ActiveCall;
   try {
     prepared = operation.prepare(args[0], state.context);
-    call = state.recorder.start(prepared.record, startMs);
+    call = state.recorder.start(prepared.record, startMs, state.parentContext);
   } catch (error) {
     reportInternalError("prepare", error);
     return method.apply(target, args);

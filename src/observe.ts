@@ -7,8 +7,11 @@ import { traceCall } from "./intercept-call.js";
 import type { ClientState } from "./intercept-call.js";
 import { anthropicAdapter } from "./providers/anthropic.js";
 import { openaiAdapter } from "./providers/openai.js";
-import type { OperationAdapter, ProviderAdapter } from "./providers/types.js";
-import { Recorder } from "./record-call.js";
+import type { OperationAdapter, ProviderAdapter, RunHelperAdapter } from "./providers/types.js";
+import { Recorder, outcomeOf } from "./record-call.js";
+import type { ActiveCall } from "./record-call.js";
+import { reportInternalError } from "./internal/report.js";
+import type { Context } from "@opentelemetry/api";
 
 /** Every provider tokentrace knows. The core never branches on which one a client is. */
 const adapters: readonly ProviderAdapter[] = [openaiAdapter, anthropicAdapter];
@@ -16,6 +19,7 @@ const adapters: readonly ProviderAdapter[] = [openaiAdapter, anthropicAdapter];
 /** Which methods to trace, as a tree of property names from the client. */
 interface PathNode {
   operation: OperationAdapter | undefined;
+  runHelper?: RunHelperAdapter;
   children: Map<string, PathNode>;
 }
 
@@ -33,6 +37,18 @@ function pathTree(adapter: ProviderAdapter): PathNode {
       node = child;
     }
     node.operation ??= operation;
+  }
+  for (const helper of adapter.runHelpers ?? []) {
+    let node = root;
+    for (const key of helper.path) {
+      let child = node.children.get(key);
+      if (child === undefined) {
+        child = { operation: undefined, children: new Map() };
+        node.children.set(key, child);
+      }
+      node = child;
+    }
+    node.runHelper = helper;
   }
   return root;
 }
@@ -111,6 +127,9 @@ function wrapClient<T extends object>(
   const derived = new Set(adapter.derivedClientMethods);
   const overrides = adapter.clientOverrides?.(client);
   const bound = new WeakMap<object, unknown>();
+  // A run helper's runner gets a client of its own whose call spans are children of the run's span.
+  const runClient = (parent: Context): object =>
+    wrapClient(client, tree, { ...state, parentContext: parent }, adapter, options);
   const wrapper: T = new Proxy(client, {
     get(target, property) {
       if (overrides !== undefined && typeof property === "string" && overrides.has(property)) {
@@ -121,7 +140,7 @@ function wrapClient<T extends object>(
       if (typeof property !== "string") return bindTo(value, target, bound);
       const node = tree.children.get(property);
       if (node !== undefined && value !== null && typeof value === "object") {
-        return resourceWrapper(value, node, state, wrapper);
+        return resourceWrapper(value, node, state, wrapper, runClient);
       }
       if (derived.has(property) && typeof value === "function") {
         return cached(bound, value, () => (...args: unknown[]) => {
@@ -143,7 +162,13 @@ const resourceWrappers = new WeakMap<object, WeakMap<object, object>>();
  * `this`, and its `_client` is the observed client, so SDK helpers that call back into the client
  * (`chat.completions.parse()` calls `this._client.chat.completions.create()`) are traced too.
  */
-function resourceWrapper(resource: object, node: PathNode, state: ClientState, clientWrapper: object): object {
+function resourceWrapper(
+  resource: object,
+  node: PathNode,
+  state: ClientState,
+  clientWrapper: object,
+  runClient: (parent: Context) => object,
+): object {
   let perClient = resourceWrappers.get(clientWrapper);
   if (perClient === undefined) {
     perClient = new WeakMap();
@@ -168,8 +193,17 @@ function resourceWrapper(resource: object, node: PathNode, state: ClientState, c
             },
           );
         }
+        if (child?.runHelper !== undefined && typeof value === "function") {
+          const helper = child.runHelper;
+          const method = value as (...args: unknown[]) => unknown;
+          return cached(bound, method, () =>
+            function tracedRun(...args: unknown[]): unknown {
+              return traceRun(state, helper, method, wrapper, runClient, args);
+            },
+          );
+        }
         if (child !== undefined && value !== null && typeof value === "object") {
-          return resourceWrapper(value, child, state, clientWrapper);
+          return resourceWrapper(value, child, state, clientWrapper, runClient);
         }
       }
       return bindTo(value, wrapper, bound);
@@ -177,6 +211,50 @@ function resourceWrapper(resource: object, node: PathNode, state: ClientState, c
   });
   perClient.set(resource, wrapper);
   return wrapper;
+}
+
+/**
+ * One run of a run helper: a span for the run, and the helper called on a per-run copy of the observed
+ * client so that every request it makes, however much later, is a child of the run's span.
+ */
+function traceRun(
+  state: ClientState,
+  helper: RunHelperAdapter,
+  method: (...args: unknown[]) => unknown,
+  resourceWrapperOfCall: object,
+  runClient: (parent: Context) => object,
+  args: unknown[],
+): unknown {
+  let run: ActiveCall | undefined;
+  let thisArg: object = resourceWrapperOfCall;
+  try {
+    run = state.recorder.start(helper.start(args[0], state.context), state.now(), state.parentContext);
+    let resource: unknown = runClient(run.context);
+    for (const key of helper.path.slice(0, -1)) resource = (resource as Record<string, unknown>)[key];
+    if (resource !== null && typeof resource === "object") thisArg = resource;
+  } catch (error) {
+    reportInternalError("run-start", error);
+  }
+  let result: unknown;
+  try {
+    result = method.apply(thisArg, args);
+  } catch (error) {
+    run?.end(outcomeOf(error));
+    throw error;
+  }
+  if (run !== undefined) {
+    const active = run;
+    try {
+      helper.watchRun(result, (how) => {
+        if (how === "error") active.record.failure ??= { type: "run_failed", message: "the run ended with an error" };
+        active.end(how === "aborted" ? { kind: "aborted" } : { kind: "completed" });
+      });
+    } catch (error) {
+      reportInternalError("run-watch", error);
+      active.end({ kind: "completed" });
+    }
+  }
+  return result;
 }
 
 function bindTo(value: unknown, thisArg: object, bound: WeakMap<object, unknown>): unknown {

@@ -86,8 +86,8 @@ export class Recorder {
     return this.pricerCache;
   }
 
-  start(record: CallRecord, startMs: number): ActiveCall {
-    const parent = context.active();
+  /** Start a call's span, as a child of `parent` (default: the active context). */
+  start(record: CallRecord, startMs: number, parent: Context = context.active()): ActiveCall {
     const attributes: Attributes = {
       [names.ATTR_GEN_AI_OPERATION_NAME]: record.operationName,
       [names.ATTR_GEN_AI_PROVIDER_NAME]: record.providerName,

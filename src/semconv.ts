@@ -130,6 +130,11 @@ export const PROVIDER_OPENAI = "openai";
 export const OUTPUT_TYPE_TEXT = "text";
 export const OUTPUT_TYPE_JSON = "json";
 
+/** `gen_ai.operation.name` of a run of several model requests (a tool-calling loop such as `runTools()`). */
+export const OPERATION_INVOKE_AGENT = "invoke_agent";
+/** The SDK helper a run span stands for, e.g. `chat.completions.runTools`. */
+export const ATTR_TOKENTRACE_HELPER = "tokentrace.helper";
+
 /** The instrumentation scope name of tokentrace's tracer and meter. */
 export const INSTRUMENTATION_SCOPE = "tokentrace";
 

@@ -1,4 +1,6 @@
 import type OpenAI from "openai";
+import { SpanStatusCode } from "@opentelemetry/api";
+import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createHarness } from "./helpers/harness.js";
 import type { Harness } from "./helpers/harness.js";
@@ -77,8 +79,15 @@ describe("chat.completions.stream()", () => {
   });
 });
 
+/** The run span (invoke_agent) first, then the request spans in the order they ended. */
+function runFirst(spans: ReadableSpan[]): ReadableSpan[] {
+  const run = spans.filter((span) => span.name === "invoke_agent");
+  expect(run).toHaveLength(1);
+  return [...run, ...spans.filter((span) => span.name !== "invoke_agent")];
+}
+
 describe("runTools()", () => {
-  it("gives one span per model request of the loop, with its events and final content intact", async () => {
+  it("gives one span per model request of the loop, under one invoke_agent span for the run, with its events and final content intact", async () => {
     const run = async (client: OpenAI): Promise<{ content: unknown; calls: string[]; roles: string[] }> => {
       h.server.enqueue({ toolCalls: [{ id: "call_1", name: "get_weather", arguments: '{"city":"Paris"}' }] }, { text: "It is sunny in Paris." });
       const calls: string[] = [];
@@ -95,8 +104,19 @@ describe("runTools()", () => {
     expect(traced.calls).toEqual(["Paris"]);
     expect(traced.roles).toEqual(["assistant", "tool", "assistant"]);
 
-    const spans = h.spans();
-    expect(spans).toHaveLength(2);
+    const [runSpan, ...requests] = runFirst(h.spans());
+    expect(runSpan!.name).toBe("invoke_agent");
+    expect(runSpan!.attributes).toMatchObject({
+      "gen_ai.operation.name": "invoke_agent",
+      "gen_ai.provider.name": "openai",
+      "gen_ai.request.model": "gpt-4o-mini",
+      "tokentrace.helper": "chat.completions.runTools",
+    });
+    expect(runSpan!.status.code).toBe(SpanStatusCode.UNSET);
+    const runIds = runSpan!.spanContext();
+    expect(requests.map((span) => span.parentSpanContext?.spanId)).toEqual([runIds.spanId, runIds.spanId]);
+    expect(requests.map((span) => span.spanContext().traceId)).toEqual([runIds.traceId, runIds.traceId]);
+    const spans = requests;
     expect(spans.map((span) => span.attributes["gen_ai.response.finish_reasons"])).toEqual([["tool_calls"], ["stop"]]);
     // The second request carries the tool call and its result.
     expect(jsonAttribute(spans[1]!, "gen_ai.input.messages")).toEqual([
@@ -104,6 +124,19 @@ describe("runTools()", () => {
       { role: "assistant", parts: [{ type: "tool_call", id: "call_1", name: "get_weather", arguments: { city: "Paris" } }] },
       { role: "tool", parts: [{ type: "tool_call_response", id: "call_1", response: "sunny" }] },
     ]);
+  });
+
+  it("ends the run's span as an error when a request of the loop fails, and leaves the runner's errors to the app", async () => {
+    h.server.enqueue({ status: 500 });
+    const calls: string[] = [];
+    const runner = helpersOf(h.openai).runTools({ model: "gpt-4o-mini", messages, tools: [weatherTool(calls)] } as never);
+    const error: unknown = await runner.finalContent().catch((caught: unknown) => caught);
+    expect((error as Error).constructor.name).toBe("InternalServerError");
+    const [runSpan, request] = runFirst(await h.waitForSpans(2));
+    expect(runSpan!.status.code).toBe(SpanStatusCode.ERROR);
+    expect(runSpan!.attributes["error.type"]).toBe("run_failed");
+    expect(request!.attributes["error.type"]).toBe("InternalServerError");
+    expect(request!.parentSpanContext?.spanId).toBe(runSpan!.spanContext().spanId);
   });
 
   it("streams each request of the loop as its own span when asked to stream", async () => {
@@ -114,7 +147,9 @@ describe("runTools()", () => {
     runner.on("content" as never, ((delta: string) => deltas.push(delta)) as never);
     expect(await runner.finalContent()).toBe("Sunny.");
     expect(deltas.join("")).toBe("Sunny.");
-    const spans = h.spans();
+    const [run, ...spans] = runFirst(await h.waitForSpans(3));
+    expect(run!.name).toBe("invoke_agent");
+    expect(spans.map((span) => span.parentSpanContext?.spanId)).toEqual([run!.spanContext().spanId, run!.spanContext().spanId]);
     expect(spans).toHaveLength(2);
     expect(spans.map((span) => span.attributes["gen_ai.request.stream"])).toEqual([true, true]);
     expect(spans.map((span) => span.attributes["gen_ai.usage.input_tokens"] !== undefined)).toEqual([true, true]);

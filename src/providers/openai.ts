@@ -10,7 +10,15 @@ import type { Json } from "./openai-payload.js";
 import { isObject, numberOr, readResponseMetadata, setNumber, shouldInjectStreamUsage, startRecord, stringOr } from "./openai-payload.js";
 import { responsesCreate } from "./openai-responses.js";
 import { estimateChatInputTokens, estimateTextTokens } from "./openai-token-estimate.js";
-import type { CallContext, OperationAdapter, PreparedCall, ProviderAdapter, StreamAccumulator } from "./types.js";
+import type {
+  CallContext,
+  OperationAdapter,
+  PreparedCall,
+  ProviderAdapter,
+  RunEnd,
+  RunHelperAdapter,
+  StreamAccumulator,
+} from "./types.js";
 
 /**
  * OpenAI's `openai` package (v4 to v7), and every endpoint reached through it (Azure OpenAI and the
@@ -412,6 +420,48 @@ class ChatStreamAccumulator implements StreamAccumulator {
   }
 }
 
+/**
+ * `runTools()`: a loop of chat requests and tool calls, run by the SDK's ChatCompletionRunner. The run is an
+ * `invoke_agent` span, the parent of each request's `chat` span; it ends when the runner emits `end` (which it
+ * does after success, error and abort alike; tokentrace listens to nothing else, so the runner's own error
+ * reporting is unchanged).
+ */
+function runToolsHelper(path: readonly string[]): RunHelperAdapter {
+  return {
+    path,
+    start(body: unknown, context: CallContext): CallRecord {
+      const request = isObject(body) ? body : {};
+      const requestAttributes: Record<string, AttributeValue> = {
+        [names.ATTR_TOKENTRACE_HELPER]: "chat.completions.runTools",
+      };
+      const model = stringOr(request["model"]);
+      if (model !== undefined) requestAttributes[names.ATTR_GEN_AI_REQUEST_MODEL] = model;
+      return {
+        operationName: names.OPERATION_INVOKE_AGENT,
+        providerName: context.client.providerName,
+        // The run's name is the operation alone: the model is an attribute, it is not the agent.
+        requestModel: undefined,
+        serverAddress: context.client.serverAddress,
+        serverPort: context.client.serverPort,
+        stream: false,
+        requestAttributes,
+        usage: {},
+        responseAttributes: {},
+      };
+    },
+    watchRun(result: unknown, end: (how: RunEnd) => void): void {
+      const runner = result as { on?: unknown; errored?: unknown; aborted?: unknown };
+      if (typeof runner?.on !== "function") {
+        end("completed");
+        return;
+      }
+      (runner.on as (event: string, listener: () => void) => void).call(result, "end", () =>
+        end(runner.aborted === true ? "aborted" : runner.errored === true ? "error" : "completed"),
+      );
+    },
+  };
+}
+
 export const openaiAdapter: ProviderAdapter = {
   displayName: "OpenAI (openai package)",
   detect,
@@ -419,5 +469,6 @@ export const openaiAdapter: ProviderAdapter = {
   operations: [chatCompletionsCreate, responsesCreate, embeddingsCreate, completionsCreate],
   // openai v4 keeps parse(), stream() and runTools() helpers under beta.chat.completions.
   routedResourcePaths: [["beta", "chat", "completions"]],
+  runHelpers: [runToolsHelper(["chat", "completions", "runTools"]), runToolsHelper(["beta", "chat", "completions", "runTools"])],
   derivedClientMethods: ["withOptions"],
 };

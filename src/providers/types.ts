@@ -78,6 +78,19 @@ export interface OperationAdapter {
   bindCall?(args: readonly unknown[], call: LiveCall, context: CallContext): unknown[];
 }
 
+/** How a run ended, as a run helper's result tells it. */
+export type RunEnd = "completed" | "error" | "aborted";
+
+/** A helper method whose one call is a run of several model requests (see `ProviderAdapter.runHelpers`). */
+export interface RunHelperAdapter {
+  /** Property path from the client to the method. */
+  readonly path: readonly string[];
+  /** The run's record, from the helper's arguments. */
+  start(body: unknown, context: CallContext): CallRecord;
+  /** Call `end` once when the helper's result (e.g. a runner) says the run is over. Must not change it. */
+  watchRun(result: unknown, end: (how: RunEnd) => void): void;
+}
+
 /** A provider: how to recognise its clients and which of their methods to trace. */
 export interface ProviderAdapter {
   /** For diagnostics and error messages, e.g. `OpenAI`. */
@@ -90,6 +103,11 @@ export interface ProviderAdapter {
    * of their own to trace: wrapping them routes those calls through the observed client.
    */
   readonly routedResourcePaths: readonly (readonly string[])[];
+  /**
+   * Helpers that make several model requests in one run (openai's `runTools()`): the run gets a span of its
+   * own, the parent of each request's span.
+   */
+  readonly runHelpers?: readonly RunHelperAdapter[];
   /** Client methods that return a new client of the same kind (e.g. `withOptions`), observed in turn. */
   readonly derivedClientMethods: readonly string[];
   /**
