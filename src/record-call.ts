@@ -123,7 +123,9 @@ export class Recorder {
       reportInternalError("cost", error);
     }
     try {
-      this.writeSpan(call, outcome, cost, ended.kind);
+      // A span the sampler dropped (or a no-op provider's) takes no attributes: skip building them, content
+      // above all. Metrics below still count every call.
+      if (call.span.isRecording()) this.writeSpan(call, outcome, cost, ended.kind);
     } catch (error) {
       reportInternalError("span-attributes", error);
     }

@@ -295,6 +295,23 @@ describe("metrics", () => {
     expect(histogramPoints(metrics, "gen_ai.client.operation.time_to_first_chunk")).toHaveLength(1);
   });
 
+  it("counts calls whose span the sampler dropped, without building their attributes", async () => {
+    const { AlwaysOffSampler, BasicTracerProvider } = await import("@opentelemetry/sdk-trace-base");
+    const sampledOut = new BasicTracerProvider({ sampler: new AlwaysOffSampler(), spanProcessors: [...h.sink.spanProcessors] });
+    const client = observe(new OpenAI({ baseURL: h.server.openaiBaseURL, apiKey: "sk-x", maxRetries: 0 }), {
+      tracerProvider: sampledOut,
+      meterProvider: h.meterProvider,
+    });
+    const result = await client.chat.completions.create({ model: "gpt-4o-mini", messages });
+    expect(result.choices[0]?.message.content).toBe("Hello from the tokentrace mock server.");
+    expect(h.spans()).toEqual([]);
+    const tokens = histogramPoints(await h.sink.collectMetrics(), "gen_ai.client.token.usage");
+    expect(tokens.map((point) => [point.attributes["gen_ai.token.type"], point.value.sum])).toEqual([
+      ["input", 12],
+      ["output", 6],
+    ]);
+  });
+
   it("adds error.type to the duration of failed calls", async () => {
     h.server.enqueue({ status: 429 });
     await h.openai.chat.completions.create({ model: "gpt-4o-mini", messages }).catch(() => undefined);
