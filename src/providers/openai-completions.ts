@@ -4,7 +4,16 @@ import * as names from "../semconv.js";
 import type { Usage } from "../usage.js";
 import { estimateTokens, textPart } from "./content-parts.js";
 import type { Json } from "./openai-payload.js";
-import { isObject, numberOr, readResponseMetadata, setNumber, shouldInjectStreamUsage, startRecord, stringOr } from "./openai-payload.js";
+import {
+  isObject,
+  numberOr,
+  readResponseMetadata,
+  setNumber,
+  setSamplingAttributes,
+  shouldInjectStreamUsage,
+  startRecord,
+  stringOr,
+} from "./openai-payload.js";
 import { estimateTextTokens } from "./openai-token-estimate.js";
 import type { CallContext, OperationAdapter, PreparedCall, StreamAccumulator } from "./types.js";
 
@@ -16,19 +25,7 @@ import type { CallContext, OperationAdapter, PreparedCall, StreamAccumulator } f
 
 function requestAttributes(body: Json, attributes: Record<string, AttributeValue>): void {
   setNumber(attributes, names.ATTR_GEN_AI_REQUEST_MAX_TOKENS, body["max_tokens"]);
-  setNumber(attributes, names.ATTR_GEN_AI_REQUEST_TEMPERATURE, body["temperature"]);
-  setNumber(attributes, names.ATTR_GEN_AI_REQUEST_TOP_P, body["top_p"]);
-  setNumber(attributes, names.ATTR_GEN_AI_REQUEST_FREQUENCY_PENALTY, body["frequency_penalty"]);
-  setNumber(attributes, names.ATTR_GEN_AI_REQUEST_PRESENCE_PENALTY, body["presence_penalty"]);
-  setNumber(attributes, names.ATTR_GEN_AI_REQUEST_SEED, body["seed"]);
-  const choices = numberOr(body["n"]);
-  if (choices !== undefined && choices !== 1) attributes[names.ATTR_GEN_AI_REQUEST_CHOICE_COUNT] = choices;
-  const stop = body["stop"];
-  if (typeof stop === "string") attributes[names.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES] = [stop];
-  else if (Array.isArray(stop)) {
-    attributes[names.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES] = stop.filter((item): item is string => typeof item === "string");
-  }
-  attributes[names.ATTR_GEN_AI_REQUEST_STREAM] = body["stream"] === true;
+  setSamplingAttributes(attributes, body);
 }
 
 /** The prompt's texts: a string, strings, or token arrays (which have no text to show). */

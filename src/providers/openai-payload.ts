@@ -2,7 +2,7 @@ import type { AttributeValue } from "@opentelemetry/api";
 import type { CallRecord } from "../call-record.js";
 import * as names from "../semconv.js";
 import type { CallContext } from "./types.js";
-import { numberOr, stringOr } from "./json.js";
+import { isObject, numberOr, stringOr } from "./json.js";
 import type { Json } from "./json.js";
 import { clientTraitsOf } from "./openai-endpoints.js";
 
@@ -70,4 +70,37 @@ export function shouldInjectStreamUsage(request: Json, context: CallContext): bo
     context.client.acceptsStreamUsageOption &&
     request["stream_options"] == null
   );
+}
+
+/**
+ * The request parameters chat and legacy completions share: sampling, seed, choices, stop sequences, stream.
+ * The conventions ask for the choice count only when it is not 1.
+ */
+export function setSamplingAttributes(attributes: Record<string, AttributeValue>, body: Json): void {
+  setNumber(attributes, names.ATTR_GEN_AI_REQUEST_TEMPERATURE, body["temperature"]);
+  setNumber(attributes, names.ATTR_GEN_AI_REQUEST_TOP_P, body["top_p"]);
+  setNumber(attributes, names.ATTR_GEN_AI_REQUEST_FREQUENCY_PENALTY, body["frequency_penalty"]);
+  setNumber(attributes, names.ATTR_GEN_AI_REQUEST_PRESENCE_PENALTY, body["presence_penalty"]);
+  setNumber(attributes, names.ATTR_GEN_AI_REQUEST_SEED, body["seed"]);
+  const choices = numberOr(body["n"]);
+  if (choices !== undefined && choices !== 1) attributes[names.ATTR_GEN_AI_REQUEST_CHOICE_COUNT] = choices;
+  const stop = body["stop"];
+  if (typeof stop === "string") attributes[names.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES] = [stop];
+  else if (Array.isArray(stop)) {
+    attributes[names.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES] = stop.filter((item): item is string => typeof item === "string");
+  }
+  attributes[names.ATTR_GEN_AI_REQUEST_STREAM] = body["stream"] === true;
+}
+
+/** The text of a message's content: the string itself, or its text and refusal parts joined. */
+export function contentText(content: unknown): string {
+  if (typeof content === "string") return content;
+  if (!Array.isArray(content)) return "";
+  let text = "";
+  for (const part of content) {
+    if (!isObject(part)) continue;
+    if (typeof part["text"] === "string") text += part["text"];
+    else if (typeof part["refusal"] === "string") text += part["refusal"];
+  }
+  return text;
 }

@@ -4,7 +4,7 @@ import * as names from "../semconv.js";
 import type { Usage } from "../usage.js";
 import { base64BlobPart, estimateTokens, mediaPart, parseArguments, textPart } from "./content-parts.js";
 import type { Json } from "./openai-payload.js";
-import { isObject, numberOr, readResponseMetadata, setNumber, startRecord, stringOr } from "./openai-payload.js";
+import { contentText, isObject, numberOr, readResponseMetadata, setNumber, startRecord, stringOr } from "./openai-payload.js";
 import { estimateChatInputTokens, estimateTextTokens } from "./openai-token-estimate.js";
 import type { CallContext, OperationAdapter, PreparedCall, StreamAccumulator } from "./types.js";
 
@@ -179,17 +179,6 @@ function toToolDefinitions(tools: readonly unknown[]): unknown[] {
 
 // --- text for estimates ---
 
-function contentText(content: unknown): string {
-  if (typeof content === "string") return content;
-  if (!Array.isArray(content)) return "";
-  let text = "";
-  for (const part of content) {
-    if (!isObject(part)) continue;
-    if (typeof part["text"] === "string") text += part["text"];
-    else if (typeof part["refusal"] === "string") text += part["refusal"];
-  }
-  return text;
-}
 
 /** The billable text of an input or output item. */
 function itemText(item: Json): string {

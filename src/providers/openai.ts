@@ -7,7 +7,17 @@ import { describeOpenAIClient } from "./openai-endpoints.js";
 import { completionsCreate } from "./openai-completions.js";
 import { embeddingsCreate } from "./openai-embeddings.js";
 import type { Json } from "./openai-payload.js";
-import { isObject, numberOr, readResponseMetadata, setNumber, shouldInjectStreamUsage, startRecord, stringOr } from "./openai-payload.js";
+import {
+  contentText,
+  isObject,
+  numberOr,
+  readResponseMetadata,
+  setNumber,
+  setSamplingAttributes,
+  shouldInjectStreamUsage,
+  startRecord,
+  stringOr,
+} from "./openai-payload.js";
 import { responsesCreate } from "./openai-responses.js";
 import { estimateChatInputTokens, estimateTextTokens } from "./openai-token-estimate.js";
 import type {
@@ -41,20 +51,7 @@ function detect(client: object): boolean {
 function requestAttributes(body: Json, attributes: Record<string, AttributeValue>): void {
   attributes[names.ATTR_OPENAI_API_TYPE] = names.OPENAI_API_TYPE_CHAT_COMPLETIONS;
   setNumber(attributes, names.ATTR_GEN_AI_REQUEST_MAX_TOKENS, body["max_completion_tokens"] ?? body["max_tokens"]);
-  setNumber(attributes, names.ATTR_GEN_AI_REQUEST_TEMPERATURE, body["temperature"]);
-  setNumber(attributes, names.ATTR_GEN_AI_REQUEST_TOP_P, body["top_p"]);
-  setNumber(attributes, names.ATTR_GEN_AI_REQUEST_FREQUENCY_PENALTY, body["frequency_penalty"]);
-  setNumber(attributes, names.ATTR_GEN_AI_REQUEST_PRESENCE_PENALTY, body["presence_penalty"]);
-  setNumber(attributes, names.ATTR_GEN_AI_REQUEST_SEED, body["seed"]);
-  const choices = numberOr(body["n"]);
-  // The conventions ask for the choice count only when it is not 1.
-  if (choices !== undefined && choices !== 1) attributes[names.ATTR_GEN_AI_REQUEST_CHOICE_COUNT] = choices;
-  const stop = body["stop"];
-  if (typeof stop === "string") attributes[names.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES] = [stop];
-  else if (Array.isArray(stop)) {
-    attributes[names.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES] = stop.filter((item): item is string => typeof item === "string");
-  }
-  attributes[names.ATTR_GEN_AI_REQUEST_STREAM] = body["stream"] === true;
+  setSamplingAttributes(attributes, body);
   const format = isObject(body["response_format"]) ? stringOr(body["response_format"]["type"]) : undefined;
   if (format === "json_object" || format === "json_schema") attributes[names.ATTR_GEN_AI_OUTPUT_TYPE] = names.OUTPUT_TYPE_JSON;
   else if (format === "text") attributes[names.ATTR_GEN_AI_OUTPUT_TYPE] = names.OUTPUT_TYPE_TEXT;
@@ -156,18 +153,6 @@ function toToolDefinitions(tools: readonly unknown[]): unknown[] {
   });
 }
 
-/** The text of a message's content: a string, or its text and refusal parts. */
-function contentText(content: unknown): string {
-  if (typeof content === "string") return content;
-  if (!Array.isArray(content)) return "";
-  let text = "";
-  for (const part of content) {
-    if (!isObject(part)) continue;
-    if (typeof part["text"] === "string") text += part["text"];
-    else if (typeof part["refusal"] === "string") text += part["refusal"];
-  }
-  return text;
-}
 
 /** The text a chat message is billed for: its content, refusal, and the names and arguments of its tool calls. */
 function chatMessageText(message: Json): string {
