@@ -8,7 +8,7 @@
  * from there.
  */
 import type { ServerResponse } from "node:http";
-import { groupEvenly, isRecord, sleep, splitContent, writeAndFlush } from "./wire-common.js";
+import { groupEvenly, isRecord, requireInteger, sleep, splitContent, validateCommon, writeAndFlush } from "./wire-common.js";
 
 /** The route this module answers. */
 export const ANTHROPIC_MESSAGES_PATH = "/v1/messages";
@@ -201,26 +201,10 @@ export async function answerAnthropicMessages(
 
 /** Throws a `RangeError` naming the field when `reply` cannot be answered. */
 export function validateAnthropicReply(reply: MockAnthropicReply, label: string): void {
-  const requireInteger = (value: number | undefined, name: string, minimum: number): void => {
-    if (value !== undefined && !(Number.isInteger(value) && value >= minimum)) {
-      throw new RangeError(`${label}.${name} must be an integer of at least ${minimum}, got ${String(value)}.`);
-    }
-  };
-  const requireDelay = (value: number | undefined, name: string): void => {
-    if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
-      throw new RangeError(`${label}.${name} must be a finite number of at least 0 ms, got ${String(value)}.`);
-    }
-  };
-  requireInteger(reply.chunks, "chunks", 1);
-  requireInteger(reply.messageDeltas, "messageDeltas", 1);
-  requireInteger(reply.errorEventAfterDeltas, "errorEventAfterDeltas", 0);
-  requireInteger(reply.disconnectAfterDeltas, "disconnectAfterDeltas", 0);
-  requireDelay(reply.chunkDelayMs, "chunkDelayMs");
-  requireDelay(reply.firstChunkDelayMs, "firstChunkDelayMs");
-  const { status } = reply;
-  if (status !== undefined && !(Number.isInteger(status) && status >= 200 && status <= 599)) {
-    throw new RangeError(`${label}.status must be an HTTP status from 200 to 599, got ${String(status)}.`);
-  }
+  validateCommon(reply, label);
+  requireInteger(reply.messageDeltas, `${label}.messageDeltas`, 1);
+  requireInteger(reply.errorEventAfterDeltas, `${label}.errorEventAfterDeltas`, 0);
+  requireInteger(reply.disconnectAfterDeltas, `${label}.disconnectAfterDeltas`, 0);
   for (const [index, block] of (reply.content ?? []).entries()) {
     const known = ["text", "thinking", "redacted_thinking", "tool_use", "raw"];
     if (!isRecord(block) || !known.includes(String(block.type))) {
@@ -229,7 +213,7 @@ export function validateAnthropicReply(reply: MockAnthropicReply, label: string)
   }
   for (const [name, value] of Object.entries(reply.usage ?? {})) {
     if (name === "service_tier") continue;
-    requireInteger(value as number | undefined, `usage.${name}`, 0);
+    requireInteger(value as number | undefined, `${label}.usage.${name}`, 0);
   }
 }
 

@@ -14,7 +14,17 @@ import { OPENAI_EMBEDDINGS_PATH, answerEmbeddings, validateEmbeddingsReply } fro
 import type { MockEmbeddingsReply } from "./openai-embeddings-wire.js";
 import { OPENAI_RESPONSES_PATH, answerResponses, validateResponsesReply } from "./openai-responses-wire.js";
 import type { MockResponsesReply } from "./openai-responses-wire.js";
-import { dataLine, groupEvenly, isRecord, openAIPathOf, sleep, splitContent, writeAndFlush } from "./wire-common.js";
+import {
+  dataLine,
+  groupEvenly,
+  isRecord,
+  openAIPathOf,
+  requireInteger,
+  sleep,
+  splitContent,
+  validateCommon,
+  writeAndFlush,
+} from "./wire-common.js";
 
 /** One request the mock server received, recorded before it was answered. */
 export interface RecordedRequest {
@@ -705,22 +715,6 @@ function recordableHeaders(request: IncomingMessage): Record<string, string> {
 
 
 function validateReply(reply: MockReply, label: string): void {
-  const requireInteger = (value: number | undefined, name: string, minimum: number): void => {
-    if (value !== undefined && !(Number.isInteger(value) && value >= minimum)) {
-      throw new RangeError(`${label}.${name} must be an integer of at least ${minimum}, got ${String(value)}.`);
-    }
-  };
-  const requireDelay = (value: number | undefined, name: string): void => {
-    if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
-      throw new RangeError(`${label}.${name} must be a finite number of at least 0 ms, got ${String(value)}.`);
-    }
-  };
-  requireInteger(reply.chunks, "chunks", 1);
-  requireInteger(reply.errorAfterChunks, "errorAfterChunks", 0);
-  requireDelay(reply.chunkDelayMs, "chunkDelayMs");
-  requireDelay(reply.firstChunkDelayMs, "firstChunkDelayMs");
-  const { status } = reply;
-  if (status !== undefined && !(Number.isInteger(status) && status >= 200 && status <= 599)) {
-    throw new RangeError(`${label}.status must be an HTTP status from 200 to 599, got ${String(status)}.`);
-  }
+  validateCommon(reply, label);
+  requireInteger(reply.errorAfterChunks, `${label}.errorAfterChunks`, 0);
 }
