@@ -53,6 +53,20 @@ const streamText = Array.from({ length: 200 }, (_, index) => vocabulary[index % 
 
 const openaiClient = (baseURL) => new OpenAI({ baseURL, apiKey: "sk-bench", maxRetries: 0 });
 
+const openaiStream = {
+  name: "stream, 200 chunks",
+  createClient: openaiClient,
+  defaultReply: { chunks: 200, text: streamText },
+  callsPerRound: 300,
+  targetAddedPercent: 5,
+  run: async (client) => {
+    const stream = await client.chat.completions.create({ model, messages, stream: true });
+    let contentChunkCount = 0;
+    for await (const chunk of stream) if (chunk.choices[0]?.delta.content) contentChunkCount++;
+    if (contentChunkCount !== 200) throw new Error(`stream had ${contentChunkCount} content chunks, expected 200`);
+  },
+};
+
 const scenarios = [
   {
     name: "non-streaming",
@@ -65,34 +79,9 @@ const scenarios = [
       await client.chat.completions.create({ model, messages });
     },
   },
-  {
-    name: "stream, 200 chunks",
-    createClient: openaiClient,
-    defaultReply: { chunks: 200, text: streamText },
-    callsPerRound: 300,
-    targetAddedPercent: 5,
-    run: async (client) => {
-      const stream = await client.chat.completions.create({ model, messages, stream: true });
-      let contentChunkCount = 0;
-      for await (const chunk of stream) if (chunk.choices[0]?.delta.content) contentChunkCount++;
-      if (contentChunkCount !== 200) throw new Error(`stream had ${contentChunkCount} content chunks, expected 200`);
-    },
-  },
-  {
-    name: "stream, 200, chunk metric",
-    // The opt-in gen_ai.client.operation.time_per_output_chunk: one histogram point per chunk after the first.
-    observeOptions: { chunkTimingMetric: true },
-    createClient: openaiClient,
-    defaultReply: { chunks: 200, text: streamText },
-    callsPerRound: 300,
-    targetAddedPercent: 5,
-    run: async (client) => {
-      const stream = await client.chat.completions.create({ model, messages, stream: true });
-      let contentChunkCount = 0;
-      for await (const chunk of stream) if (chunk.choices[0]?.delta.content) contentChunkCount++;
-      if (contentChunkCount !== 200) throw new Error(`stream had ${contentChunkCount} content chunks, expected 200`);
-    },
-  },
+  openaiStream,
+  // The same stream with the opt-in gen_ai.client.operation.time_per_output_chunk: one point per chunk after the first.
+  { ...openaiStream, name: "stream, 200, chunk metric", observeOptions: { chunkTimingMetric: true } },
   {
     name: "Anthropic stream, 200",
     createClient: (_baseURL, anthropicURL) => new Anthropic({ baseURL: anthropicURL, apiKey: "sk-ant-bench", maxRetries: 0 }),
