@@ -4,7 +4,7 @@ import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createHarness } from "./helpers/harness.js";
 import type { Harness } from "./helpers/harness.js";
-import { jsonAttribute } from "./helpers/openai-spans.js";
+import { jsonAttribute } from "./helpers/span-attributes.js";
 
 /**
  * The SDK's chat helpers, `chat.completions.stream()` and `runTools()` (under `beta.chat.completions` on

@@ -3,7 +3,7 @@ import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { collect, createHarness } from "./helpers/harness.js";
 import type { Harness } from "./helpers/harness.js";
-import { jsonAttribute, withoutCost, withoutTimings } from "./helpers/openai-spans.js";
+import { jsonAttribute, withoutCost, withoutTimings } from "./helpers/span-attributes.js";
 
 /**
  * `embeddings.create` and legacy `completions.create`, run against every openai major in the vitest

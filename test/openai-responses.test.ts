@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { collect, createHarness, sequenceClock } from "./helpers/harness.js";
 import type { Harness } from "./helpers/harness.js";
 import { forceGarbageCollection } from "./helpers/gc.js";
-import { jsonAttribute, withoutCost, withoutTimings } from "./helpers/openai-spans.js";
+import { jsonAttribute, withoutCost, withoutTimings } from "./helpers/span-attributes.js";
 import { PRICE_SNAPSHOT } from "../src/metrics/price-snapshot.js";
 import { openCallCount } from "../src/record-call.js";
 

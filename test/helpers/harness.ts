@@ -1,69 +1,41 @@
 import OpenAI from "openai";
-import { MeterProvider } from "@opentelemetry/sdk-metrics";
 import type { Histogram, ResourceMetrics } from "@opentelemetry/sdk-metrics";
-import { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
-import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
-import { memorySink, observe } from "../../src/index.js";
-import type { MemorySink, ObserveOptions } from "../../src/index.js";
+import { observe } from "../../src/index.js";
+import type { ObserveOptions } from "../../src/index.js";
 import { startMockLLMServer } from "../../src/testing/index.js";
 import type { MockLLMServer } from "../../src/testing/index.js";
+import { createTestTelemetry } from "./telemetry.js";
+import type { TestTelemetry } from "./telemetry.js";
 
 /** The API key tests use; a test checks it never appears in any attribute. */
 export const API_KEY = "sk-test-SECRET-do-not-export";
 
-export interface Harness {
+export interface Harness extends Omit<TestTelemetry, "shutdown"> {
   server: MockLLMServer;
-  sink: MemorySink;
-  tracerProvider: BasicTracerProvider;
-  meterProvider: MeterProvider;
   /** A raw client on the same server, to compare behaviour with. */
   raw: OpenAI;
   /** The observed client. */
   openai: OpenAI;
   observeClient(client: OpenAI, options?: ObserveOptions): OpenAI;
-  spans(): ReadableSpan[];
-  /** The one span recorded so far; fails when there is not exactly one. */
-  onlySpan(): ReadableSpan;
-  /** Wait until `count` spans have ended (stream spans end asynchronously after abort/GC). */
-  waitForSpans(count: number, timeoutMs?: number): Promise<ReadableSpan[]>;
   close(): Promise<void>;
 }
 
 export async function createHarness(options: ObserveOptions = {}): Promise<Harness> {
   const server = await startMockLLMServer();
-  const sink = memorySink();
-  const tracerProvider = new BasicTracerProvider({ spanProcessors: [...sink.spanProcessors] });
-  const meterProvider = new MeterProvider({ readers: [...sink.metricReaders] });
+  const { shutdown, ...telemetry } = createTestTelemetry();
+  const { tracerProvider, meterProvider } = telemetry;
   const newClient = (): OpenAI => new OpenAI({ baseURL: server.openaiBaseURL, apiKey: API_KEY, maxRetries: 0 });
   const observeClient = (client: OpenAI, extra: ObserveOptions = {}): OpenAI =>
     observe(client, { tracerProvider, meterProvider, ...options, ...extra });
-  const spans = (): ReadableSpan[] => sink.getSpans();
   return {
+    ...telemetry,
     server,
-    sink,
-    tracerProvider,
-    meterProvider,
     raw: newClient(),
     openai: observeClient(newClient()),
     observeClient,
-    spans,
-    onlySpan() {
-      const all = spans();
-      if (all.length !== 1) throw new Error(`expected exactly one span, found ${all.length}: ${all.map((s) => s.name).join(", ")}`);
-      return all[0]!;
-    },
-    async waitForSpans(count, timeoutMs = 5_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (spans().length < count) {
-        if (Date.now() > deadline) throw new Error(`expected ${count} spans, found ${spans().length}`);
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-      return spans();
-    },
     async close() {
       await server.close();
-      await tracerProvider.shutdown();
-      await meterProvider.shutdown();
+      await shutdown();
     },
   };
 }

@@ -1,0 +1,48 @@
+import { MeterProvider } from "@opentelemetry/sdk-metrics";
+import { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
+import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
+import { memorySink } from "../../src/index.js";
+import type { MemorySink } from "../../src/index.js";
+
+/** Providers over an in-memory sink, and the span look-ups every provider's tests use. */
+export interface TestTelemetry {
+  sink: MemorySink;
+  tracerProvider: BasicTracerProvider;
+  meterProvider: MeterProvider;
+  spans(): ReadableSpan[];
+  /** The one span recorded so far; fails when there is not exactly one. */
+  onlySpan(): ReadableSpan;
+  /** Wait until `count` spans have ended (stream spans end asynchronously after abort/GC). */
+  waitForSpans(count: number, timeoutMs?: number): Promise<ReadableSpan[]>;
+  shutdown(): Promise<void>;
+}
+
+export function createTestTelemetry(): TestTelemetry {
+  const sink = memorySink();
+  const tracerProvider = new BasicTracerProvider({ spanProcessors: [...sink.spanProcessors] });
+  const meterProvider = new MeterProvider({ readers: [...sink.metricReaders] });
+  const spans = (): ReadableSpan[] => sink.getSpans();
+  return {
+    sink,
+    tracerProvider,
+    meterProvider,
+    spans,
+    onlySpan() {
+      const all = spans();
+      if (all.length !== 1) throw new Error(`expected exactly one span, found ${all.length}: ${all.map((s) => s.name).join(", ")}`);
+      return all[0]!;
+    },
+    async waitForSpans(count, timeoutMs = 5_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (spans().length < count) {
+        if (Date.now() > deadline) throw new Error(`expected ${count} spans, found ${spans().length}`);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      return spans();
+    },
+    async shutdown() {
+      await tracerProvider.shutdown();
+      await meterProvider.shutdown();
+    },
+  };
+}
