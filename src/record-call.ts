@@ -8,6 +8,7 @@ import { currentMeterProvider, currentTracerProvider } from "./internal/active-p
 import { createPricer } from "./metrics/cost.js";
 import type { CostBreakdown, Pricer } from "./metrics/cost.js";
 import { instrumentsFor } from "./metrics/instruments.js";
+import type { Instruments, Total } from "./metrics/instruments.js";
 import type { StreamTiming } from "./metrics/timing.js";
 import * as names from "./semconv.js";
 import { VERSION } from "./version.js";
@@ -50,12 +51,27 @@ const abandoned = new FinalizationRegistry<ActiveCall>((call) => {
   if (!call.ended) call.end({ kind: "abandoned" });
 });
 
+/**
+ * The metric attributes of one (operation, provider, models, server, error type), and its running
+ * totals, built once and reused by every call that matches.
+ */
 interface MetricAttributeSet {
+  readonly instruments: Instruments;
+  readonly operationName: string;
+  readonly providerName: string;
+  readonly requestModel: string | undefined;
+  readonly responseModel: string | undefined;
+  readonly serverAddress: string | undefined;
+  readonly serverPort: number | undefined;
+  readonly errorType: string | undefined;
   readonly key: string;
   readonly base: Attributes;
   readonly input: Attributes;
   readonly output: Attributes;
-  withOutcome(outcome: string): Attributes;
+  /** Per outcome kind, opened on first use. */
+  readonly calls: Partial<Record<CallOutcome["kind"], Total>>;
+  cost: Total | undefined;
+  cacheRead: Total | undefined;
 }
 
 /** The bundled snapshot's pricer, shared by every client without pricing options; built on first use. */
@@ -76,6 +92,8 @@ export class Recorder {
   private meterCache: { provider: unknown; meter: Meter } | undefined;
   private pricerCache: Pricer | undefined;
   private readonly metricAttributeSets = new Map<string, MetricAttributeSet>();
+  /** The set the previous call used: most calls of a client use the same one. */
+  private lastMetricAttributeSet: MetricAttributeSet | undefined;
 
   constructor(private readonly options: ResolvedOptions) {}
 
@@ -250,28 +268,55 @@ export class Recorder {
 
   private writeMetrics(call: Call, outcome: CallOutcome, endMs: number, cost: CostBreakdown | undefined): void {
     const { record, timing } = call;
-    const instruments = instrumentsFor(this.meter());
-    const set = this.metricAttributes(record, outcome.kind === "error" ? errorType(outcome.error) : undefined);
+    const set = this.metricAttributes(
+      instrumentsFor(this.meter()),
+      record,
+      outcome.kind === "error" ? errorType(outcome.error) : undefined,
+    );
+    const { instruments } = set;
 
     instruments.operationDuration.record((endMs - call.startMs) / 1000, set.base);
-    instruments.addCall(`${set.key}\u0000${outcome.kind}`, set.withOutcome(outcome.kind));
+    const callTotal = (set.calls[outcome.kind] ??= instruments.calls.totalFor(`${set.key}\u0000${outcome.kind}`, {
+      ...set.base,
+      [names.ATTR_TOKENTRACE_CALL_OUTCOME]: outcome.kind,
+    }));
+    callTotal.value += 1;
     const firstMs = timing?.timeToFirstChunkMs;
     if (firstMs !== undefined) instruments.timeToFirstChunk.record(firstMs / 1000, set.base);
     timing?.forEachGapPoint((gapMs) => instruments.timePerOutputChunk.record(gapMs / 1000, set.base));
 
-    const { inputTokens, outputTokens } = record.usage;
+    const { inputTokens, outputTokens, cacheReadInputTokens } = record.usage;
     if (inputTokens !== undefined) instruments.tokenUsage.record(inputTokens, set.input);
     if (outputTokens !== undefined) instruments.tokenUsage.record(outputTokens, set.output);
-    const cacheRead = record.usage.cacheReadInputTokens;
-    if (cacheRead !== undefined) instruments.addCacheRead(set.key, set.base, cacheRead);
-    if (cost !== undefined) instruments.addCost(set.key, set.base, cost.totalUsd);
+    if (cacheReadInputTokens !== undefined) {
+      (set.cacheRead ??= instruments.cacheRead.totalFor(set.key, set.base)).value += cacheReadInputTokens;
+    }
+    if (cost !== undefined) (set.cost ??= instruments.cost.totalFor(set.key, set.base)).value += cost.totalUsd;
   }
 
   /**
-   * Metric attribute sets, built once per distinct (operation, models, error) and reused: low-cardinality
-   * attributes only, never ids, users or content.
+   * Metric attribute sets, built once per distinct (operation, models, server, error) and reused:
+   * low-cardinality attributes only, never ids, users or content.
    */
-  private metricAttributes(record: CallRecord, errorTypeValue: string | undefined): MetricAttributeSet {
+  private metricAttributes(
+    instruments: Instruments,
+    record: CallRecord,
+    errorTypeValue: string | undefined,
+  ): MetricAttributeSet {
+    const last = this.lastMetricAttributeSet;
+    if (
+      last !== undefined &&
+      last.instruments === instruments &&
+      last.operationName === record.operationName &&
+      last.providerName === record.providerName &&
+      last.requestModel === record.requestModel &&
+      last.responseModel === record.responseModel &&
+      last.serverAddress === record.serverAddress &&
+      last.serverPort === record.serverPort &&
+      last.errorType === errorTypeValue
+    ) {
+      return last;
+    }
     const key = [
       record.operationName,
       record.providerName,
@@ -282,7 +327,8 @@ export class Recorder {
       errorTypeValue ?? "",
     ].join("\u0000");
     let set = this.metricAttributeSets.get(key);
-    if (set === undefined) {
+    // Totals belong to one meter's instruments: a set made for another meter is made again.
+    if (set === undefined || set.instruments !== instruments) {
       const base: Attributes = {
         [names.ATTR_GEN_AI_OPERATION_NAME]: record.operationName,
         [names.ATTR_GEN_AI_PROVIDER_NAME]: record.providerName,
@@ -292,24 +338,27 @@ export class Recorder {
       if (record.serverAddress !== undefined) base[names.ATTR_SERVER_ADDRESS] = record.serverAddress;
       if (record.serverPort !== undefined) base[names.ATTR_SERVER_PORT] = record.serverPort;
       if (errorTypeValue !== undefined) base[names.ATTR_ERROR_TYPE] = errorTypeValue;
-      const byOutcome = new Map<string, Attributes>();
       set = {
+        instruments,
+        operationName: record.operationName,
+        providerName: record.providerName,
+        requestModel: record.requestModel,
+        responseModel: record.responseModel,
+        serverAddress: record.serverAddress,
+        serverPort: record.serverPort,
+        errorType: errorTypeValue,
         key,
         base,
         input: { ...base, [names.ATTR_GEN_AI_TOKEN_TYPE]: names.TOKEN_TYPE_INPUT },
         output: { ...base, [names.ATTR_GEN_AI_TOKEN_TYPE]: names.TOKEN_TYPE_OUTPUT },
-        withOutcome(outcome: string): Attributes {
-          let attributes = byOutcome.get(outcome);
-          if (attributes === undefined) {
-            attributes = { ...base, [names.ATTR_TOKENTRACE_CALL_OUTCOME]: outcome };
-            byOutcome.set(outcome, attributes);
-          }
-          return attributes;
-        },
+        calls: {},
+        cost: undefined,
+        cacheRead: undefined,
       };
       if (this.metricAttributeSets.size >= 256) this.metricAttributeSets.clear();
       this.metricAttributeSets.set(key, set);
     }
+    this.lastMetricAttributeSet = set;
     return set;
   }
 

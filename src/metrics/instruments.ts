@@ -19,23 +19,25 @@ import {
  * The metric instruments of one meter. Created once per meter, never per call.
  *
  * Counters are kept as running totals here and reported through observable counters when a reader
- * collects: a synchronous `add()` costs the OpenTelemetry SDK an attribute hash per call, an addition here
- * costs nothing, and a monotonic total observed at collection is exactly what a counter reports.
+ * collects: a synchronous `add()` costs the OpenTelemetry SDK an attribute hash per call, an addition to a
+ * total the caller holds costs nothing, and a monotonic total observed at collection is exactly what a
+ * counter reports.
  */
 export interface Instruments {
   tokenUsage: Histogram;
   operationDuration: Histogram;
   timeToFirstChunk: Histogram;
   timePerOutputChunk: Histogram;
-  /** Count one call; `key` identifies `attributes` (same key, same attributes). */
-  addCall(key: string, attributes: Attributes): void;
-  /** Add USD spent; `key` identifies `attributes`. */
-  addCost(key: string, attributes: Attributes, usd: number): void;
-  /** Add input tokens read from the prompt cache; `key` identifies `attributes`. */
-  addCacheRead(key: string, attributes: Attributes, tokens: number): void;
+  /** `tokentrace.client.calls`: one per call, by how it ended. */
+  calls: RunningTotals;
+  /** `tokentrace.client.cost`: USD spent. */
+  cost: RunningTotals;
+  /** `tokentrace.client.token.cache_read`: input tokens read from the prompt cache. */
+  cacheRead: RunningTotals;
 }
 
-interface Total {
+/** One attribute set's running total: add to `value`, the observable counter reports it. */
+export interface Total {
   readonly attributes: Attributes;
   value: number;
 }
@@ -43,16 +45,21 @@ interface Total {
 /** Totals are per attribute set, and attribute sets are low-cardinality; the cap guards against misuse. */
 const maxAttributeSets = 2_000;
 
-class RunningTotals {
+export class RunningTotals {
   private readonly totals = new Map<string, Total>();
 
-  add(key: string, attributes: Attributes, value: number): void {
-    const total = this.totals.get(key);
-    if (total !== undefined) {
-      total.value += value;
-    } else if (this.totals.size < maxAttributeSets) {
-      this.totals.set(key, { attributes, value });
+  /**
+   * The total for `attributes`, which `key` identifies (same key, same attributes): the same object for
+   * the same key, so callers look it up once per attribute set and keep it. Past the cap, a total that is
+   * never reported.
+   */
+  totalFor(key: string, attributes: Attributes): Total {
+    let total = this.totals.get(key);
+    if (total === undefined) {
+      total = { attributes, value: 0 };
+      if (this.totals.size < maxAttributeSets) this.totals.set(key, total);
     }
+    return total;
   }
 
   report = (result: ObservableResult): void => {
@@ -107,9 +114,9 @@ export function instrumentsFor(meter: Meter): Instruments {
         unit: UNIT_SECONDS,
         advice: { explicitBucketBoundaries: [...DURATION_BUCKETS_SECONDS] },
       }),
-      addCall: (key, attributes) => calls.add(key, attributes, 1),
-      addCost: (key, attributes, usd) => cost.add(key, attributes, usd),
-      addCacheRead: (key, attributes, tokens) => cacheRead.add(key, attributes, tokens),
+      calls,
+      cost,
+      cacheRead,
     };
     byMeter.set(meter, instruments);
   }
