@@ -110,6 +110,9 @@ function observeApiPromise(
     record.httpStatusCode = response.status;
     record.requestId = response.headers?.get(state.requestIdHeader) ?? undefined;
     if (rawResponseRequested) readRawResponse(response, state, operation, prepared, call);
+    // The app that awaits the call has asked for its parse by now, and the parse ends the call. Only a
+    // promise nobody has asked to parse yet may be dropped unread: watch it from here, not for every call.
+    else if (promise.parsedPromise === undefined) call.watch(promise);
   };
 
   // A side branch, not a replacement: every path to the response (parse(), asResponse(), withResponse(),
@@ -172,7 +175,6 @@ function observeApiPromise(
     };
   }
 
-  call.watch(promise);
 }
 
 function onData(
