@@ -534,6 +534,8 @@ export const anthropicAdapter: ProviderAdapter = {
 //   `http.request.resend_count` on retries, `url.*`): status, `error.type`, usage, ids and content stay the
 //   recorder's, and content obeys tokentrace's capture switch alone;
 // - never lets the SDK set the status or end the span: the recorder ends it, once;
+// - says it is not recording, so the SDK spends nothing on the response and stream recording it would
+//   otherwise do only for the guard to drop (the attempt attributes do not ask);
 // - gives the SDK the span's context, so the SDK's `propagation` setting keeps its meaning: with it on, the
 //   request carries `traceparent` of tokentrace's span.
 // The stream helpers start their span before calling `create()`; through the observed client they are given
@@ -574,12 +576,19 @@ class LentSpan implements Span {
     return this.call.span.spanContext();
   }
 
+  /**
+   * Always false, though the span it stands for records: the SDK sets the attempt attributes whatever this
+   * says, and skips, when it is false, the response and per-event recording whose results this span would
+   * drop anyway (for a stream, an extra async iterator layer and bookkeeping on every event).
+   */
   isRecording(): boolean {
-    return !this.call.ended && this.call.span.isRecording();
+    return false;
   }
 
   setAttribute(key: string, value: AttributeValue): this {
-    if (sdkAttemptAttributes.has(key) && this.isRecording()) this.call.span.setAttribute(key, value);
+    if (sdkAttemptAttributes.has(key) && !this.call.ended && this.call.span.isRecording()) {
+      this.call.span.setAttribute(key, value);
+    }
     return this;
   }
 
