@@ -230,6 +230,21 @@ describe("never breaking the host", () => {
     expect(span.attributes["gen_ai.response.finish_reasons"]).toEqual(["cancelled"]);
   });
 
+  it("ends the span of a non-streaming call whose promise is dropped unread once it is garbage-collected", async () => {
+    await (async () => {
+      const promise = h.openai.chat.completions.create({ model: "gpt-4o-mini", messages });
+      // The response arrives while nobody has asked for its parse.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(typeof promise.then).toBe("function");
+    })();
+    const deadline = Date.now() + 5_000;
+    while (h.spans().length === 0 && Date.now() < deadline) await forceGarbageCollection(1);
+    const span = h.onlySpan();
+    expect(span.attributes["http.response.status_code"]).toBe(200);
+    expect(span.attributes["gen_ai.response.finish_reasons"]).toEqual(["cancelled"]);
+    expect(span.attributes["gen_ai.usage.output_tokens"]).toBeUndefined();
+  });
+
   it("leaves no open calls behind after finished, failed, cancelled and abandoned calls", async () => {
     const before = openCallCount();
     await h.openai.chat.completions.create({ model: "gpt-4o-mini", messages });
