@@ -144,7 +144,7 @@ export interface MockAnthropicReply {
    * count so far (the last one the total) and only the last one carries the stop reason.
    */
   messageDeltas?: number;
-  /** Delay before every SSE event after the first one. Default 0. */
+  /** Delay before every SSE event after the first one. Default 0; with both delays 0 the stream is sent in one write. */
   chunkDelayMs?: number;
   /** Delay before the first SSE event, or before a non-streaming (or error) body. Default 0. */
   firstChunkDelayMs?: number;
@@ -396,6 +396,10 @@ async function sendStream(response: ServerResponse, reply: ResolvedReply, signal
   const events = buildStreamEvents(reply);
   const failAt = failurePoint(events, reply.errorEventAfterDeltas ?? reply.disconnectAfterDeltas);
   const disconnect = reply.errorEventAfterDeltas === undefined;
+  // With no delays, the whole stream goes out as one write: the client then reads it the same way every
+  // time, where separate writes arrive in however many reads the timing of the two processes gives.
+  const burst = reply.firstChunkDelayMs <= 0 && reply.chunkDelayMs <= 0;
+  if (burst) response.cork();
   for (const [index, event] of events.entries()) {
     await sleep(index === 0 ? reply.firstChunkDelayMs : reply.chunkDelayMs, signal);
     if (signal.aborted) return;
@@ -408,6 +412,7 @@ async function sendStream(response: ServerResponse, reply: ResolvedReply, signal
       response.end(event.text + sse("error", { type: "error", error: { type, message: errorMessageFor(type) } }));
       return;
     }
+    if (burst) response.uncork();
     // Wait until the bytes have left so the client really sees the events before the connection drops.
     await writeAndFlush(response, event.text, signal);
     response.destroy();

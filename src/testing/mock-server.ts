@@ -98,7 +98,10 @@ export interface MockReply {
    * chunk. The chunks always concatenate exactly to `text`. Must be a positive integer.
    */
   chunks?: number;
-  /** Delay before every SSE event after the first one, including the final `[DONE]`. Default 0. */
+  /**
+   * Delay before every SSE event after the first one, including the final `[DONE]`. Default 0. With this and
+   * `firstChunkDelayMs` both 0, the whole stream is sent in one write.
+   */
   chunkDelayMs?: number;
   /**
    * Delay before the first SSE event, or before a non-streaming (or error) body. Streaming responses send
@@ -553,6 +556,10 @@ async function sendStream(response: ServerResponse, reply: ResolvedReply, signal
 
   const events = buildStreamEvents(reply);
   const failAfterIndex = failurePoint(events, reply.errorAfterChunks);
+  // With no delays, the whole stream goes out as one write: the client then reads it the same way every
+  // time, where separate writes arrive in however many reads the timing of the two processes gives.
+  const burst = reply.firstChunkDelayMs <= 0 && reply.chunkDelayMs <= 0;
+  if (burst) response.cork();
   for (const [index, event] of events.entries()) {
     await sleep(index === 0 ? reply.firstChunkDelayMs : reply.chunkDelayMs, signal);
     if (signal.aborted) return;
@@ -560,6 +567,7 @@ async function sendStream(response: ServerResponse, reply: ResolvedReply, signal
       response.write(event.text);
       continue;
     }
+    if (burst) response.uncork();
     // Wait until the bytes have left so the client really sees the chunks before the connection drops.
     await writeAndFlush(response, event.text, signal);
     response.destroy();

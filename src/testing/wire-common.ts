@@ -84,6 +84,9 @@ export async function sendEvents(
   options: { firstDelayMs: number; delayMs: number; disconnectAfter: number },
   signal: AbortSignal,
 ): Promise<void> {
+  // With no delays, the whole stream goes out as one write (see the chat route's sendStream).
+  const burst = options.firstDelayMs <= 0 && options.delayMs <= 0;
+  if (burst) response.cork();
   for (const [index, event] of events.entries()) {
     await sleep(index === 0 ? options.firstDelayMs : options.delayMs, signal);
     if (signal.aborted) return;
@@ -91,6 +94,7 @@ export async function sendEvents(
       response.write(event.text);
       continue;
     }
+    if (burst) response.uncork();
     await writeAndFlush(response, event.text, signal);
     response.destroy();
     return;
