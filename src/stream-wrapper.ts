@@ -3,6 +3,7 @@ import type { StreamAccumulator } from "./providers/types.js";
 import { reportInternalError } from "./internal/report.js";
 import { StreamTiming } from "./metrics/timing.js";
 import { outcomeOf } from "./record-call.js";
+import type { CallOutcome } from "./record-call.js";
 
 /** The parts of an SDK `Stream` (openai, @anthropic-ai/sdk) that tokentrace relies on. */
 interface SdkStream {
@@ -21,8 +22,10 @@ export function isSdkStream(value: unknown): value is SdkStream {
  * `for await`, `tee()` and `toReadableStream()` all go through) is replaced by one that hands every
  * chunk to the accumulator and ends the call exactly once: on completion, error, early `break`, or abort.
  *
- * The iterator is a plain object rather than an async generator: per chunk it adds one `then` and no
- * generator machinery, and it returns the SDK's own result objects.
+ * The iterator is a plain object rather than an async generator, and returns the SDK's own result
+ * objects. Where the accumulator never hides a chunk, `next()` returns the SDK's own promise and
+ * tokentrace reads the result beside the app (its handler, attached first, runs first); otherwise each
+ * result passes through one `then` that may swap a hidden chunk for the next one.
  */
 export function traceStream(
   stream: SdkStream,
@@ -56,36 +59,47 @@ function tracedIteratorFactory(
 ): () => AsyncIterator<unknown> {
   return function tracedIterator(this: unknown): AsyncIterator<unknown> {
     const inner = original.call(this);
-    const onResult = (result: IteratorResult<unknown>): IteratorResult<unknown> | Promise<IteratorResult<unknown>> => {
-      if (result.done) {
-        call.end(signal?.aborted ? { kind: "aborted" } : { kind: "completed" });
-        return result;
-      }
-      const atMs = now();
-      let visible = true;
+    /** Reads one result; false when the chunk must be hidden from the app. */
+    const see = (result: IteratorResult<unknown>): boolean => {
       try {
-        visible = accumulator.add(result.value, atMs);
+        if (result.done) {
+          call.end(signal?.aborted ? ABORTED : COMPLETED);
+          return true;
+        }
+        const atMs = now();
+        const visible = accumulator.add(result.value, atMs);
+        // A hidden chunk (one that exists only because tokentrace asked for it) is not counted in the timing.
+        if (visible) timing.onChunk(atMs);
+        return visible;
       } catch (error) {
         reportInternalError("stream-chunk", error);
+        return true;
       }
-      if (visible) {
-        timing.onChunk(atMs);
-        return result;
-      }
-      // A chunk that exists only because tokentrace asked for it is consumed here, not shown to the app,
-      // and not counted in the timing statistics.
-      return inner.next().then(onResult, onError);
     };
-    // Not the signal: the SDK aborts its own controller while unwinding from any failure.
-    const onError = (error: unknown): never => {
+    const fail = (error: unknown): void => {
+      // Not the signal: the SDK aborts its own controller while unwinding from any failure.
       call.end(outcomeOf(error));
+    };
+    const rethrow = (error: unknown): never => {
+      fail(error);
       throw error;
     };
+    const onResult = (result: IteratorResult<unknown>): IteratorResult<unknown> | Promise<IteratorResult<unknown>> =>
+      see(result) ? result : inner.next().then(onResult, rethrow);
+
+    const next = accumulator.mayHideChunks
+      ? () => inner.next().then(onResult, rethrow)
+      : () => {
+          const result = inner.next();
+          // A side branch: the app awaits the SDK's own promise, and its rejection stays the app's to handle.
+          result.then(see, fail);
+          return result;
+        };
     const traced: AsyncIterableIterator<unknown> = {
-      next: () => inner.next().then(onResult, onError),
+      next,
       return: (value?: unknown) => {
-        call.end(signal?.aborted ? { kind: "aborted" } : { kind: "cancelled" });
-        return inner.return ? inner.return(value).then(undefined, onError) : Promise.resolve({ done: true, value });
+        call.end(signal?.aborted ? ABORTED : CANCELLED);
+        return inner.return ? inner.return(value).then(undefined, rethrow) : Promise.resolve({ done: true, value });
       },
       [Symbol.asyncIterator]() {
         return traced;
@@ -93,8 +107,12 @@ function tracedIteratorFactory(
     };
     if (inner.throw) {
       const innerThrow = inner.throw.bind(inner);
-      traced.throw = (error?: unknown) => innerThrow(error).then(onResult, onError);
+      traced.throw = (error?: unknown) => innerThrow(error).then(onResult, rethrow);
     }
     return traced;
   };
 }
+
+const COMPLETED: CallOutcome = { kind: "completed" };
+const CANCELLED: CallOutcome = { kind: "cancelled" };
+const ABORTED: CallOutcome = { kind: "aborted" };

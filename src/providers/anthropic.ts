@@ -368,6 +368,7 @@ interface BlockDraft {
  * deltas, `message_delta` (stop reason, cumulative usage). Unknown event, block and delta types are skipped.
  */
 class MessageStreamAccumulator implements StreamAccumulator {
+  readonly mayHideChunks = false;
   /** The usage so far: each field's latest value (message_delta totals are cumulative, never summed). */
   private usage: Json | undefined;
   private usageFinal = false;

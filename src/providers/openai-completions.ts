@@ -114,6 +114,8 @@ export const completionsCreate: OperationAdapter = {
 
 class CompletionsStreamAccumulator implements StreamAccumulator {
   private metadataSeen = false;
+  /** Only the usage chunk tokentrace asked for is hidden. */
+  readonly mayHideChunks: boolean;
   private usage: Json | undefined;
   private outputCharacters = 0;
   private readonly finishReasons: (string | undefined)[] = [];
@@ -123,7 +125,9 @@ class CompletionsStreamAccumulator implements StreamAccumulator {
   constructor(
     private readonly prepared: PreparedCall,
     private readonly capture: boolean,
-  ) {}
+  ) {
+    this.mayHideChunks = prepared.injectedStreamUsage;
+  }
 
   add(chunk: unknown): boolean {
     if (!isObject(chunk)) return true;

@@ -71,6 +71,6 @@ export const embeddingsCreate: OperationAdapter = {
 
   createStreamAccumulator(): StreamAccumulator {
     // Not reachable: the embeddings API has no streaming.
-    return { add: () => true, finish: () => undefined };
+    return { add: () => true, mayHideChunks: false, finish: () => undefined };
   },
 };

@@ -346,6 +346,7 @@ const deltaEvents: ReadonlySet<unknown> = new Set([
 ]);
 
 class ResponsesStreamAccumulator implements StreamAccumulator {
+  readonly mayHideChunks = false;
   private metadataSeen = false;
   /** The response of `response.completed`, `response.incomplete` or `response.failed`. */
   private final: Json | undefined;

@@ -301,6 +301,11 @@ class ChatStreamAccumulator implements StreamAccumulator {
     this.injected = prepared.injectedStreamUsage;
   }
 
+  /** Only the usage chunk tokentrace asked for is hidden. */
+  get mayHideChunks(): boolean {
+    return this.injected;
+  }
+
   add(chunk: unknown): boolean {
     if (!isObject(chunk)) return true;
     if (!this.metadataSeen && typeof chunk["id"] === "string") {

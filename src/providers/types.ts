@@ -50,6 +50,11 @@ export interface StreamAccumulator {
    * that exists only because tokentrace asked for it).
    */
   add(chunk: unknown, atMs: number): boolean;
+  /**
+   * Whether `add` may return `false`. When it never does, tokentrace sees each chunk beside the app's read
+   * of it instead of inside it, which spares the app one promise per chunk.
+   */
+  readonly mayHideChunks: boolean;
   /** Write what was collected into the record, once, when the stream ends (however it ends). */
   finish(record: CallRecord): void;
 }
