@@ -177,9 +177,9 @@ export class Recorder {
   /** `streamEnd`: how the stream itself ended, which a failure reported as data does not change. */
   private writeSpan(call: Call, outcome: CallOutcome, cost: CostBreakdown | undefined, streamEnd: CallOutcome["kind"]): void {
     const { record, span, timing } = call;
-    const attributes: Attributes = {};
+    // Straight onto the span: an attributes object for setAttributes() would be built only to be walked.
     const set = (name: string, value: AttributeValue | undefined): void => {
-      if (value !== undefined) attributes[name] = value;
+      if (value !== undefined) span.setAttribute(name, value);
     };
     set(names.ATTR_GEN_AI_RESPONSE_ID, record.responseId);
     set(names.ATTR_GEN_AI_RESPONSE_MODEL, record.responseModel);
@@ -216,7 +216,7 @@ export class Recorder {
 
     set(names.ATTR_TOKENTRACE_REQUEST_ID, record.requestId);
     set(names.ATTR_HTTP_RESPONSE_STATUS_CODE, record.httpStatusCode);
-    Object.assign(attributes, record.responseAttributes);
+    span.setAttributes(record.responseAttributes);
 
     if (timing !== undefined) {
       set(names.ATTR_TOKENTRACE_STREAM_CHUNK_COUNT, timing.chunkCount);
@@ -237,7 +237,7 @@ export class Recorder {
       set(names.ATTR_TOKENTRACE_STREAM_END, streamEnd);
     }
 
-    if (this.options.captureContent) this.writeContent(record, attributes);
+    if (this.options.captureContent) this.writeContent(record, span);
 
     if (outcome.kind === "error") {
       const error = outcome.error;
@@ -248,22 +248,21 @@ export class Recorder {
       if (error instanceof Error && !(error instanceof ProviderFailure)) span.recordException(error);
       span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
     }
-    span.setAttributes(attributes);
   }
 
-  private writeContent(record: CallRecord, attributes: Attributes): void {
+  private writeContent(record: CallRecord, span: Span): void {
     const truncated: string[] = [];
     const put = (name: string, value: unknown): void => {
       if (value === undefined) return;
       const { json, truncated: cut } = serializeContent(value, this.options.maxContentLength);
-      attributes[name] = json;
+      span.setAttribute(name, json);
       if (cut) truncated.push(name);
     };
     put(names.ATTR_GEN_AI_SYSTEM_INSTRUCTIONS, record.systemInstructions?.());
     put(names.ATTR_GEN_AI_INPUT_MESSAGES, record.inputMessages?.());
     put(names.ATTR_GEN_AI_OUTPUT_MESSAGES, record.outputMessages);
     put(names.ATTR_GEN_AI_TOOL_DEFINITIONS, record.toolDefinitions?.());
-    if (truncated.length > 0) attributes[names.ATTR_TOKENTRACE_CONTENT_TRUNCATED] = truncated;
+    if (truncated.length > 0) span.setAttribute(names.ATTR_TOKENTRACE_CONTENT_TRUNCATED, truncated);
   }
 
   private writeMetrics(call: Call, outcome: CallOutcome, endMs: number, cost: CostBreakdown | undefined): void {
