@@ -8,7 +8,7 @@
  * from there.
  */
 import type { ServerResponse } from "node:http";
-import { groupEvenly, isRecord, requireInteger, sleep, splitContent, validateCommon, writeAndFlush } from "./wire-common.js";
+import { groupEvenly, isRecord, requireInteger, sendEvents, sleep, splitContent, validateCommon } from "./wire-common.js";
 
 /** The route this module answers. */
 export const ANTHROPIC_MESSAGES_PATH = "/v1/messages";
@@ -394,31 +394,22 @@ async function sendStream(response: ServerResponse, reply: ResolvedReply, signal
   response.flushHeaders();
 
   const events = buildStreamEvents(reply);
-  const failAt = failurePoint(events, reply.errorEventAfterDeltas ?? reply.disconnectAfterDeltas);
-  const disconnect = reply.errorEventAfterDeltas === undefined;
-  // With no delays, the whole stream goes out as one write: the client then reads it the same way every
-  // time, where separate writes arrive in however many reads the timing of the two processes gives.
-  const burst = reply.firstChunkDelayMs <= 0 && reply.chunkDelayMs <= 0;
-  if (burst) response.cork();
-  for (const [index, event] of events.entries()) {
-    await sleep(index === 0 ? reply.firstChunkDelayMs : reply.chunkDelayMs, signal);
-    if (signal.aborted) return;
-    if (index !== failAt) {
-      response.write(event.text);
-      continue;
-    }
-    if (!disconnect) {
-      const type = reply.errorType ?? "overloaded_error";
-      response.end(event.text + sse("error", { type: "error", error: { type, message: errorMessageFor(type) } }));
-      return;
-    }
-    if (burst) response.uncork();
-    // Wait until the bytes have left so the client really sees the events before the connection drops.
-    await writeAndFlush(response, event.text, signal);
-    response.destroy();
-    return;
-  }
-  response.end();
+  const errorType = reply.errorType ?? "overloaded_error";
+  await sendEvents(
+    response,
+    events,
+    {
+      firstDelayMs: reply.firstChunkDelayMs,
+      delayMs: reply.chunkDelayMs,
+      failAt: failurePoint(events, reply.errorEventAfterDeltas ?? reply.disconnectAfterDeltas),
+      // An error event ends the stream normally; without one, the connection drops.
+      failWith:
+        reply.errorEventAfterDeltas === undefined
+          ? undefined
+          : sse("error", { type: "error", error: { type: errorType, message: errorMessageFor(errorType) } }),
+    },
+    signal,
+  );
 }
 
 function buildStreamEvents(reply: ResolvedReply): StreamEvent[] {

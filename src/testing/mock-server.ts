@@ -20,10 +20,10 @@ import {
   isRecord,
   openAIPathOf,
   requireInteger,
+  sendEvents,
   sleep,
   splitContent,
   validateCommon,
-  writeAndFlush,
 } from "./wire-common.js";
 
 /** One request the mock server received, recorded before it was answered. */
@@ -555,25 +555,12 @@ async function sendStream(response: ServerResponse, reply: ResolvedReply, signal
   response.flushHeaders();
 
   const events = buildStreamEvents(reply);
-  const failAfterIndex = failurePoint(events, reply.errorAfterChunks);
-  // With no delays, the whole stream goes out as one write: the client then reads it the same way every
-  // time, where separate writes arrive in however many reads the timing of the two processes gives.
-  const burst = reply.firstChunkDelayMs <= 0 && reply.chunkDelayMs <= 0;
-  if (burst) response.cork();
-  for (const [index, event] of events.entries()) {
-    await sleep(index === 0 ? reply.firstChunkDelayMs : reply.chunkDelayMs, signal);
-    if (signal.aborted) return;
-    if (index !== failAfterIndex) {
-      response.write(event.text);
-      continue;
-    }
-    if (burst) response.uncork();
-    // Wait until the bytes have left so the client really sees the chunks before the connection drops.
-    await writeAndFlush(response, event.text, signal);
-    response.destroy();
-    return;
-  }
-  response.end();
+  await sendEvents(
+    response,
+    events,
+    { firstDelayMs: reply.firstChunkDelayMs, delayMs: reply.chunkDelayMs, failAt: failurePoint(events, reply.errorAfterChunks) },
+    signal,
+  );
 }
 
 function buildStreamEvents(reply: ResolvedReply): StreamEvent[] {

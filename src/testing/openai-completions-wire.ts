@@ -129,7 +129,7 @@ export async function answerCompletions(
     {
       firstDelayMs: reply.firstChunkDelayMs ?? 0,
       delayMs: reply.chunkDelayMs ?? 0,
-      disconnectAfter: eventIndexAfterDeltas(events, reply.errorAfterChunks),
+      failAt: eventIndexAfterDeltas(events, reply.errorAfterChunks),
     },
     signal,
   );

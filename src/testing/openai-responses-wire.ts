@@ -196,7 +196,7 @@ export async function answerResponses(
     {
       firstDelayMs: reply.firstChunkDelayMs ?? 0,
       delayMs: reply.chunkDelayMs ?? 0,
-      disconnectAfter: eventIndexAfterDeltas(events, reply.disconnectAfterDeltas),
+      failAt: eventIndexAfterDeltas(events, reply.disconnectAfterDeltas),
     },
     signal,
   );

@@ -75,26 +75,34 @@ export interface WireEvent {
 }
 
 /**
- * Write events with their delays. After the `failAfter`-th event (an index, -1 for none) the socket is
- * destroyed like a network failure once the bytes are out; `endAfter` ends the response normally there.
+ * Write events with their delays. At the `failAt`-th event (an index, -1 for none) the stream fails once
+ * that event's bytes are out: the socket is destroyed like a network failure, or, with `failWith`, the
+ * response ends normally with that text (an error event) after the event.
+ *
+ * With no delays, the whole stream goes out as one write: the client then reads it the same way every time,
+ * where separate writes arrive in however many reads the timing of the two processes gives.
  */
 export async function sendEvents(
   response: ServerResponse,
-  events: readonly WireEvent[],
-  options: { firstDelayMs: number; delayMs: number; disconnectAfter: number },
+  events: readonly { text: string }[],
+  options: { firstDelayMs: number; delayMs: number; failAt: number; failWith?: string },
   signal: AbortSignal,
 ): Promise<void> {
-  // With no delays, the whole stream goes out as one write (see the chat route's sendStream).
   const burst = options.firstDelayMs <= 0 && options.delayMs <= 0;
   if (burst) response.cork();
   for (const [index, event] of events.entries()) {
     await sleep(index === 0 ? options.firstDelayMs : options.delayMs, signal);
     if (signal.aborted) return;
-    if (index !== options.disconnectAfter) {
+    if (index !== options.failAt) {
       response.write(event.text);
       continue;
     }
+    if (options.failWith !== undefined) {
+      response.end(event.text + options.failWith);
+      return;
+    }
     if (burst) response.uncork();
+    // Wait until the bytes have left so the client really sees the events before the connection drops.
     await writeAndFlush(response, event.text, signal);
     response.destroy();
     return;
