@@ -52,10 +52,10 @@ export function traceCall(
   target: object,
   args: unknown[],
 ): unknown {
-  const startMs = state.now();
   let prepared: PreparedCall;
   let call: ActiveCall;
   try {
+    const startMs = state.now();
     prepared = operation.prepare(args[0], state.context);
     call = state.recorder.start(prepared.record, startMs, state.parentContext);
   } catch (error) {

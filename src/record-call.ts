@@ -133,7 +133,12 @@ export class Recorder {
       ended.kind === "completed" && failure !== undefined
         ? { kind: "error", error: new ProviderFailure(failure.type, failure.message) }
         : ended;
-    const endMs = this.options.now();
+    let endMs: number | undefined;
+    try {
+      endMs = this.options.now();
+    } catch (error) {
+      reportInternalError("clock", error);
+    }
     let cost: CostBreakdown | undefined;
     try {
       cost = this.price(call);
@@ -265,7 +270,8 @@ export class Recorder {
     if (truncated.length > 0) span.setAttribute(names.ATTR_TOKENTRACE_CONTENT_TRUNCATED, truncated);
   }
 
-  private writeMetrics(call: Call, outcome: CallOutcome, endMs: number, cost: CostBreakdown | undefined): void {
+  /** `endMs`: undefined when the clock failed; the call is then counted without a duration. */
+  private writeMetrics(call: Call, outcome: CallOutcome, endMs: number | undefined, cost: CostBreakdown | undefined): void {
     const { record, timing } = call;
     const set = this.metricAttributes(
       instrumentsFor(this.meter()),
@@ -274,7 +280,7 @@ export class Recorder {
     );
     const { instruments } = set;
 
-    instruments.operationDuration.record((endMs - call.startMs) / 1000, set.base);
+    if (endMs !== undefined) instruments.operationDuration.record((endMs - call.startMs) / 1000, set.base);
     const callTotal = (set.calls[outcome.kind] ??= instruments.calls.totalFor(`${set.key}\u0000${outcome.kind}`, {
       ...set.base,
       [names.ATTR_TOKENTRACE_CALL_OUTCOME]: outcome.kind,

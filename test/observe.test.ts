@@ -195,6 +195,30 @@ describe("content capture", () => {
 });
 
 describe("never breaking the host", () => {
+  it("keeps calls working when the injected clock throws, at the start or at the end of a call", async () => {
+    let reads = 0;
+    // The first call's start fails; the second call starts, and its end fails.
+    const clock = (): number => {
+      reads++;
+      if (reads === 1 || reads === 3) throw new Error("clock exploded");
+      return 1_000;
+    };
+    const client = h.observeClient(h.raw, { now: clock });
+    const prepareErrors = internalErrorCounts().get("prepare") ?? 0;
+    const clockErrors = internalErrorCounts().get("clock") ?? 0;
+    const first = await client.chat.completions.create({ model: "gpt-4o-mini", messages });
+    const second = await client.chat.completions.create({ model: "gpt-4o-mini", messages });
+    expect(first.choices[0]?.message.content).toBe("Hello from the tokentrace mock server.");
+    expect(second.choices[0]?.message.content).toBe("Hello from the tokentrace mock server.");
+    expect(internalErrorCounts().get("prepare")).toBe(prepareErrors + 1);
+    expect(internalErrorCounts().get("clock")).toBe(clockErrors + 1);
+    // The untraced first call has no span; the second has its span, and no duration point.
+    expect(h.onlySpan().attributes["gen_ai.usage.output_tokens"]).toBe(6);
+    const metrics = await h.sink.collectMetrics();
+    expect(histogramPoints(metrics, "gen_ai.client.operation.duration")).toHaveLength(0);
+    expect(histogramPoints(metrics, "gen_ai.client.token.usage")).toHaveLength(2);
+  });
+
   it("keeps calls working and counts the failure when the tracer itself throws", async () => {
     const broken = { getTracer: () => { throw new Error("tracer exploded"); } };
     const client = observe(new OpenAI({ baseURL: h.server.openaiBaseURL, apiKey: "sk-x", maxRetries: 0 }), {
