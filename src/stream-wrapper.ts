@@ -23,9 +23,10 @@ export function isSdkStream(value: unknown): value is SdkStream {
  * chunk to the accumulator and ends the call exactly once: on completion, error, early `break`, or abort.
  *
  * The iterator is a plain object rather than an async generator, and returns the SDK's own result
- * objects. Where the accumulator never hides a chunk, `next()` returns the SDK's own promise and
- * tokentrace reads the result beside the app (its handler, attached first, runs first); otherwise each
- * result passes through one `then` that may swap a hidden chunk for the next one.
+ * objects. While the accumulator cannot hide the next chunk, `next()` returns the SDK's own promise and
+ * tokentrace reads the result beside the app (its handler, attached first, runs first); where it may (an
+ * OpenAI stream's tail, once usage was asked for), each result passes through one `then` that can swap a
+ * hidden chunk for the next one.
  */
 export function traceStream(
   stream: SdkStream,
@@ -87,14 +88,15 @@ function tracedIteratorFactory(
     const onResult = (result: IteratorResult<unknown>): IteratorResult<unknown> | Promise<IteratorResult<unknown>> =>
       see(result) ? result : inner.next().then(onResult, rethrow);
 
-    const next = accumulator.mayHideChunks
-      ? () => inner.next().then(onResult, rethrow)
-      : () => {
-          const result = inner.next();
-          // A side branch: the app awaits the SDK's own promise, and its rejection stays the app's to handle.
-          result.then(see, fail);
-          return result;
-        };
+    // Asked on every call: an accumulator may only start hiding chunks late in the stream. `see` has run on
+    // the previous result before the app could ask for the next one (its handler was attached first).
+    const next = (): Promise<IteratorResult<unknown>> => {
+      if (accumulator.mayHideChunks) return inner.next().then(onResult, rethrow);
+      const result = inner.next();
+      // A side branch: the app awaits the SDK's own promise, and its rejection stays the app's to handle.
+      result.then(see, fail);
+      return result;
+    };
     const traced: AsyncIterableIterator<unknown> = {
       next,
       return: (value?: unknown) => {

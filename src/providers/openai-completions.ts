@@ -114,8 +114,8 @@ export const completionsCreate: OperationAdapter = {
 
 class CompletionsStreamAccumulator implements StreamAccumulator {
   private metadataSeen = false;
-  /** Only the usage chunk tokentrace asked for is hidden. */
-  readonly mayHideChunks: boolean;
+  private readonly injected: boolean;
+  private finishSeen = false;
   private usage: Json | undefined;
   private outputCharacters = 0;
   private readonly finishReasons: (string | undefined)[] = [];
@@ -126,7 +126,15 @@ class CompletionsStreamAccumulator implements StreamAccumulator {
     private readonly prepared: PreparedCall,
     private readonly capture: boolean,
   ) {
-    this.mayHideChunks = prepared.injectedStreamUsage;
+    this.injected = prepared.injectedStreamUsage;
+  }
+
+  /**
+   * Only the usage chunk tokentrace asked for is hidden, and it comes after the choices' finish reasons:
+   * until one has come, chunks are read beside the app's read.
+   */
+  get mayHideChunks(): boolean {
+    return this.injected && this.finishSeen;
   }
 
   add(chunk: unknown): boolean {
@@ -135,7 +143,7 @@ class CompletionsStreamAccumulator implements StreamAccumulator {
       this.metadataSeen = true;
       readResponseMetadata(this.prepared.record, chunk);
     }
-    const injected = this.prepared.injectedStreamUsage;
+    const injected = this.injected;
     const usage = chunk["usage"];
     if (isObject(usage)) this.usage = usage;
     else if (injected && usage === null) delete chunk["usage"];
@@ -152,8 +160,10 @@ class CompletionsStreamAccumulator implements StreamAccumulator {
         if (this.capture) this.texts[index] = (this.texts[index] ?? "") + text;
       }
       const reason = choice["finish_reason"];
-      if (typeof reason === "string") this.finishReasons[index] = reason;
-      else if (this.finishReasons.length <= index) this.finishReasons[index] = undefined;
+      if (typeof reason === "string") {
+        this.finishReasons[index] = reason;
+        this.finishSeen = true;
+      } else if (this.finishReasons.length <= index) this.finishReasons[index] = undefined;
     }
     return true;
   }

@@ -293,6 +293,7 @@ class ChatStreamAccumulator implements StreamAccumulator {
   private outputCharacters = 0;
   private readonly drafts: ChoiceDraft[] = [];
   private readonly injected: boolean;
+  private finishSeen = false;
 
   constructor(
     private readonly prepared: PreparedCall,
@@ -301,9 +302,12 @@ class ChatStreamAccumulator implements StreamAccumulator {
     this.injected = prepared.injectedStreamUsage;
   }
 
-  /** Only the usage chunk tokentrace asked for is hidden. */
+  /**
+   * Only the usage chunk tokentrace asked for is hidden, and it comes after the choices' finish reasons:
+   * until one has come, chunks are read beside the app's read.
+   */
   get mayHideChunks(): boolean {
-    return this.injected;
+    return this.injected && this.finishSeen;
   }
 
   add(chunk: unknown): boolean {
@@ -331,8 +335,10 @@ class ChatStreamAccumulator implements StreamAccumulator {
       const delta = choice["delta"];
       if (isObject(delta)) this.addDelta(index, delta);
       const reason = choice["finish_reason"];
-      if (typeof reason === "string") this.finishReasons[index] = reason;
-      else if (this.finishReasons.length <= index) this.finishReasons[index] = undefined;
+      if (typeof reason === "string") {
+        this.finishReasons[index] = reason;
+        this.finishSeen = true;
+      } else if (this.finishReasons.length <= index) this.finishReasons[index] = undefined;
     }
     return true;
   }
