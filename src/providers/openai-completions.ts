@@ -5,6 +5,7 @@ import type { Usage } from "../usage.js";
 import { estimateTokens, textPart } from "./content-parts.js";
 import type { Json } from "./openai-payload.js";
 import {
+  ChoiceStreamAccumulator,
   isObject,
   numberOr,
   readResponseMetadata,
@@ -112,60 +113,15 @@ export const completionsCreate: OperationAdapter = {
   },
 };
 
-class CompletionsStreamAccumulator implements StreamAccumulator {
-  private metadataSeen = false;
-  private readonly injected: boolean;
-  private finishSeen = false;
-  private usage: Json | undefined;
-  private outputCharacters = 0;
-  private readonly finishReasons: (string | undefined)[] = [];
+class CompletionsStreamAccumulator extends ChoiceStreamAccumulator {
   /** Per choice index, kept only when content capture is on. */
   private readonly texts: string[] = [];
 
-  constructor(
-    private readonly prepared: PreparedCall,
-    private readonly capture: boolean,
-  ) {
-    this.injected = prepared.injectedStreamUsage;
-  }
-
-  /**
-   * Only the usage chunk tokentrace asked for is hidden, and it comes after the choices' finish reasons:
-   * until one has come, chunks are read beside the app's read.
-   */
-  get mayHideChunks(): boolean {
-    return this.injected && this.finishSeen;
-  }
-
-  add(chunk: unknown): boolean {
-    if (!isObject(chunk)) return true;
-    if (!this.metadataSeen && typeof chunk["id"] === "string") {
-      this.metadataSeen = true;
-      readResponseMetadata(this.prepared.record, chunk);
-    }
-    const injected = this.injected;
-    const usage = chunk["usage"];
-    if (isObject(usage)) this.usage = usage;
-    else if (injected && usage === null) delete chunk["usage"];
-    const choices = chunk["choices"];
-    if (!Array.isArray(choices)) return true;
-    // The usage chunk tokentrace asked for is not the app's to see.
-    if (choices.length === 0) return !(injected && isObject(usage));
-    for (const choice of choices) {
-      if (!isObject(choice)) continue;
-      const index = typeof choice["index"] === "number" ? choice["index"] : 0;
-      const text = choice["text"];
-      if (typeof text === "string") {
-        this.outputCharacters += text.length;
-        if (this.capture) this.texts[index] = (this.texts[index] ?? "") + text;
-      }
-      const reason = choice["finish_reason"];
-      if (typeof reason === "string") {
-        this.finishReasons[index] = reason;
-        this.finishSeen = true;
-      } else if (this.finishReasons.length <= index) this.finishReasons[index] = undefined;
-    }
-    return true;
+  protected addChoice(index: number, choice: Json): void {
+    const text = choice["text"];
+    if (typeof text !== "string") return;
+    this.outputCharacters += text.length;
+    if (this.capture) this.texts[index] = (this.texts[index] ?? "") + text;
   }
 
   finish(record: CallRecord): void {

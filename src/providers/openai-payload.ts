@@ -1,7 +1,7 @@
 import type { AttributeValue } from "@opentelemetry/api";
 import type { CallRecord } from "../call-record.js";
 import * as names from "../semconv.js";
-import type { CallContext } from "./types.js";
+import type { CallContext, PreparedCall, StreamAccumulator } from "./types.js";
 import { isObject, numberOr, stringOr } from "./json.js";
 import type { Json } from "./json.js";
 import { clientTraitsOf } from "./openai-endpoints.js";
@@ -103,4 +103,71 @@ export function contentText(content: unknown): string {
     else if (typeof part["refusal"] === "string") text += part["refusal"];
   }
   return text;
+}
+
+/**
+ * What chat and legacy completions streams share: the response metadata of the first chunk, usage (OpenAI's
+ * usage chunk, Groq's `x_groq.usage`), finish reasons per choice, and hiding the usage chunk tokentrace asked
+ * for. Subclasses read each choice's own payload (`addChoice`) and finish the record.
+ */
+export abstract class ChoiceStreamAccumulator implements StreamAccumulator {
+  protected usage: Json | undefined;
+  protected readonly finishReasons: (string | undefined)[] = [];
+  protected outputCharacters = 0;
+  private metadataSeen = false;
+  private finishSeen = false;
+  private readonly injected: boolean;
+
+  constructor(
+    protected readonly prepared: PreparedCall,
+    protected readonly capture: boolean,
+  ) {
+    this.injected = prepared.injectedStreamUsage;
+  }
+
+  /**
+   * Only the usage chunk tokentrace asked for is hidden, and it comes after the choices' finish reasons:
+   * until one has come, chunks are read beside the app's read.
+   */
+  get mayHideChunks(): boolean {
+    return this.injected && this.finishSeen;
+  }
+
+  add(chunk: unknown): boolean {
+    if (!isObject(chunk)) return true;
+    if (!this.metadataSeen && typeof chunk["id"] === "string") {
+      this.metadataSeen = true;
+      readResponseMetadata(this.prepared.record, chunk);
+    }
+    const usage = chunk["usage"];
+    if (isObject(usage)) this.usage = usage;
+    else {
+      // With include_usage every chunk carries `usage: null`; the app did not ask for it, so it does not see it.
+      if (this.injected && usage === null) delete chunk["usage"];
+      // Groq reports a stream's usage in its own `x_groq` field of the last chunk.
+      const groq = chunk["x_groq"];
+      if (isObject(groq) && isObject(groq["usage"])) this.usage = groq["usage"];
+    }
+
+    const choices = chunk["choices"];
+    if (!Array.isArray(choices)) return true;
+    // The usage chunk tokentrace asked for is not the app's to see.
+    if (choices.length === 0) return !(this.injected && isObject(usage));
+    for (const choice of choices) {
+      if (!isObject(choice)) continue;
+      const index = typeof choice["index"] === "number" ? choice["index"] : 0;
+      this.addChoice(index, choice);
+      const reason = choice["finish_reason"];
+      if (typeof reason === "string") {
+        this.finishReasons[index] = reason;
+        this.finishSeen = true;
+      } else if (this.finishReasons.length <= index) this.finishReasons[index] = undefined;
+    }
+    return true;
+  }
+
+  /** One choice of a chunk: count its output, and keep its content when capture is on. */
+  protected abstract addChoice(index: number, choice: Json): void;
+
+  abstract finish(record: CallRecord): void;
 }

@@ -8,6 +8,7 @@ import { completionsCreate } from "./openai-completions.js";
 import { embeddingsCreate } from "./openai-embeddings.js";
 import type { Json } from "./openai-payload.js";
 import {
+  ChoiceStreamAccumulator,
   contentText,
   isObject,
   numberOr,
@@ -286,61 +287,12 @@ interface ChoiceDraft {
   toolCalls: ToolCallDraft[];
 }
 
-class ChatStreamAccumulator implements StreamAccumulator {
-  private metadataSeen = false;
-  private usage: Json | undefined;
-  private readonly finishReasons: (string | undefined)[] = [];
-  private outputCharacters = 0;
+class ChatStreamAccumulator extends ChoiceStreamAccumulator {
   private readonly drafts: ChoiceDraft[] = [];
-  private readonly injected: boolean;
-  private finishSeen = false;
 
-  constructor(
-    private readonly prepared: PreparedCall,
-    private readonly capture: boolean,
-  ) {
-    this.injected = prepared.injectedStreamUsage;
-  }
-
-  /**
-   * Only the usage chunk tokentrace asked for is hidden, and it comes after the choices' finish reasons:
-   * until one has come, chunks are read beside the app's read.
-   */
-  get mayHideChunks(): boolean {
-    return this.injected && this.finishSeen;
-  }
-
-  add(chunk: unknown): boolean {
-    if (!isObject(chunk)) return true;
-    if (!this.metadataSeen && typeof chunk["id"] === "string") {
-      this.metadataSeen = true;
-      readResponseMetadata(this.prepared.record, chunk);
-    }
-    const usage = chunk["usage"];
-    if (isObject(usage)) this.usage = usage;
-    else {
-      // With include_usage every chunk carries `usage: null`; the app did not ask for it, so it does not see it.
-      if (this.injected && usage === null) delete chunk["usage"];
-      // Groq reports a stream's usage in its own `x_groq` field of the last chunk.
-      const groq = chunk["x_groq"];
-      if (isObject(groq) && isObject(groq["usage"])) this.usage = groq["usage"];
-    }
-
-    const choices = chunk["choices"];
-    if (!Array.isArray(choices)) return true;
-    if (choices.length === 0) return !(this.injected && isObject(usage));
-    for (const choice of choices) {
-      if (!isObject(choice)) continue;
-      const index = typeof choice["index"] === "number" ? choice["index"] : 0;
-      const delta = choice["delta"];
-      if (isObject(delta)) this.addDelta(index, delta);
-      const reason = choice["finish_reason"];
-      if (typeof reason === "string") {
-        this.finishReasons[index] = reason;
-        this.finishSeen = true;
-      } else if (this.finishReasons.length <= index) this.finishReasons[index] = undefined;
-    }
-    return true;
+  protected addChoice(index: number, choice: Json): void {
+    const delta = choice["delta"];
+    if (isObject(delta)) this.addDelta(index, delta);
   }
 
   private addDelta(index: number, delta: Json): void {
