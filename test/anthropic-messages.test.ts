@@ -6,7 +6,7 @@ import { ANTHROPIC_API_KEY, createAnthropicHarness } from "./helpers/anthropic-h
 import { withoutCost } from "./helpers/span-attributes.js";
 import type { AnthropicHarness } from "./helpers/anthropic-harness.js";
 import { openCallCount } from "../src/record-call.js";
-import { forceGarbageCollection } from "./helpers/gc.js";
+import { collectGarbageUntil } from "./helpers/gc.js";
 import { collect, sequenceClock } from "./helpers/harness.js";
 
 /**
@@ -591,8 +591,7 @@ describe("calls left behind", () => {
       const stream = await h.anthropic.messages.create({ model: MODEL, max_tokens: 100, messages, stream: true });
       expect(stream.controller).toBeInstanceOf(AbortController);
     })();
-    const deadline = Date.now() + 5_000;
-    while (h.spans().length === 0 && Date.now() < deadline) await forceGarbageCollection(1);
+    await collectGarbageUntil(() => h.spans().length > 0);
     const span = h.onlySpan();
     expect(span.attributes["tokentrace.stream.end"]).toBe("abandoned");
     expect(span.attributes["gen_ai.response.finish_reasons"]).toEqual(["cancelled"]);
@@ -614,8 +613,7 @@ describe("calls left behind", () => {
     await (async () => {
       await h.anthropic.messages.create({ model: MODEL, max_tokens: 100, messages, stream: true });
     })();
-    const deadline = Date.now() + 5_000;
-    while (openCallCount() > before && Date.now() < deadline) await forceGarbageCollection(1);
+    await collectGarbageUntil(() => openCallCount() <= before);
     expect(openCallCount()).toBe(before);
     expect(h.spans().map((span) => span.attributes["tokentrace.stream.end"] ?? "none")).toEqual([
       "none",

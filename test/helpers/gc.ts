@@ -11,3 +11,9 @@ export async function forceGarbageCollection(rounds = 3): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+/** Collect garbage until `done()` holds, for up to `timeoutMs`: finalizers run when the collector decides. */
+export async function collectGarbageUntil(done: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done() && Date.now() < deadline) await forceGarbageCollection(1);
+}
