@@ -18,8 +18,11 @@ export interface ObserveOptions {
    */
   captureContent?: boolean;
   /**
-   * Longest value, in characters, of one content attribute. Longer content is cut inside its strings so the
-   * attribute stays valid JSON, and the attribute's name is listed in `tokentrace.content.truncated`.
+   * Longest value, in characters, of one content attribute. Longer content stays valid JSON: a message list
+   * keeps its system/developer messages and the newest messages that fit, behind a leading
+   * `{ "truncated_items": N }` item; when even the newest message does not fit, its long strings are cut
+   * (ending in `…[truncated]`). The attribute's name is listed in `tokentrace.content.truncated`. The work is
+   * linear in the content's size.
    *
    * Default: `16384`, or `TOKENTRACE_MAX_CONTENT_LENGTH`. Raise it if your backend accepts large
    * attributes and you need whole prompts; lower it to cut export volume.

@@ -1,9 +1,18 @@
 /**
- * Content attributes: JSON values cut to a maximum length while staying valid JSON.
+ * Content attributes: JSON values cut to a maximum length (in characters) while staying valid JSON.
  *
- * Long content is cut inside its strings (each string longer than a common cap keeps its first `cap`
- * characters and gains a marker), with the cap chosen by binary search as the largest that fits. Only
- * when even empty strings do not fit are whole leading array items (the oldest messages) dropped.
+ * The work is linear in the size of the content (issue #10): every item is serialised once, and cutting
+ * strings takes a bounded number of passes, never a search that re-serialises the whole value per probe or
+ * per dropped message.
+ *
+ * - An array (a chat history) keeps its system instructions (items whose `role` is `system` or `developer`)
+ *   and the newest items that fit after them, in their original order. When items are dropped, a leading
+ *   `{ "truncated_items": N }` item says how many.
+ * - When even the system items and the newest item do not fit (or the value is not an array), the long
+ *   strings in what is kept are cut to one common length, chosen from the excess in one pass: each string
+ *   longer than that keeps its start and ends with {@link TRUNCATION_MARKER}.
+ * - When nothing of that shape fits, the attribute is `{ "truncated": true, "length": <whole length> }`.
+ *
  * Runs at span end, and only when content capture is on.
  */
 export const TRUNCATION_MARKER = "…[truncated]";
@@ -13,56 +22,162 @@ export interface SerializedContent {
   truncated: boolean;
 }
 
+/** Roles of the items a cut history keeps first: the instructions that frame every turn. */
+const PINNED_ROLES: ReadonlySet<unknown> = new Set(["system", "developer"]);
+
+// Serialisations with cut strings at most: the estimate, corrections (one is enough unless the kept starts
+// are escape-heavy), and the bare marker as the last resort.
+const CUT_ATTEMPTS = 5;
+
 export function serializeContent(value: unknown, maxLength: number): SerializedContent {
+  if (Array.isArray(value)) return serializeArray(value, maxLength);
   const whole = JSON.stringify(value) ?? "null";
   if (whole.length <= maxLength) return { json: whole, truncated: false };
+  return { json: cutStrings(value, maxLength) ?? tooLong(whole.length), truncated: true };
+}
 
-  const fitting = largestFittingCap(value, maxLength);
-  if (fitting !== undefined) return { json: fitting, truncated: true };
-
-  if (Array.isArray(value)) {
-    // Drop the oldest items until the rest fits with strings cut.
-    for (let drop = 1; drop < value.length; drop++) {
-      const rest = [{ truncated_items: drop }, ...value.slice(drop)];
-      const json = largestFittingCap(rest, maxLength);
-      if (json !== undefined) return { json, truncated: true };
+function serializeArray(items: readonly unknown[], maxLength: number): SerializedContent {
+  const count = items.length;
+  // Each item serialised once; the whole array's length follows from theirs (brackets and commas).
+  const serialized = new Array<string>(count);
+  const pinned = new Array<boolean>(count);
+  let total = count === 0 ? 2 : count + 1;
+  let pinnedCount = 0;
+  let pinnedLength = 0;
+  for (let index = 0; index < count; index++) {
+    const item = items[index];
+    const json = JSON.stringify(item) ?? "null";
+    serialized[index] = json;
+    total += json.length;
+    const isPinned = item !== null && typeof item === "object" && PINNED_ROLES.has((item as { role?: unknown }).role);
+    pinned[index] = isPinned;
+    if (isPinned) {
+      pinnedCount++;
+      pinnedLength += json.length + 1;
     }
   }
-  return { json: JSON.stringify({ truncated: true, length: whole.length }), truncated: true };
+  if (total <= maxLength) return { json: `[${serialized.join(",")}]`, truncated: false };
+
+  // The system items, then the newest others backwards while they fit. The marker's length is bounded by
+  // that of the most items that can be dropped.
+  const keep = pinned.slice();
+  let used = 2 + droppedMarker(count - pinnedCount).length + pinnedLength;
+  let keptOthers = 0;
+  for (let index = count - 1; index >= 0; index--) {
+    if (pinned[index]) continue;
+    const cost = serialized[index]!.length + 1;
+    if (used + cost > maxLength) break;
+    used += cost;
+    keep[index] = true;
+    keptOthers++;
+  }
+  if (keptOthers > 0) {
+    const parts = [droppedMarker(count - pinnedCount - keptOthers)];
+    for (let index = 0; index < count; index++) if (keep[index]) parts.push(serialized[index]!);
+    return { json: `[${parts.join(",")}]`, truncated: true };
+  }
+
+  // Not even the newest item fits beside the system items whole: keep those, with their strings cut; failing
+  // that, the newest item alone, cut.
+  const last = count - 1;
+  const kept: unknown[] = [];
+  for (let index = 0; index < count; index++) if (pinned[index] || index === last) kept.push(items[index]);
+  const cut = cutItems(kept, count, maxLength) ?? (kept.length > 1 ? cutItems([items[last]], count, maxLength) : undefined);
+  return { json: cut ?? tooLong(total), truncated: true };
 }
 
-function largestFittingCap(value: unknown, maxLength: number): string | undefined {
-  let low = 0;
-  let high = longestString(value);
-  let best: string | undefined;
-  while (low <= high) {
-    const cap = Math.floor((low + high) / 2);
-    const json = stringifyWithCap(value, cap);
-    if (json.length <= maxLength) {
-      best = json;
-      low = cap + 1;
-    } else {
-      high = cap - 1;
+/** `kept` (a selection of a `count`-item array) with its strings cut to fit, behind a marker when items were dropped. */
+function cutItems(kept: unknown[], count: number, maxLength: number): string | undefined {
+  const dropped = count - kept.length;
+  const value = dropped > 0 ? [{ truncated_items: dropped }, ...kept] : kept;
+  return cutStrings(value, maxLength);
+}
+
+function droppedMarker(dropped: number): string {
+  return `{"truncated_items":${dropped}}`;
+}
+
+function tooLong(length: number): string {
+  return JSON.stringify({ truncated: true, length });
+}
+
+/**
+ * `value` serialised with every string longer than a common threshold cut to it, the largest threshold that
+ * fits; `undefined` when even cutting every string to the bare marker does not fit.
+ *
+ * A string is cut only when that shortens it: a string of at most `threshold` characters stays whole; a
+ * longer one keeps its first `threshold - marker` characters plus the marker, `threshold + 2` characters in
+ * JSON when nothing in it needs escaping. With the strings' lengths from one pass, the largest threshold is
+ * solved for directly (sorted lengths, prefix sums); escapes in the kept starts can only make the result
+ * longer than estimated, and each correction lowers the threshold by the measured excess per cut string,
+ * scaled by the escaping measured in the kept starts.
+ */
+function cutStrings(value: unknown, maxLength: number): string | undefined {
+  const lengths: number[] = [];
+  const serializedLengths: number[] = [];
+  let stringsLength = 0;
+  // One pass for the strings JSON.stringify really emits (after toJSON), one for each string's escaped length.
+  const whole = JSON.stringify(value, (_key, item: unknown) => {
+    if (typeof item === "string") {
+      const serializedLength = JSON.stringify(item).length;
+      lengths.push(item.length);
+      serializedLengths.push(serializedLength);
+      stringsLength += serializedLength;
     }
+    return item;
+  });
+  const fixed = (whole ?? "null").length - stringsLength;
+
+  const markerLength = TRUNCATION_MARKER.length;
+  const order = lengths.map((_, index) => index).sort((a, b) => lengths[a]! - lengths[b]!);
+  let threshold = -1;
+  let wholeLength = 0;
+  for (let position = 0; position < order.length; position++) {
+    // The `position` shortest strings whole, the others cut at the same threshold.
+    const cutCount = order.length - position;
+    let candidate = Math.floor((maxLength - fixed - wholeLength) / cutCount) - 2;
+    candidate = Math.min(candidate, lengths[order[position]!]! - 1);
+    const longestWhole = position > 0 ? lengths[order[position - 1]!]! : 0;
+    if (candidate >= Math.max(markerLength, longestWhole) && candidate > threshold) threshold = candidate;
+    wholeLength += serializedLengths[order[position]!]!;
   }
-  return best;
+  if (threshold < 0) return undefined;
+
+  for (let attempt = 0; attempt < CUT_ATTEMPTS; attempt++) {
+    // The last attempt cuts every string that can be cut to the bare marker.
+    if (attempt === CUT_ATTEMPTS - 1) threshold = markerLength;
+    const limit = threshold;
+    let cutCount = 0;
+    let stringIndex = 0;
+    let keptWholeLength = 0;
+    const json =
+      JSON.stringify(value, (_key, item: unknown) => {
+        if (typeof item !== "string") return item;
+        // Same value, same traversal: the strings come in the order of the first pass.
+        const index = stringIndex++;
+        if (item.length <= limit) {
+          keptWholeLength += serializedLengths[index] ?? 0;
+          return item;
+        }
+        cutCount++;
+        return cutString(item, limit - markerLength);
+      }) ?? "null";
+    if (json.length <= maxLength || threshold === markerLength || cutCount === 0) {
+      return json.length <= maxLength ? json : undefined;
+    }
+    // Lower the kept starts by the excess, scaled by how much escaping made them longer than their length.
+    const keptStarts = limit - markerLength;
+    const cutStartsLength = (json.length - fixed - keptWholeLength) / cutCount - 2 - markerLength;
+    const escaping = keptStarts > 0 ? Math.max(1, cutStartsLength / keptStarts) : 1;
+    const lower = Math.ceil((json.length - maxLength) / cutCount / escaping);
+    threshold = Math.max(markerLength, threshold - lower);
+  }
+  return undefined;
 }
 
-function stringifyWithCap(value: unknown, cap: number): string {
-  return (
-    JSON.stringify(value, (_key, item: unknown) =>
-      typeof item === "string" && item.length > cap ? item.slice(0, cap) + TRUNCATION_MARKER : item,
-    ) ?? "null"
-  );
-}
-
-function longestString(value: unknown): number {
-  if (typeof value === "string") return value.length;
-  if (value === null || typeof value !== "object") return 0;
-  let longest = 0;
-  for (const item of Array.isArray(value) ? value : Object.values(value)) {
-    const length = longestString(item);
-    if (length > longest) longest = length;
-  }
-  return longest;
+function cutString(text: string, keep: number): string {
+  // Never split a surrogate pair: a lone high surrogate would serialise as an escape, and mean nothing.
+  const code = text.charCodeAt(keep - 1);
+  const end = keep > 0 && code >= 0xd800 && code <= 0xdbff ? keep - 1 : keep;
+  return text.slice(0, end) + TRUNCATION_MARKER;
 }
