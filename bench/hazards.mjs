@@ -70,7 +70,9 @@ async function longHistory(clients) {
   try {
     const { observe } = await importDist();
     const telemetry = benchTelemetry();
-    const made = makeClients(clients, server.baseURL, (client) => observe(client, telemetry.providers));
+    // A new connection per call: a build that blocks its loop for longer than the mock server's 5 s
+    // keep-alive timeout (as before issue #10) would otherwise reuse a socket the server has closed.
+    const made = makeClients(clients, server.baseURL, (client) => observe(client, telemetry.providers), { connection: "close" });
     const call = (client) => client.chat.completions.create({ model, messages });
     for (const client of Object.values(made)) for (let index = 0; index < 5; index++) await call(client);
     const rows = [];
@@ -232,8 +234,8 @@ async function importDist() {
   return import(new URL("index.js", distURL).href);
 }
 
-function makeClients(kinds, baseURL, observeClient) {
-  const newClient = () => new OpenAI({ baseURL, apiKey: "sk-bench", maxRetries: 0 });
+function makeClients(kinds, baseURL, observeClient, defaultHeaders = {}) {
+  const newClient = () => new OpenAI({ baseURL, apiKey: "sk-bench", maxRetries: 0, defaultHeaders });
   return Object.fromEntries(kinds.map((kind) => [kind, kind === "raw" ? newClient() : observeClient(newClient())]));
 }
 
