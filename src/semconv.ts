@@ -69,6 +69,11 @@ export const ATTR_TOKENTRACE_STREAM_END = "tokentrace.stream.end";
 export const ATTR_TOKENTRACE_STREAM_USAGE_INJECTED = "tokentrace.stream.usage_injected";
 /** Names of content attributes that were truncated to `maxContentLength`. */
 export const ATTR_TOKENTRACE_CONTENT_TRUNCATED = "tokentrace.content.truncated";
+/**
+ * Number of provider payload entries (choices, tool calls, output items, content blocks, parts) left out of
+ * the record because their index was invalid or beyond tokentrace's bounds (the app still got them).
+ */
+export const ATTR_TOKENTRACE_PAYLOAD_IGNORED_ENTRIES = "tokentrace.payload.ignored_entries";
 
 // --- cost (tokentrace.cost.*; the total goes in gen_ai.usage.cost, the name dashboards already read) ---
 /** USD for uncached input tokens. */

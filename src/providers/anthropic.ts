@@ -5,6 +5,7 @@ import * as names from "../semconv.js";
 import type { Usage } from "../usage.js";
 import { base64BlobPart, estimateTokens, mediaPart, parseArguments, textPart } from "./content-parts.js";
 import { endpointOf } from "./endpoint.js";
+import { IgnoredEntries, MAX_CONTENT_BLOCKS, SlotTable } from "./payload-bounds.js";
 import type {
   CallContext,
   ClientDescription,
@@ -334,7 +335,10 @@ function createOperation(path: readonly string[]): OperationAdapter {
       readMessageMetadata(record, data);
       const stopReason = stringOr(data["stop_reason"]);
       record.finishReasons = stopReason !== undefined ? [stopReason] : [];
-      const blocks = Array.isArray(data["content"]) ? data["content"].filter(isObject) : [];
+      // A whole message's blocks are as many as were received; they are bounded as a stream's blocks are.
+      const ignored = new IgnoredEntries();
+      const blocks = ignored.list(Array.isArray(data["content"]) ? data["content"].filter(isObject) : [], MAX_CONTENT_BLOCKS);
+      ignored.writeTo(record);
       if (context.captureContent) record.outputMessages = [outputMessage(blocks, stopReason)];
       const usage = data["usage"];
       if (isObject(usage)) {
@@ -353,15 +357,17 @@ function createOperation(path: readonly string[]): OperationAdapter {
   };
 }
 
-/** A content block being streamed (kept only when content capture is on). */
+/** A content block being streamed, per `index` (its content kept only when content capture is on). */
 interface BlockDraft {
-  /** The block as `content_block_start` gave it. */
+  /** The block as `content_block_start` gave it (with capture on). */
   start: Json;
   /** Streamed text or thinking. */
   text: string;
   /** Streamed tool input JSON. */
   json: string;
 }
+
+const noBlock: Json = Object.freeze({});
 
 /**
  * Collects a Messages stream: `message_start` (id, model, input and cache usage), content blocks and their
@@ -376,7 +382,10 @@ class MessageStreamAccumulator implements StreamAccumulator {
   private stopReason: string | undefined;
   private outputCharacters = 0;
   private contentSeen = false;
-  private readonly blocks: (BlockDraft | undefined)[] = [];
+  private readonly ignored = new IgnoredEntries();
+  private readonly blocks = new SlotTable<BlockDraft>(MAX_CONTENT_BLOCKS, this.ignored);
+  /** The index of the block started last: a delta without an index belongs to it. */
+  private lastBlock = 0;
 
   constructor(
     private readonly prepared: PreparedCall,
@@ -428,13 +437,14 @@ class MessageStreamAccumulator implements StreamAccumulator {
     this.started = true;
     const block = event["content_block"];
     if (!isObject(block)) return;
+    // A block without an index is the next one.
+    const index = this.ignored.index(event["index"], MAX_CONTENT_BLOCKS, this.blocks.size);
+    if (index < 0) return;
+    this.lastBlock = index;
     const text = stringOr(block["text"]) ?? stringOr(block["thinking"]) ?? "";
     this.outputCharacters += text.length;
-    if (!this.capture) return;
-    // Blocks come in order; an index out of that order (a malformed event) must not make a sparse array huge.
-    const index = numberOr(event["index"]);
-    const at = index !== undefined && Number.isInteger(index) && index >= 0 && index <= this.blocks.length ? index : this.blocks.length;
-    this.blocks[at] = { start: block, text, json: "" };
+    // With capture off the slot only marks the index taken: no content is kept.
+    this.blocks.set(index, this.capture ? { start: block, text, json: "" } : { start: noBlock, text: "", json: "" });
   }
 
   private addDelta(event: Json, atMs: number): void {
@@ -456,6 +466,8 @@ class MessageStreamAccumulator implements StreamAccumulator {
         return;
     }
     if (piece === undefined) return;
+    const index = this.ignored.index(event["index"], MAX_CONTENT_BLOCKS, this.lastBlock);
+    if (index < 0) return;
     if (!this.contentSeen) {
       // Anthropic opens with message_start and content_block_start: the first delta is the first content.
       this.contentSeen = true;
@@ -463,7 +475,7 @@ class MessageStreamAccumulator implements StreamAccumulator {
     }
     this.outputCharacters += piece.length;
     if (!this.capture) return;
-    const draft = this.blocks[numberOr(event["index"]) ?? this.blocks.length - 1];
+    const draft = this.blocks.at(index);
     if (draft === undefined) return;
     if (delta["type"] === "input_json_delta") draft.json += piece;
     else draft.text += piece;
@@ -471,6 +483,7 @@ class MessageStreamAccumulator implements StreamAccumulator {
 
   finish(record: CallRecord): void {
     record.finishReasons = [this.stopReason];
+    this.ignored.writeTo(record);
     if (this.usage !== undefined) {
       const usage = normaliseUsage(this.usage);
       if (!this.usageFinal) {
@@ -486,7 +499,7 @@ class MessageStreamAccumulator implements StreamAccumulator {
     }
     if (this.capture && this.started) {
       const blocks: Json[] = [];
-      for (const draft of this.blocks) if (draft !== undefined) blocks.push(completedBlock(draft));
+      for (const draft of this.blocks.values()) blocks.push(completedBlock(draft));
       record.outputMessages = [outputMessage(blocks, this.stopReason)];
     }
   }

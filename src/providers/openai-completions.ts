@@ -3,7 +3,7 @@ import type { CallRecord, Message } from "../call-record.js";
 import * as names from "../semconv.js";
 import type { Usage } from "../usage.js";
 import { estimateTokens, textPart } from "./content-parts.js";
-import type { Json } from "./openai-payload.js";
+import type { ChoiceSlot, Json } from "./openai-payload.js";
 import {
   ChoiceStreamAccumulator,
   isObject,
@@ -16,6 +16,7 @@ import {
   stringOr,
 } from "./openai-payload.js";
 import { estimateTextTokens } from "./openai-token-estimate.js";
+import { IgnoredEntries, MAX_CHOICES } from "./payload-bounds.js";
 import type { CallContext, OperationAdapter, PreparedCall, StreamAccumulator } from "./types.js";
 
 /**
@@ -97,7 +98,9 @@ export const completionsCreate: OperationAdapter = {
       return;
     }
     readResponseMetadata(record, data);
-    const choices = Array.isArray(data["choices"]) ? data["choices"].filter(isObject) : [];
+    const ignored = new IgnoredEntries();
+    const choices = ignored.list(Array.isArray(data["choices"]) ? data["choices"].filter(isObject) : [], MAX_CHOICES);
+    ignored.writeTo(record);
     const texts = choices.map((choice) => stringOr(choice["text"]));
     record.finishReasons = choices.map((choice) => stringOr(choice["finish_reason"]));
     if (context.captureContent) record.outputMessages = outputMessages(texts, record.finishReasons);
@@ -113,26 +116,37 @@ export const completionsCreate: OperationAdapter = {
   },
 };
 
-class CompletionsStreamAccumulator extends ChoiceStreamAccumulator {
-  /** Per choice index, kept only when content capture is on. */
-  private readonly texts: string[] = [];
+/** Per choice index: its finish reason and, with capture on, its text. */
+interface CompletionChoice extends ChoiceSlot {
+  text: string;
+}
 
-  protected addChoice(index: number, choice: Json): void {
+const newCompletionChoice = (): CompletionChoice => ({ finishReason: undefined, text: "" });
+
+class CompletionsStreamAccumulator extends ChoiceStreamAccumulator<CompletionChoice> {
+  protected readonly newSlot = newCompletionChoice;
+
+  protected addChoice(slot: CompletionChoice, choice: Json): void {
     const text = choice["text"];
     if (typeof text !== "string") return;
     this.outputCharacters += text.length;
-    if (this.capture) this.texts[index] = (this.texts[index] ?? "") + text;
+    if (this.capture) slot.text += text;
   }
 
   finish(record: CallRecord): void {
-    record.finishReasons = this.finishReasons;
+    const choices = this.finishChoices(record);
     if (this.usage !== undefined) record.usage = normaliseUsage(this.usage);
     else {
       const outputTokens = this.capture
-        ? this.texts.reduce((sum, text) => sum + estimateTextTokens(text ?? "", record.requestModel), 0)
+        ? choices.reduce((sum, choice) => sum + estimateTextTokens(choice.text, record.requestModel), 0)
         : estimateTokens(this.outputCharacters);
       record.usage = estimatedUsage(this.prepared, outputTokens);
     }
-    if (this.capture) record.outputMessages = outputMessages(this.texts, this.finishReasons);
+    if (this.capture) {
+      record.outputMessages = outputMessages(
+        choices.map((choice) => choice.text),
+        choices.map((choice) => choice.finishReason),
+      );
+    }
   }
 }

@@ -5,6 +5,7 @@ import type { CallContext, PreparedCall, StreamAccumulator } from "./types.js";
 import { isObject, numberOr, stringOr } from "./json.js";
 import type { Json } from "./json.js";
 import { clientTraitsOf } from "./openai-endpoints.js";
+import { IgnoredEntries, MAX_CHOICES, SlotTable } from "./payload-bounds.js";
 
 /**
  * Helpers shared by the OpenAI operation adapters (chat completions, Responses, embeddings, legacy
@@ -105,14 +106,21 @@ export function contentText(content: unknown): string {
   return text;
 }
 
+/** Per choice of a stream: its finish reason (kept always), and what a subclass keeps of it. */
+export interface ChoiceSlot {
+  finishReason: string | undefined;
+}
+
 /**
  * What chat and legacy completions streams share: the response metadata of the first chunk, usage (OpenAI's
  * usage chunk, Groq's `x_groq.usage`), finish reasons per choice, and hiding the usage chunk tokentrace asked
- * for. Subclasses read each choice's own payload (`addChoice`) and finish the record.
+ * for. Choices are kept per `index` in a bounded table (`payload-bounds.ts`). Subclasses read each choice's own
+ * payload (`addChoice`) and finish the record.
  */
-export abstract class ChoiceStreamAccumulator implements StreamAccumulator {
+export abstract class ChoiceStreamAccumulator<Slot extends ChoiceSlot> implements StreamAccumulator {
   protected usage: Json | undefined;
-  protected readonly finishReasons: (string | undefined)[] = [];
+  protected readonly ignored = new IgnoredEntries();
+  protected readonly choices = new SlotTable<Slot>(MAX_CHOICES, this.ignored);
   protected outputCharacters = 0;
   private metadataSeen = false;
   private finishSeen = false;
@@ -155,19 +163,31 @@ export abstract class ChoiceStreamAccumulator implements StreamAccumulator {
     if (choices.length === 0) return !(this.injected && isObject(usage));
     for (const choice of choices) {
       if (!isObject(choice)) continue;
-      const index = typeof choice["index"] === "number" ? choice["index"] : 0;
-      this.addChoice(index, choice);
       const reason = choice["finish_reason"];
-      if (typeof reason === "string") {
-        this.finishReasons[index] = reason;
-        this.finishSeen = true;
-      } else if (this.finishReasons.length <= index) this.finishReasons[index] = undefined;
+      // Whatever the choice's index: what follows a finish reason may be the usage chunk to hide.
+      if (typeof reason === "string") this.finishSeen = true;
+      // A choice without an index is the first (some compatible servers leave it out).
+      const slot = this.choices.slot(choice["index"], this.newSlot, 0);
+      if (slot === undefined) continue;
+      this.addChoice(slot, choice);
+      if (typeof reason === "string") slot.finishReason = reason;
     }
     return true;
   }
 
+  /** A new choice's slot (a field holding one function, so that `add` allocates no closure). */
+  protected abstract readonly newSlot: () => Slot;
+
   /** One choice of a chunk: count its output, and keep its content when capture is on. */
-  protected abstract addChoice(index: number, choice: Json): void;
+  protected abstract addChoice(slot: Slot, choice: Json): void;
+
+  /** The choices in index order, after writing their finish reasons and the ignored count into the record. */
+  protected finishChoices(record: CallRecord): Slot[] {
+    const slots = this.choices.values();
+    record.finishReasons = slots.map((slot) => slot.finishReason);
+    this.ignored.writeTo(record);
+    return slots;
+  }
 
   abstract finish(record: CallRecord): void;
 }

@@ -6,6 +6,7 @@ import { base64BlobPart, estimateTokens, mediaPart, parseArguments, textPart } f
 import type { Json } from "./openai-payload.js";
 import { contentText, isObject, numberOr, readResponseMetadata, setNumber, startRecord, stringOr } from "./openai-payload.js";
 import { estimateChatInputTokens, estimateTextTokens } from "./openai-token-estimate.js";
+import { IgnoredEntries, MAX_OUTPUT_ITEMS, MAX_PARTS_PER_ITEM, SlotTable } from "./payload-bounds.js";
 import type { CallContext, OperationAdapter, PreparedCall, StreamAccumulator } from "./types.js";
 
 /**
@@ -275,7 +276,13 @@ function recordProviderError(record: CallRecord, code: string | undefined, messa
 }
 
 /** A whole Response object (a non-stream body, or the response of a stream's final event) into the record. */
-function readWholeResponse(record: CallRecord, response: Json, prepared: PreparedCall, capture: boolean): void {
+function readWholeResponse(
+  record: CallRecord,
+  response: Json,
+  prepared: PreparedCall,
+  capture: boolean,
+  ignored = new IgnoredEntries(),
+): void {
   readResponseMetadata(record, response);
   const reason = finishReasonOf(response);
   record.finishReasons = reason !== undefined ? [reason] : [];
@@ -283,7 +290,9 @@ function readWholeResponse(record: CallRecord, response: Json, prepared: Prepare
     const error = isObject(response["error"]) ? response["error"] : {};
     recordProviderError(record, stringOr(error["code"]), stringOr(error["message"]));
   }
-  const output = Array.isArray(response["output"]) ? response["output"] : [];
+  // A whole response's output is as long as what was received; it is bounded as a stream's items are.
+  const output = ignored.list(Array.isArray(response["output"]) ? response["output"] : [], MAX_OUTPUT_ITEMS);
+  ignored.writeTo(record);
   if (capture && (output.length > 0 || reason !== undefined)) {
     const message: Message = { role: "assistant", parts: outputParts(output) };
     if (reason !== undefined) message.finish_reason = reason;
@@ -327,13 +336,16 @@ export const responsesCreate: OperationAdapter = {
   },
 };
 
-/** An output item of a stream in progress (kept only when content capture is on). */
+/** An output item of a stream in progress, per `output_index`. */
 interface ItemDraft {
-  item: Json;
-  /** Deltas of its text, arguments or reasoning summary, until the item is done. */
+  /** The item as its last `output_item` event gave it; kept only when content capture is on. */
+  item: Json | undefined;
+  /** Deltas of its text, arguments or reasoning summary, until the item is done (kept only with capture on). */
   text: string;
   done: boolean;
 }
+
+const newItemDraft = (): ItemDraft => ({ item: undefined, text: "", done: false });
 
 /** Events that carry generated text, in the order the API documents them. */
 const deltaEvents: ReadonlySet<unknown> = new Set([
@@ -353,7 +365,8 @@ class ResponsesStreamAccumulator implements StreamAccumulator {
   private errorEvent: Json | undefined;
   private outputCharacters = 0;
   private contentSeen = false;
-  private readonly drafts: (ItemDraft | undefined)[] = [];
+  private readonly ignored = new IgnoredEntries();
+  private readonly drafts = new SlotTable<ItemDraft>(MAX_OUTPUT_ITEMS, this.ignored);
 
   constructor(
     private readonly prepared: PreparedCall,
@@ -366,6 +379,12 @@ class ResponsesStreamAccumulator implements StreamAccumulator {
     if (deltaEvents.has(type)) {
       const delta = chunk["delta"];
       if (typeof delta !== "string") return true;
+      // A delta of an item or part beyond the bounds is left out (the part indexes are only checked).
+      const ignored = this.ignored;
+      if (ignored.index(chunk["content_index"], MAX_PARTS_PER_ITEM, 0) < 0) return true;
+      if (ignored.index(chunk["summary_index"], MAX_PARTS_PER_ITEM, 0) < 0) return true;
+      const index = ignored.index(chunk["output_index"], MAX_OUTPUT_ITEMS, 0);
+      if (index < 0) return true;
       if (!this.contentSeen) {
         // Responses streams open with events that carry no output (response.created, output_item.added).
         this.contentSeen = true;
@@ -373,22 +392,23 @@ class ResponsesStreamAccumulator implements StreamAccumulator {
       }
       this.outputCharacters += delta.length;
       if (this.capture) {
-        const draft = this.drafts[numberOr(chunk["output_index"]) ?? 0];
+        const draft = this.drafts.at(index);
         if (draft !== undefined && !draft.done) draft.text += delta;
       }
       return true;
     }
     switch (type) {
       case "response.output_item.added":
-      case "response.output_item.done":
-        if (this.capture && isObject(chunk["item"])) {
-          this.drafts[numberOr(chunk["output_index"]) ?? this.drafts.length] = {
-            item: chunk["item"],
-            text: "",
-            done: type === "response.output_item.done",
-          };
-        }
+      case "response.output_item.done": {
+        const item = chunk["item"];
+        if (!isObject(item)) break;
+        const draft = this.drafts.slot(chunk["output_index"], newItemDraft);
+        if (draft === undefined) break;
+        if (this.capture) draft.item = item;
+        draft.text = "";
+        draft.done = type === "response.output_item.done";
         break;
+      }
       case "response.created":
       case "response.in_progress":
         if (!this.metadataSeen && isObject(chunk["response"])) {
@@ -410,58 +430,61 @@ class ResponsesStreamAccumulator implements StreamAccumulator {
 
   finish(record: CallRecord): void {
     if (this.final !== undefined) {
-      readWholeResponse(record, this.final, this.prepared, this.capture);
+      readWholeResponse(record, this.final, this.prepared, this.capture, this.ignored);
       return;
     }
+    this.ignored.writeTo(record);
     // No final event: the stream was cut short, or the API sent an `error` event (which openai v5 and v6
     // hand to the app as an event rather than throwing it).
     if (this.errorEvent !== undefined) {
       recordProviderError(record, stringOr(this.errorEvent["code"]), stringOr(this.errorEvent["message"]));
       record.finishReasons = [names.FINISH_REASON_ERROR];
     }
-    const parts = this.capture ? this.draftParts() : [];
+    const drafts = this.capture ? this.drafts.values() : [];
+    const parts = this.capture ? draftParts(drafts) : [];
     if (this.capture && parts.length > 0) record.outputMessages = [{ role: "assistant", parts }];
     const outputTokens = this.capture
-      ? estimateTextTokens(this.draftText(), record.requestModel)
+      ? estimateTextTokens(draftText(drafts), record.requestModel)
       : estimateTokens(this.outputCharacters);
     record.usage = estimatedUsage(this.prepared, outputTokens);
   }
+}
 
-  private draftParts(): MessagePart[] {
-    const parts: MessagePart[] = [];
-    for (const draft of this.drafts) {
-      if (draft === undefined) continue;
-      if (draft.done) {
-        parts.push(...outputParts([draft.item]));
-        continue;
-      }
-      const item = draft.item;
-      switch (item["type"]) {
-        case "message":
-          if (draft.text !== "") parts.push(textPart(draft.text));
-          break;
-        case "function_call":
-          parts.push({ type: "tool_call", id: stringOr(item["call_id"]), name: stringOr(item["name"]), arguments: parseArguments(draft.text) });
-          break;
-        case "custom_tool_call":
-          parts.push({ type: "tool_call", id: stringOr(item["call_id"]), name: stringOr(item["name"]), arguments: draft.text });
-          break;
-        case "reasoning":
-          parts.push({ type: "reasoning", content: draft.text });
-          break;
-        default:
-          parts.push(...outputParts([item]));
-      }
+function draftParts(drafts: readonly ItemDraft[]): MessagePart[] {
+  const parts: MessagePart[] = [];
+  for (const draft of drafts) {
+    const item = draft.item;
+    if (item === undefined) continue;
+    if (draft.done) {
+      parts.push(...outputParts([item]));
+      continue;
     }
-    return parts;
+    switch (item["type"]) {
+      case "message":
+        if (draft.text !== "") parts.push(textPart(draft.text));
+        break;
+      case "function_call":
+        parts.push({ type: "tool_call", id: stringOr(item["call_id"]), name: stringOr(item["name"]), arguments: parseArguments(draft.text) });
+        break;
+      case "custom_tool_call":
+        parts.push({ type: "tool_call", id: stringOr(item["call_id"]), name: stringOr(item["name"]), arguments: draft.text });
+        break;
+      case "reasoning":
+        parts.push({ type: "reasoning", content: draft.text });
+        break;
+      default:
+        parts.push(...outputParts([item]));
+    }
   }
+  return parts;
+}
 
-  private draftText(): string {
-    let text = "";
-    for (const draft of this.drafts) {
-      if (draft === undefined) continue;
-      text += draft.done ? itemText(draft.item) : (stringOr(draft.item["name"]) ?? "") + draft.text;
-    }
-    return text;
+function draftText(drafts: readonly ItemDraft[]): string {
+  let text = "";
+  for (const draft of drafts) {
+    const item = draft.item;
+    if (item === undefined) continue;
+    text += draft.done ? itemText(item) : (stringOr(item["name"]) ?? "") + draft.text;
   }
+  return text;
 }

@@ -7,6 +7,7 @@ import { describeOpenAIClient } from "./openai-endpoints.js";
 import { completionsCreate } from "./openai-completions.js";
 import { embeddingsCreate } from "./openai-embeddings.js";
 import type { Json } from "./openai-payload.js";
+import type { ChoiceSlot } from "./openai-payload.js";
 import {
   ChoiceStreamAccumulator,
   contentText,
@@ -20,6 +21,7 @@ import {
   stringOr,
 } from "./openai-payload.js";
 import { responsesCreate } from "./openai-responses.js";
+import { IgnoredEntries, MAX_CHOICES, MAX_TOOL_CALLS_PER_CHOICE, SlotTable } from "./payload-bounds.js";
 import { estimateChatInputTokens, estimateTextTokens } from "./openai-token-estimate.js";
 import type {
   CallContext,
@@ -242,7 +244,9 @@ const chatCompletionsCreate: OperationAdapter = {
       return;
     }
     readResponseMetadata(record, data);
-    const choices = Array.isArray(data["choices"]) ? data["choices"].filter(isObject) : [];
+    // A whole response's lists are as long as what was received; the choices are bounded as a stream's are.
+    const ignored = new IgnoredEntries();
+    const choices = ignored.list(Array.isArray(data["choices"]) ? data["choices"].filter(isObject) : [], MAX_CHOICES);
     record.finishReasons = choices.map((choice) => stringOr(choice["finish_reason"]));
     if (context.captureContent) {
       const output: Message[] = [];
@@ -258,6 +262,7 @@ const chatCompletionsCreate: OperationAdapter = {
       }
       record.outputMessages = output;
     }
+    ignored.writeTo(record);
     if (isObject(data["usage"])) {
       record.usage = normaliseUsage(data["usage"]);
       return;
@@ -280,51 +285,49 @@ interface ToolCallDraft {
   arguments: string;
 }
 
-/** Per choice index: the text and tool calls streamed so far (kept only when content capture is on). */
-interface ChoiceDraft {
+/** Per choice index: its finish reason, and the text and tool calls streamed so far (text kept only with capture on). */
+interface ChatChoice extends ChoiceSlot {
   text: string;
   refusal: string;
-  toolCalls: ToolCallDraft[];
+  /** Per tool-call index; made on the choice's first tool call. */
+  toolCalls: SlotTable<ToolCallDraft> | undefined;
 }
 
-class ChatStreamAccumulator extends ChoiceStreamAccumulator {
-  private readonly drafts: ChoiceDraft[] = [];
+const newChatChoice = (): ChatChoice => ({ finishReason: undefined, text: "", refusal: "", toolCalls: undefined });
+const newToolCall = (): ToolCallDraft => ({ id: undefined, name: undefined, arguments: "" });
 
-  protected addChoice(index: number, choice: Json): void {
+class ChatStreamAccumulator extends ChoiceStreamAccumulator<ChatChoice> {
+  protected readonly newSlot = newChatChoice;
+
+  protected addChoice(slot: ChatChoice, choice: Json): void {
     const delta = choice["delta"];
-    if (isObject(delta)) this.addDelta(index, delta);
-  }
-
-  private addDelta(index: number, delta: Json): void {
+    if (!isObject(delta)) return;
     const content = delta["content"];
-    const toolCalls = delta["tool_calls"];
     const refusal = delta["refusal"];
-    if (typeof content === "string") this.outputCharacters += content.length;
-    if (typeof refusal === "string") this.outputCharacters += refusal.length;
-    if (!this.capture) {
-      if (Array.isArray(toolCalls)) {
-        for (const call of toolCalls) {
-          const args = isObject(call) && isObject(call["function"]) ? call["function"]["arguments"] : undefined;
-          if (typeof args === "string") this.outputCharacters += args.length;
-        }
-      }
-      return;
+    if (typeof content === "string") {
+      this.outputCharacters += content.length;
+      if (this.capture) slot.text += content;
     }
-    const draft = (this.drafts[index] ??= { text: "", refusal: "", toolCalls: [] });
-    if (typeof content === "string") draft.text += content;
-    if (typeof refusal === "string") draft.refusal += refusal;
+    if (typeof refusal === "string") {
+      this.outputCharacters += refusal.length;
+      if (this.capture) slot.refusal += refusal;
+    }
+    const toolCalls = delta["tool_calls"];
     if (!Array.isArray(toolCalls)) return;
     for (const call of toolCalls) {
       if (!isObject(call)) continue;
-      const position = typeof call["index"] === "number" ? call["index"] : draft.toolCalls.length;
-      const toolDraft = (draft.toolCalls[position] ??= { id: undefined, name: undefined, arguments: "" });
-      if (typeof call["id"] === "string") toolDraft.id = call["id"];
+      // A tool call without an index is the choice's next one.
+      const draft = (slot.toolCalls ??= new SlotTable(MAX_TOOL_CALLS_PER_CHOICE, this.ignored)).slot(call["index"], newToolCall);
+      if (draft === undefined) continue;
       const fn = isObject(call["function"]) ? call["function"] : {};
-      if (typeof fn["name"] === "string") toolDraft.name = fn["name"];
-      if (typeof fn["arguments"] === "string") {
-        toolDraft.arguments += fn["arguments"];
-        this.outputCharacters += fn["arguments"].length;
+      const args = fn["arguments"];
+      if (typeof args === "string") {
+        this.outputCharacters += args.length;
+        if (this.capture) draft.arguments += args;
       }
+      if (!this.capture) continue;
+      if (typeof call["id"] === "string") draft.id = call["id"];
+      if (typeof fn["name"] === "string") draft.name = fn["name"];
     }
   }
 
@@ -332,36 +335,32 @@ class ChatStreamAccumulator extends ChoiceStreamAccumulator {
    * Output tokens where the stream reported none: counted from the streamed text when content capture kept
    * it, otherwise from its length alone (tokentrace keeps no content with capture off).
    */
-  private estimateOutputTokens(): number {
+  private estimateOutputTokens(choices: readonly ChatChoice[]): number {
     if (!this.capture) return estimateTokens(this.outputCharacters);
     const model = this.prepared.record.requestModel;
     let tokens = 0;
-    for (const draft of this.drafts) {
-      if (draft === undefined) continue;
-      let text = draft.text + draft.refusal;
-      for (const call of draft.toolCalls) if (call) text += (call.name ?? "") + call.arguments;
+    for (const choice of choices) {
+      let text = choice.text + choice.refusal;
+      for (const call of choice.toolCalls?.values() ?? []) text += (call.name ?? "") + call.arguments;
       tokens += estimateTextTokens(text, model);
     }
     return tokens;
   }
 
   finish(record: CallRecord): void {
-    record.finishReasons = this.finishReasons;
-    record.usage = this.usage !== undefined ? normaliseUsage(this.usage) : estimateUsage(this.prepared, this.estimateOutputTokens());
+    const choices = this.finishChoices(record);
+    record.usage = this.usage !== undefined ? normaliseUsage(this.usage) : estimateUsage(this.prepared, this.estimateOutputTokens(choices));
     if (!this.capture) return;
-    const count = Math.max(this.drafts.length, this.finishReasons.length);
     const output: Message[] = [];
-    for (let index = 0; index < count; index++) {
-      const draft = this.drafts[index];
+    for (const choice of choices) {
       const parts: MessagePart[] = [];
-      if (draft?.text) parts.push(textPart(draft.text));
-      if (draft?.refusal) parts.push(textPart(draft.refusal));
-      for (const call of draft?.toolCalls ?? []) {
-        if (call) parts.push({ type: "tool_call", id: call.id, name: call.name, arguments: parseArguments(call.arguments) });
+      if (choice.text) parts.push(textPart(choice.text));
+      if (choice.refusal) parts.push(textPart(choice.refusal));
+      for (const call of choice.toolCalls?.values() ?? []) {
+        parts.push({ type: "tool_call", id: call.id, name: call.name, arguments: parseArguments(call.arguments) });
       }
       const message: Message = { role: "assistant", parts };
-      const reason = this.finishReasons[index];
-      if (reason !== undefined) message.finish_reason = reason;
+      if (choice.finishReason !== undefined) message.finish_reason = choice.finishReason;
       output.push(message);
     }
     record.outputMessages = output;
