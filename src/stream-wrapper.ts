@@ -67,7 +67,8 @@ function tracedIteratorFactory(
           call.end(signal?.aborted ? ABORTED : COMPLETED);
           return true;
         }
-        const atMs = now();
+        // A failing clock must not skip the accumulator: it is what hides the chunks tokentrace asked for.
+        const atMs = readClock(now, timing.lastChunkMs >= 0 ? timing.lastChunkMs : timing.startMs);
         const visible = accumulator.add(result.value, atMs);
         // A hidden chunk (one that exists only because tokentrace asked for it) is not counted in the timing.
         if (visible) timing.onChunk(atMs);
@@ -113,6 +114,16 @@ function tracedIteratorFactory(
     }
     return traced;
   };
+}
+
+/** The clock's reading, or `fallbackMs` (the last good one) when it throws. */
+function readClock(now: () => number, fallbackMs: number): number {
+  try {
+    return now();
+  } catch (error) {
+    reportInternalError("clock", error);
+    return fallbackMs;
+  }
 }
 
 const COMPLETED: CallOutcome = { kind: "completed" };
