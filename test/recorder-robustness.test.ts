@@ -67,7 +67,7 @@ describe("the span and the duration metric share one clock", () => {
     await h.openai.chat.completions.create({ model: "gpt-4o-mini", messages });
     const span = h.onlySpan();
     const [point] = histogramPoints(await h.sink.collectMetrics(), "gen_ai.client.operation.duration");
-    expect(Math.abs(durationNanos(span) - point!.value.sum * 1e9)).toBeLessThan(1);
+    expect(Math.abs(durationNanos(span) - (point!.value.sum ?? Number.NaN) * 1e9)).toBeLessThan(1);
   });
 
   it("stamps the exception event of a failed call at the span's end", async () => {
@@ -75,7 +75,7 @@ describe("the span and the duration metric share one clock", () => {
     const client = h.observeClient(h.raw, { now: sequenceClock([0, 250]) });
     await client.chat.completions.create({ model: "gpt-4o-mini", messages }).catch(() => undefined);
     const span = h.onlySpan();
-    expect(span.events[0]!.time).toEqual(span.endTime);
+    expect(span.events[0]?.time).toEqual(span.endTime);
     expect(durationNanos(span)).toBe(250_000_000);
   });
 });
