@@ -149,3 +149,17 @@ describe("counters past the cap on attribute sets", () => {
     expect(again.find((point) => point.attributes["gen_ai.request.model"] === "model-0")?.value).toBe(2);
   });
 });
+
+describe("cost that cannot be true", () => {
+  it("is left out of the span and the cost counter when a price makes it infinite", async () => {
+    const pricing = { models: { "gpt-4o-mini": { inputPerMillionUsd: 1e308, outputPerMillionUsd: 1e308 } } };
+    const client = h.observeClient(h.raw, { pricing });
+    await client.chat.completions.create({ model: "gpt-4o-mini", messages });
+    const { attributes } = h.onlySpan();
+    expect(attributes["gen_ai.usage.input_tokens"]).toBeTypeOf("number");
+    expect(attributes["gen_ai.usage.cost"]).toBeUndefined();
+    expect(attributes["tokentrace.cost.input"]).toBeUndefined();
+    const cost = metric(await h.sink.collectMetrics(), "tokentrace.client.cost");
+    expect(cost?.dataPoints ?? []).toEqual([]);
+  });
+});
