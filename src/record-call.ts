@@ -76,6 +76,9 @@ interface LastMetricAttributeSet {
   readonly set: MetricAttributeSet;
 }
 
+/** What `price` returns for a price that gave an amount that cannot be true (infinite, negative, NaN). */
+const IMPOSSIBLE_COST = Symbol("impossible cost");
+
 /** No credentials known: nothing to redact. */
 const noSecrets = (): readonly string[] => [];
 
@@ -170,14 +173,19 @@ export class Recorder {
         if (recording) span.setAttribute(names.ATTR_TOKENTRACE_USAGE_INVALID_FIELDS, checked.invalidFields);
       }
     });
-    const cost = guard("cost", () => this.price(call, usage));
-    if (recording) this.writeSpan(call, outcome, usage, cost, ended.kind);
+    let costRejected = false;
+    const cost = guard("cost", () => {
+      const priced = this.price(call, usage);
+      if (priced === IMPOSSIBLE_COST) costRejected = true;
+      return priced === IMPOSSIBLE_COST ? undefined : priced;
+    });
+    if (recording) this.writeSpan(call, outcome, usage, cost, costRejected, ended.kind);
     guard("metrics", () => this.writeMetrics(call, outcome, errorTypeValue, durationMs, usage, cost));
     guard("span-end", () => span.end(endTime));
   }
 
   /** Price a call that used tokens; undefined when it used none, its model has no known price, or the price is not a sound amount. */
-  private price(call: Call, usage: Usage): CostBreakdown | undefined {
+  private price(call: Call, usage: Usage): CostBreakdown | typeof IMPOSSIBLE_COST | undefined {
     const { record } = call;
     if (usage.inputTokens === undefined && usage.outputTokens === undefined) return undefined;
     const cost = this.pricer()({
@@ -192,7 +200,7 @@ export class Recorder {
     const parts = [cost.totalUsd, cost.inputUsd, cost.cachedInputUsd, cost.cacheWriteUsd, cost.outputUsd];
     if (parts.some((part) => measured(part) === undefined)) {
       reportAnomaly("cost", `${cost.model}: ${parts.join(", ")}`);
-      return undefined;
+      return IMPOSSIBLE_COST;
     }
     return cost;
   }
@@ -223,6 +231,8 @@ export class Recorder {
     outcome: CallOutcome,
     usage: Usage,
     cost: CostBreakdown | undefined,
+    /** The price gave an impossible amount: the call is priced, but carries no cost. */
+    costRejected: boolean,
     streamEnd: CallOutcome["kind"],
   ): void {
     const { record, span } = call;
@@ -262,7 +272,7 @@ export class Recorder {
         set(names.ATTR_TOKENTRACE_COST_SNAPSHOT_DATE, cost.snapshotDate);
         set(names.ATTR_TOKENTRACE_COST_MODEL, cost.model);
         if (cost.inputClamped) set(names.ATTR_TOKENTRACE_COST_INPUT_CLAMPED, true);
-      } else if (usage.inputTokens !== undefined || usage.outputTokens !== undefined) {
+      } else if (!costRejected && (usage.inputTokens !== undefined || usage.outputTokens !== undefined)) {
         // Unknown price: say so, and never report 0.
         set(names.ATTR_TOKENTRACE_COST_UNPRICED_MODEL, record.responseModel ?? record.requestModel ?? "");
       }

@@ -159,6 +159,8 @@ describe("cost that cannot be true", () => {
     expect(attributes["gen_ai.usage.input_tokens"]).toBeTypeOf("number");
     expect(attributes["gen_ai.usage.cost"]).toBeUndefined();
     expect(attributes["tokentrace.cost.input"]).toBeUndefined();
+    // The model has a price: it is not reported as unpriced.
+    expect(attributes["tokentrace.cost.unpriced_model"]).toBeUndefined();
     const cost = metric(await h.sink.collectMetrics(), "tokentrace.client.cost");
     expect(cost?.dataPoints ?? []).toEqual([]);
   });
