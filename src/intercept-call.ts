@@ -55,9 +55,11 @@ export function traceCall(
   let prepared: PreparedCall;
   let call: ActiveCall;
   try {
+    // The span starts where the call's clock starts (issue 10): both read here, together.
+    const startEpochMs = Date.now();
     const startMs = state.now();
     prepared = operation.prepare(args[0], state.context);
-    call = state.recorder.start(prepared.record, startMs, state.parentContext);
+    call = state.recorder.start(prepared.record, startMs, state.parentContext, startEpochMs);
   } catch (error) {
     reportInternalError("prepare", error);
     return method.apply(target, args);

@@ -94,7 +94,7 @@ export function observe<T extends object>(client: T, options?: ObserveOptions): 
       captureContent: resolved.captureContent,
       injectStreamUsage: resolved.injectStreamUsage,
     },
-    recorder: new Recorder(resolved),
+    recorder: new Recorder(resolved, description.secrets),
     requestIdHeader: description.requestIdHeader,
     now: resolved.now,
     chunkTimingMetric: resolved.chunkTimingMetric,

@@ -1,16 +1,19 @@
 import { SpanKind, SpanStatusCode, context, trace } from "@opentelemetry/api";
-import type { Attributes, AttributeValue, Context, Meter, Span, Tracer } from "@opentelemetry/api";
+import type { Attributes, AttributeValue, Context, Exception, HrTime, Meter, Span, Tracer } from "@opentelemetry/api";
 import type { CallRecord } from "./call-record.js";
 import type { ResolvedOptions } from "./config.js";
 import { serializeContent } from "./content.js";
-import { reportInternalError } from "./internal/report.js";
+import { ProviderFailure, errorText, errorType, isUserAbort } from "./error-facts.js";
+import { reportAnomaly, reportInternalError } from "./internal/report.js";
 import { currentMeterProvider, currentTracerProvider } from "./internal/active-providers.js";
 import { createPricer } from "./metrics/cost.js";
 import type { CostBreakdown, Pricer } from "./metrics/cost.js";
 import { instrumentsFor } from "./metrics/instruments.js";
-import type { Instruments, Total } from "./metrics/instruments.js";
+import type { Instruments, MetricAttributeSet } from "./metrics/instruments.js";
 import type { StreamTiming } from "./metrics/timing.js";
 import * as names from "./semconv.js";
+import { measured, validateUsage } from "./usage.js";
+import type { Usage } from "./usage.js";
 import { VERSION } from "./version.js";
 
 /** How a call ended. */
@@ -51,29 +54,6 @@ const abandoned = new FinalizationRegistry<ActiveCall>((call) => {
   if (!call.ended) call.end({ kind: "abandoned" });
 });
 
-/**
- * The metric attributes of one (operation, provider, models, server, error type), and its running
- * totals, built once and reused by every call that matches.
- */
-interface MetricAttributeSet {
-  readonly instruments: Instruments;
-  readonly operationName: string;
-  readonly providerName: string;
-  readonly requestModel: string | undefined;
-  readonly responseModel: string | undefined;
-  readonly serverAddress: string | undefined;
-  readonly serverPort: number | undefined;
-  readonly errorType: string | undefined;
-  readonly key: string;
-  readonly base: Attributes;
-  readonly input: Attributes;
-  readonly output: Attributes;
-  /** Per outcome kind, opened on first use. */
-  readonly calls: Partial<Record<CallOutcome["kind"], Total>>;
-  cost: Total | undefined;
-  cacheRead: Total | undefined;
-}
-
 /** The bundled snapshot's pricer, shared by every client without pricing options; built on first use. */
 let defaultPricer: Pricer | undefined;
 
@@ -83,19 +63,45 @@ export function openCallCount(): number {
   return openCalls;
 }
 
+/** The identity fields of the metric attribute set a client used last: most calls of a client use the same one. */
+interface LastMetricAttributeSet {
+  readonly instruments: Instruments;
+  readonly operationName: string;
+  readonly providerName: string;
+  readonly requestModel: string | undefined;
+  readonly responseModel: string | undefined;
+  readonly serverAddress: string | undefined;
+  readonly serverPort: number | undefined;
+  readonly errorType: string | undefined;
+  readonly set: MetricAttributeSet;
+}
+
+/** What `price` returns for a price that gave an amount that cannot be true (infinite, negative, NaN). */
+const IMPOSSIBLE_COST = Symbol("impossible cost");
+
+/** No credentials known: nothing to redact. */
+const noSecrets = (): readonly string[] => [];
+
 /**
  * Owns the span lifecycle of a client's calls and is the one place where a CallRecord becomes span
  * attributes and metric points. Never throws.
+ *
+ * Clock (issue 10): the call's clock (`now`, default `performance.now`) measures every duration; the span
+ * starts at the wall-clock time the call was issued (`Date.now()`, read with the clock's first reading, as
+ * the OpenTelemetry SDK would) and ends at that start plus the measured duration, so span duration and
+ * `gen_ai.client.operation.duration` are the same number, with the default clock and an injected one alike.
  */
 export class Recorder {
   private tracerCache: { provider: unknown; tracer: Tracer } | undefined;
   private meterCache: { provider: unknown; meter: Meter } | undefined;
   private pricerCache: Pricer | undefined;
-  private readonly metricAttributeSets = new Map<string, MetricAttributeSet>();
-  /** The set the previous call used: most calls of a client use the same one. */
-  private lastMetricAttributeSet: MetricAttributeSet | undefined;
+  private lastMetricAttributeSet: LastMetricAttributeSet | undefined;
 
-  constructor(private readonly options: ResolvedOptions) {}
+  constructor(
+    private readonly options: ResolvedOptions,
+    /** The client's credentials, read when an error is recorded (see `ClientDescription.secrets`). */
+    private readonly secrets: () => readonly string[] = noSecrets,
+  ) {}
 
   private pricer(): Pricer {
     if (this.pricerCache === undefined) {
@@ -104,8 +110,11 @@ export class Recorder {
     return this.pricerCache;
   }
 
-  /** Start a call's span, as a child of `parent` (default: the active context). */
-  start(record: CallRecord, startMs: number, parent: Context = context.active()): ActiveCall {
+  /**
+   * Start a call's span, as a child of `parent` (default: the active context). `startEpochMs`: the wall-clock
+   * time read together with `startMs`, where the span starts.
+   */
+  start(record: CallRecord, startMs: number, parent: Context = context.active(), startEpochMs: number = Date.now()): ActiveCall {
     const attributes: Attributes = {
       [names.ATTR_GEN_AI_OPERATION_NAME]: record.operationName,
       [names.ATTR_GEN_AI_PROVIDER_NAME]: record.providerName,
@@ -115,193 +124,258 @@ export class Recorder {
     if (record.serverAddress !== undefined) attributes[names.ATTR_SERVER_ADDRESS] = record.serverAddress;
     if (record.serverPort !== undefined) attributes[names.ATTR_SERVER_PORT] = record.serverPort;
     const spanName = record.requestModel ? `${record.operationName} ${record.requestModel}` : record.operationName;
-    const span = this.tracer().startSpan(spanName, { kind: SpanKind.CLIENT, attributes }, parent);
+    const startTime = millisToHrTime(startEpochMs);
+    const span = this.tracer().startSpan(spanName, { kind: SpanKind.CLIENT, attributes, startTime }, parent);
     openCalls++;
-    return new Call(this, record, span, startMs, trace.setSpan(parent, span), Date.now());
+    return new Call(this, record, span, startMs, trace.setSpan(parent, span), startEpochMs, startTime);
   }
 
-  /** Called by Call.end: never throws. */
+  /**
+   * Called by Call.end: never throws. The error first, then each step of the end of the call on its own
+   * guard, so a step that fails (content, cost, a tracer that throws) loses only itself (issue 10).
+   */
   finish(call: Call, ended: CallOutcome): void {
-    try {
-      call.beforeEnd?.(ended);
-    } catch (error) {
-      reportInternalError("finish-record", error);
-    }
-    const failure = call.record.failure;
+    guard("finish-record", () => call.beforeEnd?.(ended));
+    const { record, span } = call;
     // A failure the provider reported as data ends an otherwise completed call as an error.
-    const outcome: CallOutcome =
-      ended.kind === "completed" && failure !== undefined
-        ? { kind: "error", error: new ProviderFailure(failure.type, failure.message) }
-        : ended;
-    let endMs: number | undefined;
-    try {
-      endMs = this.options.now();
-    } catch (error) {
-      reportInternalError("clock", error);
-    }
-    let cost: CostBreakdown | undefined;
-    try {
-      cost = this.price(call);
-    } catch (error) {
-      reportInternalError("cost", error);
-    }
-    try {
+    let outcome: CallOutcome = ended;
+    guard("finish-record", () => {
+      const failure = record.failure;
+      if (ended.kind === "completed" && failure !== undefined) {
+        outcome = { kind: "error", error: new ProviderFailure(failure.type, failure.message) };
+      }
+    });
+    let durationMs: number | undefined;
+    guard("clock", () => {
+      durationMs = measured(this.options.now() - call.startMs);
+      if (durationMs === undefined) reportAnomaly("duration", "the clock went backwards or returned a non-number");
+    });
+    const endTime = durationMs === undefined ? undefined : addHrTimes(call.startTime, millisToHrTime(durationMs));
+    let recording = false;
+    guard("span-attributes", () => {
       // A span the sampler dropped (or a no-op provider's) takes no attributes: skip building them, content
       // above all. Metrics below still count every call.
-      if (call.span.isRecording()) this.writeSpan(call, outcome, cost, ended.kind);
-    } catch (error) {
-      reportInternalError("span-attributes", error);
+      recording = span.isRecording();
+    });
+    let errorTypeValue: string | undefined;
+    if (outcome.kind === "error") {
+      const error = outcome.error;
+      errorTypeValue = guard("error-type", () => errorType(error)) ?? "_OTHER";
+      const type = errorTypeValue;
+      if (recording) guard("span-error", () => this.writeError(call, error, type, endTime));
     }
-    try {
-      this.writeMetrics(call, outcome, endMs, cost);
-    } catch (error) {
-      reportInternalError("metrics", error);
-    }
-    try {
-      call.span.end();
-    } catch (error) {
-      reportInternalError("span-end", error);
-    }
+    let usage: Usage = {};
+    guard("usage", () => {
+      const checked = validateUsage(record.usage);
+      usage = checked.usage;
+      if (checked.invalidFields.length > 0) {
+        reportAnomaly("usage", checked.invalidFields.join(", "));
+        if (recording) span.setAttribute(names.ATTR_TOKENTRACE_USAGE_INVALID_FIELDS, checked.invalidFields);
+      }
+    });
+    let costRejected = false;
+    const cost = guard("cost", () => {
+      const priced = this.price(call, usage);
+      if (priced === IMPOSSIBLE_COST) costRejected = true;
+      return priced === IMPOSSIBLE_COST ? undefined : priced;
+    });
+    if (recording) this.writeSpan(call, outcome, usage, cost, costRejected, ended.kind);
+    guard("metrics", () => this.writeMetrics(call, outcome, errorTypeValue, durationMs, usage, cost));
+    guard("span-end", () => span.end(endTime));
   }
 
-  /** Price a call that used tokens; undefined when it used none or its model has no known price. */
-  private price(call: Call): CostBreakdown | undefined {
+  /** Price a call that used tokens; undefined when it used none, its model has no known price, or the price is not a sound amount. */
+  private price(call: Call, usage: Usage): CostBreakdown | typeof IMPOSSIBLE_COST | undefined {
     const { record } = call;
-    const { inputTokens, outputTokens } = record.usage;
-    if (inputTokens === undefined && outputTokens === undefined) return undefined;
-    return this.pricer()({
+    if (usage.inputTokens === undefined && usage.outputTokens === undefined) return undefined;
+    const cost = this.pricer()({
       providerName: record.providerName,
       requestModel: record.requestModel,
       responseModel: record.responseModel,
-      usage: record.usage,
+      usage,
       serviceTier: record.serviceTier,
       timestampMs: call.startedAtEpochMs,
     });
+    if (cost === undefined) return undefined;
+    const parts = [cost.totalUsd, cost.inputUsd, cost.cachedInputUsd, cost.cacheWriteUsd, cost.outputUsd];
+    if (parts.some((part) => measured(part) === undefined)) {
+      reportAnomaly("cost", `${cost.model}: ${parts.join(", ")}`);
+      return IMPOSSIBLE_COST;
+    }
+    return cost;
+  }
+
+  /** Status ERROR, `error.type`, the HTTP status and the exception: written before anything that may fail. */
+  private writeError(call: Call, error: unknown, type: string, endTime: HrTime | undefined): void {
+    const { span } = call;
+    span.setAttribute(names.ATTR_ERROR_TYPE, type);
+    const status = (error as { status?: unknown } | null)?.status;
+    if (typeof status === "number") span.setAttribute(names.ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+    let secrets: readonly string[] = [];
+    guard("secrets", () => {
+      secrets = this.secrets();
+    });
+    const text = errorText(error, type, this.options.captureContent, secrets);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: text.message });
+    // A failure reported as data was never thrown: it is not an exception.
+    if (error instanceof Error && !(error instanceof ProviderFailure)) {
+      const exception: Exception = { name: type, message: text.message };
+      if (text.stack !== undefined) exception.stack = text.stack;
+      span.recordException(exception, endTime);
+    }
   }
 
   /** `streamEnd`: how the stream itself ended, which a failure reported as data does not change. */
-  private writeSpan(call: Call, outcome: CallOutcome, cost: CostBreakdown | undefined, streamEnd: CallOutcome["kind"]): void {
-    const { record, span, timing } = call;
+  private writeSpan(
+    call: Call,
+    outcome: CallOutcome,
+    usage: Usage,
+    cost: CostBreakdown | undefined,
+    /** The price gave an impossible amount: the call is priced, but carries no cost. */
+    costRejected: boolean,
+    streamEnd: CallOutcome["kind"],
+  ): void {
+    const { record, span } = call;
     // Straight onto the span: an attributes object for setAttributes() would be built only to be walked.
     const set = (name: string, value: AttributeValue | undefined): void => {
       if (value !== undefined) span.setAttribute(name, value);
     };
-    set(names.ATTR_GEN_AI_RESPONSE_ID, record.responseId);
-    set(names.ATTR_GEN_AI_RESPONSE_MODEL, record.responseModel);
-    const finishReasons = finishReasonsFor(record, outcome);
-    if (finishReasons.length > 0) set(names.ATTR_GEN_AI_RESPONSE_FINISH_REASONS, finishReasons);
+    guard("span-attributes", () => {
+      set(names.ATTR_GEN_AI_RESPONSE_ID, record.responseId);
+      set(names.ATTR_GEN_AI_RESPONSE_MODEL, record.responseModel);
+      const finishReasons = finishReasonsFor(record, outcome);
+      if (finishReasons.length > 0) set(names.ATTR_GEN_AI_RESPONSE_FINISH_REASONS, finishReasons);
+    });
 
-    const usage = record.usage;
-    set(names.ATTR_GEN_AI_USAGE_INPUT_TOKENS, usage.inputTokens);
-    set(names.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS, usage.outputTokens);
-    set(names.ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, usage.cacheReadInputTokens);
-    set(names.ATTR_GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS, usage.cacheWriteInputTokens);
-    set(names.ATTR_TOKENTRACE_USAGE_CACHE_WRITE_5M_INPUT_TOKENS, usage.cacheWrite5mInputTokens);
-    set(names.ATTR_TOKENTRACE_USAGE_CACHE_WRITE_1H_INPUT_TOKENS, usage.cacheWrite1hInputTokens);
-    if (this.options.legacyCacheCreationAttribute) {
-      set(names.ATTR_GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, usage.cacheWriteInputTokens);
-    }
-    set(names.ATTR_GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, usage.reasoningOutputTokens);
-    if (usage.estimated) set(names.ATTR_TOKENTRACE_USAGE_ESTIMATED, true);
-
-    if (cost !== undefined) {
-      set(names.ATTR_GEN_AI_USAGE_COST, cost.totalUsd);
-      set(names.ATTR_TOKENTRACE_COST_INPUT, cost.inputUsd);
-      set(names.ATTR_TOKENTRACE_COST_CACHED_INPUT, cost.cachedInputUsd);
-      set(names.ATTR_TOKENTRACE_COST_CACHE_WRITE, cost.cacheWriteUsd);
-      set(names.ATTR_TOKENTRACE_COST_OUTPUT, cost.outputUsd);
-      set(names.ATTR_TOKENTRACE_COST_SOURCE, cost.source);
-      set(names.ATTR_TOKENTRACE_COST_SNAPSHOT_DATE, cost.snapshotDate);
-      set(names.ATTR_TOKENTRACE_COST_MODEL, cost.model);
-      if (cost.inputClamped) set(names.ATTR_TOKENTRACE_COST_INPUT_CLAMPED, true);
-    } else if (usage.inputTokens !== undefined || usage.outputTokens !== undefined) {
-      // Unknown price: say so, and never report 0.
-      set(names.ATTR_TOKENTRACE_COST_UNPRICED_MODEL, record.responseModel ?? record.requestModel ?? "");
-    }
-
-    set(names.ATTR_TOKENTRACE_REQUEST_ID, record.requestId);
-    set(names.ATTR_HTTP_RESPONSE_STATUS_CODE, record.httpStatusCode);
-    span.setAttributes(record.responseAttributes);
-
-    if (timing !== undefined) {
-      set(names.ATTR_TOKENTRACE_STREAM_CHUNK_COUNT, timing.chunkCount);
-      const firstMs = timing.timeToFirstChunkMs;
-      if (firstMs !== undefined) set(names.ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, firstMs / 1000);
-      const meanGapMs = timing.meanGapMs;
-      if (meanGapMs !== undefined) {
-        set(names.ATTR_TOKENTRACE_STREAM_MEAN_CHUNK_GAP, meanGapMs / 1000);
-        set(names.ATTR_TOKENTRACE_STREAM_MAX_CHUNK_GAP, timing.maxGapMs / 1000);
+    guard("span-usage", () => {
+      set(names.ATTR_GEN_AI_USAGE_INPUT_TOKENS, usage.inputTokens);
+      set(names.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS, usage.outputTokens);
+      set(names.ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, usage.cacheReadInputTokens);
+      set(names.ATTR_GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS, usage.cacheWriteInputTokens);
+      set(names.ATTR_TOKENTRACE_USAGE_CACHE_WRITE_5M_INPUT_TOKENS, usage.cacheWrite5mInputTokens);
+      set(names.ATTR_TOKENTRACE_USAGE_CACHE_WRITE_1H_INPUT_TOKENS, usage.cacheWrite1hInputTokens);
+      if (this.options.legacyCacheCreationAttribute) {
+        set(names.ATTR_GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, usage.cacheWriteInputTokens);
       }
-      const streamingMs = timing.streamingMs;
-      if (streamingMs !== undefined && streamingMs > 0 && usage.outputTokens !== undefined) {
-        set(names.ATTR_TOKENTRACE_STREAM_OUTPUT_TOKENS_PER_SECOND, usage.outputTokens / (streamingMs / 1000));
-      }
-      if (record.firstContentAtMs !== undefined) {
-        set(names.ATTR_TOKENTRACE_RESPONSE_TIME_TO_FIRST_CONTENT, (record.firstContentAtMs - call.startMs) / 1000);
-      }
-      set(names.ATTR_TOKENTRACE_STREAM_END, streamEnd);
-    }
+      set(names.ATTR_GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, usage.reasoningOutputTokens);
+      if (usage.estimated) set(names.ATTR_TOKENTRACE_USAGE_ESTIMATED, true);
+    });
 
-    if (this.options.captureContent) this.writeContent(record, span);
+    guard("span-cost", () => {
+      if (cost !== undefined) {
+        set(names.ATTR_GEN_AI_USAGE_COST, cost.totalUsd);
+        set(names.ATTR_TOKENTRACE_COST_INPUT, cost.inputUsd);
+        set(names.ATTR_TOKENTRACE_COST_CACHED_INPUT, cost.cachedInputUsd);
+        set(names.ATTR_TOKENTRACE_COST_CACHE_WRITE, cost.cacheWriteUsd);
+        set(names.ATTR_TOKENTRACE_COST_OUTPUT, cost.outputUsd);
+        set(names.ATTR_TOKENTRACE_COST_SOURCE, cost.source);
+        set(names.ATTR_TOKENTRACE_COST_SNAPSHOT_DATE, cost.snapshotDate);
+        set(names.ATTR_TOKENTRACE_COST_MODEL, cost.model);
+        if (cost.inputClamped) set(names.ATTR_TOKENTRACE_COST_INPUT_CLAMPED, true);
+      } else if (!costRejected && (usage.inputTokens !== undefined || usage.outputTokens !== undefined)) {
+        // Unknown price: say so, and never report 0.
+        set(names.ATTR_TOKENTRACE_COST_UNPRICED_MODEL, record.responseModel ?? record.requestModel ?? "");
+      }
+    });
 
-    if (outcome.kind === "error") {
-      const error = outcome.error;
-      set(names.ATTR_ERROR_TYPE, errorType(error));
-      const status = (error as { status?: unknown } | null)?.status;
-      if (typeof status === "number") set(names.ATTR_HTTP_RESPONSE_STATUS_CODE, status);
-      // A failure reported as data was never thrown: it is not an exception.
-      if (error instanceof Error && !(error instanceof ProviderFailure)) span.recordException(error);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+    guard("span-response", () => {
+      set(names.ATTR_TOKENTRACE_REQUEST_ID, record.requestId);
+      // The error's own status (written first) wins over the response's.
+      const errorStatus = outcome.kind === "error" ? (outcome.error as { status?: unknown } | null)?.status : undefined;
+      if (typeof errorStatus !== "number") set(names.ATTR_HTTP_RESPONSE_STATUS_CODE, record.httpStatusCode);
+      span.setAttributes(record.responseAttributes);
+    });
+
+    guard("span-timing", () => this.writeTiming(call, usage, streamEnd));
+
+    if (this.options.captureContent) guard("span-content", () => this.writeContent(record, span));
+  }
+
+  private writeTiming(call: Call, usage: Usage, streamEnd: CallOutcome["kind"]): void {
+    const { record, span, timing } = call;
+    if (timing === undefined) return;
+    const set = (name: string, value: number | string | undefined): void => {
+      if (value !== undefined) span.setAttribute(name, value);
+    };
+    set(names.ATTR_TOKENTRACE_STREAM_CHUNK_COUNT, timing.chunkCount);
+    const firstMs = timing.timeToFirstChunkMs;
+    if (firstMs !== undefined) set(names.ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, firstMs / 1000);
+    const meanGapMs = timing.meanGapMs;
+    if (meanGapMs !== undefined) {
+      set(names.ATTR_TOKENTRACE_STREAM_MEAN_CHUNK_GAP, meanGapMs / 1000);
+      set(names.ATTR_TOKENTRACE_STREAM_MAX_CHUNK_GAP, timing.maxGapMs / 1000);
     }
+    const streamingMs = timing.streamingMs;
+    if (streamingMs !== undefined && streamingMs > 0 && usage.outputTokens !== undefined) {
+      set(names.ATTR_TOKENTRACE_STREAM_OUTPUT_TOKENS_PER_SECOND, measured(usage.outputTokens / (streamingMs / 1000)));
+    }
+    if (record.firstContentAtMs !== undefined) {
+      const firstContentMs = measured(record.firstContentAtMs - call.startMs);
+      if (firstContentMs !== undefined) set(names.ATTR_TOKENTRACE_RESPONSE_TIME_TO_FIRST_CONTENT, firstContentMs / 1000);
+    }
+    set(names.ATTR_TOKENTRACE_STREAM_END, streamEnd);
   }
 
   private writeContent(record: CallRecord, span: Span): void {
     const truncated: string[] = [];
-    const put = (name: string, value: unknown): void => {
-      if (value === undefined) return;
-      const { json, truncated: cut } = serializeContent(value, this.options.maxContentLength);
-      span.setAttribute(name, json);
-      if (cut) truncated.push(name);
+    const put = (name: string, value: () => unknown): void => {
+      // Each content attribute on its own: one that cannot be built loses only itself.
+      guard("span-content", () => {
+        const given = value();
+        if (given === undefined) return;
+        const { json, truncated: cut } = serializeContent(given, this.options.maxContentLength);
+        span.setAttribute(name, json);
+        if (cut) truncated.push(name);
+      });
     };
-    put(names.ATTR_GEN_AI_SYSTEM_INSTRUCTIONS, record.systemInstructions?.());
-    put(names.ATTR_GEN_AI_INPUT_MESSAGES, record.inputMessages?.());
-    put(names.ATTR_GEN_AI_OUTPUT_MESSAGES, record.outputMessages);
-    put(names.ATTR_GEN_AI_TOOL_DEFINITIONS, record.toolDefinitions?.());
+    put(names.ATTR_GEN_AI_SYSTEM_INSTRUCTIONS, () => record.systemInstructions?.());
+    put(names.ATTR_GEN_AI_INPUT_MESSAGES, () => record.inputMessages?.());
+    put(names.ATTR_GEN_AI_OUTPUT_MESSAGES, () => record.outputMessages);
+    put(names.ATTR_GEN_AI_TOOL_DEFINITIONS, () => record.toolDefinitions?.());
     if (truncated.length > 0) span.setAttribute(names.ATTR_TOKENTRACE_CONTENT_TRUNCATED, truncated);
   }
 
-  /** `endMs`: undefined when the clock failed; the call is then counted without a duration. */
-  private writeMetrics(call: Call, outcome: CallOutcome, endMs: number | undefined, cost: CostBreakdown | undefined): void {
+  /**
+   * `durationMs`: undefined when the clock failed; the call is then counted without a duration. A call
+   * abandoned to the garbage collector is counted by outcome only: the time until collection is no latency.
+   */
+  private writeMetrics(
+    call: Call,
+    outcome: CallOutcome,
+    errorTypeValue: string | undefined,
+    durationMs: number | undefined,
+    usage: Usage,
+    cost: CostBreakdown | undefined,
+  ): void {
     const { record, timing } = call;
-    const set = this.metricAttributes(
-      instrumentsFor(this.meter()),
-      record,
-      outcome.kind === "error" ? errorType(outcome.error) : undefined,
-    );
-    const { instruments } = set;
+    const instruments = instrumentsFor(this.meter());
+    const set = this.metricAttributes(instruments, record, errorTypeValue);
 
-    if (endMs !== undefined) instruments.operationDuration.record((endMs - call.startMs) / 1000, set.base);
-    const callTotal = (set.calls[outcome.kind] ??= instruments.calls.totalFor(`${set.key}\u0000${outcome.kind}`, {
-      ...set.base,
-      [names.ATTR_TOKENTRACE_CALL_OUTCOME]: outcome.kind,
-    }));
-    callTotal.value += 1;
-    const firstMs = timing?.timeToFirstChunkMs;
-    if (firstMs !== undefined) instruments.timeToFirstChunk.record(firstMs / 1000, set.base);
+    const callKey = set.overflow ? set.key : `${set.key}\u0000${outcome.kind}`;
+    const callTotal = (set.calls[outcome.kind] ??= set.overflow
+      ? instruments.calls.totalFor(callKey, set.base)
+      : instruments.calls.totalFor(callKey, { ...set.base, [names.ATTR_TOKENTRACE_CALL_OUTCOME]: outcome.kind }));
+    callTotal.add(1);
+    if (outcome.kind !== "abandoned") {
+      if (durationMs !== undefined) instruments.operationDuration.record(durationMs / 1000, set.base);
+      const firstMs = timing?.timeToFirstChunkMs;
+      if (firstMs !== undefined) instruments.timeToFirstChunk.record(firstMs / 1000, set.base);
+    }
     timing?.forEachGapPoint((gapMs) => instruments.timePerOutputChunk.record(gapMs / 1000, set.base));
 
-    const { inputTokens, outputTokens, cacheReadInputTokens } = record.usage;
+    const { inputTokens, outputTokens, cacheReadInputTokens } = usage;
     if (inputTokens !== undefined) instruments.tokenUsage.record(inputTokens, set.input);
     if (outputTokens !== undefined) instruments.tokenUsage.record(outputTokens, set.output);
     if (cacheReadInputTokens !== undefined) {
-      (set.cacheRead ??= instruments.cacheRead.totalFor(set.key, set.base)).value += cacheReadInputTokens;
+      (set.cacheRead ??= instruments.cacheRead.totalFor(set.key, set.base)).add(cacheReadInputTokens);
     }
-    if (cost !== undefined) (set.cost ??= instruments.cost.totalFor(set.key, set.base)).value += cost.totalUsd;
+    if (cost !== undefined) (set.cost ??= instruments.cost.totalFor(set.key, set.base)).add(cost.totalUsd);
   }
 
   /**
-   * Metric attribute sets, built once per distinct (operation, models, server, error) and reused:
-   * low-cardinality attributes only, never ids, users or content.
+   * Metric attribute sets, built once per meter and distinct (operation, models, server, error) and reused:
+   * low-cardinality attributes only, never ids, users or content. Capped per meter; past the cap, the
+   * overflow set (`otel.metric.overflow: true`).
    */
   private metricAttributes(
     instruments: Instruments,
@@ -320,7 +394,7 @@ export class Recorder {
       last.serverPort === record.serverPort &&
       last.errorType === errorTypeValue
     ) {
-      return last;
+      return last.set;
     }
     const key = [
       record.operationName,
@@ -331,9 +405,7 @@ export class Recorder {
       record.serverPort ?? "",
       errorTypeValue ?? "",
     ].join("\u0000");
-    let set = this.metricAttributeSets.get(key);
-    // Totals belong to one meter's instruments: a set made for another meter is made again.
-    if (set === undefined || set.instruments !== instruments) {
+    const set = instruments.attributeSets.get(key, () => {
       const base: Attributes = {
         [names.ATTR_GEN_AI_OPERATION_NAME]: record.operationName,
         [names.ATTR_GEN_AI_PROVIDER_NAME]: record.providerName,
@@ -343,27 +415,19 @@ export class Recorder {
       if (record.serverAddress !== undefined) base[names.ATTR_SERVER_ADDRESS] = record.serverAddress;
       if (record.serverPort !== undefined) base[names.ATTR_SERVER_PORT] = record.serverPort;
       if (errorTypeValue !== undefined) base[names.ATTR_ERROR_TYPE] = errorTypeValue;
-      set = {
-        instruments,
-        operationName: record.operationName,
-        providerName: record.providerName,
-        requestModel: record.requestModel,
-        responseModel: record.responseModel,
-        serverAddress: record.serverAddress,
-        serverPort: record.serverPort,
-        errorType: errorTypeValue,
-        key,
-        base,
-        input: { ...base, [names.ATTR_GEN_AI_TOKEN_TYPE]: names.TOKEN_TYPE_INPUT },
-        output: { ...base, [names.ATTR_GEN_AI_TOKEN_TYPE]: names.TOKEN_TYPE_OUTPUT },
-        calls: {},
-        cost: undefined,
-        cacheRead: undefined,
-      };
-      if (this.metricAttributeSets.size >= 256) this.metricAttributeSets.clear();
-      this.metricAttributeSets.set(key, set);
-    }
-    this.lastMetricAttributeSet = set;
+      return base;
+    });
+    this.lastMetricAttributeSet = {
+      instruments,
+      operationName: record.operationName,
+      providerName: record.providerName,
+      requestModel: record.requestModel,
+      responseModel: record.responseModel,
+      serverAddress: record.serverAddress,
+      serverPort: record.serverPort,
+      errorType: errorTypeValue,
+      set,
+    };
     return set;
   }
 
@@ -384,6 +448,28 @@ export class Recorder {
   }
 }
 
+/** Milliseconds as OpenTelemetry's `[seconds, nanoseconds]`, rounded to the nanosecond (as the SDK rounds). */
+function millisToHrTime(ms: number): HrTime {
+  const seconds = Math.trunc(ms / 1000);
+  const nanos = Math.round((ms - seconds * 1000) * 1_000_000);
+  return nanos >= 1e9 ? [seconds + 1, nanos - 1e9] : [seconds, nanos];
+}
+
+function addHrTimes(a: HrTime, b: HrTime): HrTime {
+  const nanos = a[1] + b[1];
+  return nanos >= 1e9 ? [a[0] + b[0] + 1, nanos - 1e9] : [a[0] + b[0], nanos];
+}
+
+/** Run one step of the end of a call; a failure is reported and loses only that step. */
+function guard<T>(kind: string, step: () => T): T | undefined {
+  try {
+    return step();
+  } catch (error) {
+    reportInternalError(kind, error);
+    return undefined;
+  }
+}
+
 class Call implements ActiveCall {
   timing: StreamTiming | undefined = undefined;
   beforeEnd: ((outcome: CallOutcome) => void) | undefined = undefined;
@@ -397,6 +483,8 @@ class Call implements ActiveCall {
     readonly context: Context,
     /** Wall-clock time the request was issued: picks date-dependent prices. */
     readonly startedAtEpochMs: number,
+    /** The span's start time (`startedAtEpochMs`); its end is this plus the measured duration. */
+    readonly startTime: HrTime,
   ) {}
 
   private watched = false;
@@ -432,46 +520,9 @@ function finishReasonsFor(record: CallRecord, outcome: CallOutcome): string[] {
   return given.map((reason) => (typeof reason === "string" ? reason : fallback));
 }
 
-/** A failure the provider reported in its payload (CallRecord.failure), as an outcome's error. */
-class ProviderFailure extends Error {
-  constructor(
-    readonly type: string,
-    message: string | undefined,
-  ) {
-    super(message ?? type);
-    this.name = "ProviderFailure";
-  }
-}
-
-/**
- * `error.type`: the SDK's error class name (e.g. `RateLimitError`), else the error's name. An error that
- * arrived as an event inside a stream (the SDKs' base `APIError`, no HTTP status) is named by the event's own
- * error type instead (e.g. Anthropic's `overloaded_error`): the class says nothing there.
- */
-export function errorType(error: unknown): string {
-  if (error instanceof ProviderFailure) return error.type;
-  if (error !== null && typeof error === "object") {
-    const { status, type, code } = error as { status?: unknown; type?: unknown; code?: unknown };
-    if (status === undefined && error.constructor?.name === "APIError") {
-      // openai v7 gives an `error` event's APIError the literal type "error": its code says more.
-      if (type === "error" && typeof code === "string" && code !== "") return code;
-      if (typeof type === "string" && type !== "") return type;
-    }
-    const constructorName = (error as { constructor?: { name?: unknown } }).constructor?.name;
-    if (typeof constructorName === "string" && constructorName !== "" && constructorName !== "Object") {
-      return constructorName;
-    }
-    const name = (error as { name?: unknown }).name;
-    if (typeof name === "string" && name !== "") return name;
-  }
-  return "_OTHER";
-}
+export { errorType };
 
 /** A user's abort (the SDK's APIUserAbortError, a DOM AbortError) is not a failure of the call. */
 export function outcomeOf(error: unknown): CallOutcome {
-  const type = errorType(error);
-  if (type === "APIUserAbortError" || (error as { name?: unknown } | null)?.name === "AbortError") {
-    return { kind: "aborted" };
-  }
-  return { kind: "error", error };
+  return isUserAbort(error) ? { kind: "aborted" } : { kind: "error", error };
 }

@@ -209,3 +209,11 @@ export const PROVIDER_TOKENTRACE_FIREWORKS_AI = "tokentrace.fireworks_ai";
 export const PROVIDER_TOKENTRACE_OLLAMA = "tokentrace.ollama";
 export const PROVIDER_TOKENTRACE_VLLM = "tokentrace.vllm";
 export const PROVIDER_TOKENTRACE_LM_STUDIO = "tokentrace.lm_studio";
+
+// --- hardening (issue 10) ---
+/** Usage counts the provider reported but tokentrace left out as impossible (their attribute names). */
+export const ATTR_TOKENTRACE_USAGE_INVALID_FIELDS = "tokentrace.usage.invalid_fields";
+/** The OpenTelemetry SDK's overflow attribute: the series of calls past the cap on distinct attribute sets. */
+export const ATTR_OTEL_METRIC_OVERFLOW = "otel.metric.overflow";
+/** What replaces a credential of the client's in recorded error text. */
+export const REDACTED_MARKER = "[REDACTED]";

@@ -32,3 +32,24 @@ export function warnOnce(message: string): void {
   warned.add(message);
   diag.warn(`tokentrace: ${message}`);
 }
+
+/**
+ * Data tokentrace refused to report because it cannot be true (a negative token count, cache reads above the
+ * input): counted per kind and logged once per kind, like internal errors, but not a failure of tokentrace.
+ */
+const anomalies = new Map<string, number>();
+
+export function reportAnomaly(kind: string, detail: string): void {
+  try {
+    const seen = anomalies.get(kind) ?? 0;
+    anomalies.set(kind, seen + 1);
+    if (seen === 0) diag.warn(`tokentrace: impossible ${kind} left out of telemetry: ${detail}`);
+  } catch {
+    // Reporting must not fail either.
+  }
+}
+
+/** Anomalies counted so far, by kind. */
+export function anomalyCounts(): ReadonlyMap<string, number> {
+  return anomalies;
+}

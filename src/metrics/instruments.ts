@@ -1,5 +1,7 @@
 import type { Attributes, Histogram, Meter, ObservableResult } from "@opentelemetry/api";
 import {
+  ATTR_GEN_AI_TOKEN_TYPE,
+  ATTR_OTEL_METRIC_OVERFLOW,
   DURATION_BUCKETS_SECONDS,
   METRIC_GEN_AI_CLIENT_OPERATION_DURATION,
   METRIC_GEN_AI_CLIENT_TIME_PER_OUTPUT_CHUNK,
@@ -8,6 +10,8 @@ import {
   METRIC_TOKENTRACE_CLIENT_CALLS,
   METRIC_TOKENTRACE_CLIENT_COST,
   METRIC_TOKENTRACE_CLIENT_TOKEN_CACHE_READ,
+  TOKEN_TYPE_INPUT,
+  TOKEN_TYPE_OUTPUT,
   TOKEN_USAGE_BUCKETS,
   UNIT_CALL,
   UNIT_SECONDS,
@@ -34,37 +38,125 @@ export interface Instruments {
   cost: RunningTotals;
   /** `tokentrace.client.token.cache_read`: input tokens read from the prompt cache. */
   cacheRead: RunningTotals;
+  /** The metric attribute sets calls of this meter were counted under. */
+  attributeSets: MetricAttributeSets;
 }
 
-/** One attribute set's running total: add to `value`, the observable counter reports it. */
-export interface Total {
-  readonly attributes: Attributes;
-  value: number;
+/**
+ * One attribute set's running total, reported by an observable counter: cumulative, so it only grows. An
+ * addition that is not a finite positive amount, or would make the total infinite, is refused (issue 10):
+ * the total never becomes negative, NaN or Infinity, and never decreases.
+ */
+export class Total {
+  private current = 0;
+
+  constructor(readonly attributes: Attributes) {}
+
+  get value(): number {
+    return this.current;
+  }
+
+  /** Add `amount`; false (and nothing added) when it is not a finite positive number. */
+  add(amount: number): boolean {
+    if (!(amount > 0)) return amount === 0;
+    const next = this.current + amount;
+    if (next === Infinity) return false;
+    this.current = next;
+    return true;
+  }
 }
 
-/** Totals are per attribute set, and attribute sets are low-cardinality; the cap guards against misuse. */
-const maxAttributeSets = 2_000;
+/**
+ * Attribute sets of one instrument's totals, and of the metric attribute sets per meter, are capped; past
+ * the cap, calls are counted under the OpenTelemetry SDK's overflow set (`otel.metric.overflow: true`),
+ * never dropped. 1,999 + the overflow set is the SDK's own default cardinality limit per instrument.
+ */
+export const maxTotalsPerInstrument = 1_999;
+export const OVERFLOW_ATTRIBUTES: Attributes = Object.freeze({ [ATTR_OTEL_METRIC_OVERFLOW]: true });
+const overflowKey = "\u0001overflow";
 
 export class RunningTotals {
   private readonly totals = new Map<string, Total>();
+  private overflow: Total | undefined;
 
   /**
    * The total for `attributes`, which `key` identifies (same key, same attributes): the same object for
-   * the same key, so callers look it up once per attribute set and keep it. Past the cap, a total that is
-   * never reported.
+   * the same key, so callers look it up once per attribute set and keep it. Entries are never evicted, so
+   * a total never restarts from zero. Past the cap, the one overflow total.
    */
   totalFor(key: string, attributes: Attributes): Total {
     let total = this.totals.get(key);
     if (total === undefined) {
-      total = { attributes, value: 0 };
-      if (this.totals.size < maxAttributeSets) this.totals.set(key, total);
+      if (this.totals.size >= maxTotalsPerInstrument) return (this.overflow ??= new Total(OVERFLOW_ATTRIBUTES));
+      total = new Total(attributes);
+      this.totals.set(key, total);
     }
     return total;
   }
 
   report = (result: ObservableResult): void => {
     for (const total of this.totals.values()) result.observe(total.value, total.attributes);
+    if (this.overflow !== undefined) result.observe(this.overflow.value, this.overflow.attributes);
   };
+}
+
+/**
+ * The metric attributes of one (operation, provider, models, server, error type) and its running totals,
+ * built once per meter and shared by every client and call that matches.
+ */
+export interface MetricAttributeSet {
+  readonly key: string;
+  readonly base: Attributes;
+  readonly input: Attributes;
+  readonly output: Attributes;
+  /** True for the overflow set: its calls are one total, whatever the outcome. */
+  readonly overflow: boolean;
+  /** Per outcome kind, opened on first use. */
+  readonly calls: Partial<Record<string, Total>>;
+  cost: Total | undefined;
+  cacheRead: Total | undefined;
+}
+
+/**
+ * Distinct metric attribute sets per meter. With five call outcomes each, 300 sets keep every instrument
+ * within the SDK's default cardinality limit; real apps use a few dozen (models × error types).
+ */
+export const maxMetricAttributeSets = 300;
+
+export class MetricAttributeSets {
+  private readonly sets = new Map<string, MetricAttributeSet>();
+  private overflow: MetricAttributeSet | undefined;
+
+  /** The set for `key`, built by `build` on first use; past the cap, the overflow set. Never evicts. */
+  get(key: string, build: () => Attributes): MetricAttributeSet {
+    let set = this.sets.get(key);
+    if (set !== undefined) return set;
+    if (this.sets.size >= maxMetricAttributeSets) {
+      return (this.overflow ??= {
+        key: overflowKey,
+        base: OVERFLOW_ATTRIBUTES,
+        input: OVERFLOW_ATTRIBUTES,
+        output: OVERFLOW_ATTRIBUTES,
+        overflow: true,
+        calls: {},
+        cost: undefined,
+        cacheRead: undefined,
+      });
+    }
+    const base = build();
+    set = {
+      key,
+      base,
+      input: { ...base, [ATTR_GEN_AI_TOKEN_TYPE]: TOKEN_TYPE_INPUT },
+      output: { ...base, [ATTR_GEN_AI_TOKEN_TYPE]: TOKEN_TYPE_OUTPUT },
+      overflow: false,
+      calls: {},
+      cost: undefined,
+      cacheRead: undefined,
+    };
+    this.sets.set(key, set);
+    return set;
+  }
 }
 
 const byMeter = new WeakMap<Meter, Instruments>();
@@ -117,6 +209,7 @@ export function instrumentsFor(meter: Meter): Instruments {
       calls,
       cost,
       cacheRead,
+      attributeSets: new MetricAttributeSets(),
     };
     byMeter.set(meter, instruments);
   }

@@ -1,4 +1,5 @@
 import { DURATION_BUCKETS_SECONDS } from "../semconv.js";
+import { measured } from "../usage.js";
 
 const bucketBoundsMs: readonly number[] = DURATION_BUCKETS_SECONDS.map((seconds) => seconds * 1000);
 const bucketCount = bucketBoundsMs.length + 1;
@@ -31,9 +32,12 @@ export class StreamTiming {
       this.firstChunkMs = atMs;
     } else {
       const gap = atMs - this.lastChunkMs;
-      if (gap > this.maxGapMs) this.maxGapMs = gap;
-      if (gap < this.minGapMs) this.minGapMs = gap;
-      if (this.aggregateGaps) this.aggregateGap(gap);
+      // A clock that went backwards (or returned NaN) gives no gap: never a negative or NaN point (issue 10).
+      if (gap >= 0 && gap < Infinity) {
+        if (gap > this.maxGapMs) this.maxGapMs = gap;
+        if (gap < this.minGapMs) this.minGapMs = gap;
+        if (this.aggregateGaps) this.aggregateGap(gap);
+      }
     }
     this.lastChunkMs = atMs;
     this.chunkCount++;
@@ -50,17 +54,17 @@ export class StreamTiming {
 
   /** From the request's issue to the first chunk, or undefined when no chunk came. */
   get timeToFirstChunkMs(): number | undefined {
-    return this.chunkCount > 0 ? this.firstChunkMs - this.startMs : undefined;
+    return this.chunkCount > 0 ? measured(this.firstChunkMs - this.startMs) : undefined;
   }
 
   /** Mean gap between consecutive chunks; needs two chunks. */
   get meanGapMs(): number | undefined {
-    return this.chunkCount > 1 ? (this.lastChunkMs - this.firstChunkMs) / (this.chunkCount - 1) : undefined;
+    return this.chunkCount > 1 ? measured((this.lastChunkMs - this.firstChunkMs) / (this.chunkCount - 1)) : undefined;
   }
 
   /** From the first to the last chunk: the time the model spent streaming its output. */
   get streamingMs(): number | undefined {
-    return this.chunkCount > 1 ? this.lastChunkMs - this.firstChunkMs : undefined;
+    return this.chunkCount > 1 ? measured(this.lastChunkMs - this.firstChunkMs) : undefined;
   }
 
   /**

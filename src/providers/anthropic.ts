@@ -1,3 +1,4 @@
+import { clientSecrets } from "./credentials.js";
 import { INVALID_SPAN_CONTEXT, isSpanContextValid, trace } from "@opentelemetry/api";
 import type { Attributes, AttributeValue, Span, SpanContext, Tracer } from "@opentelemetry/api";
 import type { CallRecord, Message, MessagePart } from "../call-record.js";
@@ -71,6 +72,7 @@ function describeClient(client: object): ClientDescription {
     // Anthropic streams always carry usage: there is nothing to ask for.
     acceptsStreamUsageOption: false,
     requestIdHeader: "request-id",
+    secrets: () => clientSecrets(client),
   };
   traitsByClient.set(description, {
     sdkTraces: sdkTracerOf(client) !== undefined,

@@ -1,3 +1,4 @@
+import { clientSecrets } from "./credentials.js";
 import * as names from "../semconv.js";
 import { endpointOf, isLoopback } from "./endpoint.js";
 import type { ClientDescription, DescribeOptions } from "./types.js";
@@ -195,6 +196,7 @@ export function describeOpenAIClient(client: object, options: DescribeOptions = 
     serverPort: port,
     acceptsStreamUsageOption: endpoint.acceptsStreamUsageOption(facts),
     requestIdHeader: "x-request-id",
+    secrets: () => clientSecrets(client),
   };
   // Deployment routing is the client's, whatever name the user gives its provider.
   if (detected.providerName === names.PROVIDER_AZURE_AI_OPENAI) {

@@ -11,6 +11,11 @@ export interface ClientDescription {
   acceptsStreamUsageOption: boolean;
   /** Response header carrying the provider's request id. */
   requestIdHeader: string;
+  /**
+   * The client's own credentials (API key, auth header values), read when an error is recorded, to keep them
+   * out of recorded error text. Optional: a description without it redacts nothing.
+   */
+  secrets?: () => readonly string[];
 }
 
 /** What `observe()` passes to `describe` besides the client: the user's options that shape its description. */

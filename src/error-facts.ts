@@ -1,0 +1,155 @@
+import { REDACTED_MARKER } from "./semconv.js";
+
+/**
+ * What the recorder may say about an error: its `error.type`, and the text recorded in `exception.message`,
+ * `exception.stacktrace` and the span status. Nothing here reads `constructor.name`: minified bundles rename
+ * classes (issue 10), so types come from the fields the SDKs set, the way the SDKs themselves pick a class.
+ */
+
+/** A failure the provider reported in its payload (CallRecord.failure), as an outcome's error. */
+export class ProviderFailure extends Error {
+  constructor(
+    readonly type: string,
+    message: string | undefined,
+  ) {
+    super(message ?? type);
+    this.name = "ProviderFailure";
+  }
+}
+
+/** The class openai and @anthropic-ai/sdk 0.x make for an HTTP status (`APIError.generate`). */
+function statusClass(status: number): string {
+  switch (status) {
+    case 400:
+      return "BadRequestError";
+    case 401:
+      return "AuthenticationError";
+    case 403:
+      return "PermissionDeniedError";
+    case 404:
+      return "NotFoundError";
+    case 409:
+      return "ConflictError";
+    case 422:
+      return "UnprocessableEntityError";
+    case 429:
+      return "RateLimitError";
+    default:
+      return status >= 500 ? "InternalServerError" : "APIError";
+  }
+}
+
+interface ErrorFields {
+  status?: unknown;
+  headers?: unknown;
+  error?: unknown;
+  type?: unknown;
+  code?: unknown;
+  name?: unknown;
+  message?: unknown;
+  cause?: unknown;
+}
+
+/** `name` when it says more than `Error` (@anthropic-ai/sdk 1.x names its classes itself, DOM errors, TypeError). */
+function specificName(fields: ErrorFields): string | undefined {
+  const name = fields.name;
+  return typeof name === "string" && name !== "" && name !== "Error" ? name : undefined;
+}
+
+/**
+ * `error.type`: the SDK error class the error's fields stand for (`RateLimitError` for a 429), else its
+ * `name`. An error that arrived as an event inside a stream (the SDKs' base `APIError` with no HTTP status,
+ * built from the event's body) is named by the event's own error type instead (e.g. `overloaded_error`).
+ */
+export function errorType(error: unknown): string {
+  if (error instanceof ProviderFailure) return error.type;
+  if (error === null || typeof error !== "object") return "_OTHER";
+  const fields = error as ErrorFields;
+  const name = specificName(fields);
+  const status = fields.status;
+  if (typeof status === "number" && Number.isInteger(status) && status > 0) {
+    // Anthropic 1.x has more classes than the table (402, 408, 529, ...) and names each in `name`.
+    return name !== undefined && name !== "APIError" ? name : statusClass(status);
+  }
+  // The SDKs' APIError always has these own fields, set (possibly to undefined) by its constructor.
+  if ("status" in error && "headers" in error && "error" in error) {
+    const { type, code } = fields;
+    if (fields.error !== undefined && fields.error !== null) {
+      // openai v7 gives an `error` event's APIError the literal type "error": its code says more.
+      if (type === "error" && typeof code === "string" && code !== "") return code;
+      if (typeof type === "string" && type !== "") return type;
+      return name ?? "APIError";
+    }
+    if (name !== undefined) return name;
+    // No body and no status: one of the errors the clients raise themselves, each with its fixed message.
+    if (fields.message === "Request was aborted.") return "APIUserAbortError";
+    if (fields.message === "Request timed out.") return "APIConnectionTimeoutError";
+    if (fields.message === "Connection error." || fields.cause !== undefined) return "APIConnectionError";
+    return "APIError";
+  }
+  if (name !== undefined) return name;
+  return error instanceof Error ? "Error" : "_OTHER";
+}
+
+/** A user's abort (the SDK's APIUserAbortError, a DOM AbortError): not a failure of the call. */
+export function isUserAbort(error: unknown): boolean {
+  return (error as { name?: unknown } | null)?.name === "AbortError" || errorType(error) === "APIUserAbortError";
+}
+
+/** What a recorded exception says. */
+export interface ErrorText {
+  /** `exception.message` and the span's status message. */
+  message: string;
+  /** `exception.stacktrace`, or undefined when the error has none. */
+  stack: string | undefined;
+}
+
+/** Codes and types worth keeping without the text: short identifiers, never free text a server echoed. */
+const identifier = /^[\w.:-]{1,64}$/;
+
+/** Below this length a "credential" would redact common words; no real key or token is this short. */
+const minimumSecretLength = 8;
+
+/**
+ * The one function error text passes through before it is recorded (a later redaction pipeline replaces
+ * it). Servers echo what they received in error bodies (the key in a 401, the prompt in a 400), so:
+ * - with content capture off, no provider-supplied text at all: a neutral message of the error's type, HTTP
+ *   status, code and type (`RateLimitError: HTTP 429, code rate_limit_exceeded`), and the stack's frames
+ *   under that message;
+ * - with capture on, the error's own text, with the client's credentials (`secrets`) replaced by `[REDACTED]`.
+ */
+export function errorText(error: unknown, type: string, captureContent: boolean, secrets: readonly string[]): ErrorText {
+  const fields = (error !== null && typeof error === "object" ? error : {}) as ErrorFields;
+  const rawMessage = error instanceof Error ? error.message : typeof fields.message === "string" ? fields.message : undefined;
+  const rawStack = error instanceof Error && typeof error.stack === "string" ? error.stack : undefined;
+  if (captureContent) {
+    return {
+      message: redact(rawMessage ?? String(error), secrets),
+      stack: rawStack === undefined ? undefined : redact(rawStack, secrets),
+    };
+  }
+  const facts: string[] = [];
+  const status = fields.status;
+  if (typeof status === "number" && Number.isInteger(status)) facts.push(`HTTP ${status}`);
+  const code = fields.code;
+  if (typeof code === "string" && identifier.test(code) && code !== type) facts.push(`code ${code}`);
+  const kind = fields.type;
+  if (typeof kind === "string" && identifier.test(kind) && kind !== type) facts.push(`type ${kind}`);
+  const message = redact(facts.length > 0 ? `${type}: ${facts.join(", ")}` : type, secrets);
+  return { message, stack: rawStack === undefined ? undefined : `${message}\n${redact(framesOf(rawStack), secrets)}` };
+}
+
+/** The stack's frames without its first lines, which repeat the message (however many lines it has). */
+function framesOf(stack: string): string {
+  const start = stack.search(/\n\s+at /);
+  return start < 0 ? "" : stack.slice(start + 1);
+}
+
+/** `text` with every occurrence of each secret replaced by the marker. */
+export function redact(text: string, secrets: readonly string[]): string {
+  let result = text;
+  for (const secret of secrets) {
+    if (secret.length >= minimumSecretLength && result.includes(secret)) result = result.split(secret).join(REDACTED_MARKER);
+  }
+  return result;
+}
