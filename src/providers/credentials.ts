@@ -1,10 +1,15 @@
-/** Header names whose values are credentials (OpenAI, Azure OpenAI, Anthropic, and gateways in front of them). */
-const credentialHeaders: ReadonlySet<string> = new Set(["authorization", "x-api-key", "api-key"]);
+/**
+ * Names of headers and query parameters whose values are credentials: the providers' own (`Authorization`,
+ * `x-api-key`, `api-key`, Gemini's `?key=`) and the ones gateways in front of them use (`x-portkey-api-key`,
+ * `cf-aig-authorization`, `x-custom-auth`, `?token=`, `?sig=`). Matched by name, not listed, so a gateway's own
+ * header is covered too; a false match only redacts a value from error text.
+ */
+const credentialName = /auth|key|token|secret|passw|cookie|session|signature|^sig$|credential/i;
 
 /**
  * The client's own credentials, read when asked (keys can be rotated through the SDKs' key setters): its
- * `apiKey` and `authToken`, and the values of credential headers among its `defaultHeaders`, each also
- * without a `Bearer ` prefix. Never throws. Used only to redact them from recorded error text.
+ * `apiKey` and `authToken`, and the values of credential-named headers among its `defaultHeaders` and
+ * parameters among its `defaultQuery`, each also without a `Bearer ` prefix. Never throws. Used only to redact them from recorded error text.
  */
 export function clientSecrets(client: object): string[] {
   const secrets: string[] = [];
@@ -15,12 +20,18 @@ export function clientSecrets(client: object): string[] {
     if (bearer !== undefined) secrets.push(bearer);
   };
   try {
-    const fields = client as { apiKey?: unknown; authToken?: unknown; _options?: { defaultHeaders?: unknown } };
+    const fields = client as {
+      apiKey?: unknown;
+      authToken?: unknown;
+      _options?: { defaultHeaders?: unknown; defaultQuery?: unknown };
+    };
     add(fields.apiKey);
     add(fields.authToken);
-    forEachHeader(fields._options?.defaultHeaders, (name, value) => {
-      if (credentialHeaders.has(name.toLowerCase())) add(value);
-    });
+    const addCredential = (name: string, value: unknown): void => {
+      if (credentialName.test(name)) add(value);
+    };
+    forEachHeader(fields._options?.defaultHeaders, addCredential);
+    forEachHeader(fields._options?.defaultQuery, addCredential);
   } catch {
     // A client we cannot read has nothing we can redact.
   }
