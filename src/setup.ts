@@ -212,7 +212,12 @@ function settleWithin(parts: readonly SinkParts[], method: "forceFlush" | "shutd
     const finish = (timedOut: boolean): void => {
       if (timer !== undefined) clearTimeout(timer);
       timer = undefined;
-      const pending = parts.map((part) => part.label).filter((label) => !settled.has(label));
+      const labels = parts.map((part) => part.label);
+      const pending = labels.filter((label) => !settled.has(label));
+      // In the order of `sinks`, whatever order they answered in.
+      const order = (label: string): number => labels.indexOf(label);
+      flushed.sort((a, b) => order(a) - order(b));
+      failed.sort((a, b) => order(a.sink) - order(b.sink));
       const report: FlushReport = { ok: !timedOut && failed.length === 0, timedOut, flushed: [...flushed], failed: [...failed], pending };
       if (!report.ok) {
         const what = [...failed.map((entry) => `${entry.sink} failed (${entry.error})`), ...pending.map((label) => `${label} did not answer within ${timeoutMs} ms`)];
