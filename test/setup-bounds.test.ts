@@ -31,7 +31,7 @@ afterEach(async () => {
 });
 
 /** A span exporter (the OpenTelemetry interface) that fails in the given way. */
-function spanExporter(behaviour: "throws" | "rejects-shutdown" | "hangs" | "reports-failure" | "slow"): SpanExporter & { exported: number } {
+function spanExporter(behaviour: "works" | "throws" | "rejects-shutdown" | "hangs" | "reports-failure" | "slow"): SpanExporter & { exported: number } {
   const exporter = {
     exported: 0,
     export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
