@@ -23,6 +23,8 @@ export default defineConfig({
         test: {
           name: "main",
           include: ["test/**/*.test.ts"],
+          // Installs Prometheus for test/prometheus.test.ts and test/dashboard.test.ts where it can.
+          globalSetup: ["test/helpers/prometheus-global-setup.ts"],
           typecheck: { enabled: true, include: ["test/**/*.test-d.ts"], tsconfig: "./tsconfig.json" },
         },
       },

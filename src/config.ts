@@ -147,11 +147,11 @@ export function resolveOptions(
   const given = validateObserveOptions(options, "options");
   return {
     captureContent:
-      given.captureContent ?? defaults.captureContent ?? envBoolean(env, ENV_CAPTURE_CONTENT) ?? true,
+      given.captureContent ?? defaults.captureContent ?? envCaptureContent(env) ?? true,
     maxContentLength:
       given.maxContentLength ??
       defaults.maxContentLength ??
-      envPositiveInteger(env, ENV_MAX_CONTENT_LENGTH) ??
+      envPositiveInteger(env, ENV_MAX_CONTENT_LENGTH, 64) ??
       DEFAULT_MAX_CONTENT_LENGTH,
     injectStreamUsage:
       given.injectStreamUsage ?? defaults.injectStreamUsage ?? envBoolean(env, ENV_INJECT_STREAM_USAGE) ?? true,
@@ -234,7 +234,12 @@ function optionalProvider(record: Record<string, unknown>, key: string, method: 
   }
 }
 
-function envBoolean(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
+/**
+ * Typed environment readers, the one place tokentrace parses environment variables. Each returns
+ * `undefined` when the variable is unset or blank; an invalid value warns once and counts as unset
+ * (privacy settings have their own reader that fails closed).
+ */
+export function envBoolean(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
   const raw = env[name];
   if (raw === undefined || raw.trim() === "") return undefined;
   const value = raw.trim().toLowerCase();
@@ -244,13 +249,57 @@ function envBoolean(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
   return undefined;
 }
 
-function envPositiveInteger(env: NodeJS.ProcessEnv, name: string): number | undefined {
+export function envPositiveInteger(env: NodeJS.ProcessEnv, name: string, minimum = 1): number | undefined {
   const raw = env[name];
   if (raw === undefined || raw.trim() === "") return undefined;
-  const value = Number(raw);
-  if (Number.isInteger(value) && value >= 64) return value;
-  warnOnce(`ignoring ${name}=${JSON.stringify(raw)}: expected an integer of at least 64; using the default.`);
+  const value = Number(raw.trim());
+  if (Number.isSafeInteger(value) && value >= minimum) return value;
+  warnOnce(`ignoring ${name}=${JSON.stringify(raw)}: expected an integer of at least ${minimum}; using the default.`);
   return undefined;
+}
+
+/** A value out of a fixed list, matched without regard to case. */
+export function envChoice<T extends string>(env: NodeJS.ProcessEnv, name: string, choices: readonly T[]): T | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === "") return undefined;
+  const value = raw.trim().toLowerCase();
+  const match = choices.find((choice) => choice.toLowerCase() === value);
+  if (match !== undefined) return match;
+  warnOnce(`ignoring ${name}=${JSON.stringify(raw)}: expected one of ${choices.join(", ")}; using the default.`);
+  return undefined;
+}
+
+/**
+ * `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`, as the OpenTelemetry GenAI instrumentations read it:
+ * `true`/`false` (any case; also `1`/`0`), or the GenAI utils' modes. tokentrace records content on spans
+ * only (it emits no GenAI events), so `SPAN_ONLY` and `SPAN_AND_EVENT` turn capture on, and `NO_CONTENT` and
+ * `EVENT_ONLY` turn it off (`EVENT_ONLY` asks for content outside spans, which tokentrace does not write).
+ * Any other value turns capture off and warns: a privacy setting fails closed.
+ */
+export function envCaptureContent(env: NodeJS.ProcessEnv): boolean | undefined {
+  const raw = env[ENV_CAPTURE_CONTENT];
+  if (raw === undefined || raw.trim() === "") return undefined;
+  switch (raw.trim().toLowerCase()) {
+    case "true":
+    case "1":
+    case "span_only":
+    case "span_and_event":
+      return true;
+    case "false":
+    case "0":
+    case "no_content":
+      return false;
+    case "event_only":
+      warnOnce(
+        `${ENV_CAPTURE_CONTENT}=${JSON.stringify(raw)} asks for content in events only; tokentrace records content on spans only, so it records none.`,
+      );
+      return false;
+    default:
+      warnOnce(
+        `${ENV_CAPTURE_CONTENT}=${JSON.stringify(raw)} is not one of true, false, NO_CONTENT, SPAN_ONLY, EVENT_ONLY, SPAN_AND_EVENT; content capture is off.`,
+      );
+      return false;
+  }
 }
 
 /** A short description of a value for error messages (never its full content). */

@@ -1,6 +1,6 @@
 export { observe } from "./observe.js";
 export { setup } from "./setup.js";
-export type { SetupOptions, TokentraceHandle } from "./setup.js";
+export type { FlushReport, SetupOptions, TokentraceHandle } from "./setup.js";
 export type { ObserveOptions } from "./config.js";
 export { consoleSink } from "./sinks/console.js";
 export type { ConsoleSinkOptions } from "./sinks/console.js";

@@ -1,8 +1,8 @@
-import { resolveOptions } from "./config.js";
+import { resolveOptions, validateObserveOptions } from "./config.js";
 import type { ObserveOptions } from "./config.js";
 import { describe } from "./config.js";
 import { UnsupportedClientError } from "./errors.js";
-import { activeSetup } from "./internal/active-providers.js";
+import { activeSetup, setupGeneration } from "./internal/active-providers.js";
 import { traceCall } from "./intercept-call.js";
 import type { ClientState } from "./intercept-call.js";
 import { anthropicAdapter } from "./providers/anthropic.js";
@@ -54,19 +54,39 @@ function pathTree(adapter: ProviderAdapter): PathNode {
 }
 
 const trees = new WeakMap<ProviderAdapter, PathNode>();
-/** Observed client → its wrapper, so observing twice returns the same wrapper. */
-const wrappers = new WeakMap<object, object>();
-const isWrapper = new WeakSet<object>();
+
+/**
+ * Every wrapper answers this key with the client it wraps and its options. `Symbol.for`, so a wrapper made
+ * by another copy of tokentrace (two versions bundled, ESM beside CJS) is recognised too and never wrapped
+ * a second time: a call always goes through exactly one tracing layer.
+ */
+const OBSERVED = Symbol.for("tokentrace.observed");
+interface ObservedMarker {
+  readonly client: object;
+  readonly options: ObserveOptions | undefined;
+}
+
+/** Raw client → the wrappers made for it, one per distinct set of options (a few at most). */
+const wrappers = new WeakMap<object, { options: ObserveOptions | undefined; wrapper: object }[]>();
+const MAX_WRAPPERS_PER_CLIENT = 16;
 
 /**
  * Trace every model call made through `client`.
  *
  * Returns a wrapper of exactly the client's type: same methods, same return objects (the SDK's own
  * `APIPromise` and `Stream`), same errors. Only the methods the provider adapter lists are intercepted;
- * everything else passes straight through to the real client. Observing a client twice returns the same
- * wrapper (with the options of the first call).
+ * everything else passes straight through to the real client.
  *
- * @throws UnsupportedClientError when `client` is not an OpenAI or Anthropic SDK client.
+ * Observing again: with no options, or the same options, `observe()` returns the same wrapper (for the raw
+ * client or for a wrapper alike). With different options it returns a wrapper with those options, laid over
+ * the wrapper's own (`observe(observed, { captureContent: false })` keeps the rest), over the same
+ * underlying client: never a wrapper of a wrapper, so a call is traced once.
+ *
+ * Options not given here come from `setup()`, also when `setup()` runs after `observe()` (as ESM import
+ * order often makes it): the client resolves its options again on its first call after each `setup()` or
+ * `shutdown()`.
+ *
+ * @throws UnsupportedClientError when `client` is not an OpenAI or Anthropic SDK client, or is frozen.
  * @throws InvalidOptionError when an option has a value tokentrace cannot accept.
  *
  * @example
@@ -77,37 +97,136 @@ export function observe<T extends object>(client: T, options?: ObserveOptions): 
   if (client === null || (typeof client !== "object" && typeof client !== "function")) {
     throw unsupported(client);
   }
-  if (isWrapper.has(client)) return client;
-  const existing = wrappers.get(client);
-  if (existing !== undefined) return existing as T;
+  validateObserveOptions(options, "options");
+  const marker = observedMarker(client);
+  const raw = (marker?.client ?? client) as T;
+  const effective = marker === undefined ? definedOptions(options) : layer(marker.options, options);
+  if (marker !== undefined && sameOptions(marker.options, effective)) return client;
+  const known = wrappers.get(raw);
+  const existing = known?.find((entry) => sameOptions(entry.options, effective));
+  if (existing !== undefined) return existing.wrapper as T;
 
-  const adapter = adapters.find((candidate) => candidate.detect(client));
-  if (adapter === undefined) throw unsupported(client);
-  const setupState = activeSetup();
-  const resolved = resolveOptions(options, setupState?.defaults);
-  const description = adapter.describe(client, { providerName: resolved.providerName });
-  // The user's word wins, whatever the adapter made of it.
-  if (resolved.providerName !== undefined) description.providerName = resolved.providerName;
-  const state: ClientState = {
-    context: {
-      client: description,
-      captureContent: resolved.captureContent,
-      injectStreamUsage: resolved.injectStreamUsage,
-    },
-    recorder: new Recorder(resolved, description.secrets),
-    requestIdHeader: description.requestIdHeader,
-    now: resolved.now,
-    chunkTimingMetric: resolved.chunkTimingMetric,
-  };
+  const adapter = adapters.find((candidate) => candidate.detect(raw));
+  if (adapter === undefined) throw unsupported(raw);
   let tree = trees.get(adapter);
   if (tree === undefined) {
     tree = pathTree(adapter);
     trees.set(adapter, tree);
   }
-  const wrapper = wrapClient(client, tree, state, adapter, options);
-  wrappers.set(client, wrapper);
-  isWrapper.add(wrapper);
+  const frozen = frozenTracedPath(raw, tree);
+  if (frozen !== undefined) {
+    throw new UnsupportedClientError(
+      `observe() cannot trace a frozen client: \`${frozen}\` is a read-only, non-configurable property, and JavaScript requires a Proxy to return such a property unchanged, so its calls could not be traced. Pass the client to observe() unfrozen (a sealed client is fine).`,
+    );
+  }
+  const source = stateSource(raw, adapter, effective);
+  const wrapper = wrapClient(raw, tree, source, adapter, effective);
+  if (known === undefined) wrappers.set(raw, [{ options: effective, wrapper }]);
+  else if (known.length < MAX_WRAPPERS_PER_CLIENT) known.push({ options: effective, wrapper });
   return wrapper;
+}
+
+function observedMarker(value: object): ObservedMarker | undefined {
+  let marker: unknown;
+  try {
+    marker = (value as Record<symbol, unknown>)[OBSERVED];
+  } catch {
+    return undefined;
+  }
+  if (marker === null || typeof marker !== "object") return undefined;
+  const client = (marker as { client?: unknown }).client;
+  return client !== null && typeof client === "object" ? (marker as ObservedMarker) : undefined;
+}
+
+/** The options with their `undefined` entries dropped; `undefined` when none is left. */
+function definedOptions(options: ObserveOptions | undefined): ObserveOptions | undefined {
+  if (options === undefined) return undefined;
+  const entries = Object.entries(options).filter(([, value]) => value !== undefined);
+  return entries.length === 0 ? undefined : (Object.fromEntries(entries) as ObserveOptions);
+}
+
+function layer(base: ObserveOptions | undefined, over: ObserveOptions | undefined): ObserveOptions | undefined {
+  return definedOptions({ ...base, ...definedOptions(over) });
+}
+
+/** Same keys with the same values (`Object.is`: a new `pricing` object or clock is a different option). */
+function sameOptions(a: ObserveOptions | undefined, b: ObserveOptions | undefined): boolean {
+  const left = Object.entries(definedOptions(a) ?? {});
+  const right = (definedOptions(b) ?? {}) as Record<string, unknown>;
+  return left.length === Object.keys(right).length && left.every(([key, value]) => Object.is(right[key], value));
+}
+
+/**
+ * The first traced property (`chat`, `chat.completions`, ...) a Proxy could not replace: an own data
+ * property that is neither writable nor configurable (`Object.freeze`). Proxy invariants make `get` return
+ * such a property as it is (ECMA-262 §10.5.8), so the wrapper would throw a TypeError on first access.
+ */
+function frozenTracedPath(client: object, tree: PathNode, prefix = ""): string | undefined {
+  for (const [key, child] of tree.children) {
+    const descriptor = Object.getOwnPropertyDescriptor(client, key);
+    if (descriptor === undefined || !("value" in descriptor)) continue;
+    const path = prefix === "" ? key : `${prefix}.${key}`;
+    if (descriptor.writable !== true && descriptor.configurable !== true) return path;
+    const value: unknown = descriptor.value;
+    if (value !== null && typeof value === "object") {
+      const inner = frozenTracedPath(value, child, path);
+      if (inner !== undefined) return inner;
+    }
+  }
+  return undefined;
+}
+
+/** The client's state now: resolved again (a number compare per call) when `setup()` changed the defaults. */
+type StateSource = () => ClientState;
+
+function stateSource(client: object, adapter: ProviderAdapter, options: ObserveOptions | undefined): StateSource {
+  let generation = -1;
+  let state: ClientState | undefined;
+  const resolve = (): ClientState => {
+    const resolved = resolveOptions(options, activeSetup()?.defaults);
+    const description = adapter.describe(client, { providerName: resolved.providerName });
+    // The user's word wins, whatever the adapter made of it.
+    if (resolved.providerName !== undefined) description.providerName = resolved.providerName;
+    return {
+      context: {
+        client: description,
+        captureContent: resolved.captureContent,
+        injectStreamUsage: resolved.injectStreamUsage,
+      },
+      recorder: new Recorder(resolved, description.secrets),
+      requestIdHeader: description.requestIdHeader,
+      now: resolved.now,
+      chunkTimingMetric: resolved.chunkTimingMetric,
+    };
+  };
+  // Resolved now, so observe() throws for what it can check and the first call does no extra work.
+  state = resolve();
+  generation = setupGeneration();
+  return () => {
+    const current = setupGeneration();
+    if (current !== generation) {
+      generation = current;
+      try {
+        state = resolve();
+      } catch (error) {
+        reportInternalError("resolve-options", error);
+      }
+    }
+    return state!;
+  };
+}
+
+function withParent(source: StateSource, parent: Context): StateSource {
+  let base: ClientState | undefined;
+  let state: ClientState | undefined;
+  return () => {
+    const current = source();
+    if (current !== base) {
+      base = current;
+      state = { ...current, parentContext: parent };
+    }
+    return state!;
+  };
 }
 
 function unsupported(client: unknown): UnsupportedClientError {
@@ -120,18 +239,19 @@ function unsupported(client: unknown): UnsupportedClientError {
 function wrapClient<T extends object>(
   client: T,
   tree: PathNode,
-  state: ClientState,
+  source: StateSource,
   adapter: ProviderAdapter,
   options: ObserveOptions | undefined,
 ): T {
   const derived = new Set(adapter.derivedClientMethods);
   const overrides = adapter.clientOverrides?.(client);
   const bound = new WeakMap<object, unknown>();
+  const marker: ObservedMarker = { client, options };
   // A run helper's runner gets a client of its own whose call spans are children of the run's span.
-  const runClient = (parent: Context): object =>
-    wrapClient(client, tree, { ...state, parentContext: parent }, adapter, options);
+  const runClient = (parent: Context): object => wrapClient(client, tree, withParent(source, parent), adapter, options);
   const wrapper: T = new Proxy(client, {
     get(target, property) {
+      if (property === OBSERVED) return marker;
       if (overrides !== undefined && typeof property === "string" && overrides.has(property)) {
         return overrides.get(property);
       }
@@ -140,7 +260,7 @@ function wrapClient<T extends object>(
       if (typeof property !== "string") return bindTo(value, target, bound);
       const node = tree.children.get(property);
       if (node !== undefined && value !== null && typeof value === "object") {
-        return resourceWrapper(value, node, state, wrapper, runClient);
+        return resourceWrapper(value, node, source, wrapper, runClient);
       }
       if (derived.has(property) && typeof value === "function") {
         return cached(bound, value, () => (...args: unknown[]) => {
@@ -165,7 +285,7 @@ const resourceWrappers = new WeakMap<object, WeakMap<object, object>>();
 function resourceWrapper(
   resource: object,
   node: PathNode,
-  state: ClientState,
+  source: StateSource,
   clientWrapper: object,
   runClient: (parent: Context) => object,
 ): object {
@@ -189,7 +309,7 @@ function resourceWrapper(
           const method = value as (...args: unknown[]) => unknown;
           return cached(bound, method, () =>
             function traced(...args: unknown[]): unknown {
-              return traceCall(state, operation, method, target, args);
+              return traceCall(source(), operation, method, target, args);
             },
           );
         }
@@ -198,12 +318,12 @@ function resourceWrapper(
           const method = value as (...args: unknown[]) => unknown;
           return cached(bound, method, () =>
             function tracedRun(...args: unknown[]): unknown {
-              return traceRun(state, helper, method, wrapper, runClient, args);
+              return traceRun(source(), helper, method, wrapper, runClient, args);
             },
           );
         }
         if (child !== undefined && value !== null && typeof value === "object") {
-          return resourceWrapper(value, child, state, clientWrapper, runClient);
+          return resourceWrapper(value, child, source, clientWrapper, runClient);
         }
       }
       return bindTo(value, wrapper, bound);

@@ -1,4 +1,3 @@
-import { diag } from "@opentelemetry/api";
 import type { Attributes, MeterProvider as ApiMeterProvider, TracerProvider as ApiTracerProvider } from "@opentelemetry/api";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { MeterProvider } from "@opentelemetry/sdk-metrics";
@@ -9,6 +8,8 @@ import { describe, validateObserveOptions } from "./config.js";
 import type { ObserveOptions } from "./config.js";
 import { InvalidOptionError } from "./errors.js";
 import { activeSetup, setActiveSetup } from "./internal/active-providers.js";
+import { WARNING_MODES, setWarningMode, warnOnce, warnOncePerKind } from "./internal/report.js";
+import type { WarningMode } from "./internal/report.js";
 import { isSink } from "./sinks/types.js";
 import type { SinkLike } from "./sinks/types.js";
 
@@ -30,10 +31,12 @@ export interface SetupOptions extends Omit<ObserveOptions, "tracerProvider" | "m
   resourceAttributes?: Attributes;
   /**
    * Flush buffered telemetry when the process is about to end: when its event loop runs dry
-   * (`beforeExit`) and on `SIGTERM` / `SIGINT`, waiting at most 5 s for the sinks. After a signal, the
-   * signal is raised again once flushed, so the process still ends as it would have, unless the app
-   * listens for that signal itself (then ending is the app's call). An explicit `process.exit()` cannot
-   * wait: call `await telemetry.shutdown()` before it.
+   * (`beforeExit`) and on `SIGTERM` / `SIGINT`, waiting at most `flushTimeoutMs` for the sinks. After a
+   * signal, the signal is raised again once flushed (or once the bound ran out), so the process still ends
+   * as it would have (killed by that signal), unless the app listens for that signal itself (then ending
+   * is the app's call). When the event loop ran dry, the process ends with its own `process.exitCode` at
+   * the latest when the bound runs out, even if a sink still holds a socket open. An explicit
+   * `process.exit()` cannot wait: call `await telemetry.shutdown()` before it.
    *
    * Default: `false`. Turn it on for long-running services (a container stopped with SIGTERM loses up to
    * one batch of spans and one metric interval otherwise). In serverless functions it does not help (the
@@ -42,6 +45,46 @@ export interface SetupOptions extends Omit<ObserveOptions, "tracerProvider" | "m
    * @example setup({ serviceName: "support-bot", sinks: [otlpSink()], flushOnExit: true })
    */
   flushOnExit?: boolean;
+  /**
+   * Longest time, in milliseconds, that `flush()`, `shutdown()` and `flushOnExit` wait for the sinks.
+   * What a sink has not delivered by then is left to it (it may still arrive, or be dropped); the report
+   * lists the sink under `pending`.
+   *
+   * Default: `5000`. Lower it where a platform gives a process little time to stop (a container's grace
+   * period); raise it for a slow collector that you would rather wait for.
+   *
+   * @example setup({ sinks: [otlpSink()], flushOnExit: true, flushTimeoutMs: 2_000 })
+   */
+  flushTimeoutMs?: number;
+  /**
+   * Where tokentrace's own warnings go (an invalid environment variable, a sink that drops telemetry, an
+   * internal error), each kind once per process:
+   * `"auto"`: OpenTelemetry's `diag`, and one line on stderr (prefixed `tokentrace:`) while no diag logger
+   * is registered; `"stderr"`: `diag` and stderr; `"diag"`: `diag` only; `"off"`: nowhere.
+   *
+   * Default: `TOKENTRACE_WARNINGS`, else `"auto"`. Turn it to `"diag"` or `"off"` if stderr is not the
+   * place for them.
+   *
+   * @example setup({ sinks: [otlpSink()], warnings: "diag" })
+   */
+  warnings?: WarningMode;
+}
+
+/**
+ * What `flush()` and `shutdown()` resolve with: they never reject. Sinks are named by their position and
+ * kind, e.g. `sinks[0] (otlp)` or `sinks[1] (InMemorySpanExporter)`.
+ */
+export interface FlushReport {
+  /** Every sink finished in time without failure. */
+  readonly ok: boolean;
+  /** The bound (`flushTimeoutMs`) ran out before every sink answered. */
+  readonly timedOut: boolean;
+  /** Sinks that finished in time. */
+  readonly flushed: readonly string[];
+  /** Sinks that threw, rejected, or reported a failed export, with the error's message. */
+  readonly failed: readonly { readonly sink: string; readonly error: string }[];
+  /** Sinks that had not answered when the bound ran out. */
+  readonly pending: readonly string[];
 }
 
 /** What `setup()` returns. */
@@ -56,17 +99,23 @@ export interface TokentraceHandle {
    */
   readonly ready: Promise<void>;
   /**
-   * Export everything buffered so far. Call it before a serverless function returns. Never rejects:
-   * telemetry a sink cannot deliver is dropped and counted by the sink.
+   * Export everything buffered so far. Call it before a serverless function returns. Resolves within
+   * `flushTimeoutMs` whatever the sinks do, and never rejects: the report says which sinks flushed, failed
+   * or were still busy. Telemetry a sink cannot deliver is dropped and counted by the sink.
    */
-  flush(): Promise<void>;
-  /** Flush, then stop the providers; observed clients fall back to the global OpenTelemetry providers. */
-  shutdown(): Promise<void>;
+  flush(): Promise<FlushReport>;
+  /**
+   * Stop the sinks (each flushes what it holds first), within `flushTimeoutMs`, never rejecting; observed
+   * clients fall back to the global OpenTelemetry providers (and `setup()`'s defaults no longer apply).
+   */
+  shutdown(): Promise<FlushReport>;
 }
 
-const setupKeys: ReadonlySet<string> = new Set(["serviceName", "sinks", "resourceAttributes", "flushOnExit"]);
-/** How long `flushOnExit` waits for the sinks before letting the process end. */
-const EXIT_FLUSH_TIMEOUT_MS = 5_000;
+const setupKeys: ReadonlySet<string> = new Set(["serviceName", "sinks", "resourceAttributes", "flushOnExit", "flushTimeoutMs", "warnings"]);
+/** How long `flush()`, `shutdown()` and `flushOnExit` wait for the sinks by default. */
+export const DEFAULT_FLUSH_TIMEOUT_MS = 5_000;
+/** setTimeout's largest delay; a longer one fires at once. */
+const MAX_TIMEOUT_MS = 2_147_483_647;
 
 /**
  * Build tracer and meter providers from sinks, for apps that have no OpenTelemetry set-up of their own.
@@ -93,12 +142,20 @@ export function setup(options: SetupOptions = {}): TokentraceHandle {
   if (options.flushOnExit !== undefined && typeof options.flushOnExit !== "boolean") {
     throw new InvalidOptionError("flushOnExit", `expected true or false, received ${describe(options.flushOnExit)}.`);
   }
-  const { spanProcessors, metricReaders, ready } = collectSinks(options.sinks);
+  const flushTimeoutMs = options.flushTimeoutMs ?? DEFAULT_FLUSH_TIMEOUT_MS;
+  if (!(typeof flushTimeoutMs === "number" && Number.isInteger(flushTimeoutMs) && flushTimeoutMs >= 1 && flushTimeoutMs <= MAX_TIMEOUT_MS)) {
+    throw new InvalidOptionError("flushTimeoutMs", `expected an integer number of milliseconds from 1 to ${MAX_TIMEOUT_MS}, received ${describe(options.flushTimeoutMs)}.`);
+  }
+  if (options.warnings !== undefined && !WARNING_MODES.includes(options.warnings)) {
+    throw new InvalidOptionError("warnings", `expected one of ${WARNING_MODES.map((mode) => `"${mode}"`).join(", ")}, received ${describe(options.warnings)}.`);
+  }
+  const { spanProcessors, metricReaders, ready, parts } = collectSinks(options.sinks);
   const resource = resourceFromAttributes({ ...options.resourceAttributes, "service.name": serviceName });
   const tracerProvider = new BasicTracerProvider({ resource, spanProcessors });
   const meterProvider = new MeterProvider({ resource, readers: metricReaders });
 
-  if (activeSetup() !== undefined) diag.warn("tokentrace: setup() called again; the newest set-up replaces the previous one.");
+  if (options.warnings !== undefined) setWarningMode(options.warnings);
+  if (activeSetup() !== undefined) warnOnce("setup() called again; the newest set-up replaces the previous one.");
   const state = {
     tracerProvider,
     meterProvider,
@@ -114,45 +171,125 @@ export function setup(options: SetupOptions = {}): TokentraceHandle {
   };
   setActiveSetup(state);
 
-  const flush = async (): Promise<void> => {
-    await Promise.all([tracerProvider.forceFlush(), meterProvider.forceFlush()]);
-  };
-  const removeExitHooks = options.flushOnExit === true ? flushBeforeExit(flush) : undefined;
+  const flush = (): Promise<FlushReport> => settleWithin(parts, "forceFlush", flushTimeoutMs);
+  const removeExitHooks = options.flushOnExit === true ? flushBeforeExit(flush, flushTimeoutMs) : undefined;
+  let stopping: Promise<FlushReport> | undefined;
   return {
     tracerProvider,
     meterProvider,
     ready,
     flush,
-    async shutdown() {
+    shutdown() {
+      if (stopping !== undefined) return stopping;
       removeExitHooks?.();
       if (activeSetup() === state) setActiveSetup(undefined);
-      await Promise.all([tracerProvider.shutdown(), meterProvider.shutdown()]);
+      // Each sink's own shutdown (SDK processors and readers flush first), not the providers': a provider
+      // waits for all of its parts, so one hanging sink would hide what the others did.
+      stopping = settleWithin(parts, "shutdown", flushTimeoutMs);
+      return stopping;
     },
   };
 }
 
+/** One entry of `sinks`, with the OpenTelemetry pieces it brought. */
+interface SinkParts {
+  readonly label: string;
+  readonly pieces: readonly { forceFlush(): Promise<void>; shutdown(): Promise<void> }[];
+}
+
 /**
- * Flush when the event loop runs dry and on SIGTERM/SIGINT (bounded by EXIT_FLUSH_TIMEOUT_MS). Listening
- * for a signal replaces Node's default action (exit), so once flushed the signal is raised again when no
- * one else listens for it. Returns a function that removes the hooks.
+ * Run `forceFlush` or `shutdown` on every sink at once and resolve with what each did, at the latest when
+ * `timeoutMs` runs out. Never rejects: a sink that throws synchronously, rejects or reports a failed
+ * export (the SDK's batch processors and periodic readers reject their flush then) is listed as failed.
  */
-function flushBeforeExit(flush: () => Promise<void>): () => void {
-  let flushing: Promise<void> | undefined;
-  const flushOnce = (): Promise<void> => {
-    flushing ??= new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, EXIT_FLUSH_TIMEOUT_MS);
-      timer.unref();
-      flush().then(resolve, (error: unknown) => {
-        diag.warn(`tokentrace: flush before exit failed: ${String(error)}`);
-        resolve();
-      });
+function settleWithin(parts: readonly SinkParts[], method: "forceFlush" | "shutdown", timeoutMs: number): Promise<FlushReport> {
+  const flushed: string[] = [];
+  const failed: { sink: string; error: string }[] = [];
+  const settled = new Set<string>();
+  return new Promise<FlushReport>((resolve) => {
+    let remaining = parts.length;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const finish = (timedOut: boolean): void => {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      const labels = parts.map((part) => part.label);
+      const pending = labels.filter((label) => !settled.has(label));
+      // In the order of `sinks`, whatever order they answered in.
+      const order = (label: string): number => labels.indexOf(label);
+      flushed.sort((a, b) => order(a) - order(b));
+      failed.sort((a, b) => order(a.sink) - order(b.sink));
+      const report: FlushReport = { ok: !timedOut && failed.length === 0, timedOut, flushed: [...flushed], failed: [...failed], pending };
+      if (!report.ok) {
+        const what = [...failed.map((entry) => `${entry.sink} failed (${entry.error})`), ...pending.map((label) => `${label} did not answer within ${timeoutMs} ms`)];
+        warnOncePerKind(`${method}-incomplete`, `${method === "shutdown" ? "shutdown" : "flush"} incomplete: ${what.join("; ")}. The app is not affected; see the FlushReport.`);
+      }
+      resolve(report);
+    };
+    if (remaining === 0) {
+      finish(false);
+      return;
+    }
+    timer = setTimeout(() => finish(true), timeoutMs);
+    // A flush must never be what keeps a process alive.
+    timer.unref();
+    for (const part of parts) {
+      let outcome: Promise<unknown>;
+      try {
+        outcome = Promise.all(part.pieces.map((piece) => piece[method]()));
+      } catch (error) {
+        outcome = Promise.reject(error);
+      }
+      outcome.then(
+        () => {
+          if (timer === undefined) return;
+          settled.add(part.label);
+          flushed.push(part.label);
+        },
+        (error: unknown) => {
+          if (timer === undefined) return;
+          settled.add(part.label);
+          failed.push({ sink: part.label, error: errorMessage(error) });
+        },
+      ).finally(() => {
+        if (timer !== undefined && --remaining === 0) finish(false);
+      }).catch(() => undefined);
+    }
+  });
+}
+
+function errorMessage(error: unknown): string {
+  try {
+    if (error instanceof Error) return error.message === "" ? error.name : error.message;
+    return String(error);
+  } catch {
+    return "unknown error";
+  }
+}
+
+/**
+ * Flush when the event loop runs dry and on SIGTERM/SIGINT, bounded by `timeoutMs`. Listening for a signal
+ * replaces Node's default action (exit), so once flushed (or out of time) the signal is raised again when no
+ * one else listens for it: the process dies of it as it would have. When the loop ran dry and a sink still
+ * holds the process open once the bound is out, the process exits with its own exit code. Returns a
+ * function that removes the hooks.
+ */
+function flushBeforeExit(flush: () => Promise<FlushReport>, timeoutMs: number): () => void {
+  let flushing: Promise<FlushReport> | undefined;
+  // flush() settles within the bound by itself and never rejects.
+  const flushOnce = (): Promise<FlushReport> => (flushing ??= flush());
+  const onBeforeExit = (): void => {
+    // The loop ran dry: the process would have ended now. If a sink still holds it open once the bound is
+    // out (a socket to a collector that never answers), end it with its own exit code.
+    void flushOnce().then((report) => {
+      if (report.timedOut) process.exit();
     });
-    return flushing;
   };
-  const onBeforeExit = (): void => void flushOnce();
   const onSignal = (signal: NodeJS.Signals): void => {
+    remove();
+    // Keep the process up until flushed (bounded): the app's own handles may be gone already.
+    const keepAlive = setTimeout(() => undefined, timeoutMs + 1_000);
     void flushOnce().then(() => {
-      remove();
+      clearTimeout(keepAlive);
       if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
     });
   };
@@ -167,25 +304,37 @@ function flushBeforeExit(flush: () => Promise<void>): () => void {
   return remove;
 }
 
-function collectSinks(sinks: unknown): { spanProcessors: SpanProcessor[]; metricReaders: MetricReader[]; ready: Promise<void> } {
+function collectSinks(sinks: unknown): {
+  spanProcessors: SpanProcessor[];
+  metricReaders: MetricReader[];
+  ready: Promise<void>;
+  parts: SinkParts[];
+} {
   const spanProcessors: SpanProcessor[] = [];
   const metricReaders: MetricReader[] = [];
   const starting: Promise<void>[] = [];
-  if (sinks === undefined) return { spanProcessors, metricReaders, ready: Promise.resolve() };
+  const parts: SinkParts[] = [];
+  if (sinks === undefined) return { spanProcessors, metricReaders, ready: Promise.resolve(), parts };
   if (!Array.isArray(sinks)) {
     throw new InvalidOptionError("sinks", `expected an array of sinks, received ${describe(sinks)}.`);
   }
   sinks.forEach((sink: unknown, index) => {
+    const label = `sinks[${index}] (${isSink(sink) ? sink.name : describe(sink).replace(/^an instance of /, "")})`;
     if (isSink(sink)) {
       spanProcessors.push(...sink.spanProcessors);
       metricReaders.push(...sink.metricReaders);
+      parts.push({ label, pieces: [...sink.spanProcessors, ...sink.metricReaders] });
       if (sink.ready !== undefined) starting.push(sink.ready);
     } else if (hasMethods(sink, ["onStart", "onEnd", "shutdown", "forceFlush"])) {
       spanProcessors.push(sink as SpanProcessor);
+      parts.push({ label, pieces: [sink as SpanProcessor] });
     } else if (hasMethods(sink, ["export", "shutdown"]) && !hasMethods(sink, ["selectAggregationTemporality"])) {
-      spanProcessors.push(new BatchSpanProcessor(sink as SpanExporter));
+      const processor = new BatchSpanProcessor(sink as SpanExporter);
+      spanProcessors.push(processor);
+      parts.push({ label, pieces: [processor] });
     } else if (hasMethods(sink, ["collect", "setMetricProducer", "shutdown"])) {
       metricReaders.push(sink as MetricReader);
+      parts.push({ label, pieces: [sink as MetricReader] });
     } else {
       throw new InvalidOptionError(
         `sinks[${index}]`,
@@ -196,7 +345,7 @@ function collectSinks(sinks: unknown): { spanProcessors: SpanProcessor[]; metric
   const ready = Promise.all(starting).then(() => undefined);
   // The sink reports its own failure through diag; an app that never awaits `ready` must not crash on it.
   ready.catch(() => undefined);
-  return { spanProcessors, metricReaders, ready };
+  return { spanProcessors, metricReaders, ready, parts };
 }
 
 function hasMethods(value: unknown, methods: readonly string[]): boolean {

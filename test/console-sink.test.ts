@@ -13,7 +13,7 @@ afterEach(async () => {
   await server.close();
 });
 
-async function oneCall(verbose: boolean): Promise<{ lines: string[]; flush(): Promise<void>; shutdown(): Promise<void> }> {
+async function oneCall(verbose: boolean): Promise<{ lines: string[]; flush(): Promise<unknown>; shutdown(): Promise<unknown> }> {
   const lines: string[] = [];
   const telemetry = setup({ sinks: [consoleSink({ verbose, write: (line) => lines.push(line) })], now: sequenceClock([0, 250]) });
   const openai = observe(new OpenAI({ baseURL: server.openaiBaseURL, apiKey: "sk-test", maxRetries: 0 }));

@@ -5,7 +5,8 @@ import type { ObserveOptions } from "../config.js";
 /**
  * The providers and defaults `setup()` installed. Kept apart from `setup.ts` so the call path does not
  * load the SDK pieces `setup()` needs. Clients look providers up per call (a field read), so a client
- * observed before `setup()` still reports through it.
+ * observed before `setup()` still reports through it; they compare `setupGeneration()` per call (a number
+ * compare) and resolve their options again when a `setup()` or `shutdown()` changed the defaults.
  */
 interface ActiveSetup {
   tracerProvider: TracerProvider;
@@ -14,13 +15,20 @@ interface ActiveSetup {
 }
 
 let active: ActiveSetup | undefined;
+let generation = 0;
 
 export function setActiveSetup(value: ActiveSetup | undefined): void {
   active = value;
+  generation++;
 }
 
 export function activeSetup(): ActiveSetup | undefined {
   return active;
+}
+
+/** Changes whenever the active set-up does. */
+export function setupGeneration(): number {
+  return generation;
 }
 
 export function currentTracerProvider(): TracerProvider {

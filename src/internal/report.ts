@@ -1,10 +1,56 @@
 import { diag } from "@opentelemetry/api";
 
 /**
- * The one place tokentrace's own failures go. Telemetry must never throw into application code, so every
- * internal failure is caught and handed here: counted per kind, and logged through OpenTelemetry's `diag`
- * once per kind so a bad payload repeated a million times does not flood the app's logs.
+ * The one place tokentrace's own failures and warnings go. Telemetry must never throw into application
+ * code, so every internal failure is caught and handed here: counted per kind, and told to a person once per
+ * kind so a bad payload repeated a million times does not flood the app's logs.
+ *
+ * Where a warning goes (`warnings` option of `setup()`, else `TOKENTRACE_WARNINGS`, else `auto`):
+ * - `auto`: OpenTelemetry's `diag`, and one line on stderr while no diag logger is registered (an app
+ *   without OpenTelemetry set-up of its own would otherwise never see it);
+ * - `stderr`: `diag` and stderr; `diag`: `diag` only; `off`: nowhere.
  */
+export type WarningMode = "auto" | "stderr" | "diag" | "off";
+export const WARNING_MODES: readonly WarningMode[] = ["auto", "stderr", "diag", "off"];
+export const ENV_WARNINGS = "TOKENTRACE_WARNINGS";
+
+let modeFromSetup: WarningMode | undefined;
+
+/** `setup({ warnings })`; `undefined` goes back to the environment variable. */
+export function setWarningMode(mode: WarningMode | undefined): void {
+  modeFromSetup = mode;
+}
+
+function warningMode(): WarningMode {
+  if (modeFromSetup !== undefined) return modeFromSetup;
+  const raw = process.env[ENV_WARNINGS]?.trim().toLowerCase();
+  return raw !== undefined && (WARNING_MODES as readonly string[]).includes(raw) ? (raw as WarningMode) : "auto";
+}
+
+/**
+ * Whether the app registered a diag logger. `@opentelemetry/api` has no getter for it; it keeps its globals
+ * under `Symbol.for("opentelemetry.js.api.<major>")`, with `diag` set once a logger is registered. Best
+ * effort: if that layout ever changes this reports false, and the warning also goes to stderr.
+ */
+function diagLoggerRegistered(): boolean {
+  const globals = (globalThis as Record<symbol, unknown>)[Symbol.for("opentelemetry.js.api.1")];
+  return globals !== null && typeof globals === "object" && (globals as { diag?: unknown }).diag !== undefined;
+}
+
+/** Tell a person: `message` is one line, without the `tokentrace:` prefix. Never throws. */
+function emit(message: string): void {
+  try {
+    const mode = warningMode();
+    if (mode === "off") return;
+    diag.warn(`tokentrace: ${message}`);
+    if (mode === "stderr" || (mode === "auto" && !diagLoggerRegistered())) {
+      process.stderr.write(`tokentrace: ${message.replace(/\s*\n\s*/g, " ")}\n`);
+    }
+  } catch {
+    // Reporting must not fail either.
+  }
+}
+
 const counts = new Map<string, number>();
 
 export function reportInternalError(kind: string, error: unknown): void {
@@ -13,7 +59,7 @@ export function reportInternalError(kind: string, error: unknown): void {
     counts.set(kind, seen + 1);
     if (seen === 0) {
       const detail = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-      diag.warn(`tokentrace: internal error (${kind}), telemetry for this call may be incomplete: ${detail}`);
+      emit(`internal error (${kind}), telemetry for this call may be incomplete: ${detail}`);
     }
   } catch {
     // Reporting must not fail either.
@@ -25,12 +71,26 @@ export function internalErrorCounts(): ReadonlyMap<string, number> {
   return counts;
 }
 
-/** Warn once per distinct message (used for invalid environment variables). */
+/** Warn once per distinct message (invalid environment variables, misuse worth a word). */
 const warned = new Set<string>();
 export function warnOnce(message: string): void {
   if (warned.has(message)) return;
-  warned.add(message);
-  diag.warn(`tokentrace: ${message}`);
+  if (warned.size < 1_000) warned.add(message);
+  emit(message);
+}
+
+/** Warn once per `kind`, whatever the message says (e.g. a sink that keeps failing with new details). */
+const warnedKinds = new Set<string>();
+export function warnOncePerKind(kind: string, message: string): void {
+  if (warnedKinds.has(kind)) return;
+  warnedKinds.add(kind);
+  emit(message);
+}
+
+/** Test-only: forget which warnings were given, so a test can observe the first one again. */
+export function resetWarningsForTests(): void {
+  warned.clear();
+  warnedKinds.clear();
 }
 
 /**

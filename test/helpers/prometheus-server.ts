@@ -20,7 +20,7 @@ import { startMockLLMServer } from "../../src/testing/index.js";
 import type { MockLLMServer } from "../../src/testing/index.js";
 
 export const INSTALL_HINT =
-  "Prometheus is needed for this test and was not found on PATH. Install it with " +
+  "Prometheus is needed for this test and was not found on PATH (the test set-up installs it itself only when run as root with apt-get). Install it with " +
   "`sudo apt-get update && sudo apt-get install -y --no-install-recommends prometheus` (Debian/Ubuntu; `.ci/run` does this), " +
   "or put the `prometheus` and `promtool` binaries from https://prometheus.io/download/ on PATH.";
 
