@@ -4,6 +4,7 @@ import type { CallContext, OperationAdapter, PreparedCall } from "./providers/ty
 import type { ActiveCall, Recorder } from "./record-call.js";
 import { outcomeOf } from "./record-call.js";
 import { reportInternalError } from "./internal/report.js";
+import { withoutInjectedUsage } from "./sse-usage-filter.js";
 import { isSdkStream, traceStream } from "./stream-wrapper.js";
 
 /** What an observed client decided once, shared by all its calls. */
@@ -167,14 +168,34 @@ function observeApiPromise(
 
   // asResponse() alone hands the raw Response to the app and never parses it; read a copy instead.
   // withResponse() calls parse() first, so it is not mistaken for this.
+  // Where tokentrace asked for the usage chunk, the request is sent by the time the app can ask for the raw
+  // body, so the body is filtered instead (issue 10): withResponse() goes through asResponse() too, and its
+  // Response then is a filtered one over the same body, read only if the app reads it (the parsed stream
+  // reads the original, and is filtered by its accumulator).
   const asResponse = promise.asResponse;
   if (typeof asResponse === "function") {
+    const filterBody = prepared.injectedStreamUsage;
     promise.asResponse = function tracedAsResponse(this: SdkApiPromise) {
       if (this.parsedPromise === undefined) rawResponseRequested = true;
-      return asResponse.call(this);
+      const response = asResponse.call(this);
+      return filterBody ? (response as Promise<unknown>).then(filteredResponse) : response;
     };
   }
 
+}
+
+function filteredResponse(response: unknown): unknown {
+  try {
+    return isResponse(response) ? withoutInjectedUsage(response) : response;
+  } catch (error) {
+    reportInternalError("raw-stream-filter", error);
+    return response;
+  }
+}
+
+function isResponse(value: unknown): value is Response {
+  const candidate = value as Partial<Response> | null;
+  return typeof candidate?.headers?.forEach === "function" && typeof candidate.status === "number" && "body" in candidate;
 }
 
 function onData(
