@@ -65,7 +65,9 @@ function webStream(source: ReadableStream<Uint8Array>): ReadableStream<Uint8Arra
       if (chunks?.return) await chunks.return(undefined);
       else await source.cancel(reason);
     },
-  });
+    // No read ahead: the original body stays unlocked (withResponse()'s parsed stream may read it instead)
+    // until the app reads this one.
+  }, { highWaterMark: 0 });
 }
 
 async function* streamChunks(source: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {

@@ -139,8 +139,8 @@ export abstract class ChoiceStreamAccumulator implements StreamAccumulator {
       readResponseMetadata(this.prepared.record, chunk);
     }
     const usage = chunk["usage"];
-    // The last usage object wins: usage chunks carry totals so far, never increments.
-    if (isObject(usage)) this.usage = usage;
+    // The last usage object wins: usage chunks carry totals so far, never increments. An array is no usage.
+    if (isObject(usage) && !Array.isArray(usage)) this.usage = usage;
     else {
       // Groq reports a stream's usage in its own `x_groq` field of the last chunk.
       const groq = chunk["x_groq"];
