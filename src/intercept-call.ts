@@ -31,6 +31,7 @@ interface SdkApiPromise {
   responsePromise: Promise<ResponseProps>;
   parseResponse: (...args: unknown[]) => Promise<unknown>;
   asResponse?: () => Promise<unknown>;
+  withResponse?: (...args: unknown[]) => Promise<unknown>;
   parsedPromise?: unknown;
   _thenUnwrap?: (transform: (data: unknown, props: unknown) => unknown) => unknown;
 }
@@ -180,6 +181,15 @@ function observeApiPromise(
       const response = asResponse.call(this);
       return filterBody ? (response as Promise<unknown>).then(filteredResponse) : response;
     };
+    // openai v7 gives each promise its own withResponse(), which takes the Response from the request itself.
+    const ownWithResponse = Object.prototype.hasOwnProperty.call(promise, "withResponse") ? promise.withResponse : undefined;
+    if (filterBody && typeof ownWithResponse === "function") {
+      promise.withResponse = function tracedWithResponse(this: unknown, ...withArgs: unknown[]) {
+        return ownWithResponse.apply(this, withArgs).then((result) =>
+          isObject(result) ? { ...result, response: filteredResponse(result["response"]) } : result,
+        );
+      };
+    }
   }
 
 }
@@ -191,6 +201,10 @@ function filteredResponse(response: unknown): unknown {
     reportInternalError("raw-stream-filter", error);
     return response;
   }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object";
 }
 
 function isResponse(value: unknown): value is Response {
