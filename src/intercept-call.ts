@@ -191,7 +191,6 @@ function observeApiPromise(
       };
     }
   }
-
 }
 
 function filteredResponse(response: unknown): unknown {

@@ -1,4 +1,5 @@
 import { Readable } from "node:stream";
+import { reportInternalError } from "./internal/report.js";
 
 /**
  * The raw body of a streamed call whose usage chunk tokentrace asked for (`stream_options.include_usage`),
@@ -106,9 +107,18 @@ function toBytes(latin1: string): Uint8Array {
   return Buffer.from(latin1, "latin1");
 }
 
-/** One SSE event (its lines and the blank line ending it), filtered. */
-export function filterEvent(event: string): string {
+/** One SSE event (its lines and the blank line ending it), filtered; unchanged should filtering fail. */
+function filterEvent(event: string): string {
   if (!event.includes('"usage"')) return event;
+  try {
+    return filterUsageEvent(event);
+  } catch (error) {
+    reportInternalError("raw-stream-filter", error);
+    return event;
+  }
+}
+
+function filterUsageEvent(event: string): string {
   let data: unknown;
   try {
     data = JSON.parse(Buffer.from(dataOf(event), "latin1").toString("utf8"));
