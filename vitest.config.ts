@@ -11,6 +11,7 @@ const openAIContractSuites = [
   "test/openai-responses.test.ts",
   "test/openai-embeddings-completions.test.ts",
   "test/openai-providers.test.ts",
+  "test/injected-usage.test.ts",
 ];
 
 export default defineConfig({

@@ -4,6 +4,7 @@ import type { CallContext, OperationAdapter, PreparedCall } from "./providers/ty
 import type { ActiveCall, Recorder } from "./record-call.js";
 import { outcomeOf } from "./record-call.js";
 import { reportInternalError } from "./internal/report.js";
+import { withoutInjectedUsage } from "./sse-usage-filter.js";
 import { isSdkStream, traceStream } from "./stream-wrapper.js";
 
 /** What an observed client decided once, shared by all its calls. */
@@ -30,6 +31,7 @@ interface SdkApiPromise {
   responsePromise: Promise<ResponseProps>;
   parseResponse: (...args: unknown[]) => Promise<unknown>;
   asResponse?: () => Promise<unknown>;
+  withResponse?: (...args: unknown[]) => Promise<unknown>;
   parsedPromise?: unknown;
   _thenUnwrap?: (transform: (data: unknown, props: unknown) => unknown) => unknown;
 }
@@ -169,14 +171,46 @@ function observeApiPromise(
 
   // asResponse() alone hands the raw Response to the app and never parses it; read a copy instead.
   // withResponse() calls parse() first, so it is not mistaken for this.
+  // Where tokentrace asked for the usage chunk, the request is sent by the time the app can ask for the raw
+  // body, so the body is filtered instead (issue 10): withResponse() goes through asResponse() too, and its
+  // Response then is a filtered one over the same body, read only if the app reads it (the parsed stream
+  // reads the original, and is filtered by its accumulator).
   const asResponse = promise.asResponse;
   if (typeof asResponse === "function") {
+    const filterBody = prepared.injectedStreamUsage;
     promise.asResponse = function tracedAsResponse(this: SdkApiPromise) {
       if (this.parsedPromise === undefined) rawResponseRequested = true;
-      return asResponse.call(this);
+      const response = asResponse.call(this);
+      return filterBody ? (response as Promise<unknown>).then(filteredResponse) : response;
     };
+    // openai v7 gives each promise its own withResponse(), which takes the Response from the request itself.
+    const ownWithResponse = Object.prototype.hasOwnProperty.call(promise, "withResponse") ? promise.withResponse : undefined;
+    if (filterBody && typeof ownWithResponse === "function") {
+      promise.withResponse = function tracedWithResponse(this: unknown, ...withArgs: unknown[]) {
+        return ownWithResponse.apply(this, withArgs).then((result) =>
+          isObject(result) ? { ...result, response: filteredResponse(result["response"]) } : result,
+        );
+      };
+    }
   }
+}
 
+function filteredResponse(response: unknown): unknown {
+  try {
+    return isResponse(response) ? withoutInjectedUsage(response) : response;
+  } catch (error) {
+    reportInternalError("raw-stream-filter", error);
+    return response;
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object";
+}
+
+function isResponse(value: unknown): value is Response {
+  const candidate = value as Partial<Response> | null;
+  return typeof candidate?.headers?.forEach === "function" && typeof candidate.status === "number" && "body" in candidate;
 }
 
 function onData(

@@ -23,10 +23,11 @@ export function isSdkStream(value: unknown): value is SdkStream {
  * chunk to the accumulator and ends the call exactly once: on completion, error, early `break`, or abort.
  *
  * The iterator is a plain object rather than an async generator, and returns the SDK's own result
- * objects. While the accumulator cannot hide the next chunk, `next()` returns the SDK's own promise and
- * tokentrace reads the result beside the app (its handler, attached first, runs first); where it may (an
- * OpenAI stream's tail, once usage was asked for), each result passes through one `then` that can swap a
- * hidden chunk for the next one.
+ * objects. Where the accumulator can never hide a chunk (decided once, per stream), `next()` returns the
+ * SDK's own promise and tokentrace reads the result beside the app (its handler, attached first, runs
+ * first). Where it may (an OpenAI stream whose usage chunk tokentrace asked for), every result passes
+ * through one `then` that can swap a hidden chunk for the next one, from the first chunk on: whether a
+ * chunk is hidden is decided from the chunk alone, and a server may send it at any point (issue 10).
  */
 export function traceStream(
   stream: SdkStream,
@@ -89,15 +90,38 @@ function tracedIteratorFactory(
     const onResult = (result: IteratorResult<unknown>): IteratorResult<unknown> | Promise<IteratorResult<unknown>> =>
       see(result) ? result : inner.next().then(onResult, rethrow);
 
-    // Asked on every call: an accumulator may only start hiding chunks late in the stream. `see` has run on
-    // the previous result before the app could ask for the next one (its handler was attached first).
-    const next = (): Promise<IteratorResult<unknown>> => {
-      if (accumulator.mayHideChunks) return inner.next().then(onResult, rethrow);
-      const result = inner.next();
-      // A side branch: the app awaits the SDK's own promise, and its rejection stays the app's to handle.
-      result.then(see, fail);
-      return result;
-    };
+    let next: () => Promise<IteratorResult<unknown>>;
+    if (!accumulator.mayHideChunks) {
+      next = () => {
+        const result = inner.next();
+        // A side branch: the app awaits the SDK's own promise, and its rejection stays the app's to handle.
+        // `see` runs before the app's handlers (attached first), and in call order when the app asks early.
+        result.then(see, fail);
+        return result;
+      };
+    } else {
+      // Swapping a hidden chunk asks the SDK for one more, so an app that calls `next()` again before its
+      // previous result arrived waits for that result first: otherwise its second call could take the very
+      // chunk the first one is waiting for, and results would come out of order. The wait is chained only
+      // while a result is pending, so a plain `for await` pays no more than the one `then` per chunk.
+      let pending = 0;
+      let last: Promise<IteratorResult<unknown>> | undefined;
+      const take = (result: IteratorResult<unknown>): IteratorResult<unknown> | Promise<IteratorResult<unknown>> => {
+        if (!see(result)) return inner.next().then(take, failPending);
+        pending--;
+        return result;
+      };
+      const failPending = (error: unknown): never => {
+        pending--;
+        return rethrow(error);
+      };
+      const pull = (): Promise<IteratorResult<unknown>> => inner.next().then(take, failPending);
+      next = () => {
+        last = pending === 0 || last === undefined ? pull() : last.then(pull, pull);
+        pending++;
+        return last;
+      };
+    }
     const traced: AsyncIterableIterator<unknown> = {
       next,
       return: (value?: unknown) => {

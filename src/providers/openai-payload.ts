@@ -123,22 +123,21 @@ export abstract class ChoiceStreamAccumulator<Slot extends ChoiceSlot> implement
   protected readonly choices = new SlotTable<Slot>(MAX_CHOICES, this.ignored);
   protected outputCharacters = 0;
   private metadataSeen = false;
-  private finishSeen = false;
-  private readonly injected: boolean;
+  /**
+   * Whether tokentrace asked for the usage chunk. Then, and only then, a chunk with no choices and a usage
+   * that is not null is hidden wherever it comes (before a finish reason, several times, whatever the usage's
+   * type), and the `usage: null` field include_usage adds to every other chunk is removed. Decided from each
+   * chunk's shape alone, so it costs every chunk of such a stream the wrapper's one `then` (issue 10): the
+   * earlier rule (hide only after a finish reason, read the chunks before on a side branch) showed the app
+   * a usage chunk that came early. Without injection nothing is ever hidden or changed.
+   */
+  readonly mayHideChunks: boolean;
 
   constructor(
     protected readonly prepared: PreparedCall,
     protected readonly capture: boolean,
   ) {
-    this.injected = prepared.injectedStreamUsage;
-  }
-
-  /**
-   * Only the usage chunk tokentrace asked for is hidden, and it comes after the choices' finish reasons:
-   * until one has come, chunks are read beside the app's read.
-   */
-  get mayHideChunks(): boolean {
-    return this.injected && this.finishSeen;
+    this.mayHideChunks = prepared.injectedStreamUsage;
   }
 
   add(chunk: unknown): boolean {
@@ -148,24 +147,26 @@ export abstract class ChoiceStreamAccumulator<Slot extends ChoiceSlot> implement
       readResponseMetadata(this.prepared.record, chunk);
     }
     const usage = chunk["usage"];
-    if (isObject(usage)) this.usage = usage;
+    // The last usage object wins: usage chunks carry totals so far, never increments. An array is no usage.
+    if (isObject(usage) && !Array.isArray(usage)) this.usage = usage;
     else {
-      // With include_usage every chunk carries `usage: null`; the app did not ask for it, so it does not see it.
-      if (this.injected && usage === null) delete chunk["usage"];
       // Groq reports a stream's usage in its own `x_groq` field of the last chunk.
       const groq = chunk["x_groq"];
       if (isObject(groq) && isObject(groq["usage"])) this.usage = groq["usage"];
     }
 
     const choices = chunk["choices"];
+    if (this.mayHideChunks && usage !== undefined) {
+      const choiceless = !Array.isArray(choices) || choices.length === 0;
+      // The usage chunk tokentrace asked for is not the app's to see.
+      if (choiceless && usage !== null) return false;
+      // With include_usage every other chunk carries `usage: null`; the app did not ask for it.
+      if (usage === null) delete chunk["usage"];
+    }
     if (!Array.isArray(choices)) return true;
-    // The usage chunk tokentrace asked for is not the app's to see.
-    if (choices.length === 0) return !(this.injected && isObject(usage));
     for (const choice of choices) {
       if (!isObject(choice)) continue;
       const reason = choice["finish_reason"];
-      // Whatever the choice's index: what follows a finish reason may be the usage chunk to hide.
-      if (typeof reason === "string") this.finishSeen = true;
       // A choice without an index is the first (some compatible servers leave it out).
       const slot = this.choices.slot(choice["index"], this.newSlot, 0);
       if (slot === undefined) continue;

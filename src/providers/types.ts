@@ -56,9 +56,9 @@ export interface StreamAccumulator {
    */
   add(chunk: unknown, atMs: number): boolean;
   /**
-   * Whether `add` may return `false` for the next chunk; read before each chunk is asked for. While it is
-   * false, tokentrace sees each chunk beside the app's read of it instead of inside it, which spares the
-   * app one promise per chunk.
+   * Whether `add` may ever return `false` for this stream; read once, when the stream's iterator is made.
+   * While it is false, tokentrace sees each chunk beside the app's read of it instead of inside it, which
+   * spares the app one promise per chunk.
    */
   readonly mayHideChunks: boolean;
   /** Write what was collected into the record, once, when the stream ends (however it ends). */
