@@ -47,7 +47,8 @@ export interface ValidatedUsage {
  * non-negative safe integer, and a part only when it does not exceed the total it is part of (cache read and
  * cache write together within the input, the 5-minute and 1-hour writes within the cache write, reasoning
  * within the output). Anything else is left out, never guessed, and named in `invalidFields`. A part whose
- * total is absent or itself invalid cannot be checked against it and is kept when sound on its own.
+ * total is absent or itself invalid cannot be checked against it, so it is left out too (fail closed: a
+ * part is only ever reported beside the total it belongs to).
  */
 export function validateUsage(given: Usage): ValidatedUsage {
   const usage: Usage = {};
@@ -67,7 +68,7 @@ export function validateUsage(given: Usage): ValidatedUsage {
   };
   for (const field of Object.keys(fieldAttributes) as CountField[]) take(field);
   const { inputTokens, outputTokens, cacheReadInputTokens = 0, cacheWriteInputTokens, reasoningOutputTokens } = usage;
-  if (inputTokens !== undefined && cacheReadInputTokens + (cacheWriteInputTokens ?? 0) > inputTokens) {
+  if (inputTokens === undefined || cacheReadInputTokens + (cacheWriteInputTokens ?? 0) > inputTokens) {
     drop("cacheReadInputTokens", "cacheWriteInputTokens");
   }
   if (usage.cacheWriteInputTokens !== undefined) {
@@ -78,7 +79,7 @@ export function validateUsage(given: Usage): ValidatedUsage {
     // The total they are part of was left out: nothing to check the parts against, and nothing to price them as.
     drop("cacheWrite5mInputTokens", "cacheWrite1hInputTokens");
   }
-  if (outputTokens !== undefined && reasoningOutputTokens !== undefined && reasoningOutputTokens > outputTokens) {
+  if (reasoningOutputTokens !== undefined && (outputTokens === undefined || reasoningOutputTokens > outputTokens)) {
     drop("reasoningOutputTokens");
   }
   if (given.estimated === true) usage.estimated = true;

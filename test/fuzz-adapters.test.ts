@@ -51,4 +51,30 @@ describe.each(STREAM_KINDS)("random %s streams", (kind) => {
       { seed, numRuns },
     );
   }, timeout);
+
+  it("put no impossible number on the span: token counts are non-negative safe integers, every number finite", async () => {
+    await fc.assert(
+      fc.asyncProperty(streamOf(kind), async (events) => {
+        const { spans } = await runBoth(kind, events);
+        const attributes = spans[0]!.attributes;
+        for (const [name, value] of Object.entries(attributes)) {
+          if (typeof value === "number") expect(Number.isFinite(value), `${name} = ${value}`).toBe(true);
+          if ((name.startsWith("gen_ai.usage.") || name.startsWith("tokentrace.usage.")) && name.endsWith("_tokens")) {
+            expect(Number.isSafeInteger(value) && (value as number) >= 0, `${name} = ${String(value)}`).toBe(true);
+          }
+          if (name === "gen_ai.usage.cost" || name.startsWith("tokentrace.cost.")) {
+            if (typeof value === "number") expect(value >= 0, `${name} = ${value}`).toBe(true);
+          }
+        }
+        // Parts never exceed the totals they are part of.
+        const input = attributes["gen_ai.usage.input_tokens"];
+        const output = attributes["gen_ai.usage.output_tokens"];
+        const cacheRead = attributes["gen_ai.usage.cache_read.input_tokens"];
+        const reasoning = attributes["gen_ai.usage.reasoning.output_tokens"];
+        if (typeof cacheRead === "number") expect(typeof input === "number" && cacheRead <= input).toBe(true);
+        if (typeof reasoning === "number") expect(typeof output === "number" && reasoning <= output).toBe(true);
+      }),
+      { seed, numRuns },
+    );
+  }, timeout);
 });
