@@ -9,4 +9,5 @@ export type { MemorySink } from "./sinks/memory.js";
 export type { Sink, SinkLike } from "./sinks/types.js";
 export { TokentraceError, UnsupportedClientError, InvalidOptionError, isTokentraceError } from "./errors.js";
 export type { Usage } from "./usage.js";
+export { preloadTokenizer } from "./providers/openai-token-estimate.js";
 export { VERSION } from "./version.js";

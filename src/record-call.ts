@@ -258,7 +258,10 @@ export class Recorder {
         set(names.ATTR_GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, usage.cacheWriteInputTokens);
       }
       set(names.ATTR_GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, usage.reasoningOutputTokens);
-      if (usage.estimated) set(names.ATTR_TOKENTRACE_USAGE_ESTIMATED, true);
+      if (usage.estimated) {
+        set(names.ATTR_TOKENTRACE_USAGE_ESTIMATED, true);
+        set(names.ATTR_TOKENTRACE_USAGE_ESTIMATE_METHOD, usage.estimateMethod);
+      }
     });
 
     guard("span-cost", () => {

@@ -53,6 +53,8 @@ export const ATTR_OPENAI_RESPONSE_SYSTEM_FINGERPRINT = "openai.response.system_f
 export const ATTR_TOKENTRACE_REQUEST_ID = "tokentrace.request.id";
 /** True when a token count is tokentrace's estimate rather than the provider's report. */
 export const ATTR_TOKENTRACE_USAGE_ESTIMATED = "tokentrace.usage.estimated";
+/** How estimated counts were made: `tokenizer` (OpenAI's encoding) or `characters` (about four per token). */
+export const ATTR_TOKENTRACE_USAGE_ESTIMATE_METHOD = "tokentrace.usage.estimate_method";
 /** Number of stream chunks received from the provider. */
 export const ATTR_TOKENTRACE_STREAM_CHUNK_COUNT = "tokentrace.stream.chunk_count";
 /** Mean time between consecutive stream chunks, in seconds. */

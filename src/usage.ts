@@ -21,6 +21,8 @@ export interface Usage {
   reasoningOutputTokens?: number;
   /** True when any count here is tokentrace's estimate rather than the provider's report. */
   estimated?: boolean;
+  /** How an estimate was counted: OpenAI's encoding (`tokenizer`) or about four characters per token. */
+  estimateMethod?: "tokenizer" | "characters";
 }
 
 /** The span attribute each Usage count is reported under: names what `validateUsage` left out. */
@@ -82,7 +84,10 @@ export function validateUsage(given: Usage): ValidatedUsage {
   if (reasoningOutputTokens !== undefined && (outputTokens === undefined || reasoningOutputTokens > outputTokens)) {
     drop("reasoningOutputTokens");
   }
-  if (given.estimated === true) usage.estimated = true;
+  if (given.estimated === true) {
+    usage.estimated = true;
+    if (given.estimateMethod !== undefined) usage.estimateMethod = given.estimateMethod;
+  }
   return { usage, invalidFields };
 }
 

@@ -278,6 +278,7 @@ function estimateUsage(prepared: PreparedCall, outputCharacters: number): Usage 
     inputTokens: estimateTokens(requestCharacters(body)),
     outputTokens: estimateTokens(outputCharacters),
     estimated: true,
+    estimateMethod: "characters",
   };
 }
 
@@ -493,6 +494,7 @@ class MessageStreamAccumulator implements StreamAccumulator {
         usage.outputTokens = estimateTokens(this.outputCharacters);
         usage.reasoningOutputTokens = undefined;
         usage.estimated = true;
+        usage.estimateMethod = "characters";
       }
       record.usage = usage;
       readUsageExtras(record, this.usage);

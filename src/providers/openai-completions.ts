@@ -15,7 +15,8 @@ import {
   startRecord,
   stringOr,
 } from "./openai-payload.js";
-import { estimateTextTokens } from "./openai-token-estimate.js";
+import { combinedMethod, estimateTexts } from "./openai-token-estimate.js";
+import type { TokenEstimate } from "./openai-token-estimate.js";
 import { IgnoredEntries, MAX_CHOICES } from "./payload-bounds.js";
 import type { CallContext, OperationAdapter, PreparedCall, StreamAccumulator } from "./types.js";
 
@@ -37,10 +38,15 @@ function promptTexts(prompt: unknown): string[] {
   return [];
 }
 
-function estimatePromptTokens(prompt: unknown, model: string | undefined): number {
-  if (Array.isArray(prompt) && prompt.length > 0 && prompt.every((item) => typeof item === "number")) return prompt.length;
-  if (Array.isArray(prompt) && prompt.every(Array.isArray)) return prompt.reduce((sum: number, item: unknown[]) => sum + item.length, 0);
-  return promptTexts(prompt).reduce((sum, text) => sum + estimateTextTokens(text, model), 0);
+function estimatePromptTokens(prompt: unknown, model: string | undefined): TokenEstimate {
+  // Token arrays are counted exactly, whatever the tokenizer's state.
+  if (Array.isArray(prompt) && prompt.length > 0 && prompt.every((item) => typeof item === "number")) {
+    return { tokens: prompt.length, method: "tokenizer" };
+  }
+  if (Array.isArray(prompt) && prompt.length > 0 && prompt.every(Array.isArray)) {
+    return { tokens: prompt.reduce((sum: number, item: unknown[]) => sum + item.length, 0), method: "tokenizer" };
+  }
+  return estimateTexts(promptTexts(prompt), model);
 }
 
 function normaliseUsage(usage: Json): Usage {
@@ -52,9 +58,17 @@ function normaliseUsage(usage: Json): Usage {
   };
 }
 
-function estimatedUsage(prepared: PreparedCall, outputTokens: number): Usage {
+/** `output`: the output's estimate, or a plain count for streamed output (estimated from its length). */
+function estimatedUsage(prepared: PreparedCall, output: TokenEstimate | number): Usage {
   const request = isObject(prepared.request) ? prepared.request : {};
-  return { inputTokens: estimatePromptTokens(request["prompt"], prepared.record.requestModel), outputTokens, estimated: true };
+  const input = estimatePromptTokens(request["prompt"], prepared.record.requestModel);
+  const streamed = typeof output === "number";
+  return {
+    inputTokens: input.tokens,
+    outputTokens: streamed ? output : output.tokens,
+    estimated: true,
+    estimateMethod: streamed ? input.method : combinedMethod(input.method, output.method),
+  };
 }
 
 function outputMessages(texts: readonly (string | undefined)[], reasons: readonly (string | undefined)[]): Message[] {
@@ -106,8 +120,7 @@ export const completionsCreate: OperationAdapter = {
     if (context.captureContent) record.outputMessages = outputMessages(texts, record.finishReasons);
     if (isObject(data["usage"])) record.usage = normaliseUsage(data["usage"]);
     else {
-      const outputTokens = texts.reduce((sum, text) => sum + estimateTextTokens(text ?? "", record.requestModel), 0);
-      record.usage = estimatedUsage(prepared, outputTokens);
+      record.usage = estimatedUsage(prepared, estimateTexts(texts.map((text) => text ?? ""), record.requestModel));
     }
   },
 
@@ -136,12 +149,8 @@ class CompletionsStreamAccumulator extends ChoiceStreamAccumulator<CompletionCho
   finish(record: CallRecord): void {
     const choices = this.finishChoices(record);
     if (this.usage !== undefined) record.usage = normaliseUsage(this.usage);
-    else {
-      const outputTokens = this.capture
-        ? choices.reduce((sum, choice) => sum + estimateTextTokens(choice.text, record.requestModel), 0)
-        : estimateTokens(this.outputCharacters);
-      record.usage = estimatedUsage(this.prepared, outputTokens);
-    }
+    // Streamed output is estimated from its length, capture on or off alike (issue 10).
+    else record.usage = estimatedUsage(this.prepared, estimateTokens(this.outputCharacters));
     if (this.capture) {
       record.outputMessages = outputMessages(
         choices.map((choice) => choice.text),

@@ -1,8 +1,9 @@
 import * as names from "../semconv.js";
 import type { Json } from "./openai-payload.js";
 import { isObject, numberOr, readResponseMetadata, setNumber, startRecord, stringOr } from "./openai-payload.js";
-import { estimateTextTokens } from "./openai-token-estimate.js";
+import { estimateTexts } from "./openai-token-estimate.js";
 import type { CallContext, OperationAdapter, PreparedCall, StreamAccumulator } from "./types.js";
+import type { Usage } from "../usage.js";
 
 /**
  * `embeddings.create`: span `embeddings {model}` with the requested (or returned) dimension count, the
@@ -26,14 +27,16 @@ function dimensionsOf(data: unknown): number | undefined {
 }
 
 /** Input tokens where the endpoint reports none: strings are counted, token arrays are their own count. */
-function estimateInput(input: unknown, model: string | undefined): number {
+function estimateInput(input: unknown, model: string | undefined): Usage {
   const items = Array.isArray(input) && !input.every((item) => typeof item === "number") ? input : [input];
-  let tokens = 0;
+  const texts: string[] = [];
+  let counted = 0;
   for (const item of items) {
-    if (typeof item === "string") tokens += estimateTextTokens(item, model);
-    else if (Array.isArray(item)) tokens += item.length;
+    if (typeof item === "string") texts.push(item);
+    else if (Array.isArray(item)) counted += item.length;
   }
-  return tokens;
+  const text = estimateTexts(texts, model);
+  return { inputTokens: text.tokens + counted, estimated: true, estimateMethod: text.method };
 }
 
 export const embeddingsCreate: OperationAdapter = {
@@ -53,7 +56,7 @@ export const embeddingsCreate: OperationAdapter = {
     const record = prepared.record;
     const request: Json = isObject(prepared.request) ? prepared.request : {};
     if (!isObject(data)) {
-      record.usage = { inputTokens: estimateInput(request["input"], record.requestModel), estimated: true };
+      record.usage = estimateInput(request["input"], record.requestModel);
       return;
     }
     readResponseMetadata(record, data);
@@ -66,7 +69,7 @@ export const embeddingsCreate: OperationAdapter = {
     record.usage =
       inputTokens !== undefined
         ? { inputTokens }
-        : { inputTokens: estimateInput(request["input"], record.requestModel), estimated: true };
+        : estimateInput(request["input"], record.requestModel);
   },
 
   createStreamAccumulator(): StreamAccumulator {

@@ -5,7 +5,8 @@ import type { Usage } from "../usage.js";
 import { base64BlobPart, estimateTokens, mediaPart, parseArguments, textPart } from "./content-parts.js";
 import type { Json } from "./openai-payload.js";
 import { contentText, isObject, numberOr, readResponseMetadata, setNumber, startRecord, stringOr } from "./openai-payload.js";
-import { estimateChatInputTokens, estimateTextTokens } from "./openai-token-estimate.js";
+import { combinedMethod, estimateChatInputTokens, estimateTextTokens } from "./openai-token-estimate.js";
+import type { TokenEstimate } from "./openai-token-estimate.js";
 import { IgnoredEntries, MAX_OUTPUT_ITEMS, MAX_PARTS_PER_ITEM, SlotTable } from "./payload-bounds.js";
 import type { CallContext, OperationAdapter, PreparedCall, StreamAccumulator } from "./types.js";
 
@@ -199,7 +200,7 @@ function itemText(item: Json): string {
 }
 
 /** Input tokens of `instructions` and `input` (each instruction block and item counted as a message). */
-function estimateInputTokens(request: Json, model: string | undefined): number {
+function estimateInputTokens(request: Json, model: string | undefined): TokenEstimate {
   const texts: { text: string; named: boolean }[] = [];
   const instructions = stringOr(request["instructions"]);
   if (instructions !== undefined) texts.push({ text: instructions, named: false });
@@ -262,9 +263,17 @@ function finishReasonOf(response: Json): string | undefined {
 /** Still running in the background: nothing has been generated, or billed, yet. */
 const pendingStatuses: ReadonlySet<unknown> = new Set(["queued", "in_progress"]);
 
-function estimatedUsage(prepared: PreparedCall, outputTokens: number): Usage {
+/** `output`: the output's estimate, or a plain count for streamed output (estimated from its length). */
+function estimatedUsage(prepared: PreparedCall, output: TokenEstimate | number): Usage {
   const request = isObject(prepared.request) ? prepared.request : {};
-  return { inputTokens: estimateInputTokens(request, prepared.record.requestModel), outputTokens, estimated: true };
+  const input = estimateInputTokens(request, prepared.record.requestModel);
+  const streamed = typeof output === "number";
+  return {
+    inputTokens: input.tokens,
+    outputTokens: streamed ? output : output.tokens,
+    estimated: true,
+    estimateMethod: streamed ? input.method : combinedMethod(input.method, output.method),
+  };
 }
 
 /**
@@ -443,10 +452,8 @@ class ResponsesStreamAccumulator implements StreamAccumulator {
     const drafts = this.capture ? this.drafts.values() : [];
     const parts = this.capture ? draftParts(drafts) : [];
     if (this.capture && parts.length > 0) record.outputMessages = [{ role: "assistant", parts }];
-    const outputTokens = this.capture
-      ? estimateTextTokens(draftText(drafts), record.requestModel)
-      : estimateTokens(this.outputCharacters);
-    record.usage = estimatedUsage(this.prepared, outputTokens);
+    // Streamed output is estimated from its length, capture on or off alike (issue 10).
+    record.usage = estimatedUsage(this.prepared, estimateTokens(this.outputCharacters));
   }
 }
 
@@ -477,14 +484,4 @@ function draftParts(drafts: readonly ItemDraft[]): MessagePart[] {
     }
   }
   return parts;
-}
-
-function draftText(drafts: readonly ItemDraft[]): string {
-  let text = "";
-  for (const draft of drafts) {
-    const item = draft.item;
-    if (item === undefined) continue;
-    text += draft.done ? itemText(item) : (stringOr(item["name"]) ?? "") + draft.text;
-  }
-  return text;
 }

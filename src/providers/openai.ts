@@ -22,7 +22,8 @@ import {
 } from "./openai-payload.js";
 import { responsesCreate } from "./openai-responses.js";
 import { IgnoredEntries, MAX_CHOICES, MAX_TOOL_CALLS_PER_CHOICE, SlotTable } from "./payload-bounds.js";
-import { estimateChatInputTokens, estimateTextTokens } from "./openai-token-estimate.js";
+import { combinedMethod, estimateChatInputTokens, estimateTextTokens, estimateTexts } from "./openai-token-estimate.js";
+import type { TokenEstimate } from "./openai-token-estimate.js";
 import type {
   CallContext,
   OperationAdapter,
@@ -171,7 +172,7 @@ function chatMessageText(message: Json): string {
 }
 
 /** Input tokens of the first `count` request messages (those the app sent; it may append to its array later). */
-function estimateChatInput(request: Json, count: number, model: string | undefined): number {
+function estimateChatInput(request: Json, count: number, model: string | undefined): TokenEstimate {
   const messages = Array.isArray(request["messages"]) ? request["messages"] : [];
   const texts: { text: string; named: boolean }[] = [];
   for (const message of messages.slice(0, count)) {
@@ -199,14 +200,20 @@ interface ChatPreparedCall extends PreparedCall {
   readonly messageCount: number;
 }
 
-/** Where the provider reported no usage: estimate, and say so. */
-function estimateUsage(prepared: PreparedCall, outputTokens: number): Usage {
+/**
+ * Where the provider reported no usage: estimate, and say so. `output` is the output's estimate, or a plain
+ * count for streamed output (always estimated from its length, so the method is the input's).
+ */
+function estimateUsage(prepared: PreparedCall, output: TokenEstimate | number): Usage {
   const request = isObject(prepared.request) ? prepared.request : {};
   const count = (prepared as Partial<ChatPreparedCall>).messageCount ?? 0;
+  const input = estimateChatInput(request, count, prepared.record.requestModel);
+  const streamed = typeof output === "number";
   return {
-    inputTokens: estimateChatInput(request, count, prepared.record.requestModel),
-    outputTokens,
+    inputTokens: input.tokens,
+    outputTokens: streamed ? output : output.tokens,
     estimated: true,
+    estimateMethod: streamed ? input.method : combinedMethod(input.method, output.method),
   };
 }
 
@@ -240,7 +247,7 @@ const chatCompletionsCreate: OperationAdapter = {
   readResponse(data: unknown, prepared: PreparedCall, context: CallContext): void {
     const record = prepared.record;
     if (!isObject(data)) {
-      record.usage = estimateUsage(prepared, typeof data === "string" ? estimateTextTokens(data, record.requestModel) : 0);
+      record.usage = estimateUsage(prepared, estimateTextTokens(typeof data === "string" ? data : "", record.requestModel));
       return;
     }
     readResponseMetadata(record, data);
@@ -267,11 +274,9 @@ const chatCompletionsCreate: OperationAdapter = {
       record.usage = normaliseUsage(data["usage"]);
       return;
     }
-    let outputTokens = 0;
-    for (const choice of choices) {
-      if (isObject(choice["message"])) outputTokens += estimateTextTokens(chatMessageText(choice["message"]), record.requestModel);
-    }
-    record.usage = estimateUsage(prepared, outputTokens);
+    const texts: string[] = [];
+    for (const choice of choices) if (isObject(choice["message"])) texts.push(chatMessageText(choice["message"]));
+    record.usage = estimateUsage(prepared, estimateTexts(texts, record.requestModel));
   },
 
   createStreamAccumulator(prepared: PreparedCall, context: CallContext): StreamAccumulator {
@@ -331,25 +336,12 @@ class ChatStreamAccumulator extends ChoiceStreamAccumulator<ChatChoice> {
     }
   }
 
-  /**
-   * Output tokens where the stream reported none: counted from the streamed text when content capture kept
-   * it, otherwise from its length alone (tokentrace keeps no content with capture off).
-   */
-  private estimateOutputTokens(choices: readonly ChatChoice[]): number {
-    if (!this.capture) return estimateTokens(this.outputCharacters);
-    const model = this.prepared.record.requestModel;
-    let tokens = 0;
-    for (const choice of choices) {
-      let text = choice.text + choice.refusal;
-      for (const call of choice.toolCalls?.values() ?? []) text += (call.name ?? "") + call.arguments;
-      tokens += estimateTextTokens(text, model);
-    }
-    return tokens;
-  }
-
   finish(record: CallRecord): void {
     const choices = this.finishChoices(record);
-    record.usage = this.usage !== undefined ? normaliseUsage(this.usage) : estimateUsage(this.prepared, this.estimateOutputTokens(choices));
+    record.usage = this.usage !== undefined ? normaliseUsage(this.usage)
+        // Streamed output is estimated from its length, capture on or off alike (issue 10: the estimate a
+        // call gets must not depend on capture, and nothing is kept per chunk for it beyond a length).
+        : estimateUsage(this.prepared, estimateTokens(this.outputCharacters));
     if (!this.capture) return;
     const output: Message[] = [];
     for (const choice of choices) {

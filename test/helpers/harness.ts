@@ -1,6 +1,6 @@
 import OpenAI from "openai";
 import type { Histogram, ResourceMetrics } from "@opentelemetry/sdk-metrics";
-import { observe } from "../../src/index.js";
+import { observe, preloadTokenizer } from "../../src/index.js";
 import type { ObserveOptions } from "../../src/index.js";
 import { startMockLLMServer } from "../../src/testing/index.js";
 import type { MockLLMServer } from "../../src/testing/index.js";
@@ -21,6 +21,8 @@ export interface Harness extends Omit<TestTelemetry, "shutdown"> {
 }
 
 export async function createHarness(options: ObserveOptions = {}): Promise<Harness> {
+  // Estimates use OpenAI's encodings once their worker is ready; the suites assert those exact counts.
+  await Promise.all([preloadTokenizer("gpt-4o"), preloadTokenizer("gpt-4")]);
   const server = await startMockLLMServer();
   const { shutdown, ...telemetry } = createTestTelemetry();
   const { tracerProvider, meterProvider } = telemetry;
