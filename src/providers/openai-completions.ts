@@ -15,7 +15,7 @@ import {
   startRecord,
   stringOr,
 } from "./openai-payload.js";
-import { combinedMethod, estimateTexts } from "./openai-token-estimate.js";
+import { estimatedUsageOf, estimateTexts } from "./openai-token-estimate.js";
 import type { TokenEstimate } from "./openai-token-estimate.js";
 import { IgnoredEntries, MAX_CHOICES } from "./payload-bounds.js";
 import type { CallContext, OperationAdapter, PreparedCall, StreamAccumulator } from "./types.js";
@@ -62,13 +62,7 @@ function normaliseUsage(usage: Json): Usage {
 function estimatedUsage(prepared: PreparedCall, output: TokenEstimate | number): Usage {
   const request = isObject(prepared.request) ? prepared.request : {};
   const input = estimatePromptTokens(request["prompt"], prepared.record.requestModel);
-  const streamed = typeof output === "number";
-  return {
-    inputTokens: input.tokens,
-    outputTokens: streamed ? output : output.tokens,
-    estimated: true,
-    estimateMethod: streamed ? input.method : combinedMethod(input.method, output.method),
-  };
+  return estimatedUsageOf(input, output);
 }
 
 function outputMessages(texts: readonly (string | undefined)[], reasons: readonly (string | undefined)[]): Message[] {

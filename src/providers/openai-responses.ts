@@ -5,7 +5,7 @@ import type { Usage } from "../usage.js";
 import { base64BlobPart, estimateTokens, mediaPart, parseArguments, textPart } from "./content-parts.js";
 import type { Json } from "./openai-payload.js";
 import { contentText, isObject, numberOr, readResponseMetadata, setNumber, startRecord, stringOr } from "./openai-payload.js";
-import { combinedMethod, estimateChatInputTokens, estimateTextTokens } from "./openai-token-estimate.js";
+import { estimatedUsageOf, estimateChatInputTokens, estimateTextTokens } from "./openai-token-estimate.js";
 import type { TokenEstimate } from "./openai-token-estimate.js";
 import { IgnoredEntries, MAX_OUTPUT_ITEMS, MAX_PARTS_PER_ITEM, SlotTable } from "./payload-bounds.js";
 import type { CallContext, OperationAdapter, PreparedCall, StreamAccumulator } from "./types.js";
@@ -267,13 +267,7 @@ const pendingStatuses: ReadonlySet<unknown> = new Set(["queued", "in_progress"])
 function estimatedUsage(prepared: PreparedCall, output: TokenEstimate | number): Usage {
   const request = isObject(prepared.request) ? prepared.request : {};
   const input = estimateInputTokens(request, prepared.record.requestModel);
-  const streamed = typeof output === "number";
-  return {
-    inputTokens: input.tokens,
-    outputTokens: streamed ? output : output.tokens,
-    estimated: true,
-    estimateMethod: streamed ? input.method : combinedMethod(input.method, output.method),
-  };
+  return estimatedUsageOf(input, output);
 }
 
 /**

@@ -1,4 +1,5 @@
 import { reportInternalError } from "../internal/report.js";
+import type { Usage } from "../usage.js";
 import { estimateTokens } from "./content-parts.js";
 
 /**
@@ -241,9 +242,15 @@ export function estimateChatInputTokens(
   return { tokens, method: text.method };
 }
 
-/** The method of estimates made of several parts: `tokenizer` only when every part used it. */
-export function combinedMethod(...methods: EstimateMethod[]): EstimateMethod {
-  return methods.every((method) => method === "tokenizer") ? "tokenizer" : "characters";
+/**
+ * An estimated usage from the input's estimate and the output's: an estimate of text at hand, or a plain count
+ * for streamed output (always estimated from its length, so the method is then the input's). The method is
+ * `tokenizer` only when every part used it.
+ */
+export function estimatedUsageOf(input: TokenEstimate, output: TokenEstimate | number): Usage {
+  const streamed = typeof output === "number";
+  const method = streamed || output.method === input.method ? input.method : "characters";
+  return { inputTokens: input.tokens, outputTokens: streamed ? output : output.tokens, estimated: true, estimateMethod: method };
 }
 
 /**

@@ -22,7 +22,7 @@ import {
 } from "./openai-payload.js";
 import { responsesCreate } from "./openai-responses.js";
 import { IgnoredEntries, MAX_CHOICES, MAX_TOOL_CALLS_PER_CHOICE, SlotTable } from "./payload-bounds.js";
-import { combinedMethod, estimateChatInputTokens, estimateTextTokens, estimateTexts } from "./openai-token-estimate.js";
+import { estimatedUsageOf, estimateChatInputTokens, estimateTextTokens, estimateTexts } from "./openai-token-estimate.js";
 import type { TokenEstimate } from "./openai-token-estimate.js";
 import type {
   CallContext,
@@ -208,13 +208,7 @@ function estimateUsage(prepared: PreparedCall, output: TokenEstimate | number): 
   const request = isObject(prepared.request) ? prepared.request : {};
   const count = (prepared as Partial<ChatPreparedCall>).messageCount ?? 0;
   const input = estimateChatInput(request, count, prepared.record.requestModel);
-  const streamed = typeof output === "number";
-  return {
-    inputTokens: input.tokens,
-    outputTokens: streamed ? output : output.tokens,
-    estimated: true,
-    estimateMethod: streamed ? input.method : combinedMethod(input.method, output.method),
-  };
+  return estimatedUsageOf(input, output);
 }
 
 const chatCompletionsCreate: OperationAdapter = {
