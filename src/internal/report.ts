@@ -37,8 +37,11 @@ function diagLoggerRegistered(): boolean {
   return globals !== null && typeof globals === "object" && (globals as { diag?: unknown }).diag !== undefined;
 }
 
-/** Tell a person: `message` is one line, without the `tokentrace:` prefix. Never throws. */
-function emit(message: string): void {
+/**
+ * Tell a person: `message` is one line, without the `tokentrace:` prefix. Through `diag`, and on stderr while
+ * no diag logger is registered (per the warning mode). Never throws. Callers dedupe.
+ */
+export function emit(message: string): void {
   try {
     const mode = warningMode();
     if (mode === "off") return;
@@ -103,7 +106,7 @@ export function reportAnomaly(kind: string, detail: string): void {
   try {
     const seen = anomalies.get(kind) ?? 0;
     anomalies.set(kind, seen + 1);
-    if (seen === 0) diag.warn(`tokentrace: impossible ${kind} left out of telemetry: ${detail}`);
+    if (seen === 0) emit(`impossible ${kind} left out of telemetry: ${detail}`);
   } catch {
     // Reporting must not fail either.
   }

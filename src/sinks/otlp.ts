@@ -1,4 +1,4 @@
-import { diag, TraceFlags } from "@opentelemetry/api";
+import { TraceFlags } from "@opentelemetry/api";
 import type { Context } from "@opentelemetry/api";
 import { ExportResultCode } from "@opentelemetry/core";
 import type { ExportResult } from "@opentelemetry/core";
@@ -12,7 +12,7 @@ import type { PushMetricExporter, ResourceMetrics } from "@opentelemetry/sdk-met
 import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { InvalidOptionError } from "../errors.js";
-import { warnOnce } from "../internal/report.js";
+import { emit, warnOnce } from "../internal/report.js";
 import { VERSION } from "../version.js";
 import { defineSink } from "./types.js";
 import type { Sink } from "./types.js";
@@ -100,7 +100,7 @@ export interface OtlpDroppedCounts {
 
 /** The sink `otlpSink()` returns. */
 export interface OtlpSink extends Sink {
-  /** Telemetry dropped so far. The first drop of each kind is also reported once through `diag`. */
+  /** Telemetry dropped so far. The first drop of each kind is also reported once (through `diag`, and on stderr while no diag logger is registered). */
   dropped(): OtlpDroppedCounts;
   /** The URLs exported to, after defaults and environment variables (`undefined` for a signal turned off). */
   readonly endpoints: { readonly traces: string | undefined; readonly metrics: string | undefined };
@@ -153,8 +153,8 @@ export function otlpSink(options: OtlpSinkOptions = {}): OtlpSink {
     if (reported.has(signal)) return;
     reported.add(signal);
     const what = signal === "traces" ? `${count} span${count === 1 ? "" : "s"}` : `${count} metric data point${count === 1 ? "" : "s"}`;
-    diag.warn(
-      `tokentrace: otlpSink dropped ${what} for ${endpoints[signal] ?? "?"}: ${describeReason(reason)}. ` +
+    emit(
+      `otlpSink dropped ${what} for ${endpoints[signal] ?? "?"}: ${describeReason(reason)}. ` +
         "The app is not affected; further drops are only counted (see the sink's dropped()).",
     );
   };

@@ -1,11 +1,10 @@
 import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { diag } from "@opentelemetry/api";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import type { MetricReader } from "@opentelemetry/sdk-metrics";
 import { InvalidOptionError } from "../errors.js";
-import { warnOnce } from "../internal/report.js";
+import { emit, warnOnce } from "../internal/report.js";
 import { defineSink } from "./types.js";
 import type { Sink } from "./types.js";
 
@@ -110,7 +109,7 @@ export function prometheusSink(options: PrometheusSinkOptions = {}): PrometheusS
       });
     });
     // Nobody may await `ready`: keep a failure from becoming an unhandled rejection, and say it once.
-    ready.catch((error: unknown) => diag.error(`tokentrace: ${(error as Error).message}`));
+    ready.catch((error: unknown) => emit((error as Error).message));
   }
 
   const sink: PrometheusSink = {
