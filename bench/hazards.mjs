@@ -26,6 +26,7 @@ import { ExportResultCode } from "@opentelemetry/core";
 import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
 import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import OpenAI from "openai";
+import { startServerProcess } from "./server-process.mjs";
 
 const distURL =
   process.env.TOKENTRACE_BENCH_DIST === undefined
@@ -66,7 +67,7 @@ async function longHistory(clients) {
     content: `turn ${index}: ${"lorem ipsum ".repeat(25)}`,
   }));
   const messages = [{ role: "system", content: "You are a concise assistant." }, ...turns];
-  const server = await startMockServerProcess({});
+  const server = await startServerProcess({});
   try {
     const { observe } = await importDist();
     const telemetry = benchTelemetry();
@@ -270,33 +271,6 @@ function benchTelemetry() {
       await Promise.all([tracerProvider.shutdown(), meterProvider.shutdown()]);
     },
   };
-}
-
-/** The mock LLM server in a forked process (bench/mock-server-process.mjs). */
-function startMockServerProcess(defaultReply) {
-  const child = fork(new URL("./mock-server-process.mjs", import.meta.url), [JSON.stringify(defaultReply)], {
-    execArgv: [],
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
-  return new Promise((resolve, reject) => {
-    const onExit = (code) => reject(new Error(`mock server process exited early with code ${code}`));
-    child.once("exit", onExit);
-    child.once("error", reject);
-    child.once("message", (message) => {
-      child.off("exit", onExit);
-      const stop = () =>
-        new Promise((done) => {
-          if (child.exitCode !== null || child.signalCode !== null) return done();
-          const backstop = setTimeout(() => child.kill("SIGKILL"), 5000);
-          child.once("exit", () => {
-            clearTimeout(backstop);
-            done();
-          });
-          child.disconnect();
-        });
-      resolve({ baseURL: message.url, stop });
-    });
-  });
 }
 
 /**

@@ -25,7 +25,6 @@
  *
  * Informational: always exits 0 unless the bench itself breaks.
  */
-import { fork } from "node:child_process";
 import { readFileSync } from "node:fs";
 import os from "node:os";
 import { ExportResultCode } from "@opentelemetry/core";
@@ -35,6 +34,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { observe, VERSION } from "../dist/index.js";
 import { instrumentByHand } from "./by-hand.mjs";
+import { startServerProcess } from "./server-process.mjs";
 
 if (typeof global.gc !== "function") {
   console.error("bench/run.mjs needs --expose-gc: run it with `npm run bench`.");
@@ -157,37 +157,6 @@ class IdleMetricReader extends MetricReader {
   }
 }
 
-function startServerProcess(defaultReply, anthropicReply) {
-  const args = [JSON.stringify(defaultReply), ...(anthropicReply === undefined ? [] : [JSON.stringify(anthropicReply)])];
-  const child = fork(new URL("./mock-server-process.mjs", import.meta.url), args, {
-    // The bench's --expose-gc is of no use to the server.
-    execArgv: [],
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
-  return new Promise((resolve, reject) => {
-    const onExit = (code) => reject(new Error(`mock server process exited early with code ${code}`));
-    child.once("exit", onExit);
-    child.once("error", reject);
-    child.once("message", (message) => {
-      child.off("exit", onExit);
-      resolve({ child, baseURL: message.url, anthropicURL: message.anthropicURL });
-    });
-  });
-}
-
-function stopServerProcess(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    // Disconnecting lets the server close cleanly; the kill is a backstop so the bench never hangs.
-    const backstop = setTimeout(() => child.kill("SIGKILL"), 5000);
-    child.once("exit", () => {
-      clearTimeout(backstop);
-      resolve();
-    });
-    child.disconnect();
-  });
-}
-
 /** CPU (user + system) microseconds spent on one call. */
 async function cpuMicros(run, client) {
   const before = process.cpuUsage();
@@ -198,7 +167,7 @@ async function cpuMicros(run, client) {
 
 /** Per slice, per client: the CPU µs of each call. */
 async function measureScenario(scenario, providers) {
-  const { child, baseURL, anthropicURL } = await startServerProcess(scenario.defaultReply, scenario.anthropicReply);
+  const { child, baseURL, anthropicURL, stop } = await startServerProcess(scenario.defaultReply, scenario.anthropicReply);
   try {
     const clients = {
       raw: scenario.createClient(baseURL, anthropicURL),
@@ -229,7 +198,7 @@ async function measureScenario(scenario, providers) {
     }
     return perSlice;
   } finally {
-    await stopServerProcess(child);
+    await stop();
   }
 }
 
