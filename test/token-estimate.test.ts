@@ -3,7 +3,7 @@ import { countTokens as countO200k } from "gpt-tokenizer/encoding/o200k_base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { observe, preloadTokenizer } from "../src/index.js";
 import { internalErrorCounts } from "../src/internal/report.js";
-import { MAX_COUNTED_CHARACTERS, estimateTexts } from "../src/providers/openai-token-estimate.js";
+import { MAX_COUNTED_CHARACTERS, estimateTexts, setTokenizerPathForTests } from "../src/providers/openai-token-estimate.js";
 import { startMockLLMServer } from "../src/testing/index.js";
 import type { MockLLMServer } from "../src/testing/index.js";
 import { createTestTelemetry } from "./helpers/telemetry.js";
@@ -82,5 +82,22 @@ describe("token estimates", () => {
     expect(estimateTexts([long], "gpt-4o-mini")).toEqual({ tokens: Math.ceil(long.length / 4), method: "characters" });
     expect(estimateTexts(["Hello, world"], "gpt-4o-mini")).toEqual({ tokens: countO200k("Hello, world"), method: "tokenizer" });
     expect(internalErrorCounts().get("tokenizer-timeout")).toBeUndefined();
+  });
+
+  it("fall back to the character rule, marked, when the tokenizer cannot be loaded, and report it once", async () => {
+    setTokenizerPathForTests(() => "/nonexistent/gpt-tokenizer/encoding.js");
+    try {
+      await preloadTokenizer("gpt-4o-mini");
+      expect(internalErrorCounts().get("tokenizer-load")).toBe(1);
+      const attributes = await estimatedCall(false, true);
+      expect(attributes["tokentrace.usage.estimate_method"]).toBe("characters");
+      expect(attributes["gen_ai.usage.input_tokens"]).toBe(Math.ceil(question.length / 4) + 6);
+      expect(attributes["gen_ai.usage.output_tokens"]).toBe(Math.ceil(reply.length / 4));
+      // A failed load is not retried call after call.
+      await estimatedCall(false, true);
+      expect(internalErrorCounts().get("tokenizer-load")).toBe(1);
+    } finally {
+      setTokenizerPathForTests();
+    }
   });
 });

@@ -119,6 +119,18 @@ function nodeRequire(): NodeRequire | undefined {
   return nodeModule.createRequire(from);
 }
 
+/** Where the encoding's module is; replaced only by tests (`setTokenizerPathForTests`). */
+let tokenizerPath = (load: NodeRequire, encoding: Encoding): string => load.resolve(`gpt-tokenizer/encoding/${encoding}`);
+
+/**
+ * Test-only: forget every loaded counter and load the encodings from `path(encoding)` from now on (a missing
+ * file stands for a bundle without `gpt-tokenizer`). Without `path`, back to the package. Not public API.
+ */
+export function setTokenizerPathForTests(path?: (encoding: Encoding) => string): void {
+  counters.clear();
+  tokenizerPath = path === undefined ? (load, encoding) => load.resolve(`gpt-tokenizer/encoding/${encoding}`) : (_load, encoding) => path(encoding);
+}
+
 /** Start the worker for an encoding; never throws, never waits. */
 function startCounter(encoding: Encoding): Counter {
   let settle: () => void = () => undefined;
@@ -137,7 +149,7 @@ function startCounter(encoding: Encoding): Counter {
       settle();
       return counter;
     }
-    const path = load.resolve(`gpt-tokenizer/encoding/${encoding}`);
+    const path = tokenizerPath(load, encoding);
     const shared = new Int32Array(new SharedArrayBuffer(8));
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, shared: shared.buffer } });
     // Never keeps the process alive.
