@@ -1,5 +1,5 @@
 import type { CallRecord } from "../call-record.js";
-import { reportInternalError } from "../internal/report.js";
+import { reportAnomaly } from "../internal/report.js";
 import * as names from "../semconv.js";
 
 /**
@@ -53,10 +53,8 @@ export class IgnoredEntries {
   writeTo(record: CallRecord): void {
     if (this.count === 0) return;
     record.responseAttributes[names.ATTR_TOKENTRACE_PAYLOAD_IGNORED_ENTRIES] = this.count;
-    reportInternalError(
-      "payload-index",
-      new RangeError(`${this.count} payload entries had an invalid index or one beyond tokentrace's bounds; they were left out`),
-    );
+    // Not a failure of tokentrace but a payload it refuses to believe: counted with the other impossible data.
+    reportAnomaly("payload-index", `${this.count} payload entries with an invalid index or one beyond tokentrace's bounds`);
   }
 }
 
