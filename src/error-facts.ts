@@ -56,6 +56,9 @@ function specificName(fields: ErrorFields): string | undefined {
   return typeof name === "string" && name !== "" && name !== "Error" ? name : undefined;
 }
 
+/** Codes and types worth keeping without the text: short identifiers, never free text a server echoed. */
+const identifier = /^[\w.:-]{1,64}$/;
+
 /**
  * `error.type`: the SDK error class the error's fields stand for (`RateLimitError` for a 429), else its
  * `name`. An error that arrived as an event inside a stream (the SDKs' base `APIError` with no HTTP status,
@@ -75,9 +78,11 @@ export function errorType(error: unknown): string {
   if ("status" in error && "headers" in error && "error" in error) {
     const { type, code } = fields;
     if (fields.error !== undefined && fields.error !== null) {
+      // Both come from the server's body: kept only when they are short identifiers, never free text that
+      // would land in `error.type`, the status message and a metric attribute set.
       // openai v7 gives an `error` event's APIError the literal type "error": its code says more.
-      if (type === "error" && typeof code === "string" && code !== "") return code;
-      if (typeof type === "string" && type !== "") return type;
+      if (type === "error" && typeof code === "string" && identifier.test(code)) return code;
+      if (typeof type === "string" && identifier.test(type)) return type;
       return name ?? "APIError";
     }
     if (name !== undefined) return name;
@@ -93,7 +98,13 @@ export function errorType(error: unknown): string {
 
 /** A user's abort (the SDK's APIUserAbortError, a DOM AbortError): not a failure of the call. */
 export function isUserAbort(error: unknown): boolean {
-  return (error as { name?: unknown } | null)?.name === "AbortError" || errorType(error) === "APIUserAbortError";
+  // Read from the app's own thrown value on its way back to the app: an odd value (a getter that throws, a
+  // revoked proxy) must not replace the app's error with tokentrace's.
+  try {
+    return (error as { name?: unknown } | null)?.name === "AbortError" || errorType(error) === "APIUserAbortError";
+  } catch {
+    return false;
+  }
 }
 
 /** What a recorded exception says. */
@@ -103,9 +114,6 @@ export interface ErrorText {
   /** `exception.stacktrace`, or undefined when the error has none. */
   stack: string | undefined;
 }
-
-/** Codes and types worth keeping without the text: short identifiers, never free text a server echoed. */
-const identifier = /^[\w.:-]{1,64}$/;
 
 /** Below this length a "credential" would redact common words; no real key or token is this short. */
 const minimumSecretLength = 8;

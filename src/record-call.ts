@@ -215,7 +215,12 @@ export class Recorder {
     guard("secrets", () => {
       secrets = this.secrets();
     });
-    const text = errorText(error, type, this.options.captureContent, secrets);
+    // The status first, with the type alone: building the text reads the error and may fail on odd values.
+    span.setStatus({ code: SpanStatusCode.ERROR, message: type });
+    const text = guard("error-text", () => errorText(error, type, this.options.captureContent, secrets)) ?? {
+      message: type,
+      stack: undefined,
+    };
     span.setStatus({ code: SpanStatusCode.ERROR, message: text.message });
     // A failure reported as data was never thrown: it is not an exception.
     if (error instanceof Error && !(error instanceof ProviderFailure)) {
@@ -354,10 +359,13 @@ export class Recorder {
     const instruments = instrumentsFor(this.meter());
     const set = this.metricAttributes(instruments, record, errorTypeValue);
 
-    const callKey = set.overflow ? set.key : `${set.key}\u0000${outcome.kind}`;
+    // Built only the first time a set sees an outcome.
     const callTotal = (set.calls[outcome.kind] ??= set.overflow
-      ? instruments.calls.totalFor(callKey, set.base)
-      : instruments.calls.totalFor(callKey, { ...set.base, [names.ATTR_TOKENTRACE_CALL_OUTCOME]: outcome.kind }));
+      ? instruments.calls.totalFor(set.key, set.base)
+      : instruments.calls.totalFor(`${set.key}\u0000${outcome.kind}`, {
+          ...set.base,
+          [names.ATTR_TOKENTRACE_CALL_OUTCOME]: outcome.kind,
+        }));
     callTotal.add(1);
     if (outcome.kind !== "abandoned") {
       if (durationMs !== undefined) instruments.operationDuration.record(durationMs / 1000, set.base);

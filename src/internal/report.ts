@@ -74,18 +74,22 @@ export function internalErrorCounts(): ReadonlyMap<string, number> {
   return counts;
 }
 
+const MAX_WARNINGS = 1_000;
+
 /** Warn once per distinct message (invalid environment variables, misuse worth a word). */
 const warned = new Set<string>();
 export function warnOnce(message: string): void {
   if (warned.has(message)) return;
-  if (warned.size < 1_000) warned.add(message);
+  // Bounded: past 1,000 distinct messages, new ones are dropped rather than repeated on every call.
+  if (warned.size >= MAX_WARNINGS) return;
+  warned.add(message);
   emit(message);
 }
 
 /** Warn once per `kind`, whatever the message says (e.g. a sink that keeps failing with new details). */
 const warnedKinds = new Set<string>();
 export function warnOncePerKind(kind: string, message: string): void {
-  if (warnedKinds.has(kind)) return;
+  if (warnedKinds.has(kind) || warnedKinds.size >= MAX_WARNINGS) return;
   warnedKinds.add(kind);
   emit(message);
 }

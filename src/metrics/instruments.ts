@@ -135,8 +135,9 @@ export class MetricAttributeSets {
       return (this.overflow ??= {
         key: overflowKey,
         base: OVERFLOW_ATTRIBUTES,
-        input: OVERFLOW_ATTRIBUTES,
-        output: OVERFLOW_ATTRIBUTES,
+        // Input and output stay apart past the cap too: one token-usage histogram, two series.
+        input: { ...OVERFLOW_ATTRIBUTES, [ATTR_GEN_AI_TOKEN_TYPE]: TOKEN_TYPE_INPUT },
+        output: { ...OVERFLOW_ATTRIBUTES, [ATTR_GEN_AI_TOKEN_TYPE]: TOKEN_TYPE_OUTPUT },
         overflow: true,
         calls: {},
         cost: undefined,

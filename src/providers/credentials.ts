@@ -27,6 +27,11 @@ export function clientSecrets(client: object): string[] {
     };
     add(fields.apiKey);
     add(fields.authToken);
+    // Other credentials the SDKs keep on the client (openai's `adminAPIKey`, `webhookSecret`; Anthropic's
+    // `webhookKey`), found by name like the headers: own enumerable fields only, a handful per client.
+    for (const [name, value] of Object.entries(client)) {
+      if (name !== "apiKey" && name !== "authToken" && credentialName.test(name)) add(value);
+    }
     const addCredential = (name: string, value: unknown): void => {
       if (credentialName.test(name)) add(value);
     };
