@@ -4,6 +4,7 @@ import type { CallContext, OperationAdapter, PreparedCall } from "./providers/ty
 import type { ActiveCall, Recorder } from "./record-call.js";
 import { outcomeOf } from "./record-call.js";
 import { reportInternalError } from "./internal/report.js";
+import { isObject } from "./providers/json.js";
 import { withoutInjectedUsage } from "./sse-usage-filter.js";
 import { isSdkStream, traceStream } from "./stream-wrapper.js";
 
@@ -195,17 +196,22 @@ function observeApiPromise(
   }
 }
 
+/** One filtered Response per original, so `asResponse()` called again returns the same object, as the SDK's does. */
+const filteredResponses = new WeakMap<object, unknown>();
+
 function filteredResponse(response: unknown): unknown {
   try {
-    return isResponse(response) ? withoutInjectedUsage(response) : response;
+    if (!isResponse(response)) return response;
+    let filtered = filteredResponses.get(response);
+    if (filtered === undefined) {
+      filtered = withoutInjectedUsage(response);
+      filteredResponses.set(response, filtered);
+    }
+    return filtered;
   } catch (error) {
     reportInternalError("raw-stream-filter", error);
     return response;
   }
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === "object";
 }
 
 function isResponse(value: unknown): value is Response {

@@ -1,4 +1,5 @@
-import { Readable } from "node:stream";
+import { Transform, pipeline } from "node:stream";
+import type { Readable } from "node:stream";
 import { reportInternalError } from "./internal/report.js";
 
 /**
@@ -36,11 +37,13 @@ interface AnyResponse {
 export function withoutInjectedUsage<T extends AnyResponse>(response: T): T {
   const source = response.body;
   if (source === null || typeof source !== "object") return response;
+  // Only an event stream is filtered: any other body (an error's JSON, a proxy that ignored `stream`) is the
+  // server's own, and holding it back until a blank line would change what a raw reader sees and when.
+  if (!/^text\/event-stream/i.test(response.headers.get("content-type") ?? "")) return response;
   let body: unknown;
   if (typeof (source as ReadableStream).getReader === "function") body = webStream(source as ReadableStream<Uint8Array>);
-  else if (typeof (source as Readable).pipe === "function") {
-    body = Readable.from(filterChunks(source as AsyncIterable<Uint8Array>), { objectMode: false });
-  } else return response;
+  else if (typeof (source as Readable).pipe === "function") body = nodeStream(source as Readable);
+  else return response;
   const Class = response.constructor as new (body: unknown, init: ResponseInit) => T;
   const headers = new Headers();
   response.headers.forEach((value, name) => {
@@ -54,53 +57,78 @@ export function withoutInjectedUsage<T extends AnyResponse>(response: T): T {
 }
 
 function webStream(source: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
-  let chunks: AsyncIterator<Uint8Array> | undefined;
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  const filter = new EventFilter();
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      chunks ??= filterChunks(streamChunks(source));
-      const { done, value } = await chunks.next();
-      if (done) controller.close();
-      else controller.enqueue(value);
+      reader ??= source.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) {
+          const rest = filter.end();
+          if (rest !== undefined) controller.enqueue(rest);
+          controller.close();
+          return;
+        }
+        const out = filter.push(value);
+        if (out !== undefined) {
+          controller.enqueue(out);
+          return;
+        }
+      }
     },
-    async cancel(reason) {
-      if (chunks?.return) await chunks.return(undefined);
-      else await source.cancel(reason);
+    // Straight to the source, with the app's reason, as a cancel of the unfiltered body would be: a read in
+    // flight settles at once.
+    cancel(reason) {
+      return reader !== undefined ? reader.cancel(reason) : source.cancel(reason);
     },
     // No read ahead: the original body stays unlocked (withResponse()'s parsed stream may read it instead)
     // until the app reads this one.
   }, { highWaterMark: 0 });
 }
 
-async function* streamChunks(source: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
-  const reader = source.getReader();
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      yield value;
-    }
-  } finally {
-    await reader.cancel().catch(() => undefined);
-  }
+/** A Node stream body (node-fetch, openai v4): piped through, so a destroy of either end reaches the other. */
+function nodeStream(source: Readable): Readable {
+  const filter = new EventFilter();
+  const transform = new Transform({
+    transform(chunk: Uint8Array, _encoding, done) {
+      done(null, filter.push(chunk));
+    },
+    flush(done) {
+      done(null, filter.end());
+    },
+  });
+  pipeline(source, transform, () => undefined);
+  return transform;
 }
 
-/** The body's bytes, event by event, less the injected usage. */
-async function* filterChunks(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-  let pending = "";
-  for await (const value of source) {
-    pending += Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("latin1");
+/** The body's bytes, event by event, less the injected usage: what a chunk completes is passed on. */
+class EventFilter {
+  private pending = "";
+
+  /** The bytes of the events `value` completes, filtered; undefined when it completes none. */
+  push(value: Uint8Array): Uint8Array | undefined {
+    this.pending += Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("latin1");
     let out = "";
     let from = 0;
     EVENT_END.lastIndex = 0;
-    for (let match = EVENT_END.exec(pending); match !== null; match = EVENT_END.exec(pending)) {
+    for (let match = EVENT_END.exec(this.pending); match !== null; match = EVENT_END.exec(this.pending)) {
       const to = match.index + match[0].length;
-      out += filterEvent(pending.slice(from, to));
+      out += filterEvent(this.pending.slice(from, to));
       from = to;
     }
-    pending = pending.slice(from);
-    if (out !== "") yield toBytes(out);
+    this.pending = this.pending.slice(from);
+    return out === "" ? undefined : toBytes(out);
   }
-  if (pending !== "") yield toBytes(filterEvent(pending));
+
+  /** What is left at the end of the body (an event without its blank line), filtered. */
+  end(): Uint8Array | undefined {
+    const rest = this.pending;
+    this.pending = "";
+    if (rest === "") return undefined;
+    const out = filterEvent(rest);
+    return out === "" ? undefined : toBytes(out);
+  }
 }
 
 function toBytes(latin1: string): Uint8Array {

@@ -254,3 +254,56 @@ describe("the raw body of a mock server stream", () => {
     expect(await seen.text()).toBe(await expected.text());
   });
 });
+
+describe("a filtered raw body", () => {
+  it("cancels at once and closes the connection, as the unfiltered body would, while the server stalls", async () => {
+    const { createServer } = await import("node:http");
+    let closed!: () => void;
+    const connectionClosed = new Promise<void>((resolve) => (closed = resolve));
+    const stalling = createServer((request, response) => {
+      request.resume();
+      response.writeHead(200, { "content-type": "text/event-stream" });
+      // One event, then nothing: the server neither sends more nor ends the body.
+      response.write(`data: ${JSON.stringify({ ...delta("Hel"), usage: null })}\n\n`);
+      response.on("close", closed);
+    });
+    await new Promise<void>((resolve) => stalling.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = stalling.address() as { port: number };
+      const client = observe(new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: "sk-test", maxRetries: 0 }), {
+        tracerProvider: telemetryForRaw.tracerProvider,
+        meterProvider: telemetryForRaw.meterProvider,
+      });
+      const promise = client.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true });
+      const response = await promise.asResponse();
+      // The SDK hands out one Response per call however often it is asked; so does tokentrace.
+      expect(await promise.asResponse()).toBe(response);
+      const body: unknown = response.body;
+      const expectedFirst = `data: ${JSON.stringify(delta("Hel"))}\n\n`;
+      if (typeof (body as ReadableStream).getReader === "function") {
+        const reader = (body as ReadableStream<Uint8Array>).getReader();
+        const first = await reader.read();
+        expect(Buffer.from(first.value!).toString("utf8")).toBe(expectedFirst);
+        // Neither may wait for bytes the server will never send (the test's timeout would catch a hang).
+        await reader.cancel("the app is done");
+      } else {
+        // openai v4 on Node: node-fetch's Node stream body.
+        const stream = body as NodeJS.ReadableStream & { destroy(): void };
+        const first = await new Promise<Buffer>((resolve) => stream.once("data", resolve));
+        expect(first.toString("utf8")).toBe(expectedFirst);
+        const destroyed = new Promise<void>((resolve) => stream.once("close", () => resolve()));
+        stream.destroy();
+        await destroyed;
+        // node-fetch's own body does not close the connection when destroyed either (the raw client keeps it
+        // open just the same): what tokentrace owes is that the destroy reaches that body at once.
+        return;
+      }
+      await connectionClosed;
+    } finally {
+      stalling.closeAllConnections();
+      await new Promise<void>((resolve) => stalling.close(() => resolve()));
+    }
+  });
+});
+
+const telemetryForRaw = createTestTelemetry();
