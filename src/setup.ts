@@ -154,7 +154,8 @@ export function setup(options: SetupOptions = {}): TokentraceHandle {
   const tracerProvider = new BasicTracerProvider({ resource, spanProcessors });
   const meterProvider = new MeterProvider({ resource, readers: metricReaders });
 
-  if (options.warnings !== undefined) setWarningMode(options.warnings);
+  // Each set-up decides anew (undefined: back to TOKENTRACE_WARNINGS or the default), and shutdown() undoes it.
+  setWarningMode(options.warnings);
   if (activeSetup() !== undefined) warnOnce("setup() called again; the newest set-up replaces the previous one.");
   const state = {
     tracerProvider,
@@ -182,7 +183,10 @@ export function setup(options: SetupOptions = {}): TokentraceHandle {
     shutdown() {
       if (stopping !== undefined) return stopping;
       removeExitHooks?.();
-      if (activeSetup() === state) setActiveSetup(undefined);
+      if (activeSetup() === state) {
+        setActiveSetup(undefined);
+        setWarningMode(undefined);
+      }
       // Each sink's own shutdown (SDK processors and readers flush first), not the providers': a provider
       // waits for all of its parts, so one hanging sink would hide what the others did.
       stopping = settleWithin(parts, "shutdown", flushTimeoutMs);
@@ -287,7 +291,7 @@ function flushBeforeExit(flush: () => Promise<FlushReport>, timeoutMs: number): 
   const onSignal = (signal: NodeJS.Signals): void => {
     remove();
     // Keep the process up until flushed (bounded): the app's own handles may be gone already.
-    const keepAlive = setTimeout(() => undefined, timeoutMs + 1_000);
+    const keepAlive = setTimeout(() => undefined, Math.min(timeoutMs + 1_000, MAX_TIMEOUT_MS));
     void flushOnce().then(() => {
       clearTimeout(keepAlive);
       if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
