@@ -60,7 +60,11 @@ export function instrumentByHand(client, { tracerProvider, meterProvider }) {
         body.messages.map((message) => ({ role: message.role, parts: [{ type: "text", content: message.content }] })),
       ),
       "gen_ai.output.messages": JSON.stringify([
-        { role: "assistant", parts: [{ type: "text", content: choice.message.content }], finish_reason: choice.finish_reason },
+        {
+          role: "assistant",
+          parts: [{ type: "text", content: choice.message.content }],
+          finish_reason: choice.finish_reason,
+        },
       ]),
     });
     const base = {

@@ -43,7 +43,9 @@ if (process.argv[2] === "--child") {
     for (const mode of ["main", "worker"]) {
       const out = execFileSync(process.execPath, [new URL(import.meta.url).pathname, "--child", mode, encoding]);
       const { readyMs, maxDelayMs } = JSON.parse(String(out));
-      console.log(`${encoding} loaded on ${mode}: ready after ${readyMs.toFixed(0)} ms, max event-loop delay ${maxDelayMs.toFixed(1)} ms`);
+      console.log(
+        `${encoding} loaded on ${mode}: ready after ${readyMs.toFixed(0)} ms, max event-loop delay ${maxDelayMs.toFixed(1)} ms`,
+      );
     }
   }
 }

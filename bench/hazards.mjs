@@ -73,7 +73,9 @@ async function longHistory(clients) {
     const telemetry = benchTelemetry();
     // A new connection per call: a build that blocks its loop for longer than the mock server's 5 s
     // keep-alive timeout (as before issue #10) would otherwise reuse a socket the server has closed.
-    const made = makeClients(clients, server.baseURL, (client) => observe(client, telemetry.providers), { connection: "close" });
+    const made = makeClients(clients, server.baseURL, (client) => observe(client, telemetry.providers), {
+      connection: "close",
+    });
     const call = (client) => client.chat.completions.create({ model, messages });
     for (const client of Object.values(made)) for (let index = 0; index < 5; index++) await call(client);
     const rows = [];
@@ -88,7 +90,14 @@ async function longHistory(clients) {
 
 async function hugeIndex(clients) {
   const huge = 10_000_000;
-  const chunk = (choices, extra = {}) => ({ id: "chatcmpl-huge", object: "chat.completion.chunk", created: 1, model, choices, ...extra });
+  const chunk = (choices, extra = {}) => ({
+    id: "chatcmpl-huge",
+    object: "chat.completion.chunk",
+    created: 1,
+    model,
+    choices,
+    ...extra,
+  });
   // A request for the model "warm-up" gets the same stream with index 1 in place of the huge one.
   const server = await startScriptedServer((body) => [
     chunk([{ index: 0, delta: { role: "assistant", content: "Hello" }, finish_reason: null }]),
@@ -97,7 +106,14 @@ async function hugeIndex(clients) {
         index: body?.model === "warm-up" ? 1 : huge,
         delta: {
           content: " there",
-          tool_calls: [{ index: body?.model === "warm-up" ? 1 : huge, id: "call_1", type: "function", function: { name: "lookup", arguments: "{}" } }],
+          tool_calls: [
+            {
+              index: body?.model === "warm-up" ? 1 : huge,
+              id: "call_1",
+              type: "function",
+              function: { name: "lookup", arguments: "{}" },
+            },
+          ],
         },
         finish_reason: null,
       },
@@ -112,7 +128,11 @@ async function hugeIndex(clients) {
     const telemetry = benchTelemetry();
     const made = makeClients(clients, server.baseURL, (client) => observe(client, telemetry.providers));
     const call = async (client, requestModel = model) => {
-      const stream = await client.chat.completions.create({ model: requestModel, messages: [{ role: "user", content: "Hi" }], stream: true });
+      const stream = await client.chat.completions.create({
+        model: requestModel,
+        messages: [{ role: "user", content: "Hi" }],
+        stream: true,
+      });
       let chunks = 0;
       for await (const _chunk of stream) chunks += 1; // eslint-disable-line @typescript-eslint/no-unused-vars
       if (chunks !== 3) throw new Error(`the app saw ${chunks} chunks, expected 3`);
@@ -152,7 +172,11 @@ async function firstEstimate(clients) {
     const rows = [];
     for (const [name, client] of Object.entries(made)) {
       const row = await measure(name, 1, async () => {
-        const stream = await client.chat.completions.create({ model, messages: [{ role: "user", content: "Count to 100." }], stream: true });
+        const stream = await client.chat.completions.create({
+          model,
+          messages: [{ role: "user", content: "Count to 100." }],
+          stream: true,
+        });
         let chunks = 0;
         for await (const _chunk of stream) chunks += 1; // eslint-disable-line @typescript-eslint/no-unused-vars
         if (chunks !== words.length + 2) throw new Error(`the app saw ${chunks} chunks, expected ${words.length + 2}`);
@@ -168,8 +192,8 @@ async function firstEstimate(clients) {
       rows
         .find((row) => row.client === "observed")
         ?.notes.push(
-        `output tokens ${span.attributes["gen_ai.usage.output_tokens"]}, estimated ${span.attributes["tokentrace.usage.estimated"]}`,
-      );
+          `output tokens ${span.attributes["gen_ai.usage.output_tokens"]}, estimated ${span.attributes["tokentrace.usage.estimated"]}`,
+        );
     }
     return rows;
   } finally {
@@ -194,7 +218,8 @@ async function measure(client, calls, run, budgetMs = 10_000) {
       await run();
       completed++;
     }
-    if (completed < calls) notes.push(`stopped after ${completed} of ${calls} calls: over the ${budgetMs / 1000} s budget`);
+    if (completed < calls)
+      notes.push(`stopped after ${completed} of ${calls} calls: over the ${budgetMs / 1000} s budget`);
   } catch (error) {
     notes.push(`threw after ${completed} calls: ${error?.message ?? error}`);
   }
@@ -289,7 +314,11 @@ async function startScriptedServer(events) {
         body = undefined;
       }
       response.writeHead(200, { "content-type": "text/event-stream" });
-      response.end(`${events(body).map((event) => `data: ${JSON.stringify(event)}\n\n`).join("")}data: [DONE]\n\n`);
+      response.end(
+        `${events(body)
+          .map((event) => `data: ${JSON.stringify(event)}\n\n`)
+          .join("")}data: [DONE]\n\n`,
+      );
     });
   });
   // A client whose loop was blocked for longer than the default 5 s would find its kept-alive socket closed.
@@ -329,7 +358,11 @@ function runChild(scenario, clients) {
     child.on("exit", (code, signal) => {
       clearTimeout(timer);
       const lastLine = stderr.trim().split("\n").slice(-3).join(" | ");
-      resolve(result ?? { failed: `process ended (${signal ?? `exit code ${code}`}) without a result${lastLine ? `: ${lastLine}` : ""}` });
+      resolve(
+        result ?? {
+          failed: `process ended (${signal ?? `exit code ${code}`}) without a result${lastLine ? `: ${lastLine}` : ""}`,
+        },
+      );
     });
   });
 }
@@ -349,8 +382,20 @@ async function parentMain() {
   const startedMs = performance.now();
   console.log(`tokentrace hazards bench  node ${process.version}  tokentrace build ${distURL.pathname}`);
   console.log("event-loop delay at 1 ms resolution (an idle loop shows ~1.1 ms); CPU of the client process\n");
-  const selected = scenarios.filter((scenario) => process.argv[2] === undefined || scenario.name.startsWith(process.argv[2]));
-  const header = ["scenario", "client", "calls", "CPU ms/call", "wall ms/call", "delay max ms", "p99 ms", "mean ms", "notes"];
+  const selected = scenarios.filter(
+    (scenario) => process.argv[2] === undefined || scenario.name.startsWith(process.argv[2]),
+  );
+  const header = [
+    "scenario",
+    "client",
+    "calls",
+    "CPU ms/call",
+    "wall ms/call",
+    "delay max ms",
+    "p99 ms",
+    "mean ms",
+    "notes",
+  ];
   const rows = [];
   for (const scenario of selected) {
     console.log(`${scenario.name}: ${scenario.description}`);
@@ -378,7 +423,11 @@ async function parentMain() {
   }
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)));
   const format = (cells) =>
-    cells.map((cell, column) => (column < 2 || column === cells.length - 1 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join("  ");
+    cells
+      .map((cell, column) =>
+        column < 2 || column === cells.length - 1 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]),
+      )
+      .join("  ");
   console.log(`\n${format(header)}`);
   console.log(widths.map((width) => "-".repeat(width)).join("  "));
   for (const row of rows) console.log(format(row).trimEnd());

@@ -17,13 +17,78 @@ const targetMicroseconds = 2;
 const timestampMs = Date.parse("2026-11-01T12:00:00Z");
 
 const cases: [label: string, query: PriceQuery][] = [
-  ["openai gpt-4o-mini", { providerName: "openai", requestModel: "gpt-4o-mini", responseModel: "gpt-4o-mini-2024-07-18", usage: { inputTokens: 1200, cacheReadInputTokens: 1024, outputTokens: 300 }, timestampMs }],
-  ["anthropic claude-sonnet-4 (cache 5m + 1h)", { providerName: "anthropic", requestModel: "claude-sonnet-4-20250514", responseModel: "claude-sonnet-4-20250514", usage: { inputTokens: 4000, cacheReadInputTokens: 1500, cacheWriteInputTokens: 500, cacheWrite1hInputTokens: 200, outputTokens: 300 }, timestampMs }],
-  ["anthropic claude-sonnet-4-5 (long-context tier)", { providerName: "anthropic", responseModel: "claude-sonnet-4-5-20250929", usage: { inputTokens: 250_000, outputTokens: 2000 }, timestampMs }],
-  ["openai o3 (dated prices, flex)", { providerName: "openai", responseModel: "o3-2025-04-16", serviceTier: "flex", usage: { inputTokens: 1000, outputTokens: 5000, reasoningOutputTokens: 4000 }, timestampMs }],
-  ["deepseek-chat (time-of-day prices)", { providerName: "deepseek", responseModel: "deepseek-chat", usage: { inputTokens: 1000, outputTokens: 1000 }, timestampMs }],
-  ["azure deployment via alias", { providerName: "azure.ai.openai", requestModel: "prod-chat", usage: { inputTokens: 1000, outputTokens: 500 }, timestampMs }],
-  ["unknown model (cached miss)", { providerName: "openai", requestModel: "llama-3.3-70b-local", usage: { inputTokens: 1000, outputTokens: 500 }, timestampMs }],
+  [
+    "openai gpt-4o-mini",
+    {
+      providerName: "openai",
+      requestModel: "gpt-4o-mini",
+      responseModel: "gpt-4o-mini-2024-07-18",
+      usage: { inputTokens: 1200, cacheReadInputTokens: 1024, outputTokens: 300 },
+      timestampMs,
+    },
+  ],
+  [
+    "anthropic claude-sonnet-4 (cache 5m + 1h)",
+    {
+      providerName: "anthropic",
+      requestModel: "claude-sonnet-4-20250514",
+      responseModel: "claude-sonnet-4-20250514",
+      usage: {
+        inputTokens: 4000,
+        cacheReadInputTokens: 1500,
+        cacheWriteInputTokens: 500,
+        cacheWrite1hInputTokens: 200,
+        outputTokens: 300,
+      },
+      timestampMs,
+    },
+  ],
+  [
+    "anthropic claude-sonnet-4-5 (long-context tier)",
+    {
+      providerName: "anthropic",
+      responseModel: "claude-sonnet-4-5-20250929",
+      usage: { inputTokens: 250_000, outputTokens: 2000 },
+      timestampMs,
+    },
+  ],
+  [
+    "openai o3 (dated prices, flex)",
+    {
+      providerName: "openai",
+      responseModel: "o3-2025-04-16",
+      serviceTier: "flex",
+      usage: { inputTokens: 1000, outputTokens: 5000, reasoningOutputTokens: 4000 },
+      timestampMs,
+    },
+  ],
+  [
+    "deepseek-chat (time-of-day prices)",
+    {
+      providerName: "deepseek",
+      responseModel: "deepseek-chat",
+      usage: { inputTokens: 1000, outputTokens: 1000 },
+      timestampMs,
+    },
+  ],
+  [
+    "azure deployment via alias",
+    {
+      providerName: "azure.ai.openai",
+      requestModel: "prod-chat",
+      usage: { inputTokens: 1000, outputTokens: 500 },
+      timestampMs,
+    },
+  ],
+  [
+    "unknown model (cached miss)",
+    {
+      providerName: "openai",
+      requestModel: "llama-3.3-70b-local",
+      usage: { inputTokens: 1000, outputTokens: 500 },
+      timestampMs,
+    },
+  ],
 ];
 
 let sink = 0; // Keeps the results alive so the loop cannot be optimised away.
@@ -53,7 +118,8 @@ for (const [label, query] of cases) {
     sink += pricer(query)?.totalUsd ?? 0;
   };
   nanosecondsPerCall(run, warmupCalls);
-  const perCallMicroseconds = median(Array.from({ length: rounds }, () => nanosecondsPerCall(run, callsPerRound))) / 1000;
+  const perCallMicroseconds =
+    median(Array.from({ length: rounds }, () => nanosecondsPerCall(run, callsPerRound))) / 1000;
   worstMicroseconds = Math.max(worstMicroseconds, perCallMicroseconds);
   process.stdout.write(
     `${label.padEnd(48)} first ${firstMicroseconds.toFixed(1).padStart(7)} µs   then ${perCallMicroseconds.toFixed(3)} µs/call\n`,
@@ -61,4 +127,6 @@ for (const [label, query] of cases) {
 }
 
 const verdict = worstMicroseconds < targetMicroseconds ? "within" : "OVER";
-process.stdout.write(`\nworst case ${worstMicroseconds.toFixed(3)} µs/call: ${verdict} the ${targetMicroseconds} µs target (checksum ${sink.toFixed(6)})\n`);
+process.stdout.write(
+  `\nworst case ${worstMicroseconds.toFixed(3)} µs/call: ${verdict} the ${targetMicroseconds} µs target (checksum ${sink.toFixed(6)})\n`,
+);

@@ -64,12 +64,19 @@ const runOpenAIStream = async (client) => {
   if (contentChunkCount !== 200) throw new Error(`stream had ${contentChunkCount} content chunks, expected 200`);
 };
 
-const anthropicClient = (_baseURL, anthropicURL) => new Anthropic({ baseURL: anthropicURL, apiKey: "sk-ant-bench", maxRetries: 0 });
+const anthropicClient = (_baseURL, anthropicURL) =>
+  new Anthropic({ baseURL: anthropicURL, apiKey: "sk-ant-bench", maxRetries: 0 });
 
 const runAnthropicStream = async (client) => {
-  const stream = await client.messages.create({ model: "claude-haiku-4-5", max_tokens: 1024, messages: [messages[1]], stream: true });
+  const stream = await client.messages.create({
+    model: "claude-haiku-4-5",
+    max_tokens: 1024,
+    messages: [messages[1]],
+    stream: true,
+  });
   let textDeltaCount = 0;
-  for await (const event of stream) if (event.type === "content_block_delta" && event.delta.type === "text_delta") textDeltaCount++;
+  for await (const event of stream)
+    if (event.type === "content_block_delta" && event.delta.type === "text_delta") textDeltaCount++;
   if (textDeltaCount !== 200) throw new Error(`stream had ${textDeltaCount} text deltas, expected 200`);
 };
 
@@ -86,7 +93,11 @@ const paced = { chunkDelayMs: 1, warmUpCalls: 30, measuredCalls: 150 };
 const openaiStream = (name, delivery, observeOptions) => ({
   name,
   createClient: openaiClient,
-  defaultReply: { chunks: 200, text: streamText, ...(delivery.chunkDelayMs ? { chunkDelayMs: delivery.chunkDelayMs } : {}) },
+  defaultReply: {
+    chunks: 200,
+    text: streamText,
+    ...(delivery.chunkDelayMs ? { chunkDelayMs: delivery.chunkDelayMs } : {}),
+  },
   warmUpCalls: delivery.warmUpCalls,
   measuredCalls: delivery.measuredCalls,
   targetAddedPercent: 5,
@@ -167,7 +178,10 @@ async function cpuMicros(run, client) {
 
 /** Per slice, per client: the CPU µs of each call. */
 async function measureScenario(scenario, providers) {
-  const { child, baseURL, anthropicURL, stop } = await startServerProcess(scenario.defaultReply, scenario.anthropicReply);
+  const { child, baseURL, anthropicURL, stop } = await startServerProcess(
+    scenario.defaultReply,
+    scenario.anthropicReply,
+  );
   try {
     const clients = {
       raw: scenario.createClient(baseURL, anthropicURL),
@@ -225,7 +239,9 @@ console.log(
 console.log("per scenario: a warm-up, then the clients' calls alternating one by one, each call's CPU measured\n");
 
 // `node --expose-gc bench/run.mjs <name prefix>` runs only the scenarios whose name starts with it.
-const selected = scenarios.filter((scenario) => process.argv[2] === undefined || scenario.name.startsWith(process.argv[2]));
+const selected = scenarios.filter(
+  (scenario) => process.argv[2] === undefined || scenario.name.startsWith(process.argv[2]),
+);
 const startedMs = performance.now();
 const results = [];
 for (const scenario of selected) {
@@ -234,7 +250,10 @@ for (const scenario of selected) {
 }
 await tracerProvider.forceFlush();
 const observedCalls = selected.reduce((sum, scenario) => sum + scenario.warmUpCalls + scenario.measuredCalls, 0);
-const byHandCalls = selected.reduce((sum, scenario) => sum + (scenario.byHand ? scenario.warmUpCalls + scenario.measuredCalls : 0), 0);
+const byHandCalls = selected.reduce(
+  (sum, scenario) => sum + (scenario.byHand ? scenario.warmUpCalls + scenario.measuredCalls : 0),
+  0,
+);
 await Promise.all([tracerProvider.shutdown(), meterProvider.shutdown()]);
 
 const sum = (values) => values.reduce((total, value) => total + value, 0);
@@ -245,7 +264,18 @@ function trimmedMean(values) {
   return mean(kept);
 }
 
-const header = ["scenario", "calls", "raw µs/call", "traced µs/call", "added µs/call", "added %", "all calls", "slices", "target", "result"];
+const header = [
+  "scenario",
+  "calls",
+  "raw µs/call",
+  "traced µs/call",
+  "added µs/call",
+  "added %",
+  "all calls",
+  "slices",
+  "target",
+  "result",
+];
 const rows = results.flatMap(({ scenario, perSlice }) => {
   const all = (name) => perSlice.flatMap((slice) => slice[name]);
   const rawMicros = trimmedMean(all("raw"));
@@ -272,7 +302,8 @@ const rows = results.flatMap(({ scenario, perSlice }) => {
   return rows;
 });
 const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column].length)));
-const format = (cells) => cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join("  ");
+const format = (cells) =>
+  cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join("  ");
 console.log(format(header));
 console.log(widths.map((width) => "-".repeat(width)).join("  "));
 for (const row of rows) console.log(format(row));
@@ -283,7 +314,11 @@ console.log(
 
 console.log("\nper slice, in run order: raw and observed µs/call (trimmed means)");
 for (const { scenario, perSlice } of results) {
-  const cells = perSlice.map((slice) => `${trimmedMean(slice.raw).toFixed(0)}/${trimmedMean(slice.observed).toFixed(0)}`);
+  const cells = perSlice.map(
+    (slice) => `${trimmedMean(slice.raw).toFixed(0)}/${trimmedMean(slice.observed).toFixed(0)}`,
+  );
   console.log(`  ${scenario.name.padEnd(32)} ${cells.join("  ")}`);
 }
-console.log(`\nspans exported ${exporter.spanCount} for ${observedCalls} observed and ${byHandCalls} by-hand calls; wall time ${((performance.now() - startedMs) / 1000).toFixed(1)} s`);
+console.log(
+  `\nspans exported ${exporter.spanCount} for ${observedCalls} observed and ${byHandCalls} by-hand calls; wall time ${((performance.now() - startedMs) / 1000).toFixed(1)} s`,
+);

@@ -7,7 +7,10 @@ import { fork } from "node:child_process";
  * `stop()`, which disconnects it and waits for it to exit (killing it after 5 s).
  */
 export function startServerProcess(defaultReply, anthropicReply) {
-  const args = [JSON.stringify(defaultReply), ...(anthropicReply === undefined ? [] : [JSON.stringify(anthropicReply)])];
+  const args = [
+    JSON.stringify(defaultReply),
+    ...(anthropicReply === undefined ? [] : [JSON.stringify(anthropicReply)]),
+  ];
   const child = fork(new URL("./mock-server-process.mjs", import.meta.url), args, {
     // The bench's --expose-gc is of no use to the server.
     execArgv: [],

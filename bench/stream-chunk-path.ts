@@ -26,12 +26,19 @@ async function* chunks(injected: boolean): AsyncGenerator<unknown> {
   const plain = template(null, injected);
   for (let index = 0; index < CHUNKS - 1; index++) yield JSON.parse(plain);
   yield JSON.parse(template("stop", injected));
-  if (injected) yield { id: "chatcmpl-x", choices: [], usage: { prompt_tokens: 1, completion_tokens: CHUNKS, total_tokens: 201 } };
+  if (injected)
+    yield { id: "chatcmpl-x", choices: [], usage: { prompt_tokens: 1, completion_tokens: CHUNKS, total_tokens: 201 } };
 }
 
 const operation = openaiAdapter.operations.find((item) => item.path.join(".") === "chat.completions.create")!;
 const context = (inject: boolean): CallContext => ({
-  client: { providerName: "openai", serverAddress: "127.0.0.1", serverPort: 1, acceptsStreamUsageOption: inject, requestIdHeader: "x" },
+  client: {
+    providerName: "openai",
+    serverAddress: "127.0.0.1",
+    serverPort: 1,
+    acceptsStreamUsageOption: inject,
+    requestIdHeader: "x",
+  },
   captureContent: false,
   injectStreamUsage: inject,
 });
@@ -56,7 +63,13 @@ async function read(mode: "raw" | "side" | "then"): Promise<number> {
   if (mode !== "raw") {
     const ctx = context(injected);
     const prepared = operation.prepare({ model: "gpt-4o-mini", messages: [], stream: true }, ctx);
-    traceStream(stream, stubCall(prepared), operation.createStreamAccumulator(prepared, ctx), () => performance.now(), false);
+    traceStream(
+      stream,
+      stubCall(prepared),
+      operation.createStreamAccumulator(prepared, ctx),
+      () => performance.now(),
+      false,
+    );
   }
   let seen = 0;
   for await (const _ of { [Symbol.asyncIterator]: () => stream.iterator() }) seen++;
@@ -81,5 +94,7 @@ for (let round = 0; round < ROUNDS; round++) {
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 for (const mode of ["side", "then"] as const) {
   const values = added[mode];
-  console.log(`${mode}: +${median(values).toFixed(0)} ns/chunk over raw (range ${Math.min(...values).toFixed(0)}..${Math.max(...values).toFixed(0)})`);
+  console.log(
+    `${mode}: +${median(values).toFixed(0)} ns/chunk over raw (range ${Math.min(...values).toFixed(0)}..${Math.max(...values).toFixed(0)})`,
+  );
 }

@@ -32,18 +32,31 @@ if (ddApiKey) {
       protocol: "http/protobuf",
       headers: { "dd-api-key": ddApiKey, "dd-protocol": "otlp", ...(source ? { "dd-otlp-source": source } : {}) },
     }),
-    otlpSink({ url, traces: false, protocol: "http/protobuf", temporality: "delta", headers: { "dd-api-key": ddApiKey } }),
+    otlpSink({
+      url,
+      traces: false,
+      protocol: "http/protobuf",
+      temporality: "delta",
+      headers: { "dd-api-key": ddApiKey },
+    }),
   ];
 } else {
   // The Agent's OTLP receiver takes either temporality; Datadog recommends delta for metrics.
   sinks = [otlpSink({ url: process.env["DD_AGENT_OTLP_URL"] ?? "http://localhost:4318", temporality: "delta" })];
 }
-const telemetry = setup({ serviceName: "tokentrace-datadog-example", sinks, resourceAttributes: { "deployment.environment.name": "dev" } });
+const telemetry = setup({
+  serviceName: "tokentrace-datadog-example",
+  sinks,
+  resourceAttributes: { "deployment.environment.name": "dev" },
+});
 
 const apiKey = process.env["OPENAI_API_KEY"];
 const mock = apiKey ? undefined : await startMockLLMServer();
 const openai = observe(mock ? new OpenAI({ baseURL: mock.openaiBaseURL, apiKey: "sk-mock" }) : new OpenAI({ apiKey }));
-const reply = await openai.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Hello, Datadog." }] });
+const reply = await openai.chat.completions.create({
+  model: "gpt-4o-mini",
+  messages: [{ role: "user", content: "Hello, Datadog." }],
+});
 console.log(reply.choices[0]?.message.content);
 
 await telemetry.shutdown();

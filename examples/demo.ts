@@ -39,7 +39,8 @@ let mock: MockLLMServer | undefined;
 if (useMockOpenAI || useMockAnthropic) {
   mock = await startMockLLMServer();
   if (useMockOpenAI) console.log(`No OPENAI_API_KEY set: using the tokentrace mock server at ${mock.openaiBaseURL}`);
-  if (useMockAnthropic) console.log(`No ANTHROPIC_API_KEY set: using the tokentrace mock server at ${mock.anthropicBaseURL}`);
+  if (useMockAnthropic)
+    console.log(`No ANTHROPIC_API_KEY set: using the tokentrace mock server at ${mock.anthropicBaseURL}`);
 }
 // The OpenAI sections steer the mock (a tool call, a 429) only when they talk to it.
 const server = useMockOpenAI ? mock : undefined;

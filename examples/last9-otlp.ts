@@ -31,7 +31,10 @@ const telemetry = setup({
 const apiKey = process.env["OPENAI_API_KEY"];
 const mock = apiKey ? undefined : await startMockLLMServer();
 const openai = observe(mock ? new OpenAI({ baseURL: mock.openaiBaseURL, apiKey: "sk-mock" }) : new OpenAI({ apiKey }));
-const reply = await openai.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Hello, Last9." }] });
+const reply = await openai.chat.completions.create({
+  model: "gpt-4o-mini",
+  messages: [{ role: "user", content: "Hello, Last9." }],
+});
 console.log(reply.choices[0]?.message.content);
 
 await telemetry.shutdown();

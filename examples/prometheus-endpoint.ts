@@ -21,7 +21,9 @@ await telemetry.ready;
 
 const apiKey = process.env["OPENAI_API_KEY"];
 const mock = apiKey ? undefined : await startMockLLMServer();
-const openai = observe(mock ? new OpenAI({ baseURL: mock.openaiBaseURL, apiKey: "sk-mock", maxRetries: 0 }) : new OpenAI({ apiKey }));
+const openai = observe(
+  mock ? new OpenAI({ baseURL: mock.openaiBaseURL, apiKey: "sk-mock", maxRetries: 0 }) : new OpenAI({ apiKey }),
+);
 
 // The app's own server: /metrics serves the same text as the sink's port; /ask makes a model call.
 // (With express: app.get("/metrics", prometheusHandler()).)
@@ -46,8 +48,17 @@ await new Promise<void>((resolve) => app.listen(port, resolve));
 // A little traffic so the first scrape has something to show.
 await openai.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Hi" }] });
 const text = await (await fetch(`http://localhost:${port}/metrics`)).text();
-console.log(text.split("\n").filter((line) => line.startsWith("tokentrace_client_calls_total") || line.startsWith("gen_ai_client_token_usage_sum")).join("\n"));
-console.log(`\nMetrics: ${sink.url()} and http://localhost:${port}/metrics. Model calls: http://localhost:${port}/ask. Ctrl-C to stop.`);
+console.log(
+  text
+    .split("\n")
+    .filter(
+      (line) => line.startsWith("tokentrace_client_calls_total") || line.startsWith("gen_ai_client_token_usage_sum"),
+    )
+    .join("\n"),
+);
+console.log(
+  `\nMetrics: ${sink.url()} and http://localhost:${port}/metrics. Model calls: http://localhost:${port}/ask. Ctrl-C to stop.`,
+);
 
 process.once("SIGINT", () => {
   app.close();

@@ -146,8 +146,7 @@ export function resolveOptions(
 ): ResolvedOptions {
   const given = validateObserveOptions(options, "options");
   return {
-    captureContent:
-      given.captureContent ?? defaults.captureContent ?? envCaptureContent(env) ?? true,
+    captureContent: given.captureContent ?? defaults.captureContent ?? envCaptureContent(env) ?? true,
     maxContentLength:
       given.maxContentLength ??
       defaults.maxContentLength ??
@@ -171,7 +170,11 @@ export function resolveOptions(
 }
 
 /** Check the shape of an options object; `where` prefixes option names in messages (e.g. `setup`). */
-export function validateObserveOptions(options: unknown, where: string, extraKeys: ReadonlySet<string> = new Set()): ObserveOptions {
+export function validateObserveOptions(
+  options: unknown,
+  where: string,
+  extraKeys: ReadonlySet<string> = new Set(),
+): ObserveOptions {
   if (options === undefined) return {};
   if (options === null || typeof options !== "object" || Array.isArray(options)) {
     throw new InvalidOptionError(where, `expected an object, received ${describe(options)}.`);
@@ -200,7 +203,10 @@ export function validateObserveOptions(options: unknown, where: string, extraKey
   if (providerName !== undefined) {
     // setup() validates its defaults through here too (where = "setup"); a provider name belongs to one client.
     if (where === "setup") {
-      throw new InvalidOptionError("providerName", "is an observe() option: it names the provider of one client. Pass it to observe(client, { providerName }).");
+      throw new InvalidOptionError(
+        "providerName",
+        "is an observe() option: it names the provider of one client. Pass it to observe(client, { providerName }).",
+      );
     }
     if (typeof providerName !== "string" || providerName.trim() === "" || providerName !== providerName.trim()) {
       throw new InvalidOptionError(
@@ -230,7 +236,10 @@ function optionalProvider(record: Record<string, unknown>, key: string, method: 
   const value = record[key];
   if (value === undefined) return;
   if (value === null || typeof value !== "object" || typeof (value as Record<string, unknown>)[method] !== "function") {
-    throw new InvalidOptionError(key, `expected an OpenTelemetry provider with a ${method}() method, received ${describe(value)}.`);
+    throw new InvalidOptionError(
+      key,
+      `expected an OpenTelemetry provider with a ${method}() method, received ${describe(value)}.`,
+    );
   }
 }
 
@@ -259,7 +268,11 @@ export function envPositiveInteger(env: NodeJS.ProcessEnv, name: string, minimum
 }
 
 /** A value out of a fixed list, matched without regard to case. */
-export function envChoice<T extends string>(env: NodeJS.ProcessEnv, name: string, choices: readonly T[]): T | undefined {
+export function envChoice<T extends string>(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  choices: readonly T[],
+): T | undefined {
   const raw = env[name];
   if (raw === undefined || raw.trim() === "") return undefined;
   const value = raw.trim().toLowerCase();

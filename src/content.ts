@@ -82,7 +82,8 @@ function serializeArray(items: readonly unknown[], maxLength: number): Serialize
   const last = count - 1;
   const kept: unknown[] = [];
   for (let index = 0; index < count; index++) if (pinned[index] || index === last) kept.push(items[index]);
-  const cut = cutItems(kept, count, maxLength) ?? (kept.length > 1 ? cutItems([items[last]], count, maxLength) : undefined);
+  const cut =
+    cutItems(kept, count, maxLength) ?? (kept.length > 1 ? cutItems([items[last]], count, maxLength) : undefined);
   return { json: cut ?? tooLong(total), truncated: true };
 }
 

@@ -126,9 +126,15 @@ const minimumSecretLength = 8;
  *   under that message;
  * - with capture on, the error's own text, with the client's credentials (`secrets`) replaced by `[REDACTED]`.
  */
-export function errorText(error: unknown, type: string, captureContent: boolean, secrets: readonly string[]): ErrorText {
+export function errorText(
+  error: unknown,
+  type: string,
+  captureContent: boolean,
+  secrets: readonly string[],
+): ErrorText {
   const fields = (error !== null && typeof error === "object" ? error : {}) as ErrorFields;
-  const rawMessage = error instanceof Error ? error.message : typeof fields.message === "string" ? fields.message : undefined;
+  const rawMessage =
+    error instanceof Error ? error.message : typeof fields.message === "string" ? fields.message : undefined;
   const rawStack = error instanceof Error && typeof error.stack === "string" ? error.stack : undefined;
   if (captureContent) {
     return {
@@ -157,7 +163,8 @@ function framesOf(stack: string): string {
 export function redact(text: string, secrets: readonly string[]): string {
   let result = text;
   for (const secret of secrets) {
-    if (secret.length >= minimumSecretLength && result.includes(secret)) result = result.split(secret).join(REDACTED_MARKER);
+    if (secret.length >= minimumSecretLength && result.includes(secret))
+      result = result.split(secret).join(REDACTED_MARKER);
   }
   return result;
 }

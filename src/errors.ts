@@ -30,11 +30,7 @@ export class InvalidOptionError extends TokentraceError {
   }
 }
 
-const errorNames: ReadonlySet<string> = new Set([
-  "TokentraceError",
-  "UnsupportedClientError",
-  "InvalidOptionError",
-]);
+const errorNames: ReadonlySet<string> = new Set(["TokentraceError", "UnsupportedClientError", "InvalidOptionError"]);
 
 /**
  * True for any error tokentrace threw. Checks `name` as well as `instanceof`, so it also recognises errors

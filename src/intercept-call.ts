@@ -162,7 +162,10 @@ function observeApiPromise(
   // `parseResponse`; helpers such as `chat.completions.parse()` build on it.
   if (Object.prototype.hasOwnProperty.call(promise, "_thenUnwrap") && typeof promise._thenUnwrap === "function") {
     const thenUnwrap = promise._thenUnwrap;
-    promise._thenUnwrap = function tracedThenUnwrap(this: unknown, transform: (data: unknown, props: unknown) => unknown) {
+    promise._thenUnwrap = function tracedThenUnwrap(
+      this: unknown,
+      transform: (data: unknown, props: unknown) => unknown,
+    ) {
       return thenUnwrap.call(this, (data: unknown, props: unknown) => {
         seeData(data);
         return transform(data, props);
@@ -185,12 +188,16 @@ function observeApiPromise(
       return filterBody ? (response as Promise<unknown>).then(filteredResponse) : response;
     };
     // openai v7 gives each promise its own withResponse(), which takes the Response from the request itself.
-    const ownWithResponse = Object.prototype.hasOwnProperty.call(promise, "withResponse") ? promise.withResponse : undefined;
+    const ownWithResponse = Object.prototype.hasOwnProperty.call(promise, "withResponse")
+      ? promise.withResponse
+      : undefined;
     if (filterBody && typeof ownWithResponse === "function") {
       promise.withResponse = function tracedWithResponse(this: unknown, ...withArgs: unknown[]) {
-        return ownWithResponse.apply(this, withArgs).then((result) =>
-          isObject(result) ? { ...result, response: filteredResponse(result["response"]) } : result,
-        );
+        return ownWithResponse
+          .apply(this, withArgs)
+          .then((result) =>
+            isObject(result) ? { ...result, response: filteredResponse(result["response"]) } : result,
+          );
       };
     }
   }
@@ -216,7 +223,9 @@ function filteredResponse(response: unknown): unknown {
 
 function isResponse(value: unknown): value is Response {
   const candidate = value as Partial<Response> | null;
-  return typeof candidate?.headers?.forEach === "function" && typeof candidate.status === "number" && "body" in candidate;
+  return (
+    typeof candidate?.headers?.forEach === "function" && typeof candidate.status === "number" && "body" in candidate
+  );
 }
 
 function onData(

@@ -25,7 +25,10 @@ interface PathNode {
 
 function pathTree(adapter: ProviderAdapter): PathNode {
   const root: PathNode = { operation: undefined, children: new Map() };
-  const paths = [...adapter.operations.map((operation) => ({ path: operation.path, operation })), ...adapter.routedResourcePaths.map((path) => ({ path, operation: undefined }))];
+  const paths = [
+    ...adapter.operations.map((operation) => ({ path: operation.path, operation })),
+    ...adapter.routedResourcePaths.map((path) => ({ path, operation: undefined })),
+  ];
   for (const { path, operation } of paths) {
     let node = root;
     for (const key of path) {
@@ -307,19 +310,25 @@ function resourceWrapper(
         if (child?.operation !== undefined && typeof value === "function") {
           const operation = child.operation;
           const method = value as (...args: unknown[]) => unknown;
-          return cached(bound, method, () =>
-            function traced(...args: unknown[]): unknown {
-              return traceCall(source(), operation, method, target, args);
-            },
+          return cached(
+            bound,
+            method,
+            () =>
+              function traced(...args: unknown[]): unknown {
+                return traceCall(source(), operation, method, target, args);
+              },
           );
         }
         if (child?.runHelper !== undefined && typeof value === "function") {
           const helper = child.runHelper;
           const method = value as (...args: unknown[]) => unknown;
-          return cached(bound, method, () =>
-            function tracedRun(...args: unknown[]): unknown {
-              return traceRun(source(), helper, method, wrapper, runClient, args);
-            },
+          return cached(
+            bound,
+            method,
+            () =>
+              function tracedRun(...args: unknown[]): unknown {
+                return traceRun(source(), helper, method, wrapper, runClient, args);
+              },
           );
         }
         if (child !== undefined && value !== null && typeof value === "object") {

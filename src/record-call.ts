@@ -114,7 +114,12 @@ export class Recorder {
    * Start a call's span, as a child of `parent` (default: the active context). `startEpochMs`: the wall-clock
    * time read together with `startMs`, where the span starts.
    */
-  start(record: CallRecord, startMs: number, parent: Context = context.active(), startEpochMs: number = Date.now()): ActiveCall {
+  start(
+    record: CallRecord,
+    startMs: number,
+    parent: Context = context.active(),
+    startEpochMs: number = Date.now(),
+  ): ActiveCall {
     const attributes: Attributes = {
       [names.ATTR_GEN_AI_OPERATION_NAME]: record.operationName,
       [names.ATTR_GEN_AI_PROVIDER_NAME]: record.providerName,
@@ -319,7 +324,8 @@ export class Recorder {
     }
     if (record.firstContentAtMs !== undefined) {
       const firstContentMs = measured(record.firstContentAtMs - call.startMs);
-      if (firstContentMs !== undefined) set(names.ATTR_TOKENTRACE_RESPONSE_TIME_TO_FIRST_CONTENT, firstContentMs / 1000);
+      if (firstContentMs !== undefined)
+        set(names.ATTR_TOKENTRACE_RESPONSE_TIME_TO_FIRST_CONTENT, firstContentMs / 1000);
     }
     set(names.ATTR_TOKENTRACE_STREAM_END, streamEnd);
   }

@@ -1,4 +1,8 @@
-import type { Attributes, MeterProvider as ApiMeterProvider, TracerProvider as ApiTracerProvider } from "@opentelemetry/api";
+import type {
+  Attributes,
+  MeterProvider as ApiMeterProvider,
+  TracerProvider as ApiTracerProvider,
+} from "@opentelemetry/api";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { MeterProvider } from "@opentelemetry/sdk-metrics";
 import type { MetricReader } from "@opentelemetry/sdk-metrics";
@@ -111,7 +115,14 @@ export interface TokentraceHandle {
   shutdown(): Promise<FlushReport>;
 }
 
-const setupKeys: ReadonlySet<string> = new Set(["serviceName", "sinks", "resourceAttributes", "flushOnExit", "flushTimeoutMs", "warnings"]);
+const setupKeys: ReadonlySet<string> = new Set([
+  "serviceName",
+  "sinks",
+  "resourceAttributes",
+  "flushOnExit",
+  "flushTimeoutMs",
+  "warnings",
+]);
 /** How long `flush()`, `shutdown()` and `flushOnExit` wait for the sinks by default. */
 export const DEFAULT_FLUSH_TIMEOUT_MS = 5_000;
 /** setTimeout's largest delay; a longer one fires at once. */
@@ -143,11 +154,22 @@ export function setup(options: SetupOptions = {}): TokentraceHandle {
     throw new InvalidOptionError("flushOnExit", `expected true or false, received ${describe(options.flushOnExit)}.`);
   }
   const flushTimeoutMs = options.flushTimeoutMs ?? DEFAULT_FLUSH_TIMEOUT_MS;
-  if (!(typeof flushTimeoutMs === "number" && Number.isInteger(flushTimeoutMs) && flushTimeoutMs >= 1 && flushTimeoutMs <= MAX_TIMEOUT_MS)) {
-    throw new InvalidOptionError("flushTimeoutMs", `expected an integer number of milliseconds from 1 to ${MAX_TIMEOUT_MS}, received ${describe(options.flushTimeoutMs)}.`);
+  if (!(
+    typeof flushTimeoutMs === "number" &&
+    Number.isInteger(flushTimeoutMs) &&
+    flushTimeoutMs >= 1 &&
+    flushTimeoutMs <= MAX_TIMEOUT_MS
+  )) {
+    throw new InvalidOptionError(
+      "flushTimeoutMs",
+      `expected an integer number of milliseconds from 1 to ${MAX_TIMEOUT_MS}, received ${describe(options.flushTimeoutMs)}.`,
+    );
   }
   if (options.warnings !== undefined && !WARNING_MODES.includes(options.warnings)) {
-    throw new InvalidOptionError("warnings", `expected one of ${WARNING_MODES.map((mode) => `"${mode}"`).join(", ")}, received ${describe(options.warnings)}.`);
+    throw new InvalidOptionError(
+      "warnings",
+      `expected one of ${WARNING_MODES.map((mode) => `"${mode}"`).join(", ")}, received ${describe(options.warnings)}.`,
+    );
   }
   const { spanProcessors, metricReaders, ready, parts } = collectSinks(options.sinks);
   const resource = resourceFromAttributes({ ...options.resourceAttributes, "service.name": serviceName });
@@ -206,7 +228,11 @@ interface SinkParts {
  * `timeoutMs` runs out. Never rejects: a sink that throws synchronously, rejects or reports a failed
  * export (the SDK's batch processors and periodic readers reject their flush then) is listed as failed.
  */
-function settleWithin(parts: readonly SinkParts[], method: "forceFlush" | "shutdown", timeoutMs: number): Promise<FlushReport> {
+function settleWithin(
+  parts: readonly SinkParts[],
+  method: "forceFlush" | "shutdown",
+  timeoutMs: number,
+): Promise<FlushReport> {
   const flushed: string[] = [];
   const failed: { sink: string; error: string }[] = [];
   const settled = new Set<string>();
@@ -222,10 +248,22 @@ function settleWithin(parts: readonly SinkParts[], method: "forceFlush" | "shutd
       const order = (label: string): number => labels.indexOf(label);
       flushed.sort((a, b) => order(a) - order(b));
       failed.sort((a, b) => order(a.sink) - order(b.sink));
-      const report: FlushReport = { ok: !timedOut && failed.length === 0, timedOut, flushed: [...flushed], failed: [...failed], pending };
+      const report: FlushReport = {
+        ok: !timedOut && failed.length === 0,
+        timedOut,
+        flushed: [...flushed],
+        failed: [...failed],
+        pending,
+      };
       if (!report.ok) {
-        const what = [...failed.map((entry) => `${entry.sink} failed (${entry.error})`), ...pending.map((label) => `${label} did not answer within ${timeoutMs} ms`)];
-        warnOncePerKind(`${method}-incomplete`, `${method === "shutdown" ? "shutdown" : "flush"} incomplete: ${what.join("; ")}. The app is not affected; see the FlushReport.`);
+        const what = [
+          ...failed.map((entry) => `${entry.sink} failed (${entry.error})`),
+          ...pending.map((label) => `${label} did not answer within ${timeoutMs} ms`),
+        ];
+        warnOncePerKind(
+          `${method}-incomplete`,
+          `${method === "shutdown" ? "shutdown" : "flush"} incomplete: ${what.join("; ")}. The app is not affected; see the FlushReport.`,
+        );
       }
       resolve(report);
     };
@@ -243,20 +281,23 @@ function settleWithin(parts: readonly SinkParts[], method: "forceFlush" | "shutd
       } catch (error) {
         outcome = Promise.reject(error);
       }
-      outcome.then(
-        () => {
-          if (timer === undefined) return;
-          settled.add(part.label);
-          flushed.push(part.label);
-        },
-        (error: unknown) => {
-          if (timer === undefined) return;
-          settled.add(part.label);
-          failed.push({ sink: part.label, error: errorMessage(error) });
-        },
-      ).finally(() => {
-        if (timer !== undefined && --remaining === 0) finish(false);
-      }).catch(() => undefined);
+      outcome
+        .then(
+          () => {
+            if (timer === undefined) return;
+            settled.add(part.label);
+            flushed.push(part.label);
+          },
+          (error: unknown) => {
+            if (timer === undefined) return;
+            settled.add(part.label);
+            failed.push({ sink: part.label, error: errorMessage(error) });
+          },
+        )
+        .finally(() => {
+          if (timer !== undefined && --remaining === 0) finish(false);
+        })
+        .catch(() => undefined);
     }
   });
 }

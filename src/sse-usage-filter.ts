@@ -41,7 +41,8 @@ export function withoutInjectedUsage<T extends AnyResponse>(response: T): T {
   // server's own, and holding it back until a blank line would change what a raw reader sees and when.
   if (!/^text\/event-stream/i.test(response.headers.get("content-type") ?? "")) return response;
   let body: unknown;
-  if (typeof (source as ReadableStream).getReader === "function") body = webStream(source as ReadableStream<Uint8Array>);
+  if (typeof (source as ReadableStream).getReader === "function")
+    body = webStream(source as ReadableStream<Uint8Array>);
   else if (typeof (source as Readable).pipe === "function") body = nodeStream(source as Readable);
   else return response;
   const Class = response.constructor as new (body: unknown, init: ResponseInit) => T;
@@ -59,32 +60,35 @@ export function withoutInjectedUsage<T extends AnyResponse>(response: T): T {
 function webStream(source: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   const filter = new EventFilter();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      reader ??= source.getReader();
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) {
-          const rest = filter.end();
-          if (rest !== undefined) controller.enqueue(rest);
-          controller.close();
-          return;
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        reader ??= source.getReader();
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) {
+            const rest = filter.end();
+            if (rest !== undefined) controller.enqueue(rest);
+            controller.close();
+            return;
+          }
+          const out = filter.push(value);
+          if (out !== undefined) {
+            controller.enqueue(out);
+            return;
+          }
         }
-        const out = filter.push(value);
-        if (out !== undefined) {
-          controller.enqueue(out);
-          return;
-        }
-      }
+      },
+      // Straight to the source, with the app's reason, as a cancel of the unfiltered body would be: a read in
+      // flight settles at once.
+      cancel(reason) {
+        return reader !== undefined ? reader.cancel(reason) : source.cancel(reason);
+      },
+      // No read ahead: the original body stays unlocked (withResponse()'s parsed stream may read it instead)
+      // until the app reads this one.
     },
-    // Straight to the source, with the app's reason, as a cancel of the unfiltered body would be: a read in
-    // flight settles at once.
-    cancel(reason) {
-      return reader !== undefined ? reader.cancel(reason) : source.cancel(reason);
-    },
-    // No read ahead: the original body stays unlocked (withResponse()'s parsed stream may read it instead)
-    // until the app reads this one.
-  }, { highWaterMark: 0 });
+    { highWaterMark: 0 },
+  );
 }
 
 /** A Node stream body (node-fetch, openai v4): piped through, so a destroy of either end reaches the other. */

@@ -14,7 +14,8 @@ import { collect } from "./helpers/harness.js";
  */
 const messages = [{ role: "user" as const, content: "What is the capital of France?" }];
 const MODEL = "claude-sonnet-5";
-const sdkTraces = typeof (new Anthropic({ apiKey: "sk-ant-x" }) as unknown as { _tracer?: unknown })._tracer === "object";
+const sdkTraces =
+  typeof (new Anthropic({ apiKey: "sk-ant-x" }) as unknown as { _tracer?: unknown })._tracer === "object";
 
 let h: AnthropicHarness;
 beforeEach(async () => {
@@ -70,9 +71,21 @@ describe("observe() with Anthropic clients", () => {
   });
 
   it.each([
-    ["AnthropicBedrock, which declares its provider", (options: AnthropicClientOptions) => new AnthropicBedrock(options), "aws.bedrock"],
-    ["AnthropicVertex, known by its class name", (options: AnthropicClientOptions) => new AnthropicVertex(options), "gcp.vertex_ai"],
-    ["a renamed Bedrock client, known by its shape", (options: AnthropicClientOptions) => new Renamed(options), "aws.bedrock"],
+    [
+      "AnthropicBedrock, which declares its provider",
+      (options: AnthropicClientOptions) => new AnthropicBedrock(options),
+      "aws.bedrock",
+    ],
+    [
+      "AnthropicVertex, known by its class name",
+      (options: AnthropicClientOptions) => new AnthropicVertex(options),
+      "gcp.vertex_ai",
+    ],
+    [
+      "a renamed Bedrock client, known by its shape",
+      (options: AnthropicClientOptions) => new Renamed(options),
+      "aws.bedrock",
+    ],
   ])("names the provider of %s without its package", async (_title, make, providerName) => {
     const client = h.observeClient(make({ baseURL: h.server.anthropicBaseURL, apiKey: "sk-ant-x", maxRetries: 0 }));
     await client.messages.create({ model: MODEL, max_tokens: 100, messages });
@@ -134,7 +147,11 @@ describe.runIf(sdkTraces)("coexisting with the SDK's own tracing (@anthropic-ai/
       expect(span.attributes["gen_ai.usage.output_tokens"]).toBe(6);
       // tokentrace's status and attributes, not the SDK's (which would set OK and its own anthropic.* names).
       expect(span.status.code).toBe(SpanStatusCode.UNSET);
-      expect(Object.keys(span.attributes).filter((name) => name.startsWith("anthropic.") && name !== "anthropic.response.service_tier")).toEqual([]);
+      expect(
+        Object.keys(span.attributes).filter(
+          (name) => name.startsWith("anthropic.") && name !== "anthropic.response.service_tier",
+        ),
+      ).toEqual([]);
     }
   });
 
@@ -142,7 +159,9 @@ describe.runIf(sdkTraces)("coexisting with the SDK's own tracing (@anthropic-ai/
     const client = sdkTracing({ tracerProvider: h.tracerProvider });
     h.server.enqueueAnthropic({ status: 429 }, { errorEventAfterDeltas: 1 });
     await client.messages.create({ model: MODEL, max_tokens: 100, messages }).catch(() => undefined);
-    await collect(await client.messages.create({ model: MODEL, max_tokens: 100, messages, stream: true })).catch(() => undefined);
+    await collect(await client.messages.create({ model: MODEL, max_tokens: 100, messages, stream: true })).catch(
+      () => undefined,
+    );
     const [http, midStream] = await h.waitForSpans(2);
     expect(h.spans()).toHaveLength(2);
     expect(http!.attributes["error.type"]).toBe("RateLimitError");
@@ -168,24 +187,36 @@ describe.runIf(sdkTraces)("coexisting with the SDK's own tracing (@anthropic-ai/
     try {
       await sdkTracing(undefined).messages.create({ model: MODEL, max_tokens: 100, messages });
       await sdkTracing({ propagation: false }).messages.create({ model: MODEL, max_tokens: 100, messages });
-      await h.observeClient(h.newClient({ openTelemetry: false })).messages.create({ model: MODEL, max_tokens: 100, messages });
+      await h
+        .observeClient(h.newClient({ openTelemetry: false }))
+        .messages.create({ model: MODEL, max_tokens: 100, messages });
     } finally {
       propagation.disable();
     }
     const [propagated] = h.spans();
     const { traceId, spanId } = propagated!.spanContext();
-    expect(h.server.requests.map((request) => request.headers["traceparent"])).toEqual([`00-${traceId}-${spanId}-01`, undefined, undefined]);
+    expect(h.server.requests.map((request) => request.headers["traceparent"])).toEqual([
+      `00-${traceId}-${spanId}-01`,
+      undefined,
+      undefined,
+    ]);
   });
 
   it("adds no SDK attribute to the span when the SDK's tracing is off", async () => {
-    await h.observeClient(h.newClient({ openTelemetry: false })).messages.create({ model: MODEL, max_tokens: 100, messages });
+    await h
+      .observeClient(h.newClient({ openTelemetry: false }))
+      .messages.create({ model: MODEL, max_tokens: 100, messages });
     const attributes = h.onlySpan().attributes;
     expect(attributes["gen_ai.usage.output_tokens"]).toBe(6);
-    expect(Object.keys(attributes).filter((name) => name.startsWith("url.") || name.startsWith("http.request."))).toEqual([]);
+    expect(
+      Object.keys(attributes).filter((name) => name.startsWith("url.") || name.startsWith("http.request.")),
+    ).toEqual([]);
   });
 
   it("lets tokentrace's capture switch decide the span's content, whatever the SDK's content mode", async () => {
-    const client = h.observeClient(h.newClient({ openTelemetry: { traces: { contentMode: "content" } } }), { captureContent: false });
+    const client = h.observeClient(h.newClient({ openTelemetry: { traces: { contentMode: "content" } } }), {
+      captureContent: false,
+    });
     await client.messages.create({ model: MODEL, max_tokens: 100, system: "Be brief.", messages });
     const names = Object.keys(h.onlySpan().attributes);
     expect(names.filter((name) => name.includes("messages") || name.includes("instructions"))).toEqual([]);
@@ -200,7 +231,9 @@ describe.runIf(sdkTraces)("coexisting with the SDK's own tracing (@anthropic-ai/
   });
 
   it("lets the SDK trace the call itself where tokentrace's span is a no-op: still one span per call", async () => {
-    const client = observe(h.newClient({ openTelemetry: { tracerProvider: h.tracerProvider } }), { tracerProvider: new ProxyTracerProvider() });
+    const client = observe(h.newClient({ openTelemetry: { tracerProvider: h.tracerProvider } }), {
+      tracerProvider: new ProxyTracerProvider(),
+    });
     await client.messages.create({ model: MODEL, max_tokens: 100, messages });
     await client.messages.stream({ model: MODEL, max_tokens: 100, messages }).finalMessage();
     const spans = await h.waitForSpans(2);
@@ -232,7 +265,11 @@ describe("the mock server's Anthropic wire format", () => {
   });
 
   it("rejects a reply it cannot send, naming the field", () => {
-    expect(() => h.server.enqueueAnthropic({}, { chunks: 0 })).toThrow(new RangeError("replies[1].chunks must be an integer of at least 1, got 0."));
-    expect(() => h.server.enqueueAnthropic({ content: [{ type: "image" } as never] })).toThrow(/replies\[0\]\.content\[0\]\.type must be one of/);
+    expect(() => h.server.enqueueAnthropic({}, { chunks: 0 })).toThrow(
+      new RangeError("replies[1].chunks must be an integer of at least 1, got 0."),
+    );
+    expect(() => h.server.enqueueAnthropic({ content: [{ type: "image" } as never] })).toThrow(
+      /replies\[0\]\.content\[0\]\.type must be one of/,
+    );
   });
 });

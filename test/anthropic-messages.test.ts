@@ -129,7 +129,13 @@ describe("a non-streaming message", () => {
   it("counts cache reads and writes inside the input tokens, with the 5-minute and 1-hour split, and prices them", async () => {
     h.server.enqueueAnthropic({
       model: SNAPSHOT,
-      usage: { input_tokens: 100, cache_read_input_tokens: 1000, ephemeral_5m_input_tokens: 200, ephemeral_1h_input_tokens: 300, output_tokens: 50 },
+      usage: {
+        input_tokens: 100,
+        cache_read_input_tokens: 1000,
+        ephemeral_5m_input_tokens: 200,
+        ephemeral_1h_input_tokens: 300,
+        output_tokens: 50,
+      },
     });
     await h.anthropic.messages.create({ model: MODEL, max_tokens: 100, messages });
     const span = h.onlySpan();
@@ -185,9 +191,15 @@ describe("a non-streaming message", () => {
   });
 
   it("records tools, tool calls, tool results and images in the conventions' parts format, without inlining image data", async () => {
-    h.server.enqueueAnthropic({ content: [{ type: "tool_use", id: "toolu_2", name: "get_weather", input: { city: "Paris" } }] });
+    h.server.enqueueAnthropic({
+      content: [{ type: "tool_use", id: "toolu_2", name: "get_weather", input: { city: "Paris" } }],
+    });
     const tools = [
-      { name: "get_weather", description: "Weather by city", input_schema: { type: "object" as const, properties: { city: { type: "string" } } } },
+      {
+        name: "get_weather",
+        description: "Weather by city",
+        input_schema: { type: "object" as const, properties: { city: { type: "string" } } },
+      },
       { type: "web_search_20250305" as const, name: "web_search" as const, max_uses: 2 },
     ];
     const message = await h.anthropic.messages.create({
@@ -204,7 +216,10 @@ describe("a non-streaming message", () => {
             { type: "image", source: { type: "url", url: "https://example.com/cat.png" } },
           ],
         },
-        { role: "assistant", content: [{ type: "tool_use", id: "toolu_1", name: "get_weather", input: { city: "Rome" } }] },
+        {
+          role: "assistant",
+          content: [{ type: "tool_use", id: "toolu_1", name: "get_weather", input: { city: "Rome" } }],
+        },
         {
           role: "user",
           content: [
@@ -216,7 +231,9 @@ describe("a non-streaming message", () => {
     });
     expect(message.stop_reason).toBe("tool_use");
     const span = h.onlySpan();
-    expect(JSON.parse(span.attributes["gen_ai.system_instructions"] as string)).toEqual([{ type: "text", content: "You are a weather bot." }]);
+    expect(JSON.parse(span.attributes["gen_ai.system_instructions"] as string)).toEqual([
+      { type: "text", content: "You are a weather bot." },
+    ]);
     expect(JSON.parse(span.attributes["gen_ai.input.messages"] as string)).toEqual([
       {
         role: "user",
@@ -226,7 +243,10 @@ describe("a non-streaming message", () => {
           { type: "uri", modality: "image", uri: "https://example.com/cat.png" },
         ],
       },
-      { role: "assistant", parts: [{ type: "tool_call", id: "toolu_1", name: "get_weather", arguments: { city: "Rome" } }] },
+      {
+        role: "assistant",
+        parts: [{ type: "tool_call", id: "toolu_1", name: "get_weather", arguments: { city: "Rome" } }],
+      },
       {
         role: "user",
         parts: [
@@ -252,8 +272,23 @@ describe("a non-streaming message", () => {
   it("records server tool blocks and ignores block types it does not know, in the response", async () => {
     h.server.enqueueAnthropic({
       content: [
-        { type: "raw", block: { type: "server_tool_use", id: "srvtoolu_1", name: "web_search", input: { query: "capital of France" } } },
-        { type: "raw", block: { type: "web_search_tool_result", tool_use_id: "srvtoolu_1", content: [{ type: "web_search_result", encrypted_content: "OPAQUE", url: "https://example.com" }] } },
+        {
+          type: "raw",
+          block: {
+            type: "server_tool_use",
+            id: "srvtoolu_1",
+            name: "web_search",
+            input: { query: "capital of France" },
+          },
+        },
+        {
+          type: "raw",
+          block: {
+            type: "web_search_tool_result",
+            tool_use_id: "srvtoolu_1",
+            content: [{ type: "web_search_result", encrypted_content: "OPAQUE", url: "https://example.com" }],
+          },
+        },
         { type: "raw", block: { type: "block_of_a_newer_api", payload: "?" } },
         { type: "text", text: "Paris." },
       ],
@@ -264,8 +299,17 @@ describe("a non-streaming message", () => {
       {
         role: "assistant",
         parts: [
-          { type: "server_tool_call", id: "srvtoolu_1", name: "web_search", server_tool_call: { type: "web_search", arguments: { query: "capital of France" } } },
-          { type: "server_tool_call_response", id: "srvtoolu_1", server_tool_call_response: { type: "web_search_tool_result" } },
+          {
+            type: "server_tool_call",
+            id: "srvtoolu_1",
+            name: "web_search",
+            server_tool_call: { type: "web_search", arguments: { query: "capital of France" } },
+          },
+          {
+            type: "server_tool_call_response",
+            id: "srvtoolu_1",
+            server_tool_call_response: { type: "web_search_tool_result" },
+          },
           { type: "block_of_a_newer_api" },
           { type: "text", content: "Paris." },
         ],
@@ -293,7 +337,9 @@ describe("a non-streaming message", () => {
       model: MODEL,
       max_tokens: 100,
       messages,
-      output_config: { format: { type: "json_schema", schema: { type: "object", properties: { city: { type: "string" } } } } },
+      output_config: {
+        format: { type: "json_schema", schema: { type: "object", properties: { city: { type: "string" } } } },
+      },
     });
     expect(h.onlySpan().attributes["gen_ai.output.type"]).toBe("json");
   });
@@ -315,7 +361,9 @@ describe("a non-streaming message", () => {
 
   it("records a 529 overloaded_error with the error class the SDK throws for it", async () => {
     h.server.enqueueAnthropic({ status: 529 });
-    const error: unknown = await h.anthropic.messages.create({ model: MODEL, max_tokens: 100, messages }).catch((caught: unknown) => caught);
+    const error: unknown = await h.anthropic.messages
+      .create({ model: MODEL, max_tokens: 100, messages })
+      .catch((caught: unknown) => caught);
     // 1.x throws OverloadedError, 0.x its parent InternalServerError.
     expect(error).toBeInstanceOf(Anthropic.InternalServerError);
     expect((error as APIError).status).toBe(529);
@@ -336,9 +384,13 @@ describe("a streamed message", () => {
     await h.close();
     // Issue at 1000 ms; message_start 1200, content_block_start 1210, text deltas 1250..1300, content_block_stop,
     // message_delta, message_stop at 1320; end.
-    h = await createAnthropicHarness({ now: sequenceClock([1000, 1200, 1210, 1250, 1260, 1270, 1280, 1290, 1300, 1305, 1310, 1320, 1400]) });
+    h = await createAnthropicHarness({
+      now: sequenceClock([1000, 1200, 1210, 1250, 1260, 1270, 1280, 1290, 1300, 1305, 1310, 1320, 1400]),
+    });
     h.server.enqueueAnthropic({ model: SNAPSHOT });
-    const events = await collect(await h.anthropic.messages.create({ model: MODEL, max_tokens: 100, messages, stream: true }));
+    const events = await collect(
+      await h.anthropic.messages.create({ model: MODEL, max_tokens: 100, messages, stream: true }),
+    );
     expect(events.map((event) => event.type)).toEqual([
       "message_start",
       "content_block_start",
@@ -418,8 +470,12 @@ describe("a streamed message", () => {
   });
 
   it("reassembles streamed input_json_delta pieces into valid tool-call arguments", async () => {
-    h.server.enqueueAnthropic({ content: [{ type: "tool_use", id: "toolu_9", name: "lookup", input: { query: "tokentrace", limit: 3 } }] });
-    const events = await collect(await h.anthropic.messages.create({ model: MODEL, max_tokens: 100, messages, stream: true }));
+    h.server.enqueueAnthropic({
+      content: [{ type: "tool_use", id: "toolu_9", name: "lookup", input: { query: "tokentrace", limit: 3 } }],
+    });
+    const events = await collect(
+      await h.anthropic.messages.create({ model: MODEL, max_tokens: 100, messages, stream: true }),
+    );
     expect(events.filter((event) => event.type === "content_block_delta")).toHaveLength(3);
     expect(outputMessages(h.onlySpan())).toEqual([
       {
@@ -472,13 +528,14 @@ describe("a streamed message", () => {
   it("records an error event in the middle of the stream as an error with the partial output, and rethrows the SDK's error", async () => {
     const failing = { errorEventAfterDeltas: 2 };
     h.server.enqueueAnthropic(failing, failing);
-    const rawError = await collect(await h.raw.messages.create({ model: MODEL, max_tokens: 100, messages, stream: true })).catch(
-      (caught: unknown) => caught,
-    );
+    const rawError = await collect(
+      await h.raw.messages.create({ model: MODEL, max_tokens: 100, messages, stream: true }),
+    ).catch((caught: unknown) => caught);
     const seen: string[] = [];
     const error = await (async () => {
       const stream = await h.anthropic.messages.create({ model: MODEL, max_tokens: 100, messages, stream: true });
-      for await (const event of stream) if (event.type === "content_block_delta" && event.delta.type === "text_delta") seen.push(event.delta.text);
+      for await (const event of stream)
+        if (event.type === "content_block_delta" && event.delta.type === "text_delta") seen.push(event.delta.text);
     })().catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(Anthropic.APIError);
     expect((error as Error).constructor).toBe((rawError as Error).constructor);
@@ -512,9 +569,9 @@ describe("a streamed message", () => {
 
   it("records a connection dropped mid-stream as the error the app sees", async () => {
     h.server.enqueueAnthropic({ disconnectAfterDeltas: 2 });
-    const error = await collect(await h.anthropic.messages.create({ model: MODEL, max_tokens: 100, messages, stream: true })).catch(
-      (caught: unknown) => caught,
-    );
+    const error = await collect(
+      await h.anthropic.messages.create({ model: MODEL, max_tokens: 100, messages, stream: true }),
+    ).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(Error);
     const span = h.onlySpan();
     expect(span.status.code).toBe(SpanStatusCode.ERROR);
@@ -538,8 +595,12 @@ describe("a streamed message", () => {
 
   it("ignores event, block and delta types it does not know, and still counts exactly", async () => {
     h.server.enqueueAnthropic({ unknownEvents: true }, { unknownEvents: true });
-    const rawEvents = await collect(await h.raw.messages.create({ model: MODEL, max_tokens: 100, messages, stream: true }));
-    const events = await collect(await h.anthropic.messages.create({ model: MODEL, max_tokens: 100, messages, stream: true }));
+    const rawEvents = await collect(
+      await h.raw.messages.create({ model: MODEL, max_tokens: 100, messages, stream: true }),
+    );
+    const events = await collect(
+      await h.anthropic.messages.create({ model: MODEL, max_tokens: 100, messages, stream: true }),
+    );
     const normalise = (event: unknown): string => JSON.stringify(event).replace(/msg_mock_\d+/, "ID");
     // The app sees what it would see without tokentrace (1.x passes unknown events on; 0.x drops them).
     expect(events.map(normalise)).toEqual(rawEvents.map(normalise));
@@ -552,7 +613,11 @@ describe("a streamed message", () => {
     });
     expect(span.attributes["tokentrace.usage.estimated"]).toBeUndefined();
     expect(outputMessages(span)).toEqual([
-      { role: "assistant", parts: [{ type: "text", content: DEFAULT_TEXT }, { type: "tokentrace_mock_future_block" }], finish_reason: "end_turn" },
+      {
+        role: "assistant",
+        parts: [{ type: "text", content: DEFAULT_TEXT }, { type: "tokentrace_mock_future_block" }],
+        finish_reason: "end_turn",
+      },
     ]);
   });
 
@@ -573,7 +638,10 @@ describe("a streamed message", () => {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      lines += decoder.decode(value as Uint8Array).split("\n").filter(Boolean).length;
+      lines += decoder
+        .decode(value as Uint8Array)
+        .split("\n")
+        .filter(Boolean).length;
     }
     expect(lines).toBe(11);
     const [span] = await h.waitForSpans(1);
@@ -602,8 +670,15 @@ describe("calls left behind", () => {
     await h.anthropic.messages.create({ model: MODEL, max_tokens: 100, messages });
     h.server.enqueueAnthropic({ status: 529 }, { errorEventAfterDeltas: 1 });
     await h.anthropic.messages.create({ model: MODEL, max_tokens: 100, messages }).catch(() => undefined);
-    await collect(await h.anthropic.messages.create({ model: MODEL, max_tokens: 100, messages, stream: true })).catch(() => undefined);
-    for await (const event of await h.anthropic.messages.create({ model: MODEL, max_tokens: 100, messages, stream: true })) {
+    await collect(await h.anthropic.messages.create({ model: MODEL, max_tokens: 100, messages, stream: true })).catch(
+      () => undefined,
+    );
+    for await (const event of await h.anthropic.messages.create({
+      model: MODEL,
+      max_tokens: 100,
+      messages,
+      stream: true,
+    })) {
       void event;
       break;
     }
@@ -662,7 +737,9 @@ describe("the messages.stream() helper", () => {
   });
 
   it("streams tool input to inputJson listeners and records the parsed tool call", async () => {
-    h.server.enqueueAnthropic({ content: [{ type: "tool_use", id: "toolu_3", name: "lookup", input: { query: "tokentrace" } }] });
+    h.server.enqueueAnthropic({
+      content: [{ type: "tool_use", id: "toolu_3", name: "lookup", input: { query: "tokentrace" } }],
+    });
     const stream = h.anthropic.messages.stream({ model: MODEL, max_tokens: 100, messages });
     const pieces: string[] = [];
     stream.on("inputJson", (piece) => pieces.push(piece));
@@ -671,7 +748,11 @@ describe("the messages.stream() helper", () => {
     expect(final.content[0]).toMatchObject({ type: "tool_use", input: { query: "tokentrace" } });
     const [span] = await h.waitForSpans(1);
     expect(outputMessages(span!)).toEqual([
-      { role: "assistant", parts: [{ type: "tool_call", id: "toolu_3", name: "lookup", arguments: { query: "tokentrace" } }], finish_reason: "tool_use" },
+      {
+        role: "assistant",
+        parts: [{ type: "tool_call", id: "toolu_3", name: "lookup", arguments: { query: "tokentrace" } }],
+        finish_reason: "tool_use",
+      },
     ]);
   });
 
@@ -718,7 +799,12 @@ describe("the beta messages API and untraced methods", () => {
   });
 
   it("traces beta.messages.create and beta.messages.stream, one span each", async () => {
-    await h.anthropic.beta.messages.create({ model: MODEL, max_tokens: 100, messages, betas: ["context-1m-2025-08-07"] });
+    await h.anthropic.beta.messages.create({
+      model: MODEL,
+      max_tokens: 100,
+      messages,
+      betas: ["context-1m-2025-08-07"],
+    });
     const final = await h.anthropic.beta.messages.stream({ model: MODEL, max_tokens: 100, messages }).finalMessage();
     expect(final.content[0]).toMatchObject({ type: "text", text: DEFAULT_TEXT });
     const spans = await h.waitForSpans(2);

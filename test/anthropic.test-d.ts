@@ -18,7 +18,9 @@ test("observe(new Anthropic()) is exactly Anthropic, and so is a client it deriv
 test("an observed client's calls return the SDK's own promise, stream and helper types", () => {
   const anthropic = observe(new Anthropic({ apiKey: "sk-ant-x" }));
   expectTypeOf(anthropic.messages.create(params)).toEqualTypeOf<APIPromise<Message>>();
-  expectTypeOf(anthropic.messages.create({ ...params, stream: true })).toEqualTypeOf<APIPromise<Stream<RawMessageStreamEvent>>>();
+  expectTypeOf(anthropic.messages.create({ ...params, stream: true })).toEqualTypeOf<
+    APIPromise<Stream<RawMessageStreamEvent>>
+  >();
   expectTypeOf(anthropic.messages.stream(params)).toEqualTypeOf<MessageStream<null>>();
   expectTypeOf(anthropic.messages.countTokens(params)).toEqualTypeOf<APIPromise<MessageTokensCount>>();
   expectTypeOf(anthropic.beta.messages.create(params)).toEqualTypeOf<APIPromise<BetaMessage>>();

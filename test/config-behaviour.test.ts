@@ -39,12 +39,16 @@ describe("a client observed before setup()", () => {
     await chat(ownOptions);
     const [earlySpan, ownSpan] = sink.getSpans();
     expect(earlySpan!.attributes["gen_ai.input.messages"]).toBeUndefined();
-    expect(ownSpan!.attributes["gen_ai.input.messages"]).toBe('[{"role":"user","parts":[{"type":"text","content":"Hi"}]}]');
+    expect(ownSpan!.attributes["gen_ai.input.messages"]).toBe(
+      '[{"role":"user","parts":[{"type":"text","content":"Hi"}]}]',
+    );
 
     const second = memorySink();
     const next = setup({ sinks: [second], captureContent: true, warnings: "off" });
     await chat(early);
-    expect(second.getSpans()[0]!.attributes["gen_ai.input.messages"]).toBe('[{"role":"user","parts":[{"type":"text","content":"Hi"}]}]');
+    expect(second.getSpans()[0]!.attributes["gen_ai.input.messages"]).toBe(
+      '[{"role":"user","parts":[{"type":"text","content":"Hi"}]}]',
+    );
     await next.shutdown();
     await chat(early); // back to the global (no-op) provider: neither set-up's sink sees it
     expect(sink.getSpans()).toHaveLength(2);
@@ -62,7 +66,9 @@ describe("observing again", () => {
     expect(observe(raw, { captureContent: false })).toBe(off);
     expect(observe(off, { captureContent: false })).toBe(off);
     expect(observe(off)).toBe(off);
-    expect((observed as unknown as Record<symbol, { client: object }>)[Symbol.for("tokentrace.observed")]!.client).toBe(raw);
+    expect((observed as unknown as Record<symbol, { client: object }>)[Symbol.for("tokentrace.observed")]!.client).toBe(
+      raw,
+    );
   });
 
   it("returns a wrapper with different options over the same client, layered on the wrapper's own, traced once per call", async () => {
@@ -86,10 +92,15 @@ describe("observing again", () => {
   it("validates options on every path, also when it would return an existing wrapper", () => {
     const raw = newOpenAI();
     const observed = observe(raw);
-    const invalid = new InvalidOptionError("maxContentLength", "expected an integer of at least 64 (characters), received number 3.");
+    const invalid = new InvalidOptionError(
+      "maxContentLength",
+      "expected an integer of at least 64 (characters), received number 3.",
+    );
     expect(() => observe(raw, { maxContentLength: 3 })).toThrow(invalid);
     expect(() => observe(observed, { maxContentLength: 3 })).toThrow(invalid);
-    expect(() => observe(observed, { bogus: true } as never)).toThrow(/Invalid tokentrace option `bogus`: unknown option/);
+    expect(() => observe(observed, { bogus: true } as never)).toThrow(
+      /Invalid tokentrace option `bogus`: unknown option/,
+    );
   });
 });
 
@@ -101,8 +112,12 @@ describe("frozen and sealed clients", () => {
 
   it("refuses a frozen OpenAI or Anthropic client at observe(), naming the property", () => {
     expect(() => observe(Object.freeze(clients.openai()))).toThrow(UnsupportedClientError);
-    expect(() => observe(Object.freeze(clients.openai()))).toThrow(/cannot trace a frozen client: `chat` is a read-only, non-configurable property/);
-    expect(() => observe(Object.freeze(clients.anthropic()))).toThrow(/cannot trace a frozen client: `messages` is a read-only/);
+    expect(() => observe(Object.freeze(clients.openai()))).toThrow(
+      /cannot trace a frozen client: `chat` is a read-only, non-configurable property/,
+    );
+    expect(() => observe(Object.freeze(clients.anthropic()))).toThrow(
+      /cannot trace a frozen client: `messages` is a read-only/,
+    );
   });
 
   it("traces a sealed OpenAI and a sealed Anthropic client", async () => {
@@ -123,7 +138,21 @@ describe("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", () => {
 
   it("accepts true and false in any case, and the GenAI instrumentations' modes", () => {
     setWarningMode("off");
-    const values = ["true", "TRUE", "True", "1", "false", "FALSE", "0", "NO_CONTENT", "no_content", "SPAN_ONLY", "span_and_event", "SPAN_AND_EVENT", "EVENT_ONLY"];
+    const values = [
+      "true",
+      "TRUE",
+      "True",
+      "1",
+      "false",
+      "FALSE",
+      "0",
+      "NO_CONTENT",
+      "no_content",
+      "SPAN_ONLY",
+      "span_and_event",
+      "SPAN_AND_EVENT",
+      "EVENT_ONLY",
+    ];
     expect(values.map((value) => [value, capture(value)])).toEqual([
       ["true", true],
       ["TRUE", true],
@@ -166,7 +195,10 @@ describe("warnings without a diag logger", () => {
       "tokentrace: internal error (config-test-kind), telemetry for this call may be incomplete: Error: first\n",
     ]);
     const seen: string[] = [];
-    diag.setLogger({ error: () => {}, warn: (message) => seen.push(message), info: () => {}, debug: () => {}, verbose: () => {} }, DiagLogLevel.WARN);
+    diag.setLogger(
+      { error: () => {}, warn: (message) => seen.push(message), info: () => {}, debug: () => {}, verbose: () => {} },
+      DiagLogLevel.WARN,
+    );
     try {
       warnOnce("told to diag only");
     } finally {
@@ -176,7 +208,7 @@ describe("warnings without a diag logger", () => {
     expect(written).toHaveBeenCalledTimes(2);
   });
 
-  it("are silenced by setup({ warnings: \"off\" }) and sent to diag only by \"diag\"; an invalid mode is refused", () => {
+  it('are silenced by setup({ warnings: "off" }) and sent to diag only by "diag"; an invalid mode is refused', () => {
     resetWarningsForTests();
     const written = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
     telemetry = setup({ warnings: "off" });
@@ -185,7 +217,10 @@ describe("warnings without a diag logger", () => {
     warnOnce("diag only");
     expect(written).not.toHaveBeenCalled();
     expect(() => setup({ warnings: "loud" as never })).toThrow(
-      new InvalidOptionError("warnings", 'expected one of "auto", "stderr", "diag", "off", received the string "loud".'),
+      new InvalidOptionError(
+        "warnings",
+        'expected one of "auto", "stderr", "diag", "off", received the string "loud".',
+      ),
     );
   });
 });

@@ -13,9 +13,14 @@ afterEach(async () => {
   await server.close();
 });
 
-async function oneCall(verbose: boolean): Promise<{ lines: string[]; flush(): Promise<unknown>; shutdown(): Promise<unknown> }> {
+async function oneCall(
+  verbose: boolean,
+): Promise<{ lines: string[]; flush(): Promise<unknown>; shutdown(): Promise<unknown> }> {
   const lines: string[] = [];
-  const telemetry = setup({ sinks: [consoleSink({ verbose, write: (line) => lines.push(line) })], now: sequenceClock([0, 250]) });
+  const telemetry = setup({
+    sinks: [consoleSink({ verbose, write: (line) => lines.push(line) })],
+    now: sequenceClock([0, 250]),
+  });
   const openai = observe(new OpenAI({ baseURL: server.openaiBaseURL, apiKey: "sk-test", maxRetries: 0 }));
   server.enqueue({ usage: { prompt_tokens: 12, completion_tokens: 5 } });
   await openai.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Hi" }] });

@@ -90,7 +90,11 @@ describe("serializeContent()", () => {
   });
 
   it("cuts the system message and the newest message to one length when they do not fit together", () => {
-    const value = [message("system", "s".repeat(500)), message("user", "u".repeat(500)), message("user", "v".repeat(500))];
+    const value = [
+      message("system", "s".repeat(500)),
+      message("user", "u".repeat(500)),
+      message("user", "v".repeat(500)),
+    ];
     const { json } = serializeContent(value, 300);
     const cut = (letter: string) => `${letter.repeat(70)}${TRUNCATION_MARKER}`;
     expect(JSON.parse(json)).toEqual([{ truncated_items: 1 }, message("system", cut("s")), message("user", cut("v"))]);
@@ -119,13 +123,22 @@ describe("serializeContent()", () => {
   it("says only how long the content was when no cut of it fits", () => {
     const value = Object.fromEntries(Array.from({ length: 100 }, (_, index) => [`key${index}`, index]));
     const whole = JSON.stringify(value);
-    expect(serializeContent(value, 64)).toEqual({ json: `{"truncated":true,"length":${whole.length}}`, truncated: true });
+    expect(serializeContent(value, 64)).toEqual({
+      json: `{"truncated":true,"length":${whole.length}}`,
+      truncated: true,
+    });
   });
 
   it("always returns valid JSON within the limit, and the content itself when it fits (property)", () => {
     const roles = fc.constantFrom("system", "developer", "user", "assistant", "tool");
     const messages = fc.array(
-      fc.record({ role: roles, parts: fc.array(fc.record({ type: fc.constant("text"), content: fc.string({ maxLength: 400, unit: "grapheme" }) }), { maxLength: 3 }) }),
+      fc.record({
+        role: roles,
+        parts: fc.array(
+          fc.record({ type: fc.constant("text"), content: fc.string({ maxLength: 400, unit: "grapheme" }) }),
+          { maxLength: 3 },
+        ),
+      }),
       { maxLength: 40 },
     );
     fc.assert(
@@ -142,15 +155,22 @@ describe("serializeContent()", () => {
   });
 
   it("keeps the newest message and every system message of a cut history (property)", () => {
-    const turn = fc.record({ role: fc.constantFrom("user", "assistant"), parts: fc.constant([{ type: "text", content: "x".repeat(30) }]) });
+    const turn = fc.record({
+      role: fc.constantFrom("user", "assistant"),
+      parts: fc.constant([{ type: "text", content: "x".repeat(30) }]),
+    });
     fc.assert(
-      fc.property(fc.array(turn, { minLength: 1, maxLength: 60 }), fc.integer({ min: 0, max: 3 }), (turns, systemCount) => {
-        const system = Array.from({ length: systemCount }, (_, index) => message("system", `rule ${index}`));
-        const value = [...system, ...turns];
-        const parsed = JSON.parse(serializeContent(value, 400).json) as unknown[];
-        expect(parsed.filter((item) => (item as { role?: string }).role === "system")).toEqual(system);
-        expect(parsed[parsed.length - 1]).toEqual(turns[turns.length - 1]);
-      }),
+      fc.property(
+        fc.array(turn, { minLength: 1, maxLength: 60 }),
+        fc.integer({ min: 0, max: 3 }),
+        (turns, systemCount) => {
+          const system = Array.from({ length: systemCount }, (_, index) => message("system", `rule ${index}`));
+          const value = [...system, ...turns];
+          const parsed = JSON.parse(serializeContent(value, 400).json) as unknown[];
+          expect(parsed.filter((item) => (item as { role?: string }).role === "system")).toEqual(system);
+          expect(parsed[parsed.length - 1]).toEqual(turns[turns.length - 1]);
+        },
+      ),
       { seed: 11, numRuns: 200 },
     );
   });
@@ -172,7 +192,13 @@ describe("serializeContent()", () => {
 
   it("does serialisation work linear in the size of one huge message", () => {
     const huge = (parts: number) => [
-      { role: "user", parts: Array.from({ length: parts }, (_, index) => ({ type: "text", content: `${index}: ${"word ".repeat(60)}` })) },
+      {
+        role: "user",
+        parts: Array.from({ length: parts }, (_, index) => ({
+          type: "text",
+          content: `${index}: ${"word ".repeat(60)}`,
+        })),
+      },
     ];
     const work = [100, 1_000, 10_000].map((parts) => {
       const value = huge(parts);
@@ -209,7 +235,11 @@ describe("content truncation on a span", () => {
     const attributes = h.onlySpan().attributes;
     const input = attributes["gen_ai.input.messages"] as string;
     expect(input.length).toBeLessThanOrEqual(16_384);
-    const parsed = JSON.parse(input) as Array<{ truncated_items?: number; role?: string; parts?: Array<{ content: string }> }>;
+    const parsed = JSON.parse(input) as Array<{
+      truncated_items?: number;
+      role?: string;
+      parts?: Array<{ content: string }>;
+    }>;
     // Turns of 365 and 370 characters: the marker, the system message and the newest 44 turns make 16,324
     // characters, one more turn would pass 16,384.
     expect(input.length).toBe(16_324);

@@ -4,7 +4,12 @@
 import { describe, expect, it } from "vitest";
 import { calcPrice, findProvider } from "@pydantic/genai-prices";
 import { createPricer, type Pricer } from "../src/metrics/cost.js";
-import { PRICE_SNAPSHOT, type SnapshotModel, type SnapshotRate, type SnapshotRates } from "../src/metrics/price-snapshot.js";
+import {
+  PRICE_SNAPSHOT,
+  type SnapshotModel,
+  type SnapshotRate,
+  type SnapshotRates,
+} from "../src/metrics/price-snapshot.js";
 
 const toleranceUsd = 1e-12;
 
@@ -25,14 +30,23 @@ function sampleForRegex(source: string): string | undefined {
   const sample = source
     .replace(/^\^/, "")
     .replace(/\$$/, "")
-    .replace(/\\d\{(\d+)\}/g, (_whole, length: string) => "20250101".padEnd(Number(length), "1").slice(0, Number(length)))
+    .replace(/\\d\{(\d+)\}/g, (_whole, length: string) =>
+      "20250101".padEnd(Number(length), "1").slice(0, Number(length)),
+    )
     .replace(/\\(.)/g, "$1");
   return new RegExp(source).test(sample) ? sample : undefined;
 }
 
 function namesFor(model: SnapshotModel): string[] {
   const { equals = [], startsWith = [], endsWith = [], contains = [], regex = [] } = model.match;
-  const names = [model.id, ...equals, ...startsWith, ...startsWith.map((prefix) => `${prefix}-x`), ...endsWith, ...contains];
+  const names = [
+    model.id,
+    ...equals,
+    ...startsWith,
+    ...startsWith.map((prefix) => `${prefix}-x`),
+    ...endsWith,
+    ...contains,
+  ];
   for (const source of regex) {
     const sample = sampleForRegex(source);
     if (sample) names.push(sample);
@@ -41,7 +55,8 @@ function namesFor(model: SnapshotModel): string[] {
 }
 
 function tierStarts(prices: SnapshotModel["prices"]): number[] {
-  const periods: SnapshotRates[] = prices === null ? [] : Array.isArray(prices) ? prices.map((period) => period.rates) : [prices as SnapshotRates];
+  const periods: SnapshotRates[] =
+    prices === null ? [] : Array.isArray(prices) ? prices.map((period) => period.rates) : [prices as SnapshotRates];
   const starts = new Set<number>();
   for (const rates of periods) {
     for (const rate of Object.values(rates) as SnapshotRate[]) {
@@ -80,7 +95,14 @@ function samplesFor(model: SnapshotModel, random: () => number): Sample[] {
   const int = (max: number) => Math.floor(random() * (max + 1));
   const timeFrom = Date.parse("2024-01-01T00:00:00Z");
   const timeTo = Date.parse("2027-12-31T00:00:00Z");
-  const totals = [int(5_000), int(50_000), int(150_000), int(300_000), int(400_000), ...tierStarts(model.prices).flatMap((start) => [start, start + 1])];
+  const totals = [
+    int(5_000),
+    int(50_000),
+    int(150_000),
+    int(300_000),
+    int(400_000),
+    ...tierStarts(model.prices).flatMap((start) => [start, start + 1]),
+  ];
   const instants = periodInstantsMs(model.prices);
   return totals.map((inputTokens, index) => {
     const cacheReadInputTokens = int(inputTokens);
@@ -93,7 +115,8 @@ function samplesFor(model: SnapshotModel, random: () => number): Sample[] {
       cacheWrite1hInputTokens: random() < 0.5 ? 0 : int(cacheWriteInputTokens),
       outputTokens,
       reasoningOutputTokens: int(outputTokens),
-      timestampMs: instants[index % Math.max(1, instants.length)] ?? Math.floor(timeFrom + random() * (timeTo - timeFrom)),
+      timestampMs:
+        instants[index % Math.max(1, instants.length)] ?? Math.floor(timeFrom + random() * (timeTo - timeFrom)),
     };
   });
 }
@@ -154,7 +177,12 @@ function compareAll(pricer: Pricer, seed: number): { compared: number; mismatche
               sample,
               ours: { model: ours?.model, totalUsd: ours?.totalUsd, inputUsd: ourInput, outputUsd: ours?.outputUsd },
               theirs: theirs
-                ? { model: theirs.model.id, totalUsd: theirs.total_price, inputUsd: theirInput, outputUsd: theirs.output_price }
+                ? {
+                    model: theirs.model.id,
+                    totalUsd: theirs.total_price,
+                    inputUsd: theirInput,
+                    outputUsd: theirs.output_price,
+                  }
                 : "null",
             });
           }
@@ -180,6 +208,8 @@ describe("price snapshot against genai-prices", () => {
     expect(compared).toBeGreaterThan(4_000);
     expect(mismatches.slice(0, 5)).toEqual([]);
     expect(mismatches.length).toBe(0);
-    expect(pricer({ providerName: "openai", responseModel: "gpt-4o", usage: {}, timestampMs: 0 })?.source).toBe("override");
+    expect(pricer({ providerName: "openai", responseModel: "gpt-4o", usage: {}, timestampMs: 0 })?.source).toBe(
+      "override",
+    );
   });
 });

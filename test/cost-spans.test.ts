@@ -38,7 +38,10 @@ describe("cost on spans", () => {
   });
 
   it("charges cached input at the cache rate, inside the total input OpenAI reports", async () => {
-    h.server.enqueue({ model: "gpt-4o-2024-08-06", usage: { prompt_tokens: 2000, completion_tokens: 300, cached_tokens: 1500 } });
+    h.server.enqueue({
+      model: "gpt-4o-2024-08-06",
+      usage: { prompt_tokens: 2000, completion_tokens: 300, cached_tokens: 1500 },
+    });
     await collect(await h.openai.chat.completions.create({ model: "gpt-4o", messages, stream: true }));
     // gpt-4o: 500 uncached × $2.50/M + 1500 cached × $1.25/M + 300 × $10/M
     const cost = costOf();
@@ -97,12 +100,12 @@ describe("cost on spans", () => {
 
   it("rejects invalid pricing at observe(), naming the field", () => {
     const client = new OpenAI({ apiKey: "sk-x" });
-    expect(() => observe(client, { pricing: { models: { m: { inputPerMillionUsd: -1, outputPerMillionUsd: 1 } } } })).toThrow(
-      InvalidOptionError,
-    );
-    expect(() => observe(client, { pricing: { models: { m: { inputPerMillionUsd: -1, outputPerMillionUsd: 1 } } } })).toThrow(
-      /pricing\.models\.m\.inputPerMillionUsd/,
-    );
+    expect(() =>
+      observe(client, { pricing: { models: { m: { inputPerMillionUsd: -1, outputPerMillionUsd: 1 } } } }),
+    ).toThrow(InvalidOptionError);
+    expect(() =>
+      observe(client, { pricing: { models: { m: { inputPerMillionUsd: -1, outputPerMillionUsd: 1 } } } }),
+    ).toThrow(/pricing\.models\.m\.inputPerMillionUsd/);
     expect(() => observe(client, { pricing: { discount: 2 } })).toThrow(/pricing\.discount/);
   });
 
@@ -112,7 +115,10 @@ describe("cost on spans", () => {
     const telemetry = setup({ sinks: [sink, consoleSink({ write: (line) => lines.push(line) })] });
     try {
       const client = observe(new OpenAI({ baseURL: h.server.openaiBaseURL, apiKey: "sk-x", maxRetries: 0 }));
-      h.server.enqueue({ usage: { prompt_tokens: 1000, completion_tokens: 500 } }, { usage: { prompt_tokens: 1000, completion_tokens: 500 } });
+      h.server.enqueue(
+        { usage: { prompt_tokens: 1000, completion_tokens: 500 } },
+        { usage: { prompt_tokens: 1000, completion_tokens: 500 } },
+      );
       await client.chat.completions.create({ model: "gpt-4o-mini", messages });
       await client.chat.completions.create({ model: "gpt-4o-mini", messages });
       expect(lines.map((line) => line.slice(line.indexOf("cost")))).toEqual([
@@ -120,7 +126,9 @@ describe("cost on spans", () => {
         "cost $0.000450 (total $0.000900)",
       ]);
       const metrics = await sink.collectMetrics();
-      const points = metrics.scopeMetrics.flatMap((scope) => scope.metrics).filter((metric) => metric.descriptor.name === "tokentrace.client.cost");
+      const points = metrics.scopeMetrics
+        .flatMap((scope) => scope.metrics)
+        .filter((metric) => metric.descriptor.name === "tokentrace.client.cost");
       expect(points).toHaveLength(1);
       expect(points[0]!.descriptor.unit).toBe("{USD}");
       expect(points[0]!.dataPoints.map((point) => point.value)).toEqual([expect.closeTo(0.0009, 15)]);

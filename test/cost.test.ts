@@ -99,7 +99,9 @@ describe("snapshot prices", () => {
   });
 
   it("returns undefined for a model no price data knows", () => {
-    expect(price({ requestModel: "llama-3.3-70b-local", usage: { inputTokens: 10, outputTokens: 10 } })).toBeUndefined();
+    expect(
+      price({ requestModel: "llama-3.3-70b-local", usage: { inputTokens: 10, outputTokens: 10 } }),
+    ).toBeUndefined();
     expect(price({ usage: { inputTokens: 10 } })).toBeUndefined();
   });
 
@@ -135,13 +137,19 @@ describe("long-context tiers", () => {
 
   it("counts cached tokens towards the tier", () => {
     // 150001 uncached + 50000 cache read = 200001 > 200000: 150001 × 6 + 50000 × 0.6 + 1000 × 22.5 = 952506
-    const cost = priced({ ...sonnet45, usage: { inputTokens: 200_001, cacheReadInputTokens: 50_000, outputTokens: 1000 } });
+    const cost = priced({
+      ...sonnet45,
+      usage: { inputTokens: 200_001, cacheReadInputTokens: 50_000, outputTokens: 1000 },
+    });
     expect(cost.totalUsd).toBeCloseTo(0.952506, digits);
   });
 
   it("follows the data's OpenAI tier start of 271999, so 272000 input tokens is already long context", () => {
     // gpt-5.4: 2.5 / 15, and 5 / 22.5 past 271999. 271999 × 2.5 = 679997.5; 272000 × 5 = 1360000
-    expect(priced({ responseModel: "gpt-5.4", usage: { inputTokens: 271_999 } }).totalUsd).toBeCloseTo(0.6799975, digits);
+    expect(priced({ responseModel: "gpt-5.4", usage: { inputTokens: 271_999 } }).totalUsd).toBeCloseTo(
+      0.6799975,
+      digits,
+    );
     expect(priced({ responseModel: "gpt-5.4", usage: { inputTokens: 272_000 } }).totalUsd).toBeCloseTo(1.36, digits);
   });
 
@@ -157,7 +165,11 @@ describe("long-context tiers", () => {
 
   it("applies time-of-day prices by the request time in UTC", () => {
     // deepseek-chat: 0.27 / 1.1 from 00:30 to 16:30 UTC, 0.135 / 0.55 (off-peak) otherwise.
-    const query = { providerName: "deepseek", responseModel: "deepseek-chat", usage: { inputTokens: 1_000_000, outputTokens: 1_000_000 } };
+    const query = {
+      providerName: "deepseek",
+      responseModel: "deepseek-chat",
+      usage: { inputTokens: 1_000_000, outputTokens: 1_000_000 },
+    };
     expect(priced({ ...query, timestampMs: Date.parse("2026-11-01T12:00:00Z") }).totalUsd).toBeCloseTo(1.37, digits);
     expect(priced({ ...query, timestampMs: Date.parse("2026-11-01T20:00:00Z") }).totalUsd).toBeCloseTo(0.685, digits);
   });
@@ -166,7 +178,11 @@ describe("long-context tiers", () => {
 describe("service tiers", () => {
   it("halves the price of a flex response", () => {
     // gpt-5: 1000 × 1.25 + 1000 × 10 = 11250, half = 5625 → $0.005625
-    const cost = priced({ responseModel: "gpt-5-2025-08-07", serviceTier: "flex", usage: { inputTokens: 1000, outputTokens: 1000 } });
+    const cost = priced({
+      responseModel: "gpt-5-2025-08-07",
+      serviceTier: "flex",
+      usage: { inputTokens: 1000, outputTokens: 1000 },
+    });
     expect(cost.totalUsd).toBeCloseTo(0.005625, digits);
     expect(cost.inputUsd).toBeCloseTo(0.000625, digits);
   });
@@ -174,14 +190,22 @@ describe("service tiers", () => {
   it("halves the price of an Anthropic batch response", () => {
     // 1000 × 3 + 1000 × 15 = 18000, half = 9000 → $0.009
     const usage = { inputTokens: 1000, outputTokens: 1000 };
-    const cost = priced({ providerName: "anthropic", responseModel: "claude-sonnet-4-20250514", serviceTier: "batch", usage });
+    const cost = priced({
+      providerName: "anthropic",
+      responseModel: "claude-sonnet-4-20250514",
+      serviceTier: "batch",
+      usage,
+    });
     expect(cost.totalUsd).toBeCloseTo(0.009, digits);
   });
 
   it("applies OpenAI's per-model priority multiplier", () => {
     // gpt-4o priority is 4.25 / 17 against 2.5 / 10: 1.7×. (1000 × 2.5 + 1000 × 10) × 1.7 = 21250
     const usage = { inputTokens: 1000, outputTokens: 1000 };
-    expect(priced({ responseModel: "gpt-4o-2024-08-06", serviceTier: "priority", usage }).totalUsd).toBeCloseTo(0.02125, digits);
+    expect(priced({ responseModel: "gpt-4o-2024-08-06", serviceTier: "priority", usage }).totalUsd).toBeCloseTo(
+      0.02125,
+      digits,
+    );
     // gpt-5 priority is 2× (listed default): 11250 × 2 = 22500
     expect(priced({ responseModel: "gpt-5", serviceTier: "priority", usage }).totalUsd).toBeCloseTo(0.0225, digits);
   });
@@ -222,7 +246,9 @@ describe("model names", () => {
 
   it("prices by the response model first, then the request model", () => {
     // gpt-4o-2024-05-13 is 5 / 15; gpt-4o is 2.5 / 10.
-    expect(priced({ requestModel: "gpt-4o", responseModel: "gpt-4o-2024-05-13", usage }).model).toBe("gpt-4o-2024-05-13");
+    expect(priced({ requestModel: "gpt-4o", responseModel: "gpt-4o-2024-05-13", usage }).model).toBe(
+      "gpt-4o-2024-05-13",
+    );
     expect(priced({ requestModel: "gpt-4o", responseModel: "no-such-model", usage }).model).toBe("gpt-4o");
   });
 });
@@ -232,7 +258,12 @@ describe("Azure", () => {
 
   it("prices a deployment by the response model, like OpenAI", () => {
     // 1000 × 2.5 + 500 × 10 = 7500
-    const cost = priced({ providerName: "azure.ai.openai", requestModel: "prod-chat", responseModel: "gpt-4o-2024-08-06", usage });
+    const cost = priced({
+      providerName: "azure.ai.openai",
+      requestModel: "prod-chat",
+      responseModel: "gpt-4o-2024-08-06",
+      usage,
+    });
     expect(cost).toMatchObject({ model: "gpt-4o", source: "snapshot" });
     expect(cost.totalUsd).toBeCloseTo(0.0075, digits);
   });
@@ -248,7 +279,12 @@ describe("Azure", () => {
   it("lets an override on the deployment name beat the base model the response reports", () => {
     // An Azure fine-tune answers with its base model's name; the deployment's own price must win.
     const options = { models: { "ft-deploy": { inputPerMillionUsd: 0.3, outputPerMillionUsd: 1.2 } } };
-    const query = { providerName: "azure.ai.openai", requestModel: "ft-deploy", responseModel: "gpt-4o-mini-2024-07-18", usage };
+    const query = {
+      providerName: "azure.ai.openai",
+      requestModel: "ft-deploy",
+      responseModel: "gpt-4o-mini-2024-07-18",
+      usage,
+    };
     expect(priced(query, options)).toMatchObject({ model: "ft-deploy", source: "override" });
     expect(priced(query, options).totalUsd).toBeCloseTo(0.0009, digits);
   });
@@ -257,18 +293,28 @@ describe("Azure", () => {
 describe("overrides", () => {
   it("prices a model from `models`, cache read at its own rate", () => {
     // 1500 uncached × 3 + 500 cached × 1.5 + 1000 × 12 = 4500 + 750 + 12000 = 17250
-    const options = { models: { "my-ft-model": { inputPerMillionUsd: 3, outputPerMillionUsd: 12, cacheReadPerMillionUsd: 1.5 } } };
-    const cost = priced({ requestModel: "my-ft-model", usage: { inputTokens: 2000, cacheReadInputTokens: 500, outputTokens: 1000 } }, options);
+    const options = {
+      models: { "my-ft-model": { inputPerMillionUsd: 3, outputPerMillionUsd: 12, cacheReadPerMillionUsd: 1.5 } },
+    };
+    const cost = priced(
+      { requestModel: "my-ft-model", usage: { inputTokens: 2000, cacheReadInputTokens: 500, outputTokens: 1000 } },
+      options,
+    );
     expect(cost).toMatchObject({ source: "override", model: "my-ft-model" });
     expect(cost.totalUsd).toBeCloseTo(0.01725, digits);
   });
 
   it("applies a discount to snapshot and override prices alike", () => {
     // 17250 × 0.8 = 13800; gpt-4o-mini 450 × 0.8 = 360
-    const options = { discount: 0.8, models: { "my-ft-model": { inputPerMillionUsd: 3, outputPerMillionUsd: 12, cacheReadPerMillionUsd: 1.5 } } };
+    const options = {
+      discount: 0.8,
+      models: { "my-ft-model": { inputPerMillionUsd: 3, outputPerMillionUsd: 12, cacheReadPerMillionUsd: 1.5 } },
+    };
     const usage = { inputTokens: 2000, cacheReadInputTokens: 500, outputTokens: 1000 };
     expect(priced({ requestModel: "my-ft-model", usage }, options).totalUsd).toBeCloseTo(0.0138, digits);
-    expect(priced({ requestModel: "gpt-4o-mini", usage: { inputTokens: 1000, outputTokens: 500 } }, options).totalUsd).toBeCloseTo(0.00036, digits);
+    expect(
+      priced({ requestModel: "gpt-4o-mini", usage: { inputTokens: 1000, outputTokens: 500 } }, options).totalUsd,
+    ).toBeCloseTo(0.00036, digits);
   });
 
   it("asks resolvePrice for calls the tables do not price, and falls through when it declines or throws", () => {
@@ -282,7 +328,11 @@ describe("overrides", () => {
     });
     const base = { providerName: "openai", timestampMs: now, usage: { inputTokens: 1000, outputTokens: 1000 } };
     // 1000 × 1 + 1000 × 2 = 3000
-    expect(pricer({ ...base, requestModel: "eu-model" })).toMatchObject({ source: "override", model: "eu-model", totalUsd: 0.003 });
+    expect(pricer({ ...base, requestModel: "eu-model" })).toMatchObject({
+      source: "override",
+      model: "eu-model",
+      totalUsd: 0.003,
+    });
     expect(pricer({ ...base, requestModel: "gpt-4o-mini" })?.source).toBe("snapshot");
     expect(pricer({ ...base, requestModel: "boom" })).toBeUndefined();
     expect(seen).toEqual(["eu-model", "gpt-4o-mini", "boom"]);
@@ -290,7 +340,9 @@ describe("overrides", () => {
 
   it("keeps each pricer's overrides to itself", () => {
     const usage = { inputTokens: 1000, outputTokens: 0 };
-    const overridden = createPricer({ models: { "gpt-4o-mini": { inputPerMillionUsd: 100, outputPerMillionUsd: 100 } } });
+    const overridden = createPricer({
+      models: { "gpt-4o-mini": { inputPerMillionUsd: 100, outputPerMillionUsd: 100 } },
+    });
     const plain = createPricer();
     const query = { providerName: "openai", requestModel: "gpt-4o-mini", usage, timestampMs: now };
     expect(overridden(query)?.totalUsd).toBeCloseTo(0.1, digits);
@@ -301,12 +353,22 @@ describe("overrides", () => {
     const data = [
       {
         id: "openai",
-        models: [{ id: "gpt-9", match: { or: [{ equals: "gpt-9" }, { starts_with: "gpt-9-" }] }, prices: { input_mtok: 1, output_mtok: 4 } }],
+        models: [
+          {
+            id: "gpt-9",
+            match: { or: [{ equals: "gpt-9" }, { starts_with: "gpt-9-" }] },
+            prices: { input_mtok: 1, output_mtok: 4 },
+          },
+        ],
       },
     ];
     const pricer = createPricer({ data });
     const query = { providerName: "openai", timestampMs: now, usage: { inputTokens: 1000, outputTokens: 1000 } };
-    expect(pricer({ ...query, responseModel: "GPT-9-2027-01-01" })).toMatchObject({ model: "gpt-9", source: "override", totalUsd: 0.005 });
+    expect(pricer({ ...query, responseModel: "GPT-9-2027-01-01" })).toMatchObject({
+      model: "gpt-9",
+      source: "override",
+      totalUsd: 0.005,
+    });
     expect(pricer({ ...query, responseModel: "gpt-4o-mini" })).toBeUndefined();
   });
 });
@@ -314,20 +376,44 @@ describe("overrides", () => {
 describe("validatePricingOptions", () => {
   it("accepts undefined and returns a clean copy of valid options", () => {
     expect(validatePricingOptions(undefined, "pricing")).toBeUndefined();
-    const options = { models: { m: { inputPerMillionUsd: 1, outputPerMillionUsd: 2 } }, aliases: { d: "m", e: "gpt-4o" }, discount: 0.8 };
+    const options = {
+      models: { m: { inputPerMillionUsd: 1, outputPerMillionUsd: 2 } },
+      aliases: { d: "m", e: "gpt-4o" },
+      discount: 0.8,
+    };
     expect(validatePricingOptions(options, "pricing")).toEqual(options);
   });
 
   it.each<[string, unknown, string]>([
-    ["a negative rate", { models: { "my-model": { inputPerMillionUsd: -1, outputPerMillionUsd: 2 } } }, "pricing.models.my-model.inputPerMillionUsd"],
-    ["a rate that is not a number", { models: { "my-model": { inputPerMillionUsd: "3", outputPerMillionUsd: 2 } } }, "pricing.models.my-model.inputPerMillionUsd"],
-    ["a missing output rate", { models: { "my-model": { inputPerMillionUsd: 1 } } }, "pricing.models.my-model.outputPerMillionUsd"],
-    ["a misspelt rate", { models: { "my-model": { inputPerMillion: 1, outputPerMillionUsd: 2 } } }, "pricing.models.my-model.inputPerMillion"],
+    [
+      "a negative rate",
+      { models: { "my-model": { inputPerMillionUsd: -1, outputPerMillionUsd: 2 } } },
+      "pricing.models.my-model.inputPerMillionUsd",
+    ],
+    [
+      "a rate that is not a number",
+      { models: { "my-model": { inputPerMillionUsd: "3", outputPerMillionUsd: 2 } } },
+      "pricing.models.my-model.inputPerMillionUsd",
+    ],
+    [
+      "a missing output rate",
+      { models: { "my-model": { inputPerMillionUsd: 1 } } },
+      "pricing.models.my-model.outputPerMillionUsd",
+    ],
+    [
+      "a misspelt rate",
+      { models: { "my-model": { inputPerMillion: 1, outputPerMillionUsd: 2 } } },
+      "pricing.models.my-model.inputPerMillion",
+    ],
     ["a discount given in percent", { discount: 20 }, "pricing.discount"],
     ["an alias to a model nobody knows", { aliases: { prod: "gpt4o" } }, "pricing.aliases.prod"],
     ["a resolvePrice that is not a function", { resolvePrice: 5 }, "pricing.resolvePrice"],
     ["data that is not an array", { data: { providers: [] } }, "pricing.data"],
-    ["a bad price in data", { data: [{ id: "x", models: [{ id: "m", match: { equals: "m" }, prices: { input_mtok: -2 } }] }] }, "pricing.data[0].models[0].prices.input_mtok"],
+    [
+      "a bad price in data",
+      { data: [{ id: "x", models: [{ id: "m", match: { equals: "m" }, prices: { input_mtok: -2 } }] }] },
+      "pricing.data[0].models[0].prices.input_mtok",
+    ],
     ["an unknown field", { modles: {} }, "pricing.modles"],
   ])("names the field for %s", (_case, value, option) => {
     const error = optionError(value);
@@ -336,7 +422,9 @@ describe("validatePricingOptions", () => {
   });
 
   it("suggests the spelled-out name for a misspelt rate", () => {
-    expect(optionError({ models: { m: { inputPerMillion: 1, outputPerMillionUsd: 2 } } }).message).toContain("did you mean `inputPerMillionUsd`?");
+    expect(optionError({ models: { m: { inputPerMillion: 1, outputPerMillionUsd: 2 } } }).message).toContain(
+      "did you mean `inputPerMillionUsd`?",
+    );
   });
 
   it("makes createPricer fail at set-up, not at the first call", () => {

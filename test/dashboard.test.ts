@@ -80,7 +80,9 @@ describe("the example dashboard and alert rules against a real Prometheus", () =
     await scenario?.close();
   });
 
-  const queries = dashboard.panels.flatMap((panel) => (panel.targets ?? []).map((target) => ({ panel: panel.title, target })));
+  const queries = dashboard.panels.flatMap((panel) =>
+    (panel.targets ?? []).map((target) => ({ panel: panel.title, target })),
+  );
   for (const { panel, target } of queries) {
     const awaiting = panelsAwaitingMetric[panel];
     if (awaiting === undefined) {
@@ -102,10 +104,18 @@ describe("the example dashboard and alert rules against a real Prometheus", () =
 
   it("loads the alert rules, evaluates them without errors, and fires the error-rate alert on 20% errors", async () => {
     // 2 of 10 calls failed: above the 5% threshold, so the alert is pending (it fires after `for: 10m`).
-    const alerts = await scenario.prometheus.waitFor('ALERTS{alertname="TokentraceHighErrorRate"}', (samples) => samples.length > 0);
-    expect(alerts.map((sample) => [sample.metric["alertstate"], sample.metric["gen_ai_request_model"]])).toEqual([["pending", "gpt-4o-mini"]]);
+    const alerts = await scenario.prometheus.waitFor(
+      'ALERTS{alertname="TokentraceHighErrorRate"}',
+      (samples) => samples.length > 0,
+    );
+    expect(alerts.map((sample) => [sample.metric["alertstate"], sample.metric["gen_ai_request_model"]])).toEqual([
+      ["pending", "gpt-4o-mini"],
+    ]);
     const data = (await scenario.prometheus.api("/api/v1/rules")) as {
-      groups: Array<{ name: string; rules: Array<{ name: string; health: string; lastError?: string; state: string }> }>;
+      groups: Array<{
+        name: string;
+        rules: Array<{ name: string; health: string; lastError?: string; state: string }>;
+      }>;
     };
     expect(data.groups.map((group) => group.name)).toEqual(["tokentrace"]);
     expect(data.groups[0]!.rules.map((rule) => [rule.name, rule.health, rule.lastError ?? "", rule.state])).toEqual([
@@ -114,7 +124,11 @@ describe("the example dashboard and alert rules against a real Prometheus", () =
       ["TokentraceCostBurnRate", "ok", "", "inactive"],
     ]);
     // The alert expressions' left-hand sides have data: the rules watch metrics that exist.
-    expect(await scenario.prometheus.query('histogram_quantile(0.95, sum by (le, gen_ai_request_model) (rate(gen_ai_client_operation_time_to_first_chunk_bucket[5m])))')).toHaveLength(1);
+    expect(
+      await scenario.prometheus.query(
+        "histogram_quantile(0.95, sum by (le, gen_ai_request_model) (rate(gen_ai_client_operation_time_to_first_chunk_bucket[5m])))",
+      ),
+    ).toHaveLength(1);
     expect(await scenario.prometheus.query("sum(rate(tokentrace_client_cost_total[30m])) * 3600")).toHaveLength(1);
   });
 });

@@ -53,7 +53,11 @@ function echo401(headers: Record<string, string | string[] | undefined>): Script
 
 /** Every text the span carries: status message, exception event attributes. */
 function recordedText(span: ReadableSpan): string {
-  return JSON.stringify({ status: span.status, events: span.events.map((event) => event.attributes), attributes: span.attributes });
+  return JSON.stringify({
+    status: span.status,
+    events: span.events.map((event) => event.attributes),
+    attributes: span.attributes,
+  });
 }
 
 describe("error text with content capture off", () => {
@@ -80,7 +84,10 @@ describe("error text with content capture off", () => {
   });
 
   it("records no prompt a 400 echoes back", async () => {
-    answer = () => ({ status: 400, json: { error: { message: `Bad request near "${PROMPT}"`, type: "invalid_request_error", code: null } } });
+    answer = () => ({
+      status: 400,
+      json: { error: { message: `Bad request near "${PROMPT}"`, type: "invalid_request_error", code: null } },
+    });
     await openai(false)
       .chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: PROMPT }] })
       .catch(() => undefined);
@@ -90,8 +97,14 @@ describe("error text with content capture off", () => {
   });
 
   it("records no text of a mid-stream error event", async () => {
-    answer = () => ({ events: [{ error: { message: `stream failed for key ${KEY}`, type: "server_error", code: "boom" } }] });
-    const stream = await openai(false).chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: PROMPT }], stream: true });
+    answer = () => ({
+      events: [{ error: { message: `stream failed for key ${KEY}`, type: "server_error", code: "boom" } }],
+    });
+    const stream = await openai(false).chat.completions.create({
+      model: "gpt-4o-mini",
+      messages: [{ role: "user", content: PROMPT }],
+      stream: true,
+    });
     await (async () => {
       for await (const _ of stream) void _;
     })().catch(() => undefined);
@@ -113,7 +126,9 @@ describe("error text with content capture on", () => {
     const expected = "401 Incorrect API key provided: Bearer [REDACTED] (gateway [REDACTED])";
     expect(span.status.message).toBe(expected);
     expect(span.events[0]!.attributes!["exception.message"]).toBe(expected);
-    expect((span.events[0]!.attributes!["exception.stacktrace"] as string).startsWith(`Error: ${expected}\n`)).toBe(true);
+    expect((span.events[0]!.attributes!["exception.stacktrace"] as string).startsWith(`Error: ${expected}\n`)).toBe(
+      true,
+    );
     expect(recordedText(span)).not.toContain(KEY);
     expect(recordedText(span)).not.toContain(HEADER_TOKEN);
   });
@@ -121,11 +136,22 @@ describe("error text with content capture on", () => {
   it("redacts an Anthropic client's key echoed in a 401", async () => {
     answer = (headers) => ({
       status: 401,
-      json: { type: "error", error: { type: "authentication_error", message: `invalid credentials ${String(headers["x-api-key"] ?? headers["authorization"])}` } },
+      json: {
+        type: "error",
+        error: {
+          type: "authentication_error",
+          message: `invalid credentials ${String(headers["x-api-key"] ?? headers["authorization"])}`,
+        },
+      },
     });
     const { tracerProvider, meterProvider } = telemetry;
-    const anthropic = observe(new Anthropic({ apiKey: KEY, baseURL: server.url, maxRetries: 0 }), { tracerProvider, meterProvider });
-    await anthropic.messages.create({ model: "claude-test", max_tokens: 10, messages: [{ role: "user", content: "x" }] }).catch(() => undefined);
+    const anthropic = observe(new Anthropic({ apiKey: KEY, baseURL: server.url, maxRetries: 0 }), {
+      tracerProvider,
+      meterProvider,
+    });
+    await anthropic.messages
+      .create({ model: "claude-test", max_tokens: 10, messages: [{ role: "user", content: "x" }] })
+      .catch(() => undefined);
     const span = telemetry.onlySpan();
     expect(span.attributes["error.type"]).toBe("AuthenticationError");
     expect(span.status.message).toMatch(/invalid credentials (Bearer )?\[REDACTED\]/);

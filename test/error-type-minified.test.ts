@@ -60,10 +60,21 @@ describe("error.type in a minified bundle", () => {
     };
     // Not vacuous: the classes really lost their names in the bundle.
     expect(result.constructorNames).toHaveLength(5);
-    for (const name of ["RateLimitError", "InternalServerError", "BadRequestError", "APIConnectionError", "APIUserAbortError"]) {
+    for (const name of [
+      "RateLimitError",
+      "InternalServerError",
+      "BadRequestError",
+      "APIConnectionError",
+      "APIUserAbortError",
+    ]) {
       expect(result.constructorNames).not.toContain(name);
     }
-    expect(result.errorTypes).toEqual(["RateLimitError", "InternalServerError", "BadRequestError", "APIConnectionError"]);
+    expect(result.errorTypes).toEqual([
+      "RateLimitError",
+      "InternalServerError",
+      "BadRequestError",
+      "APIConnectionError",
+    ]);
     // An abort is still told apart from a failure.
     expect(result.aborted).toEqual({ errorType: null, status: SpanStatusCode.UNSET });
   });

@@ -34,47 +34,58 @@ async function runBoth(kind: StreamKind, events: (string | object)[]) {
 }
 
 describe.each(STREAM_KINDS)("random %s streams", (kind) => {
-  it("reach the app exactly as through a raw client, with one span ended once and bounded arrays", async () => {
-    await fc.assert(
-      fc.asyncProperty(streamOf(kind), async (events) => {
-        const { raw, observed, spans, endCalls } = await runBoth(kind, events);
-        // No throw into the app beyond what the raw client throws, and the same chunks.
-        expect(observed).toEqual(raw);
-        expect(endCalls).toEqual([1]);
-        expect(spans).toHaveLength(1);
-        const lengths = arrayLengths(spans[0]!);
-        expect(lengths["gen_ai.response.finish_reasons"] ?? 0).toBeLessThanOrEqual(MAX_CHOICES);
-        for (const length of Object.values(lengths)) expect(length).toBeLessThanOrEqual(MAX_CONTENT_BLOCKS);
-        const ignored = spans[0]!.attributes["tokentrace.payload.ignored_entries"];
-        expect(ignored === undefined || (Number.isSafeInteger(ignored) && (ignored as number) > 0)).toBe(true);
-      }),
-      { seed, numRuns },
-    );
-  }, timeout);
+  it(
+    "reach the app exactly as through a raw client, with one span ended once and bounded arrays",
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(streamOf(kind), async (events) => {
+          const { raw, observed, spans, endCalls } = await runBoth(kind, events);
+          // No throw into the app beyond what the raw client throws, and the same chunks.
+          expect(observed).toEqual(raw);
+          expect(endCalls).toEqual([1]);
+          expect(spans).toHaveLength(1);
+          const lengths = arrayLengths(spans[0]!);
+          expect(lengths["gen_ai.response.finish_reasons"] ?? 0).toBeLessThanOrEqual(MAX_CHOICES);
+          for (const length of Object.values(lengths)) expect(length).toBeLessThanOrEqual(MAX_CONTENT_BLOCKS);
+          const ignored = spans[0]!.attributes["tokentrace.payload.ignored_entries"];
+          expect(ignored === undefined || (Number.isSafeInteger(ignored) && (ignored as number) > 0)).toBe(true);
+        }),
+        { seed, numRuns },
+      );
+    },
+    timeout,
+  );
 
-  it("put no impossible number on the span: token counts are non-negative safe integers, every number finite", async () => {
-    await fc.assert(
-      fc.asyncProperty(streamOf(kind), async (events) => {
-        const { spans } = await runBoth(kind, events);
-        const attributes = spans[0]!.attributes;
-        for (const [name, value] of Object.entries(attributes)) {
-          if (typeof value === "number") expect(Number.isFinite(value), `${name} = ${value}`).toBe(true);
-          if ((name.startsWith("gen_ai.usage.") || name.startsWith("tokentrace.usage.")) && name.endsWith("_tokens")) {
-            expect(Number.isSafeInteger(value) && (value as number) >= 0, `${name} = ${String(value)}`).toBe(true);
+  it(
+    "put no impossible number on the span: token counts are non-negative safe integers, every number finite",
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(streamOf(kind), async (events) => {
+          const { spans } = await runBoth(kind, events);
+          const attributes = spans[0]!.attributes;
+          for (const [name, value] of Object.entries(attributes)) {
+            if (typeof value === "number") expect(Number.isFinite(value), `${name} = ${value}`).toBe(true);
+            if (
+              (name.startsWith("gen_ai.usage.") || name.startsWith("tokentrace.usage.")) &&
+              name.endsWith("_tokens")
+            ) {
+              expect(Number.isSafeInteger(value) && (value as number) >= 0, `${name} = ${String(value)}`).toBe(true);
+            }
+            if (name === "gen_ai.usage.cost" || name.startsWith("tokentrace.cost.")) {
+              if (typeof value === "number") expect(value >= 0, `${name} = ${value}`).toBe(true);
+            }
           }
-          if (name === "gen_ai.usage.cost" || name.startsWith("tokentrace.cost.")) {
-            if (typeof value === "number") expect(value >= 0, `${name} = ${value}`).toBe(true);
-          }
-        }
-        // Parts never exceed the totals they are part of.
-        const input = attributes["gen_ai.usage.input_tokens"];
-        const output = attributes["gen_ai.usage.output_tokens"];
-        const cacheRead = attributes["gen_ai.usage.cache_read.input_tokens"];
-        const reasoning = attributes["gen_ai.usage.reasoning.output_tokens"];
-        if (typeof cacheRead === "number") expect(typeof input === "number" && cacheRead <= input).toBe(true);
-        if (typeof reasoning === "number") expect(typeof output === "number" && reasoning <= output).toBe(true);
-      }),
-      { seed, numRuns },
-    );
-  }, timeout);
+          // Parts never exceed the totals they are part of.
+          const input = attributes["gen_ai.usage.input_tokens"];
+          const output = attributes["gen_ai.usage.output_tokens"];
+          const cacheRead = attributes["gen_ai.usage.cache_read.input_tokens"];
+          const reasoning = attributes["gen_ai.usage.reasoning.output_tokens"];
+          if (typeof cacheRead === "number") expect(typeof input === "number" && cacheRead <= input).toBe(true);
+          if (typeof reasoning === "number") expect(typeof output === "number" && reasoning <= output).toBe(true);
+        }),
+        { seed, numRuns },
+      );
+    },
+    timeout,
+  );
 });

@@ -47,7 +47,12 @@ const chatCases: Case[] = [
   },
   {
     title: "several usage chunks (the last one counts)",
-    asked: [withNull(delta("Hi", "stop")), { ...envelope, choices: [], usage }, { ...envelope, choices: [], usage: later }, "[DONE]"],
+    asked: [
+      withNull(delta("Hi", "stop")),
+      { ...envelope, choices: [], usage },
+      { ...envelope, choices: [], usage: later },
+      "[DONE]",
+    ],
     unasked: [delta("Hi", "stop"), "[DONE]"],
     tokens: [11, 5],
   },
@@ -57,13 +62,11 @@ const chatCases: Case[] = [
     unasked: [delta("Hi", "stop"), "[DONE]"],
     tokens: [11, 3],
   },
-  ...[42, "lots", [1, 2]].map(
-    (odd): Case => ({
-      title: `a usage chunk whose usage is ${JSON.stringify(odd)}`,
-      asked: [withNull(delta("Hi")), { ...envelope, choices: [], usage: odd }, withNull(delta("!", "stop")), "[DONE]"],
-      unasked: [delta("Hi"), delta("!", "stop"), "[DONE]"],
-    }),
-  ),
+  ...[42, "lots", [1, 2]].map((odd): Case => ({
+    title: `a usage chunk whose usage is ${JSON.stringify(odd)}`,
+    asked: [withNull(delta("Hi")), { ...envelope, choices: [], usage: odd }, withNull(delta("!", "stop")), "[DONE]"],
+    unasked: [delta("Hi"), delta("!", "stop"), "[DONE]"],
+  })),
   {
     // Azure OpenAI's first chunk has no choices and comes with or without the option: the app keeps it.
     title: "a choiceless chunk with usage null (Azure's prompt filter results)",
@@ -73,7 +76,11 @@ const chatCases: Case[] = [
       { ...envelope, choices: [], usage },
       "[DONE]",
     ],
-    unasked: [{ ...envelope, choices: [], prompt_filter_results: [{ prompt_index: 0 }] }, delta("Hi", "stop"), "[DONE]"],
+    unasked: [
+      { ...envelope, choices: [], prompt_filter_results: [{ prompt_index: 0 }] },
+      delta("Hi", "stop"),
+      "[DONE]",
+    ],
     tokens: [11, 3],
   },
 ];
@@ -97,7 +104,11 @@ afterEach(async () => {
 
 const rawClient = (): OpenAI => new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "sk-test", maxRetries: 0 });
 const observedClient = (options: ObserveOptions = {}): OpenAI =>
-  observe(rawClient(), { tracerProvider: telemetry.tracerProvider, meterProvider: telemetry.meterProvider, ...options });
+  observe(rawClient(), {
+    tracerProvider: telemetry.tracerProvider,
+    meterProvider: telemetry.meterProvider,
+    ...options,
+  });
 
 async function json(stream: AsyncIterable<unknown>): Promise<string[]> {
   const chunks: string[] = [];
@@ -121,8 +132,12 @@ describe("a streamed chat completion whose usage tokentrace asked for", () => {
   for (const scenario of chatCases) {
     it(`shows the app exactly the raw chunks with ${scenario.title}`, async () => {
       current = scenario;
-      const expected = await json(await rawClient().chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }));
-      const seen = await json(await observedClient().chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }));
+      const expected = await json(
+        await rawClient().chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }),
+      );
+      const seen = await json(
+        await observedClient().chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }),
+      );
       expect(server.requests[1]?.body).toMatchObject({ stream_options: { include_usage: true } });
       expect(seen).toEqual(expected);
       expectTokens(scenario.tokens);
@@ -145,11 +160,22 @@ describe("a streamed chat completion whose usage tokentrace asked for", () => {
   });
 
   it("hides nothing and changes nothing when tokentrace did not ask, even if the server sends usage unasked", async () => {
-    const unasked = [withNull(delta("Hi")), { ...envelope, choices: [], usage }, withNull(delta("!", "stop")), "[DONE]"];
+    const unasked = [
+      withNull(delta("Hi")),
+      { ...envelope, choices: [], usage },
+      withNull(delta("!", "stop")),
+      "[DONE]",
+    ];
     current = { title: "", asked: unasked, unasked };
-    const expected = await json(await rawClient().chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }));
+    const expected = await json(
+      await rawClient().chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }),
+    );
     const seen = await json(
-      await observedClient({ injectStreamUsage: false }).chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }),
+      await observedClient({ injectStreamUsage: false }).chat.completions.create({
+        model: "gpt-4o-mini",
+        messages,
+        stream: true,
+      }),
     );
     expect(server.requests[1]?.body).not.toHaveProperty("stream_options");
     expect(seen).toEqual(expected);
@@ -170,11 +196,21 @@ describe("a streamed legacy completion whose usage tokentrace asked for", () => 
   it("shows the app exactly the raw chunks when the usage chunk comes first and twice", async () => {
     current = {
       title: "",
-      asked: [{ ...text, choices: [], usage }, withNull(piece("Hi")), withNull(piece("!", "stop")), { ...text, choices: [], usage: later }, "[DONE]"],
+      asked: [
+        { ...text, choices: [], usage },
+        withNull(piece("Hi")),
+        withNull(piece("!", "stop")),
+        { ...text, choices: [], usage: later },
+        "[DONE]",
+      ],
       unasked: [piece("Hi"), piece("!", "stop"), "[DONE]"],
     };
-    const expected = await json(await rawClient().completions.create({ model: "gpt-3.5-turbo-instruct", prompt: "Hi", stream: true }));
-    const seen = await json(await observedClient().completions.create({ model: "gpt-3.5-turbo-instruct", prompt: "Hi", stream: true }));
+    const expected = await json(
+      await rawClient().completions.create({ model: "gpt-3.5-turbo-instruct", prompt: "Hi", stream: true }),
+    );
+    const seen = await json(
+      await observedClient().completions.create({ model: "gpt-3.5-turbo-instruct", prompt: "Hi", stream: true }),
+    );
     expect(server.requests[1]?.body).toMatchObject({ stream_options: { include_usage: true } });
     expect(seen).toEqual(expected);
     expectTokens([11, 5]);
@@ -197,8 +233,12 @@ describe("the raw body of a stream whose usage tokentrace asked for", () => {
 
   it("is byte for byte the body the server sends without the option, through asResponse()", async () => {
     current = realistic;
-    const expected = await rawClient().chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }).asResponse();
-    const seen = await observedClient().chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }).asResponse();
+    const expected = await rawClient()
+      .chat.completions.create({ model: "gpt-4o-mini", messages, stream: true })
+      .asResponse();
+    const seen = await observedClient()
+      .chat.completions.create({ model: "gpt-4o-mini", messages, stream: true })
+      .asResponse();
     expect(server.requests[1]?.body).toMatchObject({ stream_options: { include_usage: true } });
     expect(seen.status).toBe(200);
     expect(seen.headers.get("content-type")).toBe(expected.headers.get("content-type"));
@@ -208,15 +248,23 @@ describe("the raw body of a stream whose usage tokentrace asked for", () => {
 
   it("is byte for byte the body the server sends without the option, through withResponse()", async () => {
     current = realistic;
-    const expected = await rawClient().chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }).withResponse();
-    const seen = await observedClient().chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }).withResponse();
+    const expected = await rawClient()
+      .chat.completions.create({ model: "gpt-4o-mini", messages, stream: true })
+      .withResponse();
+    const seen = await observedClient()
+      .chat.completions.create({ model: "gpt-4o-mini", messages, stream: true })
+      .withResponse();
     expect(await seen.response.text()).toBe(await expected.response.text());
   });
 
   it("leaves the parsed stream of withResponse() as the raw client's, with exact usage", async () => {
     current = realistic;
-    const expected = await json((await rawClient().chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }).withResponse()).data);
-    const { data } = await observedClient().chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }).withResponse();
+    const expected = await json(
+      (await rawClient().chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }).withResponse()).data,
+    );
+    const { data } = await observedClient()
+      .chat.completions.create({ model: "gpt-4o-mini", messages, stream: true })
+      .withResponse();
     expect(await json(data)).toEqual(expected);
     expectTokens([11, 3]);
   });
@@ -237,8 +285,12 @@ describe("the raw body of a mock server stream", () => {
 
   it("is byte for byte the raw client's for chat completions", async () => {
     mock.enqueue({ id: "chatcmpl-same", requestId: "req_same" }, { id: "chatcmpl-same", requestId: "req_same" });
-    const expected = await client().chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }).asResponse();
-    const seen = await observed().chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }).asResponse();
+    const expected = await client()
+      .chat.completions.create({ model: "gpt-4o-mini", messages, stream: true })
+      .asResponse();
+    const seen = await observed()
+      .chat.completions.create({ model: "gpt-4o-mini", messages, stream: true })
+      .asResponse();
     expect(mock.requests[1]?.body).toMatchObject({ stream_options: { include_usage: true } });
     const bytes = await seen.text();
     expect(bytes).toBe(await expected.text());

@@ -48,8 +48,17 @@ describe("resource use", () => {
     const batch = async (calls: number): Promise<void> => {
       for (let index = 0; index < calls; index += 4) {
         await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
-        for await (const chunk of await openai.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true })) void chunk;
-        for await (const chunk of await openai.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true })) {
+        for await (const chunk of await openai.chat.completions.create({
+          model: "gpt-4o-mini",
+          messages,
+          stream: true,
+        }))
+          void chunk;
+        for await (const chunk of await openai.chat.completions.create({
+          model: "gpt-4o-mini",
+          messages,
+          stream: true,
+        })) {
           void chunk;
           break;
         }

@@ -30,11 +30,13 @@ async function collect(stream: AsyncIterable<ChatCompletionChunk>): Promise<Chat
 }
 
 function contentPieces(chunks: readonly ChatCompletionChunk[], choiceIndex = 0): string[] {
-  return chunks.flatMap((chunk) =>
-    (chunk.choices ?? [])
-      .filter((choice) => choice.index === choiceIndex && typeof choice.delta?.content === "string")
-      .map((choice) => choice.delta.content as string),
-  ).filter((piece) => piece !== "");
+  return chunks
+    .flatMap((chunk) =>
+      (chunk.choices ?? [])
+        .filter((choice) => choice.index === choiceIndex && typeof choice.delta?.content === "string")
+        .map((choice) => choice.delta.content as string),
+    )
+    .filter((piece) => piece !== "");
 }
 
 async function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T | "timed out"> {
@@ -255,9 +257,7 @@ describe("startMockLLMServer", () => {
         role: "assistant",
         content: null,
         refusal: null,
-        tool_calls: [
-          { id: "call_1", type: "function", function: { name: "get_weather", arguments: toolArguments } },
-        ],
+        tool_calls: [{ id: "call_1", type: "function", function: { name: "get_weather", arguments: toolArguments } }],
       },
       logprobs: null,
       finish_reason: "tool_calls",

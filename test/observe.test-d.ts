@@ -8,12 +8,16 @@ import { observe } from "../src/index.js";
 
 test("observe(new OpenAI()) is exactly OpenAI", () => {
   expectTypeOf(observe(new OpenAI({ apiKey: "sk-x" }))).toEqualTypeOf<OpenAI>();
-  expectTypeOf(observe(new AzureOpenAI({ apiKey: "sk-x", apiVersion: "2024-10-21", endpoint: "https://x.openai.azure.com" }))).toEqualTypeOf<AzureOpenAI>();
+  expectTypeOf(
+    observe(new AzureOpenAI({ apiKey: "sk-x", apiVersion: "2024-10-21", endpoint: "https://x.openai.azure.com" })),
+  ).toEqualTypeOf<AzureOpenAI>();
 });
 
 test("an observed client's calls return the SDK's own promise and stream types", () => {
   const openai = observe(new OpenAI({ apiKey: "sk-x" }));
-  expectTypeOf(openai.chat.completions.create({ model: "m", messages: [] })).toEqualTypeOf<APIPromise<ChatCompletion>>();
+  expectTypeOf(openai.chat.completions.create({ model: "m", messages: [] })).toEqualTypeOf<
+    APIPromise<ChatCompletion>
+  >();
   expectTypeOf(openai.chat.completions.create({ model: "m", messages: [], stream: true })).toEqualTypeOf<
     APIPromise<Stream<ChatCompletionChunk>>
   >();

@@ -129,7 +129,12 @@ describe("content capture", () => {
     await collect(await client.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }));
     for (const span of h.spans()) {
       const keys = Object.keys(span.attributes);
-      expect(keys.filter((key) => key.startsWith("gen_ai.input") || key.startsWith("gen_ai.output.messages") || key.startsWith("gen_ai.tool"))).toEqual([]);
+      expect(
+        keys.filter(
+          (key) =>
+            key.startsWith("gen_ai.input") || key.startsWith("gen_ai.output.messages") || key.startsWith("gen_ai.tool"),
+        ),
+      ).toEqual([]);
       expect(span.attributes["gen_ai.usage.output_tokens"]).toBe(6);
     }
   });
@@ -154,7 +159,9 @@ describe("content capture", () => {
       const [offSpan, fallbackSpan] = h.spans();
       expect(offSpan!.attributes["gen_ai.input.messages"]).toBeUndefined();
       expect(fallbackSpan!.attributes["gen_ai.input.messages"]).toBeUndefined();
-      expect(warnings.filter((warning) => warning.includes("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"))).toEqual([
+      expect(
+        warnings.filter((warning) => warning.includes("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT")),
+      ).toEqual([
         'tokentrace: OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT="maybe" is not one of true, false, NO_CONTENT, SPAN_ONLY, EVENT_ONLY, SPAN_AND_EVENT; content capture is off.',
       ]);
     } finally {
@@ -220,7 +227,11 @@ describe("never breaking the host", () => {
   });
 
   it("keeps calls working and counts the failure when the tracer itself throws", async () => {
-    const broken = { getTracer: () => { throw new Error("tracer exploded"); } };
+    const broken = {
+      getTracer: () => {
+        throw new Error("tracer exploded");
+      },
+    };
     const client = observe(new OpenAI({ baseURL: h.server.openaiBaseURL, apiKey: "sk-x", maxRetries: 0 }), {
       tracerProvider: broken,
     });
@@ -272,7 +283,11 @@ describe("never breaking the host", () => {
     await h.openai.chat.completions.create({ model: "gpt-4o-mini", messages });
     h.server.enqueue({ status: 500 });
     await h.openai.chat.completions.create({ model: "gpt-4o-mini", messages }).catch(() => undefined);
-    for await (const chunk of await h.openai.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true })) {
+    for await (const chunk of await h.openai.chat.completions.create({
+      model: "gpt-4o-mini",
+      messages,
+      stream: true,
+    })) {
       void chunk;
       break;
     }
@@ -288,7 +303,12 @@ describe("never breaking the host", () => {
 describe("metrics", () => {
   it("records operation duration, time to first chunk and token usage with low-cardinality attributes", async () => {
     await h.close();
-    h = await createHarness({ chunkTimingMetric: true, now: sequenceClock([0, 500, 10_000, 10_100, 10_200, 10_300, 10_400, 10_500, 10_600, 10_700, 10_800, 10_900, 11_000]) });
+    h = await createHarness({
+      chunkTimingMetric: true,
+      now: sequenceClock([
+        0, 500, 10_000, 10_100, 10_200, 10_300, 10_400, 10_500, 10_600, 10_700, 10_800, 10_900, 11_000,
+      ]),
+    });
     await h.openai.chat.completions.create({ model: "gpt-4o-mini", messages }); // 0 → 500
     await collect(await h.openai.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }));
     const metrics = await h.sink.collectMetrics();
@@ -320,8 +340,12 @@ describe("metrics", () => {
     expect(perChunk[0]!.value.count).toBe(7);
     expect(perChunk[0]!.value.sum).toBeCloseTo(0.7, 12);
     expect(perChunk[0]!.value.buckets.counts[4]).toBe(7);
-    const calls = metrics.scopeMetrics.flatMap((scope) => scope.metrics).find((metric) => metric.descriptor.name === "tokentrace.client.calls");
-    expect(calls!.dataPoints.map((point) => [point.attributes["tokentrace.call.outcome"], point.value])).toEqual([["completed", 2]]);
+    const calls = metrics.scopeMetrics
+      .flatMap((scope) => scope.metrics)
+      .find((metric) => metric.descriptor.name === "tokentrace.client.calls");
+    expect(calls!.dataPoints.map((point) => [point.attributes["tokentrace.call.outcome"], point.value])).toEqual([
+      ["completed", 2],
+    ]);
   });
 
   it("records no time per output chunk unless chunkTimingMetric is on", async () => {
@@ -333,7 +357,10 @@ describe("metrics", () => {
 
   it("counts calls whose span the sampler dropped, without building their attributes", async () => {
     const { AlwaysOffSampler, BasicTracerProvider } = await import("@opentelemetry/sdk-trace-base");
-    const sampledOut = new BasicTracerProvider({ sampler: new AlwaysOffSampler(), spanProcessors: [...h.sink.spanProcessors] });
+    const sampledOut = new BasicTracerProvider({
+      sampler: new AlwaysOffSampler(),
+      spanProcessors: [...h.sink.spanProcessors],
+    });
     const client = observe(new OpenAI({ baseURL: h.server.openaiBaseURL, apiKey: "sk-x", maxRetries: 0 }), {
       tracerProvider: sampledOut,
       meterProvider: h.meterProvider,
@@ -387,7 +414,10 @@ describe("joining OpenTelemetry", () => {
   it("setup() builds providers from sinks, prints one line per call to the console sink, and shuts down cleanly", async () => {
     const lines: string[] = [];
     const sink = memorySink();
-    const telemetry = setup({ serviceName: "support-bot", sinks: [consoleSink({ write: (line) => lines.push(line) }), sink] });
+    const telemetry = setup({
+      serviceName: "support-bot",
+      sinks: [consoleSink({ write: (line) => lines.push(line) }), sink],
+    });
     try {
       const client = observe(new OpenAI({ baseURL: h.server.openaiBaseURL, apiKey: "sk-x", maxRetries: 0 }), {
         now: sequenceClock([0, 412]),

@@ -89,10 +89,17 @@ function runFirst(spans: ReadableSpan[]): ReadableSpan[] {
 describe("runTools()", () => {
   it("gives one span per model request of the loop, under one invoke_agent span for the run, with its events and final content intact", async () => {
     const run = async (client: OpenAI): Promise<{ content: unknown; calls: string[]; roles: string[] }> => {
-      h.server.enqueue({ toolCalls: [{ id: "call_1", name: "get_weather", arguments: '{"city":"Paris"}' }] }, { text: "It is sunny in Paris." });
+      h.server.enqueue(
+        { toolCalls: [{ id: "call_1", name: "get_weather", arguments: '{"city":"Paris"}' }] },
+        { text: "It is sunny in Paris." },
+      );
       const calls: string[] = [];
       const roles: string[] = [];
-      const runner = helpersOf(client).runTools({ model: "gpt-4o-mini", messages, tools: [weatherTool(calls)] } as never);
+      const runner = helpersOf(client).runTools({
+        model: "gpt-4o-mini",
+        messages,
+        tools: [weatherTool(calls)],
+      } as never);
       runner.on("message" as never, ((message: { role: string }) => roles.push(message.role)) as never);
       return { content: await runner.finalContent(), calls, roles };
     };
@@ -121,7 +128,10 @@ describe("runTools()", () => {
     // The second request carries the tool call and its result.
     expect(jsonAttribute(spans[1]!, "gen_ai.input.messages")).toEqual([
       { role: "user", parts: [{ type: "text", content: messages[0]!.content }] },
-      { role: "assistant", parts: [{ type: "tool_call", id: "call_1", name: "get_weather", arguments: { city: "Paris" } }] },
+      {
+        role: "assistant",
+        parts: [{ type: "tool_call", id: "call_1", name: "get_weather", arguments: { city: "Paris" } }],
+      },
       { role: "tool", parts: [{ type: "tool_call_response", id: "call_1", response: "sunny" }] },
     ]);
   });
@@ -129,7 +139,11 @@ describe("runTools()", () => {
   it("ends the run's span as an error when a request of the loop fails, and leaves the runner's errors to the app", async () => {
     h.server.enqueue({ status: 500 });
     const calls: string[] = [];
-    const runner = helpersOf(h.openai).runTools({ model: "gpt-4o-mini", messages, tools: [weatherTool(calls)] } as never);
+    const runner = helpersOf(h.openai).runTools({
+      model: "gpt-4o-mini",
+      messages,
+      tools: [weatherTool(calls)],
+    } as never);
     const error: unknown = await runner.finalContent().catch((caught: unknown) => caught);
     expect((error as Error).constructor.name).toBe("InternalServerError");
     const [runSpan, request] = runFirst(await h.waitForSpans(2));
@@ -140,16 +154,27 @@ describe("runTools()", () => {
   });
 
   it("streams each request of the loop as its own span when asked to stream", async () => {
-    h.server.enqueue({ toolCalls: [{ id: "call_1", name: "get_weather", arguments: '{"city":"Paris"}' }] }, { text: "Sunny." });
+    h.server.enqueue(
+      { toolCalls: [{ id: "call_1", name: "get_weather", arguments: '{"city":"Paris"}' }] },
+      { text: "Sunny." },
+    );
     const calls: string[] = [];
-    const runner = helpersOf(h.openai).runTools({ model: "gpt-4o-mini", messages, stream: true, tools: [weatherTool(calls)] } as never);
+    const runner = helpersOf(h.openai).runTools({
+      model: "gpt-4o-mini",
+      messages,
+      stream: true,
+      tools: [weatherTool(calls)],
+    } as never);
     const deltas: string[] = [];
     runner.on("content" as never, ((delta: string) => deltas.push(delta)) as never);
     expect(await runner.finalContent()).toBe("Sunny.");
     expect(deltas.join("")).toBe("Sunny.");
     const [run, ...spans] = runFirst(await h.waitForSpans(3));
     expect(run!.name).toBe("invoke_agent");
-    expect(spans.map((span) => span.parentSpanContext?.spanId)).toEqual([run!.spanContext().spanId, run!.spanContext().spanId]);
+    expect(spans.map((span) => span.parentSpanContext?.spanId)).toEqual([
+      run!.spanContext().spanId,
+      run!.spanContext().spanId,
+    ]);
     expect(spans).toHaveLength(2);
     expect(spans.map((span) => span.attributes["gen_ai.request.stream"])).toEqual([true, true]);
     expect(spans.map((span) => span.attributes["gen_ai.usage.input_tokens"] !== undefined)).toEqual([true, true]);

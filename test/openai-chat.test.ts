@@ -90,7 +90,9 @@ describe("a non-streaming chat completion", () => {
   });
 
   it("reports cached and reasoning tokens from the provider's usage details", async () => {
-    h.server.enqueue({ usage: { prompt_tokens: 2006, completion_tokens: 300, cached_tokens: 1920, reasoning_tokens: 256 } });
+    h.server.enqueue({
+      usage: { prompt_tokens: 2006, completion_tokens: 300, cached_tokens: 1920, reasoning_tokens: 256 },
+    });
     await h.openai.chat.completions.create({ model: "o3-mini", messages });
     const attributes = h.onlySpan().attributes;
     expect(attributes["gen_ai.usage.input_tokens"]).toBe(2006);
@@ -130,7 +132,10 @@ describe("a non-streaming chat completion", () => {
   it("traces chat.completions.parse() as one span and returns the parsed result", async () => {
     h.server.enqueue({ text: '{"city":"Paris"}' });
     // openai v4 keeps the helper under beta.
-    const completions = "parse" in h.openai.chat.completions ? h.openai.chat.completions : (h.openai as unknown as { beta: { chat: OpenAI["chat"] } }).beta.chat.completions;
+    const completions =
+      "parse" in h.openai.chat.completions
+        ? h.openai.chat.completions
+        : (h.openai as unknown as { beta: { chat: OpenAI["chat"] } }).beta.chat.completions;
     const result = await completions.parse({
       model: "gpt-4o-mini",
       messages,
@@ -150,7 +155,11 @@ describe("a non-streaming chat completion", () => {
     const tools = [
       {
         type: "function" as const,
-        function: { name: "get_weather", description: "Weather by city", parameters: { type: "object", properties: { city: { type: "string" } } } },
+        function: {
+          name: "get_weather",
+          description: "Weather by city",
+          parameters: { type: "object", properties: { city: { type: "string" } } },
+        },
       },
     ];
     await h.openai.chat.completions.create({
@@ -158,8 +167,19 @@ describe("a non-streaming chat completion", () => {
       tools,
       messages: [
         { role: "system", content: "Be brief." },
-        { role: "user", content: [{ type: "text", text: "Weather?" }, { type: "image_url", image_url: { url: "data:image/png;base64,AAAAAAAA" } }] },
-        { role: "assistant", tool_calls: [{ id: "call_0", type: "function", function: { name: "get_weather", arguments: '{"city":"Rome"}' } }] },
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "Weather?" },
+            { type: "image_url", image_url: { url: "data:image/png;base64,AAAAAAAA" } },
+          ],
+        },
+        {
+          role: "assistant",
+          tool_calls: [
+            { id: "call_0", type: "function", function: { name: "get_weather", arguments: '{"city":"Rome"}' } },
+          ],
+        },
         { role: "tool", tool_call_id: "call_0", content: "sunny" },
       ],
     });
@@ -173,7 +193,10 @@ describe("a non-streaming chat completion", () => {
           { type: "blob", modality: "image", mime_type: "image/png", content: "[6 bytes omitted]" },
         ],
       },
-      { role: "assistant", parts: [{ type: "tool_call", id: "call_0", name: "get_weather", arguments: { city: "Rome" } }] },
+      {
+        role: "assistant",
+        parts: [{ type: "tool_call", id: "call_0", name: "get_weather", arguments: { city: "Rome" } }],
+      },
       { role: "tool", parts: [{ type: "tool_call_response", id: "call_0", response: "sunny" }] },
     ]);
     expect(JSON.parse(attributes["gen_ai.output.messages"] as string)).toEqual([
@@ -184,7 +207,12 @@ describe("a non-streaming chat completion", () => {
       },
     ]);
     expect(JSON.parse(attributes["gen_ai.tool.definitions"] as string)).toEqual([
-      { type: "function", name: "get_weather", description: "Weather by city", parameters: tools[0]!.function.parameters },
+      {
+        type: "function",
+        name: "get_weather",
+        description: "Weather by city",
+        parameters: tools[0]!.function.parameters,
+      },
     ]);
     expect(attributes["gen_ai.response.finish_reasons"]).toEqual(["tool_calls"]);
   });
@@ -209,7 +237,9 @@ describe("a non-streaming chat completion", () => {
     const url = h.server.openaiBaseURL;
     await h.server.close();
     const client = h.observeClient(new OpenAI({ baseURL: url, apiKey: "sk-x", maxRetries: 0 }));
-    const error: unknown = await client.chat.completions.create({ model: "gpt-4o-mini", messages }).catch((caught: unknown) => caught);
+    const error: unknown = await client.chat.completions
+      .create({ model: "gpt-4o-mini", messages })
+      .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(OpenAI.APIConnectionError);
     expect(h.onlySpan().attributes["error.type"]).toBe("APIConnectionError");
     h.server = await (await import("../src/testing/index.js")).startMockLLMServer();
@@ -232,7 +262,9 @@ describe("a non-streaming chat completion", () => {
       h.server.enqueue({ malformed: "non-json" });
       return h.raw.chat.completions.create({ model: "gpt-4o-mini", messages }).catch((caught: unknown) => caught);
     })();
-    const error: unknown = await h.openai.chat.completions.create({ model: "gpt-4o-mini", messages }).catch((caught: unknown) => caught);
+    const error: unknown = await h.openai.chat.completions
+      .create({ model: "gpt-4o-mini", messages })
+      .catch((caught: unknown) => caught);
     expect((error as Error).constructor).toBe((rawError as Error).constructor);
     expect((error as Error).message).toBe((rawError as Error).message);
     expect(h.onlySpan().status.code).toBe(SpanStatusCode.ERROR);
@@ -245,7 +277,9 @@ describe("a streamed chat completion", () => {
   });
 
   it("gives the app exactly the chunks the raw client gives, while recording exact usage", async () => {
-    const rawChunks = await collect(await h.raw.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }));
+    const rawChunks = await collect(
+      await h.raw.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }),
+    );
     const stream = await h.openai.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true });
     const chunks = await collect(stream);
     const normalise = (chunk: unknown): string => JSON.stringify(chunk).replace(/chatcmpl-mock-\d+/, "ID");
@@ -286,7 +320,12 @@ describe("a streamed chat completion", () => {
 
   it("respects an explicit include_usage from the app and shows it the usage chunk", async () => {
     const chunks = await collect(
-      await h.openai.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true, stream_options: { include_usage: true } }),
+      await h.openai.chat.completions.create({
+        model: "gpt-4o-mini",
+        messages,
+        stream: true,
+        stream_options: { include_usage: true },
+      }),
     );
     const last = chunks[chunks.length - 1]!;
     expect(last.choices).toEqual([]);
@@ -407,7 +446,10 @@ describe("a streamed chat completion", () => {
       if (done) break;
       text += decoder.decode(value as Uint8Array);
     }
-    const lines = text.trim().split("\n").map((line) => JSON.parse(line) as { choices: Array<{ delta: { content?: string } }> });
+    const lines = text
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { choices: Array<{ delta: { content?: string } }> });
     expect(lines.map((line) => line.choices[0]?.delta.content ?? "").join("")).toBe(DEFAULT_TEXT);
     const [span] = await h.waitForSpans(1);
     expect(span!.attributes["tokentrace.stream.end"]).toBe("completed");
@@ -430,10 +472,22 @@ describe("a streamed chat completion", () => {
     h.server.enqueue({ malformed: "odd-chunks" });
     const rawChunks = await (async () => {
       h.server.enqueue({ malformed: "odd-chunks" });
-      return collect(await h.raw.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true, stream_options: { include_usage: true } }));
+      return collect(
+        await h.raw.chat.completions.create({
+          model: "gpt-4o-mini",
+          messages,
+          stream: true,
+          stream_options: { include_usage: true },
+        }),
+      );
     })();
     const chunks = await collect(
-      await h.openai.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true, stream_options: { include_usage: true } }),
+      await h.openai.chat.completions.create({
+        model: "gpt-4o-mini",
+        messages,
+        stream: true,
+        stream_options: { include_usage: true },
+      }),
     );
     const normalise = (chunk: unknown): string => JSON.stringify(chunk).replace(/chatcmpl-mock-\d+/, "ID");
     expect(chunks.map(normalise)).toEqual(rawChunks.map(normalise));
@@ -444,9 +498,9 @@ describe("a streamed chat completion", () => {
 
   it("records a non-JSON chunk's error as the app sees it", async () => {
     h.server.enqueue({ malformed: "non-json" });
-    const error = await collect(await h.openai.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true })).catch(
-      (caught: unknown) => caught,
-    );
+    const error = await collect(
+      await h.openai.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }),
+    ).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(SyntaxError);
     const span = h.onlySpan();
     expect(span.attributes["error.type"]).toBe("SyntaxError");

@@ -23,7 +23,11 @@ afterEach(async () => {
 
 describe("embeddings", () => {
   it("records an `embeddings {model}` span with dimensions and input tokens, never the vectors", async () => {
-    const result = await h.openai.embeddings.create({ model: "text-embedding-3-small", input: ["first text", "second"], dimensions: 4 });
+    const result = await h.openai.embeddings.create({
+      model: "text-embedding-3-small",
+      input: ["first text", "second"],
+      dimensions: 4,
+    });
     // The SDK asked for base64 and decoded it back to numbers, as without tokentrace.
     expect(result.data.map((item) => Array.from(item.embedding))).toEqual([
       [-0.5, -0.453125, -0.40625, -0.359375],
@@ -52,7 +56,11 @@ describe("embeddings", () => {
   });
 
   it("records the encoding formats the app asked for, and the dimension count of what came back", async () => {
-    const result = await h.openai.embeddings.create({ model: "text-embedding-3-small", input: "hello", encoding_format: "float" });
+    const result = await h.openai.embeddings.create({
+      model: "text-embedding-3-small",
+      input: "hello",
+      encoding_format: "float",
+    });
     expect(result.data[0]?.embedding).toHaveLength(8);
     const attributes = h.onlySpan().attributes;
     expect(attributes["gen_ai.request.encoding_formats"]).toEqual(["float"]);
@@ -61,15 +69,28 @@ describe("embeddings", () => {
 
   it("counts the dimensions of base64 vectors the app asked for", async () => {
     h.server.enqueueEmbeddings({ dimensions: 1536 });
-    const result = await h.openai.embeddings.create({ model: "text-embedding-3-small", input: "hello", encoding_format: "base64" });
+    const result = await h.openai.embeddings.create({
+      model: "text-embedding-3-small",
+      input: "hello",
+      encoding_format: "base64",
+    });
     expect(typeof result.data[0]?.embedding).toBe("string");
     expect(h.onlySpan().attributes["gen_ai.embeddings.dimension.count"]).toBe(1536);
   });
 
   it("estimates input tokens with the model's tokenizer, and says so, when the endpoint reports none", async () => {
     h.server.enqueueEmbeddings({ omitUsage: true }, { omitUsage: true });
-    await h.openai.embeddings.create({ model: "text-embedding-3-small", input: ["Hello from the tokentrace mock server.", "Say hello"] });
-    await h.openai.embeddings.create({ model: "text-embedding-3-small", input: [[1, 2, 3], [4, 5]] });
+    await h.openai.embeddings.create({
+      model: "text-embedding-3-small",
+      input: ["Hello from the tokentrace mock server.", "Say hello"],
+    });
+    await h.openai.embeddings.create({
+      model: "text-embedding-3-small",
+      input: [
+        [1, 2, 3],
+        [4, 5],
+      ],
+    });
     const [strings, tokenArrays] = h.spans();
     const attributes = strings!.attributes;
     expect(attributes["tokentrace.usage.estimated"]).toBe(true);
@@ -82,7 +103,9 @@ describe("embeddings", () => {
 
   it("rethrows the SDK's own error and records it", async () => {
     h.server.enqueueEmbeddings({ status: 400 });
-    const error: unknown = await h.openai.embeddings.create({ model: "text-embedding-3-small", input: "x" }).catch((caught: unknown) => caught);
+    const error: unknown = await h.openai.embeddings
+      .create({ model: "text-embedding-3-small", input: "x" })
+      .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
     const span = h.onlySpan();
     expect(span.status.code).toBe(SpanStatusCode.ERROR);
@@ -93,7 +116,14 @@ describe("embeddings", () => {
 
 describe("legacy completions", () => {
   it("records a `text_completion {model}` span with the prompt and each choice's text", async () => {
-    const result = await h.openai.completions.create({ model: "gpt-3.5-turbo-instruct", prompt: "Say hello", max_tokens: 20, temperature: 0.5, n: 2, stop: "\n" });
+    const result = await h.openai.completions.create({
+      model: "gpt-3.5-turbo-instruct",
+      prompt: "Say hello",
+      max_tokens: 20,
+      temperature: 0.5,
+      n: 2,
+      stop: "\n",
+    });
     expect(result.choices.map((choice) => choice.text)).toEqual([DEFAULT_TEXT, DEFAULT_TEXT]);
     const span = h.onlySpan();
     expect(span.name).toBe("text_completion gpt-3.5-turbo-instruct");
@@ -125,8 +155,12 @@ describe("legacy completions", () => {
   });
 
   it("streams the chunks the raw client gets, asking for usage and hiding the usage chunk", async () => {
-    const rawChunks = await collect(await h.raw.completions.create({ model: "gpt-3.5-turbo-instruct", prompt: "Say hello", stream: true }));
-    const chunks = await collect(await h.openai.completions.create({ model: "gpt-3.5-turbo-instruct", prompt: "Say hello", stream: true }));
+    const rawChunks = await collect(
+      await h.raw.completions.create({ model: "gpt-3.5-turbo-instruct", prompt: "Say hello", stream: true }),
+    );
+    const chunks = await collect(
+      await h.openai.completions.create({ model: "gpt-3.5-turbo-instruct", prompt: "Say hello", stream: true }),
+    );
     const normalise = (chunk: unknown): string => JSON.stringify(chunk).replace(/cmpl-mock-\d+/, "ID");
     expect(chunks.map(normalise)).toEqual(rawChunks.map(normalise));
     expect(h.server.requests[1]?.body).toMatchObject({ stream_options: { include_usage: true } });
@@ -148,7 +182,11 @@ describe("legacy completions", () => {
   });
 
   it("ends a stream the app breaks off as cancelled, with the partial text and estimated usage", async () => {
-    const stream = await h.openai.completions.create({ model: "gpt-3.5-turbo-instruct", prompt: "Say hello", stream: true });
+    const stream = await h.openai.completions.create({
+      model: "gpt-3.5-turbo-instruct",
+      prompt: "Say hello",
+      stream: true,
+    });
     let seen = 0;
     for await (const chunk of stream) {
       void chunk;
@@ -161,14 +199,16 @@ describe("legacy completions", () => {
     // cl100k_base (gpt-3.5-turbo-instruct): "Hello from " is 3 tokens, "Say hello" 2.
     expect(span!.attributes["gen_ai.usage.output_tokens"]).toBe(3);
     expect(span!.attributes["gen_ai.usage.input_tokens"]).toBe(2);
-    expect(jsonAttribute(span!, "gen_ai.output.messages")).toEqual([{ role: "assistant", parts: [{ type: "text", content: "Hello from " }] }]);
+    expect(jsonAttribute(span!, "gen_ai.output.messages")).toEqual([
+      { role: "assistant", parts: [{ type: "text", content: "Hello from " }] },
+    ]);
   });
 
   it("records a mid-stream failure as an error and rethrows the SDK's error", async () => {
     h.server.enqueueCompletions({ errorAfterChunks: 2 });
-    const error = await collect(await h.openai.completions.create({ model: "gpt-3.5-turbo-instruct", prompt: "Say hello", stream: true })).catch(
-      (caught: unknown) => caught,
-    );
+    const error = await collect(
+      await h.openai.completions.create({ model: "gpt-3.5-turbo-instruct", prompt: "Say hello", stream: true }),
+    ).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(Error);
     const span = h.onlySpan();
     expect(span.status.code).toBe(SpanStatusCode.ERROR);
@@ -181,7 +221,16 @@ describe("surfaces tokentrace does not trace", () => {
     const rawPage = h.raw.models.list();
     const page = h.openai.models.list();
     expect(page.constructor).toBe(rawPage.constructor);
-    const [rawError, error] = await Promise.all([rawPage.then(() => undefined, (caught: unknown) => caught), page.then(() => undefined, (caught: unknown) => caught)]);
+    const [rawError, error] = await Promise.all([
+      rawPage.then(
+        () => undefined,
+        (caught: unknown) => caught,
+      ),
+      page.then(
+        () => undefined,
+        (caught: unknown) => caught,
+      ),
+    ]);
     // The mock serves no /v1/models: both get the same 404.
     expect(error).toBeInstanceOf(OpenAI.NotFoundError);
     expect((error as Error).constructor).toBe((rawError as Error).constructor);

@@ -15,11 +15,18 @@ afterEach(async () => {
 });
 
 const post = (path: string, body: unknown): Promise<Response> =>
-  fetch(`${server.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  fetch(`${server.url}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
 
 describe("the mock server's OpenAI routes", () => {
   it("answers Azure deployment and v1 paths as the OpenAI paths they stand for", async () => {
-    const chat = await post("/openai/deployments/prod/chat/completions?api-version=2024-10-21", { model: "gpt-4o", messages: [] });
+    const chat = await post("/openai/deployments/prod/chat/completions?api-version=2024-10-21", {
+      model: "gpt-4o",
+      messages: [],
+    });
     expect(chat.status).toBe(200);
     expect(((await chat.json()) as { object: string }).object).toBe("chat.completion");
     const responses = await post("/openai/v1/responses", { model: "gpt-4o", input: "hi" });
@@ -33,12 +40,15 @@ describe("the mock server's OpenAI routes", () => {
   it("streams the Responses API as named events with increasing sequence numbers", async () => {
     server.enqueueResponses({ chunks: 2 });
     const text = await (await post("/v1/responses", { model: "gpt-4o-mini", input: "hi", stream: true })).text();
-    const events = text.trim().split("\n\n").map((block) => {
-      const [eventLine, dataLine] = block.split("\n");
-      const data = JSON.parse(dataLine!.slice("data: ".length)) as { type: string; sequence_number: number };
-      expect(eventLine).toBe(`event: ${data.type}`);
-      return data;
-    });
+    const events = text
+      .trim()
+      .split("\n\n")
+      .map((block) => {
+        const [eventLine, dataLine] = block.split("\n");
+        const data = JSON.parse(dataLine!.slice("data: ".length)) as { type: string; sequence_number: number };
+        expect(eventLine).toBe(`event: ${data.type}`);
+        return data;
+      });
     expect(events.map((event) => event.type)).toEqual([
       "response.created",
       "response.in_progress",
@@ -58,11 +68,15 @@ describe("the mock server's OpenAI routes", () => {
     const asJson = (await (await post("/v1/embeddings", { model: "e", input: ["a", "b"], dimensions: 3 })).json()) as {
       data: Array<{ embedding: number[] }>;
     };
-    const asBase64 = (await (await post("/v1/embeddings", { model: "e", input: ["a", "b"], dimensions: 3, encoding_format: "base64" })).json()) as {
+    const asBase64 = (await (
+      await post("/v1/embeddings", { model: "e", input: ["a", "b"], dimensions: 3, encoding_format: "base64" })
+    ).json()) as {
       data: Array<{ embedding: string }>;
       usage: unknown;
     };
-    const decoded = asBase64.data.map((item) => Array.from(new Float32Array(new Uint8Array(Buffer.from(item.embedding, "base64")).buffer)));
+    const decoded = asBase64.data.map((item) =>
+      Array.from(new Float32Array(new Uint8Array(Buffer.from(item.embedding, "base64")).buffer)),
+    );
     expect(decoded).toEqual(asJson.data.map((item) => item.embedding));
     expect(asBase64.usage).toEqual({ prompt_tokens: 2, total_tokens: 2 });
   });

@@ -33,7 +33,9 @@ describe("AzureOpenAI", () => {
 
   it("names the provider azure.ai.openai, requests the deployment, and labels and prices by the response's model", async () => {
     h.server.enqueue({ model: "gpt-4o-2024-08-06" });
-    const azure = h.observeClient(new AzureOpenAI({ endpoint: h.server.url, apiKey: API_KEY, apiVersion, deployment: "prod-chat", maxRetries: 0 }));
+    const azure = h.observeClient(
+      new AzureOpenAI({ endpoint: h.server.url, apiKey: API_KEY, apiVersion, deployment: "prod-chat", maxRetries: 0 }),
+    );
     const completion = await azure.chat.completions.create({ model: "gpt-4o", messages });
     expect(completion.model).toBe("gpt-4o-2024-08-06");
     expect(h.server.requests[0]?.path).toBe(`/openai/deployments/prod-chat/chat/completions?api-version=${apiVersion}`);
@@ -55,9 +57,13 @@ describe("AzureOpenAI", () => {
   });
 
   it("requests the body's model as the deployment when the client names none", async () => {
-    const azure = h.observeClient(new AzureOpenAI({ endpoint: h.server.url, apiKey: API_KEY, apiVersion, maxRetries: 0 }));
+    const azure = h.observeClient(
+      new AzureOpenAI({ endpoint: h.server.url, apiKey: API_KEY, apiVersion, maxRetries: 0 }),
+    );
     await azure.embeddings.create({ model: "embed-deployment", input: "hello" });
-    expect(h.server.requests[0]?.path).toBe(`/openai/deployments/embed-deployment/embeddings?api-version=${apiVersion}`);
+    expect(h.server.requests[0]?.path).toBe(
+      `/openai/deployments/embed-deployment/embeddings?api-version=${apiVersion}`,
+    );
     expect(h.onlySpan().attributes).toMatchObject({
       "gen_ai.operation.name": "embeddings",
       "gen_ai.provider.name": "azure.ai.openai",
@@ -66,9 +72,19 @@ describe("AzureOpenAI", () => {
   });
 
   it("asks for stream usage from api-version 2024-09-01 on, and not before", async () => {
-    const recent = h.observeClient(new AzureOpenAI({ endpoint: h.server.url, apiKey: API_KEY, apiVersion, deployment: "d", maxRetries: 0 }));
+    const recent = h.observeClient(
+      new AzureOpenAI({ endpoint: h.server.url, apiKey: API_KEY, apiVersion, deployment: "d", maxRetries: 0 }),
+    );
     await collect(await recent.chat.completions.create({ model: "gpt-4o", messages, stream: true }));
-    const old = h.observeClient(new AzureOpenAI({ endpoint: h.server.url, apiKey: API_KEY, apiVersion: "2024-06-01", deployment: "d", maxRetries: 0 }));
+    const old = h.observeClient(
+      new AzureOpenAI({
+        endpoint: h.server.url,
+        apiKey: API_KEY,
+        apiVersion: "2024-06-01",
+        deployment: "d",
+        maxRetries: 0,
+      }),
+    );
     await collect(await old.chat.completions.create({ model: "gpt-4o", messages, stream: true }));
     expect(h.server.requests[0]?.body).toMatchObject({ stream_options: { include_usage: true } });
     expect(h.server.requests[1]?.body).not.toHaveProperty("stream_options");
@@ -79,7 +95,9 @@ describe("AzureOpenAI", () => {
   });
 
   it("traces the Responses API on Azure, where the body's model names the deployment", async () => {
-    const azure = h.observeClient(new AzureOpenAI({ endpoint: h.server.url, apiKey: API_KEY, apiVersion: "2025-04-01-preview", maxRetries: 0 }));
+    const azure = h.observeClient(
+      new AzureOpenAI({ endpoint: h.server.url, apiKey: API_KEY, apiVersion: "2025-04-01-preview", maxRetries: 0 }),
+    );
     const response = await azure.responses.create({ model: "responses-deployment", input: "Hi" });
     expect(response.output_text).toBe("Hello from the tokentrace mock server.");
     expect(h.server.requests[0]?.path).toBe("/openai/responses?api-version=2025-04-01-preview");
@@ -102,7 +120,13 @@ describe("OpenAI-compatible endpoints recognised from baseURL", () => {
     ["https://api.x.ai/v1", "x_ai", "api.x.ai", 443, false],
     ["https://api.mistral.ai/v1", "mistral_ai", "api.mistral.ai", 443, false],
     ["https://api.perplexity.ai", "perplexity", "api.perplexity.ai", 443, false],
-    ["https://generativelanguage.googleapis.com/v1beta/openai", "gcp.gemini", "generativelanguage.googleapis.com", 443, false],
+    [
+      "https://generativelanguage.googleapis.com/v1beta/openai",
+      "gcp.gemini",
+      "generativelanguage.googleapis.com",
+      443,
+      false,
+    ],
     ["https://openrouter.ai/api/v1", "tokentrace.openrouter", "openrouter.ai", 443, false],
     ["https://api.together.xyz/v1", "tokentrace.together_ai", "api.together.xyz", 443, false],
     ["https://api.fireworks.ai/inference/v1", "tokentrace.fireworks_ai", "api.fireworks.ai", 443, false],
@@ -113,23 +137,32 @@ describe("OpenAI-compatible endpoints recognised from baseURL", () => {
     ["https://llm-gateway.example.com/v1", "openai", "llm-gateway.example.com", 443, false],
   ];
 
-  it.each(table)("%s is %s, at its own address and port, asked for stream usage: %s", async (baseURL, provider, address, port, injects) => {
-    const client = h.observeClient(clientOf(baseURL));
-    const chunks = await collect(await client.chat.completions.create({ model: "some-model", messages, stream: true }));
-    expect(chunks.some((chunk) => "usage" in chunk)).toBe(false);
-    const span = h.onlySpan();
-    expect(span.attributes["gen_ai.provider.name"]).toBe(provider);
-    expect(span.attributes["server.address"]).toBe(address);
-    expect(span.attributes["server.port"]).toBe(port);
-    expect(h.server.requests[0]?.body).toMatchObject({ model: "some-model" });
-    if (injects) expect(h.server.requests[0]?.body).toMatchObject({ stream_options: { include_usage: true } });
-    else expect(h.server.requests[0]?.body).not.toHaveProperty("stream_options");
-    expect(span.attributes["tokentrace.stream.usage_injected"]).toBe(injects ? true : undefined);
-    expect(span.attributes["tokentrace.usage.estimated"]).toBe(injects ? undefined : true);
-  });
+  it.each(table)(
+    "%s is %s, at its own address and port, asked for stream usage: %s",
+    async (baseURL, provider, address, port, injects) => {
+      const client = h.observeClient(clientOf(baseURL));
+      const chunks = await collect(
+        await client.chat.completions.create({ model: "some-model", messages, stream: true }),
+      );
+      expect(chunks.some((chunk) => "usage" in chunk)).toBe(false);
+      const span = h.onlySpan();
+      expect(span.attributes["gen_ai.provider.name"]).toBe(provider);
+      expect(span.attributes["server.address"]).toBe(address);
+      expect(span.attributes["server.port"]).toBe(port);
+      expect(h.server.requests[0]?.body).toMatchObject({ model: "some-model" });
+      if (injects) expect(h.server.requests[0]?.body).toMatchObject({ stream_options: { include_usage: true } });
+      else expect(h.server.requests[0]?.body).not.toHaveProperty("stream_options");
+      expect(span.attributes["tokentrace.stream.usage_injected"]).toBe(injects ? true : undefined);
+      expect(span.attributes["tokentrace.usage.estimated"]).toBe(injects ? undefined : true);
+    },
+  );
 
   it("records the api-version a plain client sends to Azure as a default query parameter", async () => {
-    const client = h.observeClient(clientOf("https://myresource.openai.azure.com/openai/deployments/chat-prod", { defaultQuery: { "api-version": "2024-02-01" } }));
+    const client = h.observeClient(
+      clientOf("https://myresource.openai.azure.com/openai/deployments/chat-prod", {
+        defaultQuery: { "api-version": "2024-02-01" },
+      }),
+    );
     await collect(await client.chat.completions.create({ model: "gpt-4o", messages, stream: true }));
     expect(h.onlySpan().attributes).toMatchObject({
       "gen_ai.provider.name": "azure.ai.openai",
@@ -151,10 +184,20 @@ describe("OpenAI-compatible endpoints recognised from baseURL", () => {
       "data: [DONE]\n\n",
     ].join("");
     const groqFetch = (): Promise<Response> =>
-      Promise.resolve(new Response(body, { headers: { "content-type": "text/event-stream", "x-request-id": "req_groq" } }));
-    const client = h.observeClient(new OpenAI({ baseURL: "https://api.groq.com/openai/v1", apiKey: API_KEY, maxRetries: 0, fetch: groqFetch as never }), {
-      injectStreamUsage: false,
-    });
+      Promise.resolve(
+        new Response(body, { headers: { "content-type": "text/event-stream", "x-request-id": "req_groq" } }),
+      );
+    const client = h.observeClient(
+      new OpenAI({
+        baseURL: "https://api.groq.com/openai/v1",
+        apiKey: API_KEY,
+        maxRetries: 0,
+        fetch: groqFetch as never,
+      }),
+      {
+        injectStreamUsage: false,
+      },
+    );
     await collect(await client.chat.completions.create({ model: "llama-3.3-70b-versatile", messages, stream: true }));
     expect(h.onlySpan().attributes).toMatchObject({
       "gen_ai.provider.name": "groq",
@@ -191,7 +234,9 @@ describe("the providerName option", () => {
       }
       return undefined;
     };
-    const bad = rejected(() => h.observeClient(new OpenAI({ baseURL: h.server.openaiBaseURL, apiKey: API_KEY }), { providerName: " " }));
+    const bad = rejected(() =>
+      h.observeClient(new OpenAI({ baseURL: h.server.openaiBaseURL, apiKey: API_KEY }), { providerName: " " }),
+    );
     expect(isTokentraceError(bad)).toBe(true);
     expect((bad as Error).message).toMatch(/providerName/);
     const inSetup = rejected(() => setup({ providerName: "openai" } as never));

@@ -29,7 +29,12 @@ const weatherTool = {
   type: "function" as const,
   name: "get_weather",
   description: "Weather by city",
-  parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"], additionalProperties: false },
+  parameters: {
+    type: "object",
+    properties: { city: { type: "string" } },
+    required: ["city"],
+    additionalProperties: false,
+  },
   strict: true,
 };
 
@@ -47,7 +52,9 @@ describe("a non-streaming response", () => {
   });
 
   it("records one CLIENT span with the request's parameters, instructions, usage details and output", async () => {
-    h.server.enqueueResponses({ usage: { input_tokens: 2006, output_tokens: 300, cached_tokens: 1920, reasoning_tokens: 256 } });
+    h.server.enqueueResponses({
+      usage: { input_tokens: 2006, output_tokens: 300, cached_tokens: 1920, reasoning_tokens: 256 },
+    });
     const response = await h.openai.responses.create({
       model: "gpt-4o-mini",
       instructions: "Be brief.",
@@ -113,7 +120,13 @@ describe("a non-streaming response", () => {
       conversation: "conv_123",
       input: [
         { role: "developer", content: "Use tools." },
-        { role: "user", content: [{ type: "input_text", text: "Weather?" }, { type: "input_image", image_url: "data:image/png;base64,AAAAAAAA", detail: "auto" }] },
+        {
+          role: "user",
+          content: [
+            { type: "input_text", text: "Weather?" },
+            { type: "input_image", image_url: "data:image/png;base64,AAAAAAAA", detail: "auto" },
+          ],
+        },
         { type: "function_call", call_id: "call_0", name: "get_weather", arguments: '{"city":"Rome"}' },
         { type: "function_call_output", call_id: "call_0", output: "sunny" },
       ],
@@ -132,7 +145,10 @@ describe("a non-streaming response", () => {
           { type: "blob", modality: "image", mime_type: "image/png", content: "[6 bytes omitted]" },
         ],
       },
-      { role: "assistant", parts: [{ type: "tool_call", id: "call_0", name: "get_weather", arguments: { city: "Rome" } }] },
+      {
+        role: "assistant",
+        parts: [{ type: "tool_call", id: "call_0", name: "get_weather", arguments: { city: "Rome" } }],
+      },
       { role: "tool", parts: [{ type: "tool_call_response", id: "call_0", response: "sunny" }] },
     ]);
     expect(jsonAttribute(span, "gen_ai.output.messages")).toEqual([
@@ -189,7 +205,9 @@ describe("a non-streaming response", () => {
 
   it("rethrows the SDK's own error and records status ERROR, error.type and the HTTP status", async () => {
     h.server.enqueueResponses({ status: 429 });
-    const error: unknown = await h.openai.responses.create({ model: "gpt-4o-mini", input: question }).catch((caught: unknown) => caught);
+    const error: unknown = await h.openai.responses
+      .create({ model: "gpt-4o-mini", input: question })
+      .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(OpenAI.RateLimitError);
     const span = h.onlySpan();
     expect(span.status).toEqual({ code: SpanStatusCode.ERROR, message: (error as Error).message });
@@ -198,15 +216,24 @@ describe("a non-streaming response", () => {
   });
 
   it("keeps withResponse() working on the SDK's own APIPromise", async () => {
-    const { data, response } = await h.openai.responses.create({ model: "gpt-4o-mini", input: question }).withResponse();
+    const { data, response } = await h.openai.responses
+      .create({ model: "gpt-4o-mini", input: question })
+      .withResponse();
     expect(response.status).toBe(200);
     expect(data.output_text).toBe(DEFAULT_TEXT);
     expect(h.onlySpan().attributes["gen_ai.usage.output_tokens"]).toBe(6);
   });
 
   it("records no content with capture off, and the same numbers", async () => {
-    const client = h.observeClient(new OpenAI({ baseURL: h.server.openaiBaseURL, apiKey: "sk-x", maxRetries: 0 }), { captureContent: false });
-    await client.responses.create({ model: "gpt-4o-mini", instructions: "Be brief.", input: question, tools: [weatherTool] });
+    const client = h.observeClient(new OpenAI({ baseURL: h.server.openaiBaseURL, apiKey: "sk-x", maxRetries: 0 }), {
+      captureContent: false,
+    });
+    await client.responses.create({
+      model: "gpt-4o-mini",
+      instructions: "Be brief.",
+      input: question,
+      tools: [weatherTool],
+    });
     const attributes = h.onlySpan().attributes;
     expect(Object.keys(attributes).filter((name) => /messages|instructions|definitions/.test(name))).toEqual([]);
     expect(attributes["gen_ai.usage.input_tokens"]).toBe(15);
@@ -222,7 +249,12 @@ describe("a non-streaming response", () => {
           type: "json_schema",
           name: "answer",
           strict: true,
-          schema: { type: "object", properties: { city: { type: "string" } }, required: ["city"], additionalProperties: false },
+          schema: {
+            type: "object",
+            properties: { city: { type: "string" } },
+            required: ["city"],
+            additionalProperties: false,
+          },
         },
       },
     });
@@ -239,8 +271,12 @@ describe("a streamed response", () => {
   });
 
   it("gives the app exactly the events the raw client gives, while recording exact usage and output", async () => {
-    const rawEvents = await collect(await h.raw.responses.create({ model: "gpt-4o-mini", input: question, stream: true }));
-    const events = await collect(await h.openai.responses.create({ model: "gpt-4o-mini", input: question, stream: true }));
+    const rawEvents = await collect(
+      await h.raw.responses.create({ model: "gpt-4o-mini", input: question, stream: true }),
+    );
+    const events = await collect(
+      await h.openai.responses.create({ model: "gpt-4o-mini", input: question, stream: true }),
+    );
     const normalise = (event: unknown): string => JSON.stringify(event).replace(/_mock_\d+/g, "_mock_N");
     expect(events.map(normalise)).toEqual(rawEvents.map(normalise));
     expect(eventTypes(events)).toHaveLength(14);
@@ -276,7 +312,11 @@ describe("a streamed response", () => {
   it("times the first event and the first text delta from the request's issue, exactly", async () => {
     await h.close();
     // Issue at 1000 ms; 14 events, the first at 1200 ms, the first text delta (the 5th event) at 1500 ms.
-    h = await createHarness({ now: sequenceClock([1000, 1200, 1300, 1400, 1450, 1500, 1510, 1520, 1530, 1540, 1550, 1560, 1570, 1580, 1600, 1700]) });
+    h = await createHarness({
+      now: sequenceClock([
+        1000, 1200, 1300, 1400, 1450, 1500, 1510, 1520, 1530, 1540, 1550, 1560, 1570, 1580, 1600, 1700,
+      ]),
+    });
     await collect(await h.openai.responses.create({ model: "gpt-4o-mini", input: question, stream: true }));
     const attributes = h.onlySpan().attributes;
     expect(attributes["gen_ai.response.time_to_first_chunk"]).toBe(0.2);
@@ -292,7 +332,9 @@ describe("a streamed response", () => {
         { type: "function_call", callId: "call_9", name: "lookup", arguments: '{"query":"tokentrace","limit":3}' },
       ],
     });
-    const events = await collect(await h.openai.responses.create({ model: "gpt-4o-mini", input: question, stream: true, tools: [weatherTool] }));
+    const events = await collect(
+      await h.openai.responses.create({ model: "gpt-4o-mini", input: question, stream: true, tools: [weatherTool] }),
+    );
     const argumentDeltas = events.filter((event) => event.type === "response.function_call_arguments.delta");
     expect(argumentDeltas).toHaveLength(3);
     const span = h.onlySpan();
@@ -348,11 +390,13 @@ describe("a streamed response", () => {
     h.server.enqueueResponses({ disconnectAfterDeltas: 2 });
     const rawError = await (async () => {
       h.server.enqueueResponses({ disconnectAfterDeltas: 2 });
-      return collect(await h.raw.responses.create({ model: "gpt-4o-mini", input: question, stream: true })).catch((caught: unknown) => caught);
+      return collect(await h.raw.responses.create({ model: "gpt-4o-mini", input: question, stream: true })).catch(
+        (caught: unknown) => caught,
+      );
     })();
-    const error = await collect(await h.openai.responses.create({ model: "gpt-4o-mini", input: question, stream: true })).catch(
-      (caught: unknown) => caught,
-    );
+    const error = await collect(
+      await h.openai.responses.create({ model: "gpt-4o-mini", input: question, stream: true }),
+    ).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).constructor).toBe((rawError as Error).constructor);
     const span = h.spans()[0]!;
@@ -365,7 +409,9 @@ describe("a streamed response", () => {
   it("records an error event as the app sees it: thrown (openai v4, v7) or an event (v5, v6)", async () => {
     h.server.enqueueResponses({ errorEventAfterDeltas: 2, errorCode: "server_error" });
     const outcome = await (async () => {
-      const events = await collect(await h.openai.responses.create({ model: "gpt-4o-mini", input: question, stream: true }));
+      const events = await collect(
+        await h.openai.responses.create({ model: "gpt-4o-mini", input: question, stream: true }),
+      );
       return { events, error: undefined as unknown };
     })().catch((error: unknown) => ({ events: [] as EventLike[], error }));
     const span = h.onlySpan();
@@ -385,7 +431,9 @@ describe("a streamed response", () => {
 
   it("records a response.failed event's code as error.type", async () => {
     h.server.enqueueResponses({ outcome: "failed", errorCode: "rate_limit_exceeded" });
-    const events = await collect(await h.openai.responses.create({ model: "gpt-4o-mini", input: question, stream: true }));
+    const events = await collect(
+      await h.openai.responses.create({ model: "gpt-4o-mini", input: question, stream: true }),
+    );
     expect(eventTypes(events)).toEqual(["response.created", "response.in_progress", "response.failed"]);
     const span = h.onlySpan();
     expect(span.attributes["error.type"]).toBe("rate_limit_exceeded");

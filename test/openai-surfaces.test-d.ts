@@ -10,9 +10,15 @@ import { observe } from "../src/index.js";
 test("an observed client's Responses, embeddings and completions calls keep the SDK's own types", () => {
   const openai = observe(new OpenAI({ apiKey: "sk-x" }));
   expectTypeOf(openai.responses.create({ model: "m", input: "hi" })).toEqualTypeOf<APIPromise<Response>>();
-  expectTypeOf(openai.responses.create({ model: "m", input: "hi", stream: true })).toEqualTypeOf<APIPromise<Stream<ResponseStreamEvent>>>();
+  expectTypeOf(openai.responses.create({ model: "m", input: "hi", stream: true })).toEqualTypeOf<
+    APIPromise<Stream<ResponseStreamEvent>>
+  >();
   expectTypeOf(openai.responses.stream).toEqualTypeOf<OpenAI["responses"]["stream"]>();
-  expectTypeOf(openai.embeddings.create({ model: "m", input: "hi" })).toEqualTypeOf<APIPromise<CreateEmbeddingResponse>>();
+  expectTypeOf(openai.embeddings.create({ model: "m", input: "hi" })).toEqualTypeOf<
+    APIPromise<CreateEmbeddingResponse>
+  >();
   expectTypeOf(openai.completions.create({ model: "m", prompt: "hi" })).toEqualTypeOf<APIPromise<Completion>>();
-  expectTypeOf(openai.completions.create({ model: "m", prompt: "hi", stream: true })).toEqualTypeOf<APIPromise<Stream<Completion>>>();
+  expectTypeOf(openai.completions.create({ model: "m", prompt: "hi", stream: true })).toEqualTypeOf<
+    APIPromise<Stream<Completion>>
+  >();
 });

@@ -63,7 +63,10 @@ async function makeKnownCalls(openai: OpenAI): Promise<void> {
   await openai.chat.completions.create({ model: "gpt-4o-mini", messages }).catch(() => undefined);
 }
 
-function pointsBy(metric: ReceivedMetric | undefined, key: string): Record<string, { count?: number; sum?: number; value?: number }> {
+function pointsBy(
+  metric: ReceivedMetric | undefined,
+  key: string,
+): Record<string, { count?: number; sum?: number; value?: number }> {
   const result: Record<string, { count?: number; sum?: number; value?: number }> = {};
   for (const point of metric?.points ?? []) {
     const { count, sum, value } = point;
@@ -90,7 +93,9 @@ describe("otlpSink()", () => {
       );
       for (const request of receiver.requests) {
         expect(request.headers["x-tenant"]).toBe("acme");
-        expect(request.headers["user-agent"]).toMatch(new RegExp(`^tokentrace/${VERSION} OTel-OTLP-Exporter-JavaScript/`));
+        expect(request.headers["user-agent"]).toMatch(
+          new RegExp(`^tokentrace/${VERSION} OTel-OTLP-Exporter-JavaScript/`),
+        );
       }
       expect(sink.endpoints).toEqual({ traces: `${receiver.url}/v1/traces`, metrics: `${receiver.url}/v1/metrics` });
 
@@ -120,7 +125,11 @@ describe("otlpSink()", () => {
         "server.address": "127.0.0.1",
         "server.port": server.port,
       });
-      expect(streamed!.attributes).toMatchObject({ "gen_ai.request.stream": true, "gen_ai.usage.input_tokens": 20, "gen_ai.usage.output_tokens": 4 });
+      expect(streamed!.attributes).toMatchObject({
+        "gen_ai.request.stream": true,
+        "gen_ai.usage.input_tokens": 20,
+        "gen_ai.usage.output_tokens": 4,
+      });
       expect(failed!.attributes["error.type"]).toBe("RateLimitError");
       expect(failed!.status.code).toBe(2); // STATUS_CODE_ERROR
       expect(failed!.events).toEqual(["exception"]);
@@ -128,8 +137,13 @@ describe("otlpSink()", () => {
       // Metrics: names, units, bucket boundaries, temporality and the values of the known calls.
       const tokens = receiver.latestMetric("gen_ai.client.token.usage");
       expect(tokens).toMatchObject({ type: "histogram", unit: "{token}", temporality: 2 });
-      expect(tokens!.points.every((point) => JSON.stringify(point.explicitBounds) === JSON.stringify(TOKEN_USAGE_BUCKETS))).toBe(true);
-      expect(pointsBy(tokens, "gen_ai.token.type")).toEqual({ input: { count: 2, sum: 32 }, output: { count: 2, sum: 9 } });
+      expect(
+        tokens!.points.every((point) => JSON.stringify(point.explicitBounds) === JSON.stringify(TOKEN_USAGE_BUCKETS)),
+      ).toBe(true);
+      expect(pointsBy(tokens, "gen_ai.token.type")).toEqual({
+        input: { count: 2, sum: 32 },
+        output: { count: 2, sum: 9 },
+      });
       expect(tokens!.points[0]!.attributes).toEqual({
         "gen_ai.operation.name": "chat",
         "gen_ai.provider.name": "openai",
@@ -144,10 +158,14 @@ describe("otlpSink()", () => {
       expect(duration).toMatchObject({ type: "histogram", unit: "s" });
       expect(duration!.points[0]!.explicitBounds).toEqual(DURATION_BUCKETS_SECONDS);
       expect(pointsBy(duration, "error.type")).toMatchObject({ undefined: { count: 2 }, RateLimitError: { count: 1 } });
-      expect(pointsBy(receiver.latestMetric("gen_ai.client.operation.time_to_first_chunk"), "gen_ai.request.model")).toMatchObject({
+      expect(
+        pointsBy(receiver.latestMetric("gen_ai.client.operation.time_to_first_chunk"), "gen_ai.request.model"),
+      ).toMatchObject({
         "gpt-4o-mini": { count: 1 },
       });
-      expect(receiver.latestMetric("gen_ai.client.operation.time_per_output_chunk")?.points.map((point) => point.count)).toEqual([5]);
+      expect(
+        receiver.latestMetric("gen_ai.client.operation.time_per_output_chunk")?.points.map((point) => point.count),
+      ).toEqual([5]);
 
       const calls = receiver.latestMetric("tokentrace.client.calls");
       expect(calls).toMatchObject({ type: "sum", unit: "{call}", isMonotonic: true, temporality: 2 });
@@ -215,15 +233,27 @@ describe("otlpSink()", () => {
 
   it("fails at set-up with a message naming the option for a bad URL or setting", () => {
     const cases: Array<[OtlpSinkOptions, string, string]> = [
-      [{ url: "localhost:4318" }, "otlpSink.url", 'expected an http:// or https:// URL such as "http://localhost:4318", received the string "localhost:4318"'],
+      [
+        { url: "localhost:4318" },
+        "otlpSink.url",
+        'expected an http:// or https:// URL such as "http://localhost:4318", received the string "localhost:4318"',
+      ],
       [{ url: "not a url" }, "otlpSink.url", "expected an http:// or https:// URL"],
       [{ url: "http://collector:4318/v1/traces" }, "otlpSink.url", "already ends in /v1/traces"],
-      [{ protocol: "grpc" as never }, "otlpSink.protocol", 'expected "http/protobuf" or "http/json", received the string "grpc". gRPC is not supported'],
+      [
+        { protocol: "grpc" as never },
+        "otlpSink.protocol",
+        'expected "http/protobuf" or "http/json", received the string "grpc". gRPC is not supported',
+      ],
       [{ compression: "br" as never }, "otlpSink.compression", 'expected "gzip" or "none"'],
       [{ headers: { "x-key": 1 } as never }, "otlpSink.headers", "expected an object of string header values"],
       [{ timeoutMs: -1 }, "otlpSink.timeoutMs", "expected a positive integer, received number -1"],
       [{ traces: false, metrics: false }, "otlpSink.traces", "both turned off"],
-      [{ endpoint: "http://x" } as never, "otlpSink.endpoint", "unknown option. Accepted options: url, headers, protocol"],
+      [
+        { endpoint: "http://x" } as never,
+        "otlpSink.endpoint",
+        "unknown option. Accepted options: url, headers, protocol",
+      ],
     ];
     for (const [options, option, fragment] of cases) {
       let thrown: unknown;
@@ -250,9 +280,16 @@ describe("otlpSink()", () => {
     });
     await makeKnownCalls(observe(newClient()));
     await telemetry.flush();
-    expect(receiver.spans.map((span) => span.name)).toEqual(["chat gpt-4o-mini", "chat gpt-4o-mini", "chat gpt-4o-mini"]);
+    expect(receiver.spans.map((span) => span.name)).toEqual([
+      "chat gpt-4o-mini",
+      "chat gpt-4o-mini",
+      "chat gpt-4o-mini",
+    ]);
     expect(inMemory.getFinishedSpans()).toHaveLength(3);
-    expect(pointsBy(receiver.latestMetric("tokentrace.client.calls"), "tokentrace.call.outcome")).toEqual({ completed: { value: 2 }, error: { value: 1 } });
+    expect(pointsBy(receiver.latestMetric("tokentrace.client.calls"), "tokentrace.call.outcome")).toEqual({
+      completed: { value: 2 },
+      error: { value: 1 },
+    });
   });
 
   it("warns once and falls back to the default for an invalid protocol variable", () => {
@@ -325,7 +362,9 @@ describe("otlpSink() never hurts the app", () => {
     expect(sink.dropped().metricDataPoints).toBeGreaterThan(0);
     expect(dropWarnings()).toHaveLength(2);
     expect(dropWarnings()[0]).toMatch(
-      new RegExp(`^tokentrace: otlpSink dropped \\d+ (spans|metric data points) for ${deadUrl}/v1/(traces|metrics): .*ECONNREFUSED`),
+      new RegExp(
+        `^tokentrace: otlpSink dropped \\d+ (spans|metric data points) for ${deadUrl}/v1/(traces|metrics): .*ECONNREFUSED`,
+      ),
     );
     expect(warnings.filter((warning) => warning.startsWith("error:"))).toEqual([]);
   });
@@ -366,7 +405,9 @@ describe("otlpSink() never hurts the app", () => {
 describe("setup({ flushOnExit })", () => {
   const child = fileURLToPath(new URL("./helpers/flush-on-exit-child.ts", import.meta.url));
 
-  function runChild(mode: "signal" | "natural"): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }> {
+  function runChild(
+    mode: "signal" | "natural",
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }> {
     return new Promise((resolve, reject) => {
       const process_ = spawn(process.execPath, ["--import", "tsx", child, mode], {
         env: { ...process.env, RECEIVER_URL: receiver.url, MOCK_BASE_URL: server.openaiBaseURL },

@@ -33,7 +33,13 @@ async function runBoth(kind: StreamKind, events: (string | object)[]) {
   return { span: clients.onlySpan(), chunks: observed.chunks };
 }
 
-const chatChunk = (choices: unknown[]) => ({ id: "chatcmpl-1", object: "chat.completion.chunk", created: 1, model: "gpt-4o-mini", choices });
+const chatChunk = (choices: unknown[]) => ({
+  id: "chatcmpl-1",
+  object: "chat.completion.chunk",
+  created: 1,
+  model: "gpt-4o-mini",
+  choices,
+});
 /** A chunk's JSON with one choice whose `index` is written as raw JSON text (e.g. `1e999`, which parses to Infinity). */
 const rawIndexChunk = (indexJson: string, delta: object) =>
   JSON.stringify(chatChunk([{ index: 0, delta, finish_reason: null }])).replace('"index":0', `"index":${indexJson}`);
@@ -61,7 +67,9 @@ describe("payload indexes", () => {
           finish_reason: null,
         },
       ]),
-      chatChunk([{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: '"x"}' } }] }, finish_reason: null }]),
+      chatChunk([
+        { index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: '"x"}' } }] }, finish_reason: null },
+      ]),
       chatChunk([
         { index: 0, delta: {}, finish_reason: "tool_calls" },
         { index: HUGE, delta: {}, finish_reason: "stop" },
@@ -91,10 +99,18 @@ describe("payload indexes", () => {
     // 10,000 distinct indexes in one chunk: 0..9,999, then as many far beyond any bound.
     const choices = [];
     for (let index = 0; index < 10_000; index++) choices.push({ index, text: "a", finish_reason: "stop" });
-    for (let index = 0; index < 10_000; index++) choices.push({ index: HUGE + index * 1_000, text: "b", finish_reason: "stop" });
+    for (let index = 0; index < 10_000; index++)
+      choices.push({ index: HUGE + index * 1_000, text: "b", finish_reason: "stop" });
     const { span } = await runBoth("completions", [
       { id: "cmpl-1", object: "text_completion", created: 1, model: "gpt-3.5-turbo-instruct", choices },
-      { id: "cmpl-1", object: "text_completion", created: 1, model: "gpt-3.5-turbo-instruct", choices: [], usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 } },
+      {
+        id: "cmpl-1",
+        object: "text_completion",
+        created: 1,
+        model: "gpt-3.5-turbo-instruct",
+        choices: [],
+        usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 },
+      },
       "[DONE]",
     ]);
     expect(span.attributes[IGNORED]).toBe(20_000 - MAX_CHOICES);
@@ -106,14 +122,23 @@ describe("payload indexes", () => {
   });
 
   it("leaves out and counts legacy completion choices with hostile indexes", async () => {
-    const chunk = (choices: unknown[]) => ({ id: "cmpl-1", object: "text_completion", created: 1, model: "gpt-3.5-turbo-instruct", choices });
+    const chunk = (choices: unknown[]) => ({
+      id: "cmpl-1",
+      object: "text_completion",
+      created: 1,
+      model: "gpt-3.5-turbo-instruct",
+      choices,
+    });
     const { span } = await runBoth("completions", [
       chunk([{ index: 0, text: "Hello", finish_reason: null }]),
       chunk([{ index: HUGE, text: "huge", finish_reason: "length" }]),
       chunk([{ index: -1, text: "negative", finish_reason: null }]),
       chunk([{ index: 2.5, text: "fraction", finish_reason: null }]),
       chunk([{ index: "3", text: "string", finish_reason: null }]),
-      JSON.stringify(chunk([{ index: 0, text: "infinite", finish_reason: null }])).replace('"index":0', '"index":-1e999'),
+      JSON.stringify(chunk([{ index: 0, text: "infinite", finish_reason: null }])).replace(
+        '"index":0',
+        '"index":-1e999',
+      ),
       chunk([{ index: 0, text: " world", finish_reason: "stop" }]),
       { ...chunk([]), usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } },
       "[DONE]",
@@ -128,21 +153,52 @@ describe("payload indexes", () => {
   });
 
   it("leaves out and counts Responses events with hostile output and content indexes", async () => {
-    const response = { id: "resp_1", object: "response", created_at: 1, model: "gpt-4o-mini", status: "in_progress", output: [] };
+    const response = {
+      id: "resp_1",
+      object: "response",
+      created_at: 1,
+      model: "gpt-4o-mini",
+      status: "in_progress",
+      output: [],
+    };
     const message = { type: "message", id: "msg_1", role: "assistant", status: "in_progress", content: [] };
     const done = { ...message, status: "completed", content: [{ type: "output_text", text: "Hi", annotations: [] }] };
-    const delta = (fields: object, text: string) => ({ type: "response.output_text.delta", item_id: "msg_1", output_index: 0, content_index: 0, delta: text, ...fields });
+    const delta = (fields: object, text: string) => ({
+      type: "response.output_text.delta",
+      item_id: "msg_1",
+      output_index: 0,
+      content_index: 0,
+      delta: text,
+      ...fields,
+    });
     const { span } = await runBoth("responses", [
       { type: "response.created", sequence_number: 0, response },
       { type: "response.output_item.added", sequence_number: 1, output_index: 0, item: message },
-      { type: "response.output_item.added", sequence_number: 2, output_index: HUGE, item: { ...message, id: "msg_huge" } },
-      { type: "response.output_item.added", sequence_number: 3, output_index: 1.5, item: { ...message, id: "msg_fraction" } },
+      {
+        type: "response.output_item.added",
+        sequence_number: 2,
+        output_index: HUGE,
+        item: { ...message, id: "msg_huge" },
+      },
+      {
+        type: "response.output_item.added",
+        sequence_number: 3,
+        output_index: 1.5,
+        item: { ...message, id: "msg_fraction" },
+      },
       delta({ sequence_number: 4 }, "H"),
       delta({ sequence_number: 5, output_index: HUGE }, "huge"),
       delta({ sequence_number: 6, content_index: HUGE }, "huge part"),
       delta({ sequence_number: 7, content_index: -1 }, "negative part"),
       delta({ sequence_number: 8, output_index: "3" }, "string"),
-      { type: "response.reasoning_summary_text.delta", sequence_number: 9, item_id: "rs_1", output_index: 0, summary_index: HUGE, delta: "summary" },
+      {
+        type: "response.reasoning_summary_text.delta",
+        sequence_number: 9,
+        item_id: "rs_1",
+        output_index: 0,
+        summary_index: HUGE,
+        delta: "summary",
+      },
       delta({ sequence_number: 10 }, "i"),
       { type: "response.output_item.done", sequence_number: 11, output_index: 0, item: done },
       {
@@ -152,7 +208,13 @@ describe("payload indexes", () => {
           ...response,
           status: "completed",
           output: [done],
-          usage: { input_tokens: 5, input_tokens_details: { cached_tokens: 0 }, output_tokens: 7, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 12 },
+          usage: {
+            input_tokens: 5,
+            input_tokens_details: { cached_tokens: 0 },
+            output_tokens: 7,
+            output_tokens_details: { reasoning_tokens: 0 },
+            total_tokens: 12,
+          },
         },
       },
     ]);
@@ -168,22 +230,50 @@ describe("payload indexes", () => {
   it("records a Responses stream cut short from the items it kept, without its hostile ones", async () => {
     const message = { type: "message", id: "msg_1", role: "assistant", status: "in_progress", content: [] };
     const { span } = await runBoth("responses", [
-      { type: "response.created", sequence_number: 0, response: { id: "resp_1", object: "response", model: "gpt-4o-mini", status: "in_progress", output: [] } },
+      {
+        type: "response.created",
+        sequence_number: 0,
+        response: { id: "resp_1", object: "response", model: "gpt-4o-mini", status: "in_progress", output: [] },
+      },
       { type: "response.output_item.added", sequence_number: 1, output_index: HUGE, item: message },
-      { type: "response.output_text.delta", sequence_number: 2, item_id: "msg_1", output_index: HUGE, content_index: 0, delta: "huge" },
+      {
+        type: "response.output_text.delta",
+        sequence_number: 2,
+        item_id: "msg_1",
+        output_index: HUGE,
+        content_index: 0,
+        delta: "huge",
+      },
       { type: "response.output_item.added", sequence_number: 3, output_index: 0, item: message },
-      { type: "response.output_text.delta", sequence_number: 4, item_id: "msg_1", output_index: 0, content_index: 0, delta: "Hi" },
+      {
+        type: "response.output_text.delta",
+        sequence_number: 4,
+        item_id: "msg_1",
+        output_index: 0,
+        content_index: 0,
+        delta: "Hi",
+      },
     ]);
     expect(span.attributes[IGNORED]).toBe(2);
     expect(span.attributes["tokentrace.usage.estimated"]).toBe(true);
-    expect(jsonAttribute(span, "gen_ai.output.messages")).toEqual([{ role: "assistant", parts: [{ type: "text", content: "Hi" }] }]);
+    expect(jsonAttribute(span, "gen_ai.output.messages")).toEqual([
+      { role: "assistant", parts: [{ type: "text", content: "Hi" }] },
+    ]);
   });
 
   it("leaves out and counts Anthropic content blocks with hostile indexes", async () => {
     const { span } = await runBoth("anthropic", [
       anthropicFrame({
         type: "message_start",
-        message: { id: "msg_1", type: "message", role: "assistant", model: "claude-3-5-haiku-latest", content: [], stop_reason: null, usage: { input_tokens: 5, output_tokens: 1 } },
+        message: {
+          id: "msg_1",
+          type: "message",
+          role: "assistant",
+          model: "claude-3-5-haiku-latest",
+          content: [],
+          stop_reason: null,
+          usage: { input_tokens: 5, output_tokens: 1 },
+        },
       }),
       anthropicFrame({ type: "content_block_start", index: 0, content_block: { type: "text", text: "" } }),
       anthropicFrame({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "Hi" } }),
@@ -194,7 +284,11 @@ describe("payload indexes", () => {
       anthropicFrame({ type: "content_block_delta", index: "3", delta: { type: "text_delta", text: "string" } }),
       anthropicFrame({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "!" } }),
       anthropicFrame({ type: "content_block_stop", index: 0 }),
-      anthropicFrame({ type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: 7 } }),
+      anthropicFrame({
+        type: "message_delta",
+        delta: { stop_reason: "end_turn", stop_sequence: null },
+        usage: { output_tokens: 7 },
+      }),
       anthropicFrame({ type: "message_stop" }),
     ]);
     expect(span.attributes[IGNORED]).toBe(5);

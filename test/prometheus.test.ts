@@ -95,20 +95,41 @@ describe("prometheusSink() scraped by a real Prometheus", () => {
   });
 
   it("counts calls by outcome, and errors by type", async () => {
-    expect(byLabels(await query("sum by (tokentrace_call_outcome) (tokentrace_client_calls_total)"), "tokentrace_call_outcome")).toEqual({
+    expect(
+      byLabels(
+        await query("sum by (tokentrace_call_outcome) (tokentrace_client_calls_total)"),
+        "tokentrace_call_outcome",
+      ),
+    ).toEqual({
       completed: 8,
       error: 2,
     });
     expect(
-      byLabels(await query('sum by (error_type, gen_ai_request_model) (tokentrace_client_calls_total{tokentrace_call_outcome="error"})'), "error_type", "gen_ai_request_model"),
+      byLabels(
+        await query(
+          'sum by (error_type, gen_ai_request_model) (tokentrace_client_calls_total{tokentrace_call_outcome="error"})',
+        ),
+        "error_type",
+        "gen_ai_request_model",
+      ),
     ).toEqual({ "RateLimitError|gpt-4o-mini": 2 });
-    expect(byLabels(await query('sum by (error_type) (gen_ai_client_operation_duration_count{error_type!=""})'), "error_type")).toEqual({
+    expect(
+      byLabels(
+        await query('sum by (error_type) (gen_ai_client_operation_duration_count{error_type!=""})'),
+        "error_type",
+      ),
+    ).toEqual({
       RateLimitError: 2,
     });
   });
 
   it("counts histogram observations exactly, with the conventions' bucket boundaries", async () => {
-    expect(byLabels(await query("sum by (gen_ai_request_model) (gen_ai_client_operation_duration_count)"), "gen_ai_request_model")).toEqual({
+    expect(
+      byLabels(
+        await query("sum by (gen_ai_request_model) (gen_ai_client_operation_duration_count)"),
+        "gen_ai_request_model",
+      ),
+    ).toEqual({
       "gpt-4o-mini": 8,
       "gpt-4o": 2,
     });
@@ -119,18 +140,31 @@ describe("prometheusSink() scraped by a real Prometheus", () => {
     expect((await query('sum(gen_ai_client_operation_duration_bucket{le="+Inf"})'))[0]?.value).toBe(10);
 
     const bounds = async (metric: string): Promise<number[]> =>
-      (await query(`count by (le) (${metric}_bucket)`)).map((sample) => (sample.metric["le"] === "+Inf" ? Number.POSITIVE_INFINITY : Number(sample.metric["le"]))).sort((a, b) => a - b);
+      (await query(`count by (le) (${metric}_bucket)`))
+        .map((sample) => (sample.metric["le"] === "+Inf" ? Number.POSITIVE_INFINITY : Number(sample.metric["le"])))
+        .sort((a, b) => a - b);
     expect(await bounds("gen_ai_client_token_usage")).toEqual([...TOKEN_USAGE_BUCKETS, Number.POSITIVE_INFINITY]);
-    expect(await bounds("gen_ai_client_operation_duration")).toEqual([...DURATION_BUCKETS_SECONDS, Number.POSITIVE_INFINITY]);
-    expect(await bounds("gen_ai_client_operation_time_to_first_chunk")).toEqual([...DURATION_BUCKETS_SECONDS, Number.POSITIVE_INFINITY]);
+    expect(await bounds("gen_ai_client_operation_duration")).toEqual([
+      ...DURATION_BUCKETS_SECONDS,
+      Number.POSITIVE_INFINITY,
+    ]);
+    expect(await bounds("gen_ai_client_operation_time_to_first_chunk")).toEqual([
+      ...DURATION_BUCKETS_SECONDS,
+      Number.POSITIVE_INFINITY,
+    ]);
 
     // Token counts fall in the right buckets: 10, 10, 20 input tokens per batch for gpt-4o-mini are <= 64, > 4.
-    const le = await query('sum by (le) (gen_ai_client_token_usage_bucket{gen_ai_request_model="gpt-4o-mini", gen_ai_token_type="input", le=~"4|16|64"})');
+    const le = await query(
+      'sum by (le) (gen_ai_client_token_usage_bucket{gen_ai_request_model="gpt-4o-mini", gen_ai_token_type="input", le=~"4|16|64"})',
+    );
     expect(byLabels(le, "le")).toEqual({ "4": 0, "16": 4, "64": 6 });
   });
 
   it("adds up cost by model", async () => {
-    const cost = byLabels(await query("sum by (gen_ai_request_model) (tokentrace_client_cost_total)"), "gen_ai_request_model");
+    const cost = byLabels(
+      await query("sum by (gen_ai_request_model) (tokentrace_client_cost_total)"),
+      "gen_ai_request_model",
+    );
     expect(Object.keys(cost).sort()).toEqual(["gpt-4o", "gpt-4o-mini"]);
     // Prices per million tokens: gpt-4o-mini $0.15 in / $0.60 out; gpt-4o $2.50 in, $1.25 cached in, $10 out.
     expect(cost["gpt-4o-mini"]).toBeCloseTo((80 * 0.15 + 36 * 0.6) / 1e6, 12);
@@ -138,7 +172,10 @@ describe("prometheusSink() scraped by a real Prometheus", () => {
   });
 
   it("counts input tokens read from the prompt cache by model", async () => {
-    const cached = byLabels(await query("sum by (gen_ai_request_model) (tokentrace_client_token_cache_read_total)"), "gen_ai_request_model");
+    const cached = byLabels(
+      await query("sum by (gen_ai_request_model) (tokentrace_client_token_cache_read_total)"),
+      "gen_ai_request_model",
+    );
     // The mock reports cached_tokens 0 unless told otherwise; gpt-4o read 60 of its 100 input tokens from the cache, twice.
     expect(cached).toEqual({ "gpt-4o": 120, "gpt-4o-mini": 0 });
   });
@@ -162,7 +199,9 @@ describe("prometheusSink() and prometheusHandler()", () => {
     try {
       await telemetry.ready;
       const base = await listen(app);
-      await observe(new OpenAI({ baseURL: mock.openaiBaseURL, apiKey: "sk-test", maxRetries: 0 })).chat.completions.create({
+      await observe(
+        new OpenAI({ baseURL: mock.openaiBaseURL, apiKey: "sk-test", maxRetries: 0 }),
+      ).chat.completions.create({
         model: "gpt-4o-mini",
         messages: [{ role: "user", content: "Hi" }],
       });
@@ -180,7 +219,12 @@ describe("prometheusSink() and prometheusHandler()", () => {
       await mock.close();
     }
     // Shut down: its port is closed and prometheusHandler() has no sink left to serve.
-    const response = { statusCode: 0, body: "", setHeader: () => undefined, end: (text: string) => (response.body = text) };
+    const response = {
+      statusCode: 0,
+      body: "",
+      setHeader: () => undefined,
+      end: (text: string) => (response.body = text),
+    };
     prometheusHandler()({} as never, response as never);
     expect(response).toMatchObject({ statusCode: 503, body: "# tokentrace: no prometheusSink() is set up yet\n" });
   });

@@ -91,7 +91,9 @@ describe("abandoned calls", () => {
     expect(histogramPoints(metrics, "gen_ai.client.operation.duration")).toEqual([]);
     expect(histogramPoints(metrics, "gen_ai.client.operation.time_to_first_chunk")).toEqual([]);
     const calls = metric(metrics, "tokentrace.client.calls")!;
-    expect(calls.dataPoints.map((point) => [point.attributes["tokentrace.call.outcome"], point.value])).toEqual([["abandoned", 1]]);
+    expect(calls.dataPoints.map((point) => [point.attributes["tokentrace.call.outcome"], point.value])).toEqual([
+      ["abandoned", 1],
+    ]);
   });
 });
 
@@ -100,7 +102,9 @@ describe("a failing step of the end of a call", () => {
     const failing = new Set(["gen_ai.input.messages", "gen_ai.usage.cost", "tokentrace.cost.unpriced_model"]);
     const client = h.observeClient(h.raw, { tracerProvider: throwingOn(h.tracerProvider, failing) });
     h.server.enqueue({ status: 429 });
-    const error: unknown = await client.chat.completions.create({ model: "gpt-4o-mini", messages }).catch((caught: unknown) => caught);
+    const error: unknown = await client.chat.completions
+      .create({ model: "gpt-4o-mini", messages })
+      .catch((caught: unknown) => caught);
     expect((error as { status?: number }).status).toBe(429);
     const span = h.onlySpan();
     expect(span.status.code).toBe(SpanStatusCode.ERROR);

@@ -31,13 +31,16 @@ afterEach(async () => {
 });
 
 /** A span exporter (the OpenTelemetry interface) that fails in the given way. */
-function spanExporter(behaviour: "works" | "throws" | "rejects-shutdown" | "hangs" | "reports-failure" | "slow"): SpanExporter & { exported: number } {
+function spanExporter(
+  behaviour: "works" | "throws" | "rejects-shutdown" | "hangs" | "reports-failure" | "slow",
+): SpanExporter & { exported: number } {
   const exporter = {
     exported: 0,
     export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
       if (behaviour === "throws") throw new Error("export threw");
       if (behaviour === "hangs") return; // never calls back
-      if (behaviour === "reports-failure") return done({ code: ExportResultCode.FAILED, error: new Error("collector said no") });
+      if (behaviour === "reports-failure")
+        return done({ code: ExportResultCode.FAILED, error: new Error("collector said no") });
       const finish = (): void => {
         exporter.exported += spans.length;
         done({ code: ExportResultCode.SUCCESS });
@@ -88,7 +91,13 @@ describe("flush() and shutdown() settle within flushTimeoutMs and never reject",
   it("report every sink flushed when all answer, a slow one included", async () => {
     const slow = spanExporter("slow");
     const handle = await oneCall([memorySink(), slow], 5_000);
-    expect(await handle.flush()).toEqual({ ok: true, timedOut: false, flushed: ["sinks[0] (memory)", "sinks[1] (an object)"], failed: [], pending: [] });
+    expect(await handle.flush()).toEqual({
+      ok: true,
+      timedOut: false,
+      flushed: ["sinks[0] (memory)", "sinks[1] (an object)"],
+      failed: [],
+      pending: [],
+    });
     expect(slow.exported).toBe(1);
   });
 
@@ -145,7 +154,12 @@ describe("flush() and shutdown() settle within flushTimeoutMs and never reject",
   });
 
   it("shut down within the bound whatever the sinks do, once, and answer a second call with the same report", async () => {
-    const handle = await oneCall([spanExporter("hangs"), spanExporter("rejects-shutdown"), failingProcessor("throws"), memorySink()]);
+    const handle = await oneCall([
+      spanExporter("hangs"),
+      spanExporter("rejects-shutdown"),
+      failingProcessor("throws"),
+      memorySink(),
+    ]);
     telemetry = undefined;
     const first = handle.shutdown();
     expect(handle.shutdown()).toBe(first);
@@ -171,7 +185,10 @@ describe("flush() and shutdown() settle within flushTimeoutMs and never reject",
       expect(() => setup({ flushTimeoutMs: value as never })).toThrow(InvalidOptionError);
     }
     expect(() => setup({ flushTimeoutMs: 0 })).toThrow(
-      new InvalidOptionError("flushTimeoutMs", "expected an integer number of milliseconds from 1 to 2147483647, received number 0."),
+      new InvalidOptionError(
+        "flushTimeoutMs",
+        "expected an integer number of milliseconds from 1 to 2147483647, received number 0.",
+      ),
     );
   });
 });
@@ -179,7 +196,9 @@ describe("flush() and shutdown() settle within flushTimeoutMs and never reject",
 describe("flushOnExit with a sink that never answers", () => {
   const child = fileURLToPath(new URL("./helpers/exit-bound-child.ts", import.meta.url));
 
-  function runChild(mode: "sigterm" | "sigint" | "natural"): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }> {
+  function runChild(
+    mode: "sigterm" | "sigint" | "natural",
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }> {
     return new Promise((resolve, reject) => {
       const process_ = spawn(process.execPath, ["--import", "tsx", child, mode], { stdio: ["ignore", "pipe", "pipe"] });
       let output = "";

@@ -23,7 +23,7 @@ function summarise(values: number[]): { counts: number[]; sum: number; min: numb
 describe("stream timing", () => {
   it("replays chunk gaps with exactly the bucket counts, sum, min and max of the real gaps", () => {
     let seed = 7;
-    const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const random = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
     for (let round = 0; round < 50; round++) {
       const timing = new StreamTiming(0);
       let now = 100;

@@ -3,7 +3,11 @@ import { countTokens as countO200k } from "gpt-tokenizer/encoding/o200k_base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { observe, preloadTokenizer } from "../src/index.js";
 import { internalErrorCounts } from "../src/internal/report.js";
-import { MAX_COUNTED_CHARACTERS, estimateTexts, setTokenizerPathForTests } from "../src/providers/openai-token-estimate.js";
+import {
+  MAX_COUNTED_CHARACTERS,
+  estimateTexts,
+  setTokenizerPathForTests,
+} from "../src/providers/openai-token-estimate.js";
 import { startMockLLMServer } from "../src/testing/index.js";
 import type { MockLLMServer } from "../src/testing/index.js";
 import { createTestTelemetry } from "./helpers/telemetry.js";
@@ -35,12 +39,19 @@ async function estimatedCall(captureContent: boolean, stream: boolean): Promise<
   telemetry.sink.reset();
   const messages = [{ role: "user" as const, content: question }];
   if (stream) {
-    for await (const chunk of await client(captureContent).chat.completions.create({ model: "gpt-4o-mini", messages, stream: true })) void chunk;
+    for await (const chunk of await client(captureContent).chat.completions.create({
+      model: "gpt-4o-mini",
+      messages,
+      stream: true,
+    }))
+      void chunk;
   } else {
     // The mock server always reports usage on a whole response; a plain-text body has none to read.
-    await client(captureContent).completions.create({ model: "gpt-4o-mini", prompt: question, stream: true }).then(async (s) => {
-      for await (const chunk of s) void chunk;
-    });
+    await client(captureContent)
+      .completions.create({ model: "gpt-4o-mini", prompt: question, stream: true })
+      .then(async (s) => {
+        for await (const chunk of s) void chunk;
+      });
   }
   return telemetry.onlySpan().attributes;
 }
@@ -69,7 +80,11 @@ describe("token estimates", () => {
     for (const stream of [true, false]) {
       const on = await estimatedCall(true, stream);
       const off = await estimatedCall(false, stream);
-      for (const name of ["gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "tokentrace.usage.estimate_method"]) {
+      for (const name of [
+        "gen_ai.usage.input_tokens",
+        "gen_ai.usage.output_tokens",
+        "tokentrace.usage.estimate_method",
+      ]) {
         expect(off[name], `${name}, stream ${String(stream)}`).toBe(on[name]);
       }
       expect(on["gen_ai.usage.input_tokens"]).toBe(stream ? countO200k(question) + 6 : countO200k(question));
@@ -80,7 +95,10 @@ describe("token estimates", () => {
     await preloadTokenizer("gpt-4o-mini");
     const long = "a ".repeat(MAX_COUNTED_CHARACTERS / 2 + 1);
     expect(estimateTexts([long], "gpt-4o-mini")).toEqual({ tokens: Math.ceil(long.length / 4), method: "characters" });
-    expect(estimateTexts(["Hello, world"], "gpt-4o-mini")).toEqual({ tokens: countO200k("Hello, world"), method: "tokenizer" });
+    expect(estimateTexts(["Hello, world"], "gpt-4o-mini")).toEqual({
+      tokens: countO200k("Hello, world"),
+      method: "tokenizer",
+    });
     expect(internalErrorCounts().get("tokenizer-timeout")).toBeUndefined();
   });
 

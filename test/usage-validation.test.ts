@@ -51,7 +51,10 @@ describe("usage validation", () => {
     const { attributes } = telemetry.onlySpan();
     expect(attributes["gen_ai.usage.input_tokens"]).toBeUndefined();
     expect(attributes["gen_ai.usage.output_tokens"]).toBeUndefined();
-    expect(attributes["tokentrace.usage.invalid_fields"]).toEqual(["gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens"]);
+    expect(attributes["tokentrace.usage.invalid_fields"]).toEqual([
+      "gen_ai.usage.input_tokens",
+      "gen_ai.usage.output_tokens",
+    ]);
     // Nothing to price: no cost, and no "unpriced" either.
     expect(attributes["gen_ai.usage.cost"]).toBeUndefined();
     expect(attributes["tokentrace.cost.unpriced_model"]).toBeUndefined();
@@ -81,7 +84,9 @@ describe("usage validation", () => {
     expect(attributes["gen_ai.usage.cost"]).toBeCloseTo(0.00021, 12);
     expect(attributes["tokentrace.cost.input_clamped"]).toBeUndefined();
     const metrics = await telemetry.sink.collectMetrics();
-    const cacheRead = metrics.scopeMetrics.flatMap((scope) => scope.metrics).find((m) => m.descriptor.name === "tokentrace.client.token.cache_read");
+    const cacheRead = metrics.scopeMetrics
+      .flatMap((scope) => scope.metrics)
+      .find((m) => m.descriptor.name === "tokentrace.client.token.cache_read");
     expect(cacheRead?.dataPoints ?? []).toEqual([]);
   });
 
@@ -112,7 +117,14 @@ describe("usage validation", () => {
       events: [
         chunk({ content: "a" }, null),
         chunk({ content: "b" }, "stop"),
-        { id: "c1", object: "chat.completion.chunk", created: 1, model: "gpt-4o-mini", choices: [], usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } },
+        {
+          id: "c1",
+          object: "chat.completion.chunk",
+          created: 1,
+          model: "gpt-4o-mini",
+          choices: [],
+          usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
+        },
         "[DONE]",
       ],
     }));

@@ -302,20 +302,20 @@ function compileModel(model: SnapshotModel, source: "snapshot" | "override"): Co
   return { matches: compileMatch(model.match), entry };
 }
 
-function isPeriodList(prices: SnapshotRates | readonly SnapshotPricePeriod[]): prices is readonly SnapshotPricePeriod[] {
+function isPeriodList(
+  prices: SnapshotRates | readonly SnapshotPricePeriod[],
+): prices is readonly SnapshotPricePeriod[] {
   return Array.isArray(prices);
 }
 
 function compileCatalog(providers: readonly SnapshotProvider[], source: "snapshot" | "override"): Catalog {
-  const compiled = providers.map(
-    (provider): CompiledProvider => ({
-      id: provider.id.toLowerCase(),
-      models: provider.models.map((model) => compileModel(model, source)),
-      fallbackIds: (provider.fallbacks ?? []).map((id) => id.toLowerCase()),
-      matchesModel: provider.modelMatch ? compileMatch(provider.modelMatch) : undefined,
-      matchesProvider: provider.providerMatch ? compileMatch(provider.providerMatch) : undefined,
-    }),
-  );
+  const compiled = providers.map((provider): CompiledProvider => ({
+    id: provider.id.toLowerCase(),
+    models: provider.models.map((model) => compileModel(model, source)),
+    fallbackIds: (provider.fallbacks ?? []).map((id) => id.toLowerCase()),
+    matchesModel: provider.modelMatch ? compileMatch(provider.modelMatch) : undefined,
+    matchesProvider: provider.providerMatch ? compileMatch(provider.providerMatch) : undefined,
+  }));
   const byId = new Map<string, CompiledProvider>();
   for (const provider of compiled) if (!byId.has(provider.id)) byId.set(provider.id, provider);
   return { providers: compiled, byId };
@@ -339,7 +339,12 @@ function findProvider(catalog: Catalog, providerName: string): CompiledProvider 
 }
 
 /** The first matching model of a provider, then of its fallbacks (one level deep, as upstream does). */
-function findInProvider(catalog: Catalog, provider: CompiledProvider, name: string, withFallbacks = true): CompiledModel | undefined {
+function findInProvider(
+  catalog: Catalog,
+  provider: CompiledProvider,
+  name: string,
+  withFallbacks = true,
+): CompiledModel | undefined {
   const own = provider.models.find((model) => model.matches(name));
   if (own || !withFallbacks) return own;
   for (const id of provider.fallbackIds) {
@@ -352,10 +357,13 @@ function findInProvider(catalog: Catalog, provider: CompiledProvider, name: stri
 
 /** "-20240806" → "-2024-08-06" when it is a real date (the data spells most snapshots with dashes). */
 function dashCompactDates(name: string): string {
-  return name.replace(/-(20\d{2})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?=-|:|$)/g, (whole, year: string, month: string, day: string) => {
-    const date = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
-    return date.getUTCMonth() === Number(month) - 1 ? `-${year}-${month}-${day}` : whole;
-  });
+  return name.replace(
+    /-(20\d{2})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?=-|:|$)/g,
+    (whole, year: string, month: string, day: string) => {
+      const date = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
+      return date.getUTCMonth() === Number(month) - 1 ? `-${year}-${month}-${day}` : whole;
+    },
+  );
 }
 
 function findInProviderOrDashed(catalog: Catalog, provider: CompiledProvider, name: string): CompiledModel | undefined {
@@ -396,7 +404,11 @@ function nameForms(name: string): string[] {
  * does (first match in the provider, then its fallbacks, then with compact dates dashed), then `provider/`
  * prefixes, Vertex `@`, `ft:`, Bedrock ids and dated snapshots, then any provider whose rules claim the name.
  */
-function findModel(catalog: Catalog, provider: CompiledProvider | undefined, rawName: string): CompiledModel | undefined {
+function findModel(
+  catalog: Catalog,
+  provider: CompiledProvider | undefined,
+  rawName: string,
+): CompiledModel | undefined {
   const name = rawName.trim().toLowerCase();
   if (name === "") return undefined;
   const attempts: [CompiledProvider | undefined, string][] = [[provider, name]];
@@ -463,7 +475,12 @@ function count(value: number | undefined): number {
   return value !== undefined && Number.isFinite(value) && value > 0 ? value : 0;
 }
 
-function priceCall(entry: PriceEntry, query: PriceQuery, multiplier: number, snapshotDate: string): CostBreakdown | undefined {
+function priceCall(
+  entry: PriceEntry,
+  query: PriceQuery,
+  multiplier: number,
+  snapshotDate: string,
+): CostBreakdown | undefined {
   const rates = ratesAt(entry, query.timestampMs);
   if (!rates) return undefined;
   const usage = query.usage;
@@ -491,7 +508,8 @@ function priceCall(entry: PriceEntry, query: PriceQuery, multiplier: number, sna
   const inputUsd = ((uncached * inputRate) / tokensPerMillion) * multiplier;
   const cachedInputUsd = ((cacheRead * cacheReadRate) / tokensPerMillion) * multiplier;
   const cacheWriteUsd =
-    (((cacheWrite - cacheWrite1h) * cacheWriteRate) / tokensPerMillion + (cacheWrite1h * cacheWrite1hRate) / tokensPerMillion) *
+    (((cacheWrite - cacheWrite1h) * cacheWriteRate) / tokensPerMillion +
+      (cacheWrite1h * cacheWrite1hRate) / tokensPerMillion) *
     multiplier;
   const outputUsd = ((count(usage.outputTokens) * outputRate) / tokensPerMillion) * multiplier;
   const breakdown: CostBreakdown = {
@@ -562,7 +580,8 @@ function unknownFieldMessage(field: string, known: readonly string[]): string {
 }
 
 function validateModelPrice(value: unknown, path: string): ModelPrice {
-  if (!isPlainObject(value)) throw new InvalidOptionError(path, `must be an object of USD-per-million-token prices, got ${describe(value)}`);
+  if (!isPlainObject(value))
+    throw new InvalidOptionError(path, `must be an object of USD-per-million-token prices, got ${describe(value)}`);
   for (const field of Object.keys(value)) {
     if (!(modelPriceFields as readonly string[]).includes(field)) {
       throw new InvalidOptionError(`${path}.${field}`, unknownFieldMessage(field, modelPriceFields));
@@ -572,11 +591,15 @@ function validateModelPrice(value: unknown, path: string): ModelPrice {
   for (const field of modelPriceFields) {
     const rate = value[field];
     if (rate === undefined) {
-      if (requiredModelPriceFields.has(field)) throw new InvalidOptionError(`${path}.${field}`, "is required (USD per million tokens)");
+      if (requiredModelPriceFields.has(field))
+        throw new InvalidOptionError(`${path}.${field}`, "is required (USD per million tokens)");
       continue;
     }
     if (!isRate(rate)) {
-      throw new InvalidOptionError(`${path}.${field}`, `must be a finite number ≥ 0 (USD per million tokens), got ${describe(rate)}`);
+      throw new InvalidOptionError(
+        `${path}.${field}`,
+        `must be a finite number ≥ 0 (USD per million tokens), got ${describe(rate)}`,
+      );
     }
     price[field] = rate;
   }
@@ -584,11 +607,14 @@ function validateModelPrice(value: unknown, path: string): ModelPrice {
 }
 
 function validateMatch(value: unknown, path: string): SnapshotMatch {
-  const out: { equals?: string[]; startsWith?: string[]; endsWith?: string[]; contains?: string[]; regex?: string[] } = {};
+  const out: { equals?: string[]; startsWith?: string[]; endsWith?: string[]; contains?: string[]; regex?: string[] } =
+    {};
   const visit = (rule: unknown, rulePath: string): void => {
-    if (!isPlainObject(rule)) throw new InvalidOptionError(rulePath, `must be a genai-prices match rule, got ${describe(rule)}`);
+    if (!isPlainObject(rule))
+      throw new InvalidOptionError(rulePath, `must be a genai-prices match rule, got ${describe(rule)}`);
     const literal = (key: "equals" | "startsWith" | "endsWith" | "contains", text: unknown) => {
-      if (typeof text !== "string") throw new InvalidOptionError(rulePath, `match value must be a string, got ${describe(text)}`);
+      if (typeof text !== "string")
+        throw new InvalidOptionError(rulePath, `match value must be a string, got ${describe(text)}`);
       (out[key] ??= []).push(text.toLowerCase());
     };
     if (Array.isArray(rule.or)) rule.or.forEach((child, index) => visit(child, `${rulePath}.or[${index}]`));
@@ -601,7 +627,11 @@ function validateMatch(value: unknown, path: string): SnapshotMatch {
     else if ("ends_with" in rule) literal("endsWith", rule.ends_with);
     else if ("contains" in rule) literal("contains", rule.contains);
     else if ("regex" in rule) (out.regex ??= []).push(checkedRegex(rule.regex, rulePath));
-    else throw new InvalidOptionError(rulePath, "unknown match rule (expected or, and, equals, starts_with, ends_with, contains or regex)");
+    else
+      throw new InvalidOptionError(
+        rulePath,
+        "unknown match rule (expected or, and, equals, starts_with, ends_with, contains or regex)",
+      );
   };
   visit(value, path);
   return out;
@@ -621,13 +651,17 @@ const escapeRegex = (text: string) => text.toLowerCase().replace(/[.*+?^${}()|[\
 
 /** A match rule as a regex source that must match from the start of the name (for AND look-aheads). */
 function matchToRegexSource(rule: unknown, path: string): string {
-  if (!isPlainObject(rule)) throw new InvalidOptionError(path, `must be a genai-prices match rule, got ${describe(rule)}`);
+  if (!isPlainObject(rule))
+    throw new InvalidOptionError(path, `must be a genai-prices match rule, got ${describe(rule)}`);
   const text = (value: unknown) => {
-    if (typeof value !== "string") throw new InvalidOptionError(path, `match value must be a string, got ${describe(value)}`);
+    if (typeof value !== "string")
+      throw new InvalidOptionError(path, `match value must be a string, got ${describe(value)}`);
     return escapeRegex(value);
   };
-  if (Array.isArray(rule.or)) return `(?:${rule.or.map((child, index) => matchToRegexSource(child, `${path}.or[${index}]`)).join("|")})`;
-  if (Array.isArray(rule.and)) return rule.and.map((child, index) => `(?=${matchToRegexSource(child, `${path}.and[${index}]`)})`).join("");
+  if (Array.isArray(rule.or))
+    return `(?:${rule.or.map((child, index) => matchToRegexSource(child, `${path}.or[${index}]`)).join("|")})`;
+  if (Array.isArray(rule.and))
+    return rule.and.map((child, index) => `(?=${matchToRegexSource(child, `${path}.and[${index}]`)})`).join("");
   if ("equals" in rule) return `${text(rule.equals)}$`;
   if ("starts_with" in rule) return text(rule.starts_with);
   if ("ends_with" in rule) return `.*${text(rule.ends_with)}$`;
@@ -674,18 +708,30 @@ function validateDataRates(value: unknown, path: string): SnapshotRates | null {
 }
 
 function validateDataPeriod(value: unknown, path: string): SnapshotPricePeriod | null {
-  if (!isPlainObject(value)) throw new InvalidOptionError(path, `must be { constraint?, prices }, got ${describe(value)}`);
+  if (!isPlainObject(value))
+    throw new InvalidOptionError(path, `must be { constraint?, prices }, got ${describe(value)}`);
   const rates = validateDataRates(value.prices, `${path}.prices`);
   if (rates === null) return null;
   const constraint = value.constraint;
   if (constraint === undefined || constraint === null) return { rates };
-  if (isPlainObject(constraint) && typeof constraint.start_date === "string" && (constraint.type ?? "start_date") === "start_date") {
+  if (
+    isPlainObject(constraint) &&
+    typeof constraint.start_date === "string" &&
+    (constraint.type ?? "start_date") === "start_date"
+  ) {
     if (!/^\d{4}-\d{2}-\d{2}$/.test(constraint.start_date) || Number.isNaN(Date.parse(constraint.start_date))) {
-      throw new InvalidOptionError(`${path}.constraint.start_date`, `must be a YYYY-MM-DD date, got ${describe(constraint.start_date)}`);
+      throw new InvalidOptionError(
+        `${path}.constraint.start_date`,
+        `must be a YYYY-MM-DD date, got ${describe(constraint.start_date)}`,
+      );
     }
     return { startDate: constraint.start_date, rates };
   }
-  if (isPlainObject(constraint) && typeof constraint.start_time === "string" && typeof constraint.end_time === "string") {
+  if (
+    isPlainObject(constraint) &&
+    typeof constraint.start_time === "string" &&
+    typeof constraint.end_time === "string"
+  ) {
     for (const field of ["start_time", "end_time"] as const) {
       if (parseTimeOfDay(constraint[field] as string) === undefined) {
         throw new InvalidOptionError(`${path}.constraint.${field}`, `must be HH:MM:SS with a zone (Z or ±HH:MM)`);
@@ -698,11 +744,17 @@ function validateDataPeriod(value: unknown, path: string): SnapshotPricePeriod |
 
 /** Converts a genai-prices data file into the snapshot's shape, naming the exact field that is wrong. */
 function validateData(value: unknown, path: string): SnapshotProvider[] {
-  if (!Array.isArray(value)) throw new InvalidOptionError(path, `must be a genai-prices data file: an array of providers, got ${describe(value)}`);
+  if (!Array.isArray(value))
+    throw new InvalidOptionError(
+      path,
+      `must be a genai-prices data file: an array of providers, got ${describe(value)}`,
+    );
   return value.map((provider: unknown, providerIndex): SnapshotProvider => {
     const providerPath = `${path}[${providerIndex}]`;
-    if (!isPlainObject(provider)) throw new InvalidOptionError(providerPath, `must be a provider object, got ${describe(provider)}`);
-    if (typeof provider.id !== "string" || provider.id === "") throw new InvalidOptionError(`${providerPath}.id`, "must be a non-empty string");
+    if (!isPlainObject(provider))
+      throw new InvalidOptionError(providerPath, `must be a provider object, got ${describe(provider)}`);
+    if (typeof provider.id !== "string" || provider.id === "")
+      throw new InvalidOptionError(`${providerPath}.id`, "must be a non-empty string");
     if (!Array.isArray(provider.models)) throw new InvalidOptionError(`${providerPath}.models`, "must be an array");
     const fallbacks = provider.fallback_model_providers;
     if (fallbacks !== undefined && !(Array.isArray(fallbacks) && fallbacks.every((id) => typeof id === "string"))) {
@@ -710,13 +762,17 @@ function validateData(value: unknown, path: string): SnapshotProvider[] {
     }
     const models = provider.models.map((model: unknown, modelIndex): SnapshotModel => {
       const modelPath = `${providerPath}.models[${modelIndex}]`;
-      if (!isPlainObject(model)) throw new InvalidOptionError(modelPath, `must be a model object, got ${describe(model)}`);
-      if (typeof model.id !== "string" || model.id === "") throw new InvalidOptionError(`${modelPath}.id`, "must be a non-empty string");
+      if (!isPlainObject(model))
+        throw new InvalidOptionError(modelPath, `must be a model object, got ${describe(model)}`);
+      if (typeof model.id !== "string" || model.id === "")
+        throw new InvalidOptionError(`${modelPath}.id`, "must be a non-empty string");
       const match = validateMatch(model.match, `${modelPath}.match`);
       let prices: SnapshotModel["prices"];
       if (Array.isArray(model.prices)) {
         if (model.prices.length === 0) throw new InvalidOptionError(`${modelPath}.prices`, "must not be an empty list");
-        const periods = model.prices.map((period, index) => validateDataPeriod(period, `${modelPath}.prices[${index}]`));
+        const periods = model.prices.map((period, index) =>
+          validateDataPeriod(period, `${modelPath}.prices[${index}]`),
+        );
         const priced = periods.filter((period): period is SnapshotPricePeriod => period !== null);
         prices = priced.length === 0 ? null : priced.length === periods.length ? priced : null;
       } else {
@@ -728,7 +784,9 @@ function validateData(value: unknown, path: string): SnapshotProvider[] {
       id: provider.id,
       models,
       ...(fallbacks ? { fallbacks: fallbacks as string[] } : {}),
-      ...(provider.model_match !== undefined ? { modelMatch: validateMatch(provider.model_match, `${providerPath}.model_match`) } : {}),
+      ...(provider.model_match !== undefined
+        ? { modelMatch: validateMatch(provider.model_match, `${providerPath}.model_match`) }
+        : {}),
       ...(provider.provider_match !== undefined
         ? { providerMatch: validateMatch(provider.provider_match, `${providerPath}.provider_match`) }
         : {}),
@@ -745,12 +803,17 @@ function validate(value: unknown, optionPath: string): ValidatedPricing | undefi
   if (value === undefined) return undefined;
   if (!isPlainObject(value)) throw new InvalidOptionError(optionPath, `must be an object, got ${describe(value)}`);
   for (const field of Object.keys(value)) {
-    if (!pricingFields.includes(field)) throw new InvalidOptionError(`${optionPath}.${field}`, unknownFieldMessage(field, pricingFields));
+    if (!pricingFields.includes(field))
+      throw new InvalidOptionError(`${optionPath}.${field}`, unknownFieldMessage(field, pricingFields));
   }
   const options: PricingOptions = {};
 
   if (value.models !== undefined) {
-    if (!isPlainObject(value.models)) throw new InvalidOptionError(`${optionPath}.models`, `must be an object keyed by model name, got ${describe(value.models)}`);
+    if (!isPlainObject(value.models))
+      throw new InvalidOptionError(
+        `${optionPath}.models`,
+        `must be an object keyed by model name, got ${describe(value.models)}`,
+      );
     const models: Record<string, ModelPrice> = {};
     for (const [name, price] of Object.entries(value.models)) {
       if (name.trim() === "") throw new InvalidOptionError(`${optionPath}.models`, "model names must not be empty");
@@ -762,14 +825,20 @@ function validate(value: unknown, optionPath: string): ValidatedPricing | undefi
   if (value.discount !== undefined) {
     const discount = value.discount;
     if (typeof discount !== "number" || !Number.isFinite(discount) || discount < 0 || discount > 1) {
-      throw new InvalidOptionError(`${optionPath}.discount`, `must be a multiplier from 0 to 1 (0.8 = 20% off), got ${describe(discount)}`);
+      throw new InvalidOptionError(
+        `${optionPath}.discount`,
+        `must be a multiplier from 0 to 1 (0.8 = 20% off), got ${describe(discount)}`,
+      );
     }
     options.discount = discount;
   }
 
   if (value.resolvePrice !== undefined) {
     if (typeof value.resolvePrice !== "function") {
-      throw new InvalidOptionError(`${optionPath}.resolvePrice`, `must be a function, got ${describe(value.resolvePrice)}`);
+      throw new InvalidOptionError(
+        `${optionPath}.resolvePrice`,
+        `must be a function, got ${describe(value.resolvePrice)}`,
+      );
     }
     options.resolvePrice = value.resolvePrice as PricingOptions["resolvePrice"];
   }
@@ -781,15 +850,26 @@ function validate(value: unknown, optionPath: string): ValidatedPricing | undefi
   }
 
   if (value.aliases !== undefined) {
-    if (!isPlainObject(value.aliases)) throw new InvalidOptionError(`${optionPath}.aliases`, `must be an object of model name → model name, got ${describe(value.aliases)}`);
+    if (!isPlainObject(value.aliases))
+      throw new InvalidOptionError(
+        `${optionPath}.aliases`,
+        `must be an object of model name → model name, got ${describe(value.aliases)}`,
+      );
     const modelNames = new Set(Object.keys(options.models ?? {}).map((name) => name.trim().toLowerCase()));
     const aliases: Record<string, string> = {};
     for (const [name, target] of Object.entries(value.aliases)) {
       const path = `${optionPath}.aliases.${name}`;
-      if (typeof target !== "string" || target.trim() === "") throw new InvalidOptionError(path, `must be a model name, got ${describe(target)}`);
+      if (typeof target !== "string" || target.trim() === "")
+        throw new InvalidOptionError(path, `must be a model name, got ${describe(target)}`);
       // Fail at set-up, not silently at run time: a typo here would leave every call unpriced.
-      if (!modelNames.has(target.trim().toLowerCase()) && !catalog.providers.some((provider) => findModel(catalog, provider, target)?.entry)) {
-        throw new InvalidOptionError(path, `${JSON.stringify(target)} is neither a key of ${optionPath}.models nor a model the price data knows`);
+      if (
+        !modelNames.has(target.trim().toLowerCase()) &&
+        !catalog.providers.some((provider) => findModel(catalog, provider, target)?.entry)
+      ) {
+        throw new InvalidOptionError(
+          path,
+          `${JSON.stringify(target)} is neither a key of ${optionPath}.models nor a model the price data knows`,
+        );
       }
       aliases[name] = target;
     }
@@ -840,7 +920,8 @@ export function createPricer(options?: PricingOptions): Pricer {
   const snapshotDate = PRICE_SNAPSHOT.generatedDate;
 
   const modelOverrides = new Map<string, PriceEntry>();
-  for (const [name, price] of Object.entries(models)) modelOverrides.set(name.trim().toLowerCase(), entryFromModelPrice(name, price));
+  for (const [name, price] of Object.entries(models))
+    modelOverrides.set(name.trim().toLowerCase(), entryFromModelPrice(name, price));
   const aliasTargets = new Map<string, string>();
   for (const [name, target] of Object.entries(aliases)) aliasTargets.set(name.trim().toLowerCase(), target);
 
@@ -889,7 +970,8 @@ export function createPricer(options?: PricingOptions): Pricer {
         } catch {
           price = undefined; // A throwing callback must not break the app's call; fall through to the data.
         }
-        if (isValidModelPrice(price)) entry = entryFromModelPrice(query.responseModel ?? query.requestModel ?? "", price);
+        if (isValidModelPrice(price))
+          entry = entryFromModelPrice(query.responseModel ?? query.requestModel ?? "", price);
       }
       entry ??= response?.snapshot ?? request?.snapshot;
       if (!entry) return undefined;

@@ -30,7 +30,6 @@ import type { Json } from "./json.js";
  * translation: coexisting with the SDK's own tracing (at the end of this file).
  */
 
-
 /** What the adapter decides about a client once, when it is observed, beside its ClientDescription. */
 interface ClientTraits {
   /** The SDK traces this client's calls itself (`@anthropic-ai/sdk` 0.134+ with its tracing enabled). */
@@ -49,7 +48,12 @@ const traitsOf = (context: CallContext): ClientTraits => traitsByClient.get(cont
  * classes), so that neither `@anthropic-ai/bedrock-sdk` nor `@anthropic-ai/vertex-sdk` needs to be installed.
  */
 function providerNameOf(client: object): string {
-  const candidate = client as { _genAIProviderName?: unknown; awsRegion?: unknown; region?: unknown; projectId?: unknown };
+  const candidate = client as {
+    _genAIProviderName?: unknown;
+    awsRegion?: unknown;
+    region?: unknown;
+    projectId?: unknown;
+  };
   const declared = candidate._genAIProviderName;
   if (typeof declared === "string" && declared !== "") return declared;
   for (let proto: unknown = Object.getPrototypeOf(client); isObject(proto); proto = Object.getPrototypeOf(proto)) {
@@ -104,12 +108,18 @@ function requestAttributes(body: Json): Record<string, AttributeValue> {
   number(names.ATTR_GEN_AI_REQUEST_TOP_K, body["top_k"]);
   const stop = body["stop_sequences"];
   if (Array.isArray(stop)) {
-    attributes[names.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES] = stop.filter((item): item is string => typeof item === "string");
+    attributes[names.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES] = stop.filter(
+      (item): item is string => typeof item === "string",
+    );
   }
   attributes[names.ATTR_GEN_AI_REQUEST_STREAM] = body["stream"] === true;
   // Structured outputs: `output_config.format`, or the beta API's older `output_format`.
   const config = isObject(body["output_config"]) ? body["output_config"] : {};
-  const format = isObject(config["format"]) ? config["format"] : isObject(body["output_format"]) ? body["output_format"] : {};
+  const format = isObject(config["format"])
+    ? config["format"]
+    : isObject(body["output_format"])
+      ? body["output_format"]
+      : {};
   if (format["type"] === "json_schema") attributes[names.ATTR_GEN_AI_OUTPUT_TYPE] = names.OUTPUT_TYPE_JSON;
   const tier = stringOr(body["service_tier"]);
   if (tier !== undefined) attributes[names.ATTR_ANTHROPIC_REQUEST_SERVICE_TIER] = tier;
@@ -174,7 +184,11 @@ function blockPart(block: Json): MessagePart {
       };
     }
     case "tool_result":
-      return { type: "tool_call_response", id: stringOr(block["tool_use_id"]), response: toolResultResponse(block["content"]) };
+      return {
+        type: "tool_call_response",
+        id: stringOr(block["tool_use_id"]),
+        response: toolResultResponse(block["content"]),
+      };
     case "image":
       return sourcePart(block["source"], "image");
     case "document":
@@ -183,7 +197,11 @@ function blockPart(block: Json): MessagePart {
       const typeName = String(type);
       // web_search_tool_result, code_execution_tool_result, mcp_tool_result, ...
       if (typeName.endsWith("_tool_result") && typeof block["tool_use_id"] === "string") {
-        return { type: "server_tool_call_response", id: block["tool_use_id"], server_tool_call_response: { type: typeName } };
+        return {
+          type: "server_tool_call_response",
+          id: block["tool_use_id"],
+          server_tool_call_response: { type: typeName },
+        };
       }
       return { type: typeName };
     }
@@ -211,7 +229,12 @@ function toToolDefinitions(tools: readonly unknown[]): unknown[] {
     const type = tool["type"];
     // A custom tool (no type, or "custom"); server tools (web_search_..., bash_..., ...) are kept as they are.
     if ((type === undefined || type === null || type === "custom") && "input_schema" in tool) {
-      return { type: "function", name: tool["name"], description: tool["description"], parameters: tool["input_schema"] };
+      return {
+        type: "function",
+        name: tool["name"],
+        description: tool["description"],
+        parameters: tool["input_schema"],
+      };
     }
     return tool;
   });
@@ -221,7 +244,8 @@ function textCharacters(content: unknown): number {
   if (typeof content === "string") return content.length;
   let characters = 0;
   if (Array.isArray(content)) {
-    for (const block of content) if (isObject(block) && typeof block["text"] === "string") characters += block["text"].length;
+    for (const block of content)
+      if (isObject(block) && typeof block["text"] === "string") characters += block["text"].length;
   }
   return characters;
 }
@@ -340,7 +364,10 @@ function createOperation(path: readonly string[]): OperationAdapter {
       record.finishReasons = stopReason !== undefined ? [stopReason] : [];
       // A whole message's blocks are as many as were received; they are bounded as a stream's blocks are.
       const ignored = new IgnoredEntries();
-      const blocks = ignored.list(Array.isArray(data["content"]) ? data["content"].filter(isObject) : [], MAX_CONTENT_BLOCKS);
+      const blocks = ignored.list(
+        Array.isArray(data["content"]) ? data["content"].filter(isObject) : [],
+        MAX_CONTENT_BLOCKS,
+      );
       ignored.writeTo(record);
       if (context.captureContent) record.outputMessages = [outputMessage(blocks, stopReason)];
       const usage = data["usage"];
@@ -680,7 +707,9 @@ function clientOverrides(client: object): ReadonlyMap<string, unknown> | undefin
     const startSpan = tracer.startSpan.bind(tracer);
     const helperTracer: Tracer = {
       startSpan: (name, options, context) =>
-        name === SDK_MESSAGES_CREATE_SPAN ? trace.wrapSpanContext(INVALID_SPAN_CONTEXT) : startSpan(name, options, context),
+        name === SDK_MESSAGES_CREATE_SPAN
+          ? trace.wrapSpanContext(INVALID_SPAN_CONTEXT)
+          : startSpan(name, options, context),
       startActiveSpan: tracer.startActiveSpan.bind(tracer) as Tracer["startActiveSpan"],
     };
     return new Map([["_tracer", helperTracer]]);

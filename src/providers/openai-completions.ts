@@ -114,7 +114,13 @@ export const completionsCreate: OperationAdapter = {
     if (context.captureContent) record.outputMessages = outputMessages(texts, record.finishReasons);
     if (isObject(data["usage"])) record.usage = normaliseUsage(data["usage"]);
     else {
-      record.usage = estimatedUsage(prepared, estimateTexts(texts.map((text) => text ?? ""), record.requestModel));
+      record.usage = estimatedUsage(
+        prepared,
+        estimateTexts(
+          texts.map((text) => text ?? ""),
+          record.requestModel,
+        ),
+      );
     }
   },
 

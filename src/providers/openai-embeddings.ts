@@ -62,14 +62,12 @@ export const embeddingsCreate: OperationAdapter = {
     readResponseMetadata(record, data);
     if (record.requestAttributes[names.ATTR_GEN_AI_EMBEDDINGS_DIMENSION_COUNT] === undefined) {
       const dimensions = dimensionsOf(data["data"]);
-      if (dimensions !== undefined) record.responseAttributes[names.ATTR_GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = dimensions;
+      if (dimensions !== undefined)
+        record.responseAttributes[names.ATTR_GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = dimensions;
     }
     const usage = isObject(data["usage"]) ? data["usage"] : undefined;
     const inputTokens = numberOr(usage?.["prompt_tokens"]);
-    record.usage =
-      inputTokens !== undefined
-        ? { inputTokens }
-        : estimateInput(request["input"], record.requestModel);
+    record.usage = inputTokens !== undefined ? { inputTokens } : estimateInput(request["input"], record.requestModel);
   },
 
   createStreamAccumulator(): StreamAccumulator {

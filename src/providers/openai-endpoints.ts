@@ -37,13 +37,20 @@ export interface OpenAIEndpoint {
   readonly acceptsStreamUsageOption: (facts: EndpointFacts) => boolean;
 }
 
-const host = (...hosts: string[]) => (facts: EndpointFacts): boolean =>
-  facts.address !== undefined && hosts.includes(facts.address.toLowerCase());
-const hostSuffix = (...suffixes: string[]) => (facts: EndpointFacts): boolean => {
-  const address = facts.address?.toLowerCase();
-  return address !== undefined && suffixes.some((suffix) => address.endsWith(suffix));
-};
-const loopbackPort = (port: number) => (facts: EndpointFacts): boolean => isLoopback(facts.address) && facts.port === port;
+const host =
+  (...hosts: string[]) =>
+  (facts: EndpointFacts): boolean =>
+    facts.address !== undefined && hosts.includes(facts.address.toLowerCase());
+const hostSuffix =
+  (...suffixes: string[]) =>
+  (facts: EndpointFacts): boolean => {
+    const address = facts.address?.toLowerCase();
+    return address !== undefined && suffixes.some((suffix) => address.endsWith(suffix));
+  };
+const loopbackPort =
+  (port: number) =>
+  (facts: EndpointFacts): boolean =>
+    isLoopback(facts.address) && facts.port === port;
 const yes = (): boolean => true;
 const no = (): boolean => false;
 
@@ -63,7 +70,12 @@ const isAzureOpenAIHost = (facts: EndpointFacts): boolean =>
 
 /** The table, first match wins. Keep the README's provider table in step with it. */
 export const OPENAI_ENDPOINTS: readonly OpenAIEndpoint[] = [
-  { name: "OpenAI", providerName: names.PROVIDER_OPENAI, matches: host("api.openai.com"), acceptsStreamUsageOption: yes },
+  {
+    name: "OpenAI",
+    providerName: names.PROVIDER_OPENAI,
+    matches: host("api.openai.com"),
+    acceptsStreamUsageOption: yes,
+  },
   {
     name: "Azure OpenAI (`AzureOpenAI`, or a base URL on `*.openai.azure.com`, `*.cognitiveservices.azure.com`, `*.services.ai.azure.com/openai`)",
     providerName: names.PROVIDER_AZURE_AI_OPENAI,
@@ -77,11 +89,26 @@ export const OPENAI_ENDPOINTS: readonly OpenAIEndpoint[] = [
     acceptsStreamUsageOption: no,
   },
   { name: "Groq", providerName: names.PROVIDER_GROQ, matches: host("api.groq.com"), acceptsStreamUsageOption: yes },
-  { name: "DeepSeek", providerName: names.PROVIDER_DEEPSEEK, matches: host("api.deepseek.com"), acceptsStreamUsageOption: yes },
+  {
+    name: "DeepSeek",
+    providerName: names.PROVIDER_DEEPSEEK,
+    matches: host("api.deepseek.com"),
+    acceptsStreamUsageOption: yes,
+  },
   { name: "xAI", providerName: names.PROVIDER_X_AI, matches: host("api.x.ai"), acceptsStreamUsageOption: no },
   // Mistral rejects fields it does not know, and sends usage in a stream's last chunk anyway.
-  { name: "Mistral AI", providerName: names.PROVIDER_MISTRAL_AI, matches: host("api.mistral.ai"), acceptsStreamUsageOption: no },
-  { name: "Perplexity", providerName: names.PROVIDER_PERPLEXITY, matches: host("api.perplexity.ai"), acceptsStreamUsageOption: no },
+  {
+    name: "Mistral AI",
+    providerName: names.PROVIDER_MISTRAL_AI,
+    matches: host("api.mistral.ai"),
+    acceptsStreamUsageOption: no,
+  },
+  {
+    name: "Perplexity",
+    providerName: names.PROVIDER_PERPLEXITY,
+    matches: host("api.perplexity.ai"),
+    acceptsStreamUsageOption: no,
+  },
   {
     name: "Gemini (OpenAI compatibility)",
     providerName: names.PROVIDER_GCP_GEMINI,
@@ -89,18 +116,43 @@ export const OPENAI_ENDPOINTS: readonly OpenAIEndpoint[] = [
     acceptsStreamUsageOption: no,
   },
   // OpenRouter always streams usage; its `stream_options.include_usage` is a documented no-op.
-  { name: "OpenRouter", providerName: names.PROVIDER_TOKENTRACE_OPENROUTER, matches: host("openrouter.ai"), acceptsStreamUsageOption: no },
+  {
+    name: "OpenRouter",
+    providerName: names.PROVIDER_TOKENTRACE_OPENROUTER,
+    matches: host("openrouter.ai"),
+    acceptsStreamUsageOption: no,
+  },
   {
     name: "Together AI",
     providerName: names.PROVIDER_TOKENTRACE_TOGETHER_AI,
     matches: host("api.together.xyz", "api.together.ai"),
     acceptsStreamUsageOption: no,
   },
-  { name: "Fireworks AI", providerName: names.PROVIDER_TOKENTRACE_FIREWORKS_AI, matches: host("api.fireworks.ai"), acceptsStreamUsageOption: no },
+  {
+    name: "Fireworks AI",
+    providerName: names.PROVIDER_TOKENTRACE_FIREWORKS_AI,
+    matches: host("api.fireworks.ai"),
+    acceptsStreamUsageOption: no,
+  },
   // Ollama documents stream_options.include_usage in its OpenAI compatibility; its port is its own, on any host.
-  { name: "Ollama (port 11434)", providerName: names.PROVIDER_TOKENTRACE_OLLAMA, matches: (facts) => facts.port === 11434, acceptsStreamUsageOption: yes },
-  { name: "vLLM (loopback, port 8000)", providerName: names.PROVIDER_TOKENTRACE_VLLM, matches: loopbackPort(8000), acceptsStreamUsageOption: yes },
-  { name: "LM Studio (loopback, port 1234)", providerName: names.PROVIDER_TOKENTRACE_LM_STUDIO, matches: loopbackPort(1234), acceptsStreamUsageOption: yes },
+  {
+    name: "Ollama (port 11434)",
+    providerName: names.PROVIDER_TOKENTRACE_OLLAMA,
+    matches: (facts) => facts.port === 11434,
+    acceptsStreamUsageOption: yes,
+  },
+  {
+    name: "vLLM (loopback, port 8000)",
+    providerName: names.PROVIDER_TOKENTRACE_VLLM,
+    matches: loopbackPort(8000),
+    acceptsStreamUsageOption: yes,
+  },
+  {
+    name: "LM Studio (loopback, port 1234)",
+    providerName: names.PROVIDER_TOKENTRACE_LM_STUDIO,
+    matches: loopbackPort(1234),
+    acceptsStreamUsageOption: yes,
+  },
   {
     // Other local OpenAI-compatible servers (llama.cpp's server, LocalAI, tokentrace's own mock server, which
     // the test suites drive) accept stream_options; an app whose local server does not can turn injection off.

@@ -88,7 +88,9 @@ export function setSamplingAttributes(attributes: Record<string, AttributeValue>
   const stop = body["stop"];
   if (typeof stop === "string") attributes[names.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES] = [stop];
   else if (Array.isArray(stop)) {
-    attributes[names.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES] = stop.filter((item): item is string => typeof item === "string");
+    attributes[names.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES] = stop.filter(
+      (item): item is string => typeof item === "string",
+    );
   }
   attributes[names.ATTR_GEN_AI_REQUEST_STREAM] = body["stream"] === true;
 }

@@ -4,7 +4,15 @@ import * as names from "../semconv.js";
 import type { Usage } from "../usage.js";
 import { base64BlobPart, estimateTokens, mediaPart, parseArguments, textPart } from "./content-parts.js";
 import type { Json } from "./openai-payload.js";
-import { contentText, isObject, numberOr, readResponseMetadata, setNumber, startRecord, stringOr } from "./openai-payload.js";
+import {
+  contentText,
+  isObject,
+  numberOr,
+  readResponseMetadata,
+  setNumber,
+  startRecord,
+  stringOr,
+} from "./openai-payload.js";
 import { estimatedUsageOf, estimateChatInputTokens, estimateTextTokens } from "./openai-token-estimate.js";
 import type { TokenEstimate } from "./openai-token-estimate.js";
 import { IgnoredEntries, MAX_OUTPUT_ITEMS, MAX_PARTS_PER_ITEM, SlotTable } from "./payload-bounds.js";
@@ -29,7 +37,8 @@ function requestAttributes(body: Json, attributes: Record<string, AttributeValue
   attributes[names.ATTR_GEN_AI_REQUEST_STREAM] = body["stream"] === true;
   const text = isObject(body["text"]) ? body["text"] : {};
   const format = isObject(text["format"]) ? stringOr(text["format"]["type"]) : undefined;
-  if (format === "json_schema" || format === "json_object") attributes[names.ATTR_GEN_AI_OUTPUT_TYPE] = names.OUTPUT_TYPE_JSON;
+  if (format === "json_schema" || format === "json_object")
+    attributes[names.ATTR_GEN_AI_OUTPUT_TYPE] = names.OUTPUT_TYPE_JSON;
   else if (format === "text") attributes[names.ATTR_GEN_AI_OUTPUT_TYPE] = names.OUTPUT_TYPE_TEXT;
   const tier = stringOr(body["service_tier"]);
   if (tier !== undefined) attributes[names.ATTR_OPENAI_REQUEST_SERVICE_TIER] = tier;
@@ -99,9 +108,19 @@ function itemPart(item: Json): MessagePart | MessagePart[] {
     case "reasoning":
       return { type: "reasoning", content: reasoningText(item) };
     case "function_call":
-      return { type: "tool_call", id: stringOr(item["call_id"]), name: stringOr(item["name"]), arguments: parseArguments(item["arguments"]) };
+      return {
+        type: "tool_call",
+        id: stringOr(item["call_id"]),
+        name: stringOr(item["name"]),
+        arguments: parseArguments(item["arguments"]),
+      };
     case "custom_tool_call":
-      return { type: "tool_call", id: stringOr(item["call_id"]), name: stringOr(item["name"]), arguments: item["input"] };
+      return {
+        type: "tool_call",
+        id: stringOr(item["call_id"]),
+        name: stringOr(item["name"]),
+        arguments: item["input"],
+      };
     case "mcp_call":
       return {
         type: "server_tool_call",
@@ -152,7 +171,10 @@ function toInputMessages(input: unknown): Message[] {
       case "custom_tool_call_output": {
         const output = item["output"];
         const response = typeof output === "string" ? output : inputContentParts(output);
-        messages.push({ role: "tool", parts: [{ type: "tool_call_response", id: stringOr(item["call_id"]), response }] });
+        messages.push({
+          role: "tool",
+          parts: [{ type: "tool_call_response", id: stringOr(item["call_id"]), response }],
+        });
         break;
       }
       case "item_reference":
@@ -180,7 +202,6 @@ function toToolDefinitions(tools: readonly unknown[]): unknown[] {
 }
 
 // --- text for estimates ---
-
 
 /** The billable text of an input or output item. */
 function itemText(item: Json): string {
@@ -465,10 +486,20 @@ function draftParts(drafts: readonly ItemDraft[]): MessagePart[] {
         if (draft.text !== "") parts.push(textPart(draft.text));
         break;
       case "function_call":
-        parts.push({ type: "tool_call", id: stringOr(item["call_id"]), name: stringOr(item["name"]), arguments: parseArguments(draft.text) });
+        parts.push({
+          type: "tool_call",
+          id: stringOr(item["call_id"]),
+          name: stringOr(item["name"]),
+          arguments: parseArguments(draft.text),
+        });
         break;
       case "custom_tool_call":
-        parts.push({ type: "tool_call", id: stringOr(item["call_id"]), name: stringOr(item["name"]), arguments: draft.text });
+        parts.push({
+          type: "tool_call",
+          id: stringOr(item["call_id"]),
+          name: stringOr(item["name"]),
+          arguments: draft.text,
+        });
         break;
       case "reasoning":
         parts.push({ type: "reasoning", content: draft.text });

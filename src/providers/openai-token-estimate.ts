@@ -120,7 +120,8 @@ function nodeRequire(): NodeRequire | undefined {
 }
 
 /** Where the encoding's module is; replaced only by tests (`setTokenizerPathForTests`). */
-let tokenizerPath = (load: NodeRequire, encoding: Encoding): string => load.resolve(`gpt-tokenizer/encoding/${encoding}`);
+let tokenizerPath = (load: NodeRequire, encoding: Encoding): string =>
+  load.resolve(`gpt-tokenizer/encoding/${encoding}`);
 
 /**
  * Test-only: forget every loaded counter and load the encodings from `path(encoding)` from now on (a missing
@@ -128,13 +129,20 @@ let tokenizerPath = (load: NodeRequire, encoding: Encoding): string => load.reso
  */
 export function setTokenizerPathForTests(path?: (encoding: Encoding) => string): void {
   counters.clear();
-  tokenizerPath = path === undefined ? (load, encoding) => load.resolve(`gpt-tokenizer/encoding/${encoding}`) : (_load, encoding) => path(encoding);
+  tokenizerPath =
+    path === undefined
+      ? (load, encoding) => load.resolve(`gpt-tokenizer/encoding/${encoding}`)
+      : (_load, encoding) => path(encoding);
 }
 
 /** Start the worker for an encoding; never throws, never waits. */
 function startCounter(encoding: Encoding): Counter {
   let settle: () => void = () => undefined;
-  const counter: Counter = { state: "loading", settled: new Promise<void>((resolve) => (settle = resolve)), sequence: 0 };
+  const counter: Counter = {
+    state: "loading",
+    settled: new Promise<void>((resolve) => (settle = resolve)),
+    sequence: 0,
+  };
   const fail = (error: unknown): void => {
     if (counter.state === "failed") return;
     counter.state = "failed";
@@ -262,7 +270,12 @@ export function estimateChatInputTokens(
 export function estimatedUsageOf(input: TokenEstimate, output: TokenEstimate | number): Usage {
   const streamed = typeof output === "number";
   const method = streamed || output.method === input.method ? input.method : "characters";
-  return { inputTokens: input.tokens, outputTokens: streamed ? output : output.tokens, estimated: true, estimateMethod: method };
+  return {
+    inputTokens: input.tokens,
+    outputTokens: streamed ? output : output.tokens,
+    estimated: true,
+    estimateMethod: method,
+  };
 }
 
 /**

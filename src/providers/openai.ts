@@ -22,7 +22,12 @@ import {
 } from "./openai-payload.js";
 import { responsesCreate } from "./openai-responses.js";
 import { IgnoredEntries, MAX_CHOICES, MAX_TOOL_CALLS_PER_CHOICE, SlotTable } from "./payload-bounds.js";
-import { estimatedUsageOf, estimateChatInputTokens, estimateTextTokens, estimateTexts } from "./openai-token-estimate.js";
+import {
+  estimatedUsageOf,
+  estimateChatInputTokens,
+  estimateTextTokens,
+  estimateTexts,
+} from "./openai-token-estimate.js";
 import type { TokenEstimate } from "./openai-token-estimate.js";
 import type {
   CallContext,
@@ -57,7 +62,8 @@ function requestAttributes(body: Json, attributes: Record<string, AttributeValue
   setNumber(attributes, names.ATTR_GEN_AI_REQUEST_MAX_TOKENS, body["max_completion_tokens"] ?? body["max_tokens"]);
   setSamplingAttributes(attributes, body);
   const format = isObject(body["response_format"]) ? stringOr(body["response_format"]["type"]) : undefined;
-  if (format === "json_object" || format === "json_schema") attributes[names.ATTR_GEN_AI_OUTPUT_TYPE] = names.OUTPUT_TYPE_JSON;
+  if (format === "json_object" || format === "json_schema")
+    attributes[names.ATTR_GEN_AI_OUTPUT_TYPE] = names.OUTPUT_TYPE_JSON;
   else if (format === "text") attributes[names.ATTR_GEN_AI_OUTPUT_TYPE] = names.OUTPUT_TYPE_TEXT;
   const tier = stringOr(body["service_tier"]);
   if (tier !== undefined) attributes[names.ATTR_OPENAI_REQUEST_SERVICE_TIER] = tier;
@@ -153,10 +159,14 @@ function toToolDefinitions(tools: readonly unknown[]): unknown[] {
     if (!isObject(tool)) return tool;
     const fn = isObject(tool["function"]) ? tool["function"] : undefined;
     if (fn === undefined) return tool;
-    return { type: stringOr(tool["type"]) ?? "function", name: fn["name"], description: fn["description"], parameters: fn["parameters"] };
+    return {
+      type: stringOr(tool["type"]) ?? "function",
+      name: fn["name"],
+      description: fn["description"],
+      parameters: fn["parameters"],
+    };
   });
 }
-
 
 /** The text a chat message is billed for: its content, refusal, and the names and arguments of its tool calls. */
 function chatMessageText(message: Json): string {
@@ -241,7 +251,10 @@ const chatCompletionsCreate: OperationAdapter = {
   readResponse(data: unknown, prepared: PreparedCall, context: CallContext): void {
     const record = prepared.record;
     if (!isObject(data)) {
-      record.usage = estimateUsage(prepared, estimateTextTokens(typeof data === "string" ? data : "", record.requestModel));
+      record.usage = estimateUsage(
+        prepared,
+        estimateTextTokens(typeof data === "string" ? data : "", record.requestModel),
+      );
       return;
     }
     readResponseMetadata(record, data);
@@ -253,7 +266,10 @@ const chatCompletionsCreate: OperationAdapter = {
       const output: Message[] = [];
       for (const choice of choices) {
         const message = isObject(choice["message"]) ? choice["message"] : {};
-        const entry: Message = { role: stringOr(message["role"]) ?? "assistant", parts: contentParts(message["content"]) };
+        const entry: Message = {
+          role: stringOr(message["role"]) ?? "assistant",
+          parts: contentParts(message["content"]),
+        };
         const refusal = stringOr(message["refusal"]);
         if (refusal) entry.parts.push(textPart(refusal));
         entry.parts.push(...toolCallParts(message["tool_calls"]));
@@ -316,7 +332,10 @@ class ChatStreamAccumulator extends ChoiceStreamAccumulator<ChatChoice> {
     for (const call of toolCalls) {
       if (!isObject(call)) continue;
       // A tool call without an index is the choice's next one.
-      const draft = (slot.toolCalls ??= new SlotTable(MAX_TOOL_CALLS_PER_CHOICE, this.ignored)).slot(call["index"], newToolCall);
+      const draft = (slot.toolCalls ??= new SlotTable(MAX_TOOL_CALLS_PER_CHOICE, this.ignored)).slot(
+        call["index"],
+        newToolCall,
+      );
       if (draft === undefined) continue;
       const fn = isObject(call["function"]) ? call["function"] : {};
       const args = fn["arguments"];
@@ -332,10 +351,12 @@ class ChatStreamAccumulator extends ChoiceStreamAccumulator<ChatChoice> {
 
   finish(record: CallRecord): void {
     const choices = this.finishChoices(record);
-    record.usage = this.usage !== undefined ? normaliseUsage(this.usage)
-        // Streamed output is estimated from its length, capture on or off alike (issue 10: the estimate a
-        // call gets must not depend on capture, and nothing is kept per chunk for it beyond a length).
-        : estimateUsage(this.prepared, estimateTokens(this.outputCharacters));
+    record.usage =
+      this.usage !== undefined
+        ? normaliseUsage(this.usage)
+        : // Streamed output is estimated from its length, capture on or off alike (issue 10: the estimate a
+          // call gets must not depend on capture, and nothing is kept per chunk for it beyond a length).
+          estimateUsage(this.prepared, estimateTokens(this.outputCharacters));
     if (!this.capture) return;
     const output: Message[] = [];
     for (const choice of choices) {
@@ -402,6 +423,9 @@ export const openaiAdapter: ProviderAdapter = {
   operations: [chatCompletionsCreate, responsesCreate, embeddingsCreate, completionsCreate],
   // openai v4 keeps parse(), stream() and runTools() helpers under beta.chat.completions.
   routedResourcePaths: [["beta", "chat", "completions"]],
-  runHelpers: [runToolsHelper(["chat", "completions", "runTools"]), runToolsHelper(["beta", "chat", "completions", "runTools"])],
+  runHelpers: [
+    runToolsHelper(["chat", "completions", "runTools"]),
+    runToolsHelper(["beta", "chat", "completions", "runTools"]),
+  ],
   derivedClientMethods: ["withOptions"],
 };

@@ -54,7 +54,10 @@ export class IgnoredEntries {
     if (this.count === 0) return;
     record.responseAttributes[names.ATTR_TOKENTRACE_PAYLOAD_IGNORED_ENTRIES] = this.count;
     // Not a failure of tokentrace but a payload it refuses to believe: counted with the other impossible data.
-    reportAnomaly("payload-index", `${this.count} payload entries with an invalid index or one beyond tokentrace's bounds`);
+    reportAnomaly(
+      "payload-index",
+      `${this.count} payload entries with an invalid index or one beyond tokentrace's bounds`,
+    );
   }
 }
 

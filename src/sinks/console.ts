@@ -71,7 +71,9 @@ function formatMetricLines(resourceMetrics: ResourceMetrics): string[] {
   const lines: string[] = [];
   for (const scope of resourceMetrics.scopeMetrics) {
     if (scope.scope.name !== names.INSTRUMENTATION_SCOPE) continue;
-    const byName = [...scope.metrics].sort((a, b) => (a.descriptor.name < b.descriptor.name ? -1 : a.descriptor.name > b.descriptor.name ? 1 : 0));
+    const byName = [...scope.metrics].sort((a, b) =>
+      a.descriptor.name < b.descriptor.name ? -1 : a.descriptor.name > b.descriptor.name ? 1 : 0,
+    );
     for (const metric of byName) {
       const { name, unit } = metric.descriptor;
       for (const point of metric.dataPoints) {

@@ -152,7 +152,10 @@ export function otlpSink(options: OtlpSinkOptions = {}): OtlpSink {
     else counts.metricDataPoints += count;
     if (reported.has(signal)) return;
     reported.add(signal);
-    const what = signal === "traces" ? `${count} span${count === 1 ? "" : "s"}` : `${count} metric data point${count === 1 ? "" : "s"}`;
+    const what =
+      signal === "traces"
+        ? `${count} span${count === 1 ? "" : "s"}`
+        : `${count} metric data point${count === 1 ? "" : "s"}`;
     emit(
       `otlpSink dropped ${what} for ${endpoints[signal] ?? "?"}: ${describeReason(reason)}. ` +
         "The app is not affected; further drops are only counted (see the sink's dropped()).",
@@ -170,10 +173,15 @@ export function otlpSink(options: OtlpSinkOptions = {}): OtlpSink {
   if (endpoints.traces !== undefined) {
     const config = { ...shared, url: endpoints.traces };
     const exporter =
-      protocolFor(options.protocol, "traces") === "http/json" ? new OTLPJsonTraceExporter(config) : new OTLPProtobufTraceExporter(config);
+      protocolFor(options.protocol, "traces") === "http/json"
+        ? new OTLPJsonTraceExporter(config)
+        : new OTLPProtobufTraceExporter(config);
     spanProcessors.push(
-      new BoundedBatchSpanProcessor(exporter, options.maxQueueSize ?? DEFAULT_MAX_QUEUE_SIZE, options.timeoutMs, (count, reason) =>
-        drop("traces", count, reason),
+      new BoundedBatchSpanProcessor(
+        exporter,
+        options.maxQueueSize ?? DEFAULT_MAX_QUEUE_SIZE,
+        options.timeoutMs,
+        (count, reason) => drop("traces", count, reason),
       ),
     );
   }
@@ -191,7 +199,9 @@ export function otlpSink(options: OtlpSinkOptions = {}): OtlpSink {
             : AggregationTemporalityPreference.CUMULATIVE,
     };
     const exporter =
-      protocolFor(options.protocol, "metrics") === "http/json" ? new OTLPJsonMetricExporter(config) : new OTLPProtobufMetricExporter(config);
+      protocolFor(options.protocol, "metrics") === "http/json"
+        ? new OTLPJsonMetricExporter(config)
+        : new OTLPProtobufMetricExporter(config);
     const intervalMs = options.metricExportIntervalMs ?? metricExportIntervalFromEnv();
     metricReaders.push(
       new PeriodicExportingMetricReader({
@@ -358,7 +368,9 @@ function protocolFor(option: OtlpProtocol | undefined, signal: Signal): OtlpProt
     const value = process.env[name];
     if (value === undefined || value === "") continue;
     if (value === "http/protobuf" || value === "http/json") return value;
-    warnOnce(`${name}="${value}" is not supported by otlpSink (accepted: http/protobuf, http/json); using ${DEFAULT_PROTOCOL}.`);
+    warnOnce(
+      `${name}="${value}" is not supported by otlpSink (accepted: http/protobuf, http/json); using ${DEFAULT_PROTOCOL}.`,
+    );
     return DEFAULT_PROTOCOL;
   }
   return DEFAULT_PROTOCOL;
@@ -369,7 +381,9 @@ function metricExportIntervalFromEnv(): number {
   if (raw === undefined || raw === "") return DEFAULT_METRIC_EXPORT_INTERVAL_MS;
   const value = Number(raw);
   if (Number.isInteger(value) && value > 0) return value;
-  warnOnce(`OTEL_METRIC_EXPORT_INTERVAL="${raw}" is not a positive integer; using ${DEFAULT_METRIC_EXPORT_INTERVAL_MS}.`);
+  warnOnce(
+    `OTEL_METRIC_EXPORT_INTERVAL="${raw}" is not a positive integer; using ${DEFAULT_METRIC_EXPORT_INTERVAL_MS}.`,
+  );
   return DEFAULT_METRIC_EXPORT_INTERVAL_MS;
 }
 
@@ -388,7 +402,10 @@ function validateOptions(options: OtlpSinkOptions): void {
   }
   for (const key of Object.keys(options)) {
     if (!knownOptions.has(key)) {
-      throw new InvalidOptionError(`otlpSink.${key}`, `unknown option. Accepted options: ${[...knownOptions].join(", ")}.`);
+      throw new InvalidOptionError(
+        `otlpSink.${key}`,
+        `unknown option. Accepted options: ${[...knownOptions].join(", ")}.`,
+      );
     }
   }
   const { url, headers, protocol, compression, temporality } = options;
@@ -414,7 +431,10 @@ function validateOptions(options: OtlpSinkOptions): void {
       !Array.isArray(headers) &&
       Object.values(headers).every((value) => typeof value === "string");
     if (!valid) {
-      throw new InvalidOptionError("otlpSink.headers", `expected an object of string header values, received ${describeValue(headers)}.`);
+      throw new InvalidOptionError(
+        "otlpSink.headers",
+        `expected an object of string header values, received ${describeValue(headers)}.`,
+      );
     }
   }
   if (protocol !== undefined && protocol !== "http/protobuf" && protocol !== "http/json") {
@@ -424,18 +444,30 @@ function validateOptions(options: OtlpSinkOptions): void {
     );
   }
   if (compression !== undefined && compression !== "gzip" && compression !== "none") {
-    throw new InvalidOptionError("otlpSink.compression", `expected "gzip" or "none", received ${describeValue(compression)}.`);
+    throw new InvalidOptionError(
+      "otlpSink.compression",
+      `expected "gzip" or "none", received ${describeValue(compression)}.`,
+    );
   }
   if (temporality !== undefined && temporality !== "cumulative" && temporality !== "delta") {
-    throw new InvalidOptionError("otlpSink.temporality", `expected "cumulative" or "delta", received ${describeValue(temporality)}.`);
+    throw new InvalidOptionError(
+      "otlpSink.temporality",
+      `expected "cumulative" or "delta", received ${describeValue(temporality)}.`,
+    );
   }
   for (const key of ["traces", "metrics"] as const) {
     if (options[key] !== undefined && typeof options[key] !== "boolean") {
-      throw new InvalidOptionError(`otlpSink.${key}`, `expected true or false, received ${describeValue(options[key])}.`);
+      throw new InvalidOptionError(
+        `otlpSink.${key}`,
+        `expected true or false, received ${describeValue(options[key])}.`,
+      );
     }
   }
   if (options.traces === false && options.metrics === false) {
-    throw new InvalidOptionError("otlpSink.traces", "traces and metrics are both turned off: the sink would send nothing.");
+    throw new InvalidOptionError(
+      "otlpSink.traces",
+      "traces and metrics are both turned off: the sink would send nothing.",
+    );
   }
   for (const key of ["metricExportIntervalMs", "timeoutMs", "maxQueueSize"] as const) {
     const value = options[key];

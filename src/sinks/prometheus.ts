@@ -160,7 +160,11 @@ class ShutdownAwarePrometheusExporter extends PrometheusExporter {
   }
 }
 
-function resolveOptions(options: PrometheusSinkOptions): { port: number | false; host: string | undefined; path: string } {
+function resolveOptions(options: PrometheusSinkOptions): {
+  port: number | false;
+  host: string | undefined;
+  path: string;
+} {
   if (options === null || typeof options !== "object") {
     throw new InvalidOptionError("prometheusSink", `expected an options object, received ${describeValue(options)}.`);
   }
@@ -193,7 +197,10 @@ function resolveOptions(options: PrometheusSinkOptions): { port: number | false;
   let host: string | undefined;
   if (options.host !== undefined) {
     if (typeof options.host !== "string" || options.host.trim() === "") {
-      throw new InvalidOptionError("prometheusSink.host", `expected a host name or IP address, received ${describeValue(options.host)}.`);
+      throw new InvalidOptionError(
+        "prometheusSink.host",
+        `expected a host name or IP address, received ${describeValue(options.host)}.`,
+      );
     }
     host = options.host;
   } else {
@@ -238,9 +245,13 @@ function listenError(error: NodeJS.ErrnoException, host: string | undefined, por
         { cause: error },
       );
     default:
-      return new InvalidOptionError("prometheusSink.port", `the metrics server could not start on ${where}: ${error.message}`, {
-        cause: error,
-      });
+      return new InvalidOptionError(
+        "prometheusSink.port",
+        `the metrics server could not start on ${where}: ${error.message}`,
+        {
+          cause: error,
+        },
+      );
   }
 }
 

@@ -8,7 +8,15 @@
  * from there.
  */
 import type { ServerResponse } from "node:http";
-import { groupEvenly, isRecord, requireInteger, sendEvents, sleep, splitContent, validateCommon } from "./wire-common.js";
+import {
+  groupEvenly,
+  isRecord,
+  requireInteger,
+  sendEvents,
+  sleep,
+  splitContent,
+  validateCommon,
+} from "./wire-common.js";
 
 /** The route this module answers. */
 export const ANTHROPIC_MESSAGES_PATH = "/v1/messages";
@@ -321,7 +329,10 @@ function resolveBlock(block: MockAnthropicBlock, chunks: number | undefined): Re
       return {
         final: { type: "thinking", thinking: block.thinking, signature },
         start: { type: "thinking", thinking: "", signature: "" },
-        deltas: [...pieces.map((thinking) => ({ type: "thinking_delta", thinking })), { type: "signature_delta", signature }],
+        deltas: [
+          ...pieces.map((thinking) => ({ type: "thinking_delta", thinking })),
+          { type: "signature_delta", signature },
+        ],
         contentDeltas: pieces.length,
       };
     }
@@ -444,7 +455,11 @@ function buildStreamEvents(reply: ResolvedReply): StreamEvent[] {
   }
   if (reply.unknownEvents) {
     const index = reply.blocks.length;
-    push("content_block_start", { type: "content_block_start", index, content_block: { type: futureBlock, payload: "x" } });
+    push("content_block_start", {
+      type: "content_block_start",
+      index,
+      content_block: { type: futureBlock, payload: "x" },
+    });
     push("content_block_delta", { type: "content_block_delta", index, delta: { type: futureDelta, payload: "y" } });
     push("content_block_stop", { type: "content_block_stop", index });
   }
@@ -495,8 +510,19 @@ function writeJson(response: ServerResponse, status: number, requestId: string, 
   response.end(body);
 }
 
-function sendAnthropicError(response: ServerResponse, status: number, requestId: string, type: string, message: string): void {
-  writeJson(response, status, requestId, JSON.stringify({ type: "error", error: { type, message }, request_id: requestId }));
+function sendAnthropicError(
+  response: ServerResponse,
+  status: number,
+  requestId: string,
+  type: string,
+  message: string,
+): void {
+  writeJson(
+    response,
+    status,
+    requestId,
+    JSON.stringify({ type: "error", error: { type, message }, request_id: requestId }),
+  );
 }
 
 function errorTypeFor(status: number): string {
@@ -536,8 +562,3 @@ function errorMessageFor(type: string): string {
       return `The request failed with a ${type}. (tokentrace mock server)`;
   }
 }
-
-
-
-
-

@@ -221,9 +221,21 @@ export async function startMockLLMServer(options: MockLLMServerOptions = {}): Pr
   const completionsQueue: MockCompletionsReply[] = [];
   /** The OpenAI routes beyond chat completions, each with its own wire module and queue. */
   const openaiRoutes = new Map<string, RouteAnswer>([
-    [OPENAI_RESPONSES_PATH, (response, body, sequence, signal) => answerResponses(response, body, sequence, () => responsesQueue.shift() ?? {}, signal)],
-    [OPENAI_EMBEDDINGS_PATH, (response, body, sequence, signal) => answerEmbeddings(response, body, sequence, () => embeddingsQueue.shift() ?? {}, signal)],
-    [OPENAI_COMPLETIONS_PATH, (response, body, sequence, signal) => answerCompletions(response, body, sequence, () => completionsQueue.shift() ?? {}, signal)],
+    [
+      OPENAI_RESPONSES_PATH,
+      (response, body, sequence, signal) =>
+        answerResponses(response, body, sequence, () => responsesQueue.shift() ?? {}, signal),
+    ],
+    [
+      OPENAI_EMBEDDINGS_PATH,
+      (response, body, sequence, signal) =>
+        answerEmbeddings(response, body, sequence, () => embeddingsQueue.shift() ?? {}, signal),
+    ],
+    [
+      OPENAI_COMPLETIONS_PATH,
+      (response, body, sequence, signal) =>
+        answerCompletions(response, body, sequence, () => completionsQueue.shift() ?? {}, signal),
+    ],
   ]);
   const requests: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
@@ -438,8 +450,7 @@ function resolveReply(reply: MockReply, body: Record<string, unknown>, sequence:
   const includeUsage = isRecord(streamOptions) && streamOptions["include_usage"] === true;
 
   const completionTokensPerChoice =
-    contentChunks.length +
-    toolCalls.reduce((sum, toolCall) => sum + Math.ceil(toolCall.arguments.length / 4), 0);
+    contentChunks.length + toolCalls.reduce((sum, toolCall) => sum + Math.ceil(toolCall.arguments.length / 4), 0);
   const promptTokens = reply.usage?.prompt_tokens ?? estimatePromptTokens(body["messages"]);
   const completionTokens = reply.usage?.completion_tokens ?? completionTokensPerChoice * choiceCount;
 
@@ -502,9 +513,6 @@ function messageText(content: unknown): string {
   return text;
 }
 
-
-
-
 function sendCompletion(response: ServerResponse, reply: ResolvedReply): void {
   if (reply.malformed === "non-json") {
     writeBody(response, reply.status, reply.requestId, "this is not json");
@@ -558,7 +566,11 @@ async function sendStream(response: ServerResponse, reply: ResolvedReply, signal
   await sendEvents(
     response,
     events,
-    { firstDelayMs: reply.firstChunkDelayMs, delayMs: reply.chunkDelayMs, failAt: failurePoint(events, reply.errorAfterChunks) },
+    {
+      firstDelayMs: reply.firstChunkDelayMs,
+      delayMs: reply.chunkDelayMs,
+      failAt: failurePoint(events, reply.errorAfterChunks),
+    },
     signal,
   );
 }
@@ -648,8 +660,6 @@ function choiceIndexes(choiceCount: number): number[] {
   return Array.from({ length: choiceCount }, (_, index) => index);
 }
 
-
-
 function writeBody(response: ServerResponse, status: number, requestId: string, body: string): void {
   response.writeHead(status, {
     "content-type": "application/json",
@@ -683,7 +693,6 @@ function errorMessageFor(status: number): string {
   return `The request was rejected with status ${status}. (tokentrace mock server)`;
 }
 
-
 async function readBody(request: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of request) chunks.push(chunk as Buffer);
@@ -707,7 +716,6 @@ function recordableHeaders(request: IncomingMessage): Record<string, string> {
   }
   return headers;
 }
-
 
 function validateReply(reply: MockReply, label: string): void {
   validateCommon(reply, label);

@@ -62,7 +62,8 @@ function promptTokens(prompt: unknown): number {
   if (!Array.isArray(prompt)) return 0;
   if (prompt.every((item) => typeof item === "number")) return prompt.length;
   return prompt.reduce<number>(
-    (sum, item) => sum + (typeof item === "string" ? Math.ceil(item.length / 4) : Array.isArray(item) ? item.length : 0),
+    (sum, item) =>
+      sum + (typeof item === "string" ? Math.ceil(item.length / 4) : Array.isArray(item) ? item.length : 0),
     0,
   );
 }
@@ -117,7 +118,8 @@ export async function answerCompletions(
   const chunk = (index: number, piece: string, reason: string | null): string =>
     dataLine({ ...envelope, choices: [{ text: piece, index, logprobs: null, finish_reason: reason }], ...usageField });
   const events: WireEvent[] = [];
-  for (const piece of deltas) for (const index of choices) events.push({ text: chunk(index, piece, null), delta: true });
+  for (const piece of deltas)
+    for (const index of choices) events.push({ text: chunk(index, piece, null), delta: true });
   for (const index of choices) events.push({ text: chunk(index, "", finishReason), delta: false });
   if (includeUsage) events.push({ text: dataLine({ ...envelope, choices: [], usage }), delta: false });
   events.push({ text: "data: [DONE]\n\n", delta: false });

@@ -4,7 +4,15 @@
  * little-endian float32s.
  */
 import type { ServerResponse } from "node:http";
-import { defaultModelFor, isRecord, requireInteger, sendOpenAIError, sleep, validateCommon, writeJson } from "./wire-common.js";
+import {
+  defaultModelFor,
+  isRecord,
+  requireInteger,
+  sendOpenAIError,
+  sleep,
+  validateCommon,
+  writeJson,
+} from "./wire-common.js";
 
 /** The route this module answers. */
 export const OPENAI_EMBEDDINGS_PATH = "/v1/embeddings";
@@ -83,7 +91,8 @@ export async function answerEmbeddings(
   const promptTokens =
     reply.promptTokens ??
     inputs.reduce<number>(
-      (sum, input) => sum + (typeof input === "string" ? Math.ceil(input.length / 4) : Array.isArray(input) ? input.length : 0),
+      (sum, input) =>
+        sum + (typeof input === "string" ? Math.ceil(input.length / 4) : Array.isArray(input) ? input.length : 0),
       0,
     );
   const payload: Record<string, unknown> = {

@@ -57,10 +57,7 @@ export interface MockResponsesRawItem {
 }
 
 export type MockResponsesItem =
-  | MockResponsesMessageItem
-  | MockResponsesFunctionCallItem
-  | MockResponsesReasoningItem
-  | MockResponsesRawItem;
+  MockResponsesMessageItem | MockResponsesFunctionCallItem | MockResponsesReasoningItem | MockResponsesRawItem;
 
 /** Token counts to report instead of the deterministic defaults; each field is optional. */
 export interface MockResponsesUsage {
@@ -149,7 +146,19 @@ export async function answerResponses(
 ): Promise<void> {
   const requestId = `req_mock_${sequence}`;
   if (!isRecord(body)) {
-    writeJson(response, 400, requestId, JSON.stringify({ error: { message: "We could not parse the JSON body of your request. (tokentrace mock server)", type: "invalid_request_error", param: null, code: null } }));
+    writeJson(
+      response,
+      400,
+      requestId,
+      JSON.stringify({
+        error: {
+          message: "We could not parse the JSON body of your request. (tokentrace mock server)",
+          type: "invalid_request_error",
+          param: null,
+          code: null,
+        },
+      }),
+    );
     return;
   }
   const reply = takeReply();
@@ -177,7 +186,10 @@ export async function answerResponses(
   const finalResponse = {
     ...base,
     status: outcome,
-    error: outcome === "failed" ? { code: reply.errorCode ?? "server_error", message: "The model failed to respond. (tokentrace mock server)" } : null,
+    error:
+      outcome === "failed"
+        ? { code: reply.errorCode ?? "server_error", message: "The model failed to respond. (tokentrace mock server)" }
+        : null,
     incomplete_details: outcome === "incomplete" ? { reason: reply.incompleteReason ?? "max_output_tokens" } : null,
     output: outcome === "failed" ? [] : items.map(doneItem),
     usage,
@@ -203,11 +215,16 @@ export async function answerResponses(
 }
 
 function itemId(item: MockResponsesItem, sequence: number, index: number): string {
-  const prefix = item.type === "message" ? "msg" : item.type === "function_call" ? "fc" : item.type === "reasoning" ? "rs" : "item";
+  const prefix =
+    item.type === "message" ? "msg" : item.type === "function_call" ? "fc" : item.type === "reasoning" ? "rs" : "item";
   return `${prefix}_mock_${sequence}_${index}`;
 }
 
-function responseBase(reply: MockResponsesReply, body: Record<string, unknown>, sequence: number): Record<string, unknown> {
+function responseBase(
+  reply: MockResponsesReply,
+  body: Record<string, unknown>,
+  sequence: number,
+): Record<string, unknown> {
   const reasoning = isRecord(body["reasoning"]) ? body["reasoning"] : {};
   return {
     id: reply.id ?? `resp_mock_${sequence}`,
@@ -237,7 +254,11 @@ function responseBase(reply: MockResponsesReply, body: Record<string, unknown>, 
   };
 }
 
-function usageOf(reply: MockResponsesReply, body: Record<string, unknown>, items: readonly ResolvedItem[]): Record<string, unknown> {
+function usageOf(
+  reply: MockResponsesReply,
+  body: Record<string, unknown>,
+  items: readonly ResolvedItem[],
+): Record<string, unknown> {
   let outputTokens = 0;
   let reasoningTokens = 0;
   for (const item of items) {
@@ -285,7 +306,14 @@ function startedItem(item: ResolvedItem): Record<string, unknown> {
     case "message":
       return { id: item.id, type: "message", status: "in_progress", content: [], role: "assistant" };
     case "function_call":
-      return { id: item.id, type: "function_call", status: "in_progress", arguments: "", call_id: source.callId, name: source.name };
+      return {
+        id: item.id,
+        type: "function_call",
+        status: "in_progress",
+        arguments: "",
+        call_id: source.callId,
+        name: source.name,
+      };
     case "reasoning":
       return { id: item.id, type: "reasoning", summary: [] };
     case "raw":
@@ -306,7 +334,14 @@ function doneItem(item: ResolvedItem): Record<string, unknown> {
         role: "assistant",
       };
     case "function_call":
-      return { id: item.id, type: "function_call", status: "completed", arguments: source.arguments, call_id: source.callId, name: source.name };
+      return {
+        id: item.id,
+        type: "function_call",
+        status: "completed",
+        arguments: source.arguments,
+        call_id: source.callId,
+        name: source.name,
+      };
     case "reasoning":
       return { id: item.id, type: "reasoning", summary: [{ type: "summary_text", text: source.summary }] };
     case "raw":
@@ -336,7 +371,8 @@ function streamEvents(
       if (source.type === "message") {
         const part = { type: "output_text", annotations: [], logprobs: [], text: "" };
         push("response.content_part.added", { ...at, content_index: 0, part });
-        for (const delta of item.deltas) push("response.output_text.delta", { ...at, content_index: 0, delta, logprobs: [] }, true);
+        for (const delta of item.deltas)
+          push("response.output_text.delta", { ...at, content_index: 0, delta, logprobs: [] }, true);
         push("response.output_text.done", { ...at, content_index: 0, text: source.text, logprobs: [] });
         push("response.content_part.done", { ...at, content_index: 0, part: { ...part, text: source.text } });
       } else if (source.type === "function_call") {
@@ -345,14 +381,24 @@ function streamEvents(
       } else if (source.type === "reasoning") {
         const part = { type: "summary_text", text: "" };
         push("response.reasoning_summary_part.added", { ...at, summary_index: 0, part });
-        for (const delta of item.deltas) push("response.reasoning_summary_text.delta", { ...at, summary_index: 0, delta }, true);
+        for (const delta of item.deltas)
+          push("response.reasoning_summary_text.delta", { ...at, summary_index: 0, delta }, true);
         push("response.reasoning_summary_text.done", { ...at, summary_index: 0, text: source.summary });
-        push("response.reasoning_summary_part.done", { ...at, summary_index: 0, part: { ...part, text: source.summary } });
+        push("response.reasoning_summary_part.done", {
+          ...at,
+          summary_index: 0,
+          part: { ...part, text: source.summary },
+        });
       }
       push("response.output_item.done", { output_index: outputIndex, item: doneItem(item) });
     }
   }
-  const finalEvent = outcome === "completed" ? "response.completed" : outcome === "incomplete" ? "response.incomplete" : "response.failed";
+  const finalEvent =
+    outcome === "completed"
+      ? "response.completed"
+      : outcome === "incomplete"
+        ? "response.incomplete"
+        : "response.failed";
   push(finalEvent, { response: finalResponse });
 
   const errorAt = eventIndexAfterDeltas(events, reply.errorEventAfterDeltas);

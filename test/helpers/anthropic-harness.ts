@@ -66,4 +66,3 @@ export async function createAnthropicHarness(options: ObserveOptions = {}): Prom
     },
   };
 }
-

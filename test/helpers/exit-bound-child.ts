@@ -12,7 +12,8 @@ import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { setup } from "../../src/index.js";
 
 const mode = process.argv[2];
-if (mode !== "sigterm" && mode !== "sigint" && mode !== "natural") throw new Error("usage: exit-bound-child.ts sigterm|sigint|natural");
+if (mode !== "sigterm" && mode !== "sigint" && mode !== "natural")
+  throw new Error("usage: exit-bound-child.ts sigterm|sigint|natural");
 
 const hangingExporter: SpanExporter = {
   export(_spans: ReadableSpan[], _done: (result: ExportResult) => void): void {
@@ -23,7 +24,13 @@ const hangingExporter: SpanExporter = {
 };
 void ExportResultCode; // the callback is never called: the point of this exporter
 
-const telemetry = setup({ serviceName: "exit-bound", sinks: [hangingExporter], flushOnExit: true, flushTimeoutMs: 300, warnings: "off" });
+const telemetry = setup({
+  serviceName: "exit-bound",
+  sinks: [hangingExporter],
+  flushOnExit: true,
+  flushTimeoutMs: 300,
+  warnings: "off",
+});
 telemetry.tracerProvider.getTracer("exit-bound").startSpan("work").end();
 process.stdout.write("ready\n");
 if (mode === "natural") process.exitCode = 3;

@@ -59,7 +59,12 @@ const chatChoice = fc
     refusal: maybe(text),
     toolCalls: maybe(
       fc.array(
-        fc.record({ index: indexValue, id: maybe(text), name: maybe(text), arguments: maybe(fc.constantFrom('{"a":', "1}", "{}", "x")) }),
+        fc.record({
+          index: indexValue,
+          id: maybe(text),
+          name: maybe(text),
+          arguments: maybe(fc.constantFrom('{"a":', "1}", "{}", "x")),
+        }),
         { maxLength: 3 },
       ),
     ),
@@ -71,7 +76,12 @@ const chatChoice = fc
       content,
       refusal,
       tool_calls: toolCalls?.map((call) =>
-        compact({ index: call.index, id: call.id, type: "function", function: compact({ name: call.name, arguments: call.arguments }) }),
+        compact({
+          index: call.index,
+          id: call.id,
+          type: "function",
+          function: compact({ name: call.name, arguments: call.arguments }),
+        }),
       ),
     }),
     finish_reason: finish,
@@ -79,17 +89,23 @@ const chatChoice = fc
 
 const chatChunk = fc
   .record({ choices: fc.array(chatChoice, { maxLength: 3 }), usage: maybe(openaiUsage) })
-  .map(({ choices, usage }) => compact({ id: "chatcmpl-1", object: "chat.completion.chunk", created: 1, model: "gpt-4o-mini", choices, usage }));
+  .map(({ choices, usage }) =>
+    compact({ id: "chatcmpl-1", object: "chat.completion.chunk", created: 1, model: "gpt-4o-mini", choices, usage }),
+  );
 
 const completionChunk = fc
   .record({
     choices: fc.array(
-      fc.record({ index: indexValue, text: maybe(text), finish_reason: fc.constantFrom(null, "stop", "length") }).map(compact),
+      fc
+        .record({ index: indexValue, text: maybe(text), finish_reason: fc.constantFrom(null, "stop", "length") })
+        .map(compact),
       { maxLength: 3 },
     ),
     usage: maybe(openaiUsage),
   })
-  .map(({ choices, usage }) => compact({ id: "cmpl-1", object: "text_completion", created: 1, model: "gpt-3.5-turbo-instruct", choices, usage }));
+  .map(({ choices, usage }) =>
+    compact({ id: "cmpl-1", object: "text_completion", created: 1, model: "gpt-3.5-turbo-instruct", choices, usage }),
+  );
 
 /** Chunks, then `[DONE]` unless the stream ends without it. */
 const openaiStream = (chunk: fc.Arbitrary<Record<string, unknown>>): fc.Arbitrary<(string | object)[]> =>
@@ -103,20 +119,43 @@ const responsesUsage = usageValue(["input_tokens", "output_tokens", "total_token
 });
 
 const responseItem = fc.oneof(
-  fc.record({ type: fc.constant("message"), id: text, role: fc.constant("assistant"), content: fc.array(fc.record({ type: fc.constant("output_text"), text, annotations: fc.constant([]) }), { maxLength: 2 }) }),
-  fc.record({ type: fc.constant("function_call"), id: text, call_id: text, name: text, arguments: fc.constantFrom("{}", '{"a":1}', "{") }),
-  fc.record({ type: fc.constant("reasoning"), id: text, summary: fc.array(fc.record({ type: fc.constant("summary_text"), text }), { maxLength: 2 }) }),
+  fc.record({
+    type: fc.constant("message"),
+    id: text,
+    role: fc.constant("assistant"),
+    content: fc.array(fc.record({ type: fc.constant("output_text"), text, annotations: fc.constant([]) }), {
+      maxLength: 2,
+    }),
+  }),
+  fc.record({
+    type: fc.constant("function_call"),
+    id: text,
+    call_id: text,
+    name: text,
+    arguments: fc.constantFrom("{}", '{"a":1}', "{"),
+  }),
+  fc.record({
+    type: fc.constant("reasoning"),
+    id: text,
+    summary: fc.array(fc.record({ type: fc.constant("summary_text"), text }), { maxLength: 2 }),
+  }),
   fc.record({ type: fc.constantFrom("web_search_call", "future_item"), id: text }),
 );
 
 const responseObject = (status: string) =>
   fc
     .record({ output: fc.array(responseItem, { maxLength: 3 }), usage: maybe(responsesUsage) })
-    .map(({ output, usage }) => compact({ id: "resp_1", object: "response", created_at: 1, model: "gpt-4o-mini", status, output, usage }));
+    .map(({ output, usage }) =>
+      compact({ id: "resp_1", object: "response", created_at: 1, model: "gpt-4o-mini", status, output, usage }),
+    );
 
 const responsesEvent: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
   responseObject("in_progress").map((response) => ({ type: "response.created", response })),
-  fc.record({ type: fc.constantFrom("response.output_item.added", "response.output_item.done"), output_index: indexValue, item: responseItem }),
+  fc.record({
+    type: fc.constantFrom("response.output_item.added", "response.output_item.done"),
+    output_index: indexValue,
+    item: responseItem,
+  }),
   fc
     .record({
       type: fc.constantFrom(
@@ -131,20 +170,31 @@ const responsesEvent: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
       delta: text,
     })
     .map(compact),
-  fc.constantFrom("completed", "incomplete", "failed").chain((status) =>
-    responseObject(status).map((response) => ({ type: `response.${status}`, response })),
-  ),
+  fc
+    .constantFrom("completed", "incomplete", "failed")
+    .chain((status) => responseObject(status).map((response) => ({ type: `response.${status}`, response }))),
   fc.constant({ type: "response.future_event", payload: 1 }),
 );
 
-const anthropicUsage = usageValue(["input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"], {
-  cache_creation: ["ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens"],
-});
+const anthropicUsage = usageValue(
+  ["input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"],
+  {
+    cache_creation: ["ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens"],
+  },
+);
 
 const anthropicEvent: fc.Arbitrary<Record<string, unknown> & { type: string }> = fc.oneof(
   anthropicUsage.map((usage) => ({
     type: "message_start",
-    message: { id: "msg_1", type: "message", role: "assistant", model: "claude-3-5-haiku-latest", content: [], stop_reason: null, usage },
+    message: {
+      id: "msg_1",
+      type: "message",
+      role: "assistant",
+      model: "claude-3-5-haiku-latest",
+      content: [],
+      stop_reason: null,
+      usage,
+    },
   })),
   fc.record({
     type: fc.constant("content_block_start"),
@@ -181,7 +231,9 @@ export function streamOf(kind: StreamKind): fc.Arbitrary<(string | object)[]> {
     case "completions":
       return openaiStream(completionChunk);
     case "responses":
-      return fc.array(responsesEvent, { maxLength: 8 }).map((events) => events.map((event, index) => ({ ...event, sequence_number: index })));
+      return fc
+        .array(responsesEvent, { maxLength: 8 })
+        .map((events) => events.map((event, index) => ({ ...event, sequence_number: index })));
     case "anthropic":
       return fc.array(anthropicEvent, { maxLength: 10 }).map((events) => events.map(anthropicFrame));
   }

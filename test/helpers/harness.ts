@@ -57,12 +57,16 @@ export function sequenceClock(times: readonly number[]): () => number {
 }
 
 /** Find a histogram's data points by metric name. */
-export function histogramPoints(metrics: ResourceMetrics, name: string): Array<{ attributes: Record<string, unknown>; value: Histogram }> {
+export function histogramPoints(
+  metrics: ResourceMetrics,
+  name: string,
+): Array<{ attributes: Record<string, unknown>; value: Histogram }> {
   const points: Array<{ attributes: Record<string, unknown>; value: Histogram }> = [];
   for (const scope of metrics.scopeMetrics) {
     for (const metric of scope.metrics) {
       if (metric.descriptor.name !== name) continue;
-      for (const point of metric.dataPoints) points.push({ attributes: point.attributes, value: point.value as Histogram });
+      for (const point of metric.dataPoints)
+        points.push({ attributes: point.attributes, value: point.value as Histogram });
     }
   }
   return points;

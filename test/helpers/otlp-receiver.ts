@@ -129,7 +129,9 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     const json = contentType?.includes("json") === true;
     try {
       if (path === "/v1/traces") {
-        const payload = json ? JSON.parse(body.toString("utf8")) : ExportTraceServiceRequest.toObject(ExportTraceServiceRequest.decode(body), toObjectOptions);
+        const payload = json
+          ? JSON.parse(body.toString("utf8"))
+          : ExportTraceServiceRequest.toObject(ExportTraceServiceRequest.decode(body), toObjectOptions);
         spans.push(...spansOf(payload));
       } else if (path === "/v1/metrics") {
         const payload = json
@@ -171,7 +173,8 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     spans,
     metrics,
     latestMetric(name) {
-      for (let index = metrics.length - 1; index >= 0; index--) if (metrics[index]!.name === name) return metrics[index];
+      for (let index = metrics.length - 1; index >= 0; index--)
+        if (metrics[index]!.name === name) return metrics[index];
       return undefined;
     },
     async waitFor(predicate, timeoutMs = 5_000, what = "the condition") {
@@ -221,9 +224,13 @@ function spansOf(payload: unknown): ReceivedSpan[] {
           kind: Number(span.kind ?? 0),
           traceId: idOf(span.traceId),
           spanId: idOf(span.spanId),
-          parentSpanId: span.parentSpanId === undefined || span.parentSpanId === "" ? undefined : idOf(span.parentSpanId),
+          parentSpanId:
+            span.parentSpanId === undefined || span.parentSpanId === "" ? undefined : idOf(span.parentSpanId),
           attributes: attributesOf(span.attributes),
-          status: { code: Number(status.code ?? 0), message: status.message === undefined ? undefined : String(status.message) },
+          status: {
+            code: Number(status.code ?? 0),
+            message: status.message === undefined ? undefined : String(status.message),
+          },
           events: list(span.events).map((event) => String(event.name)),
           resource,
           scope,
@@ -307,5 +314,7 @@ function anyValueOf(value: unknown): unknown {
 /** Trace and span ids: hex in OTLP/JSON, base64 bytes from protobufjs. Always returned as hex. */
 function idOf(value: unknown): string {
   const text = String(value ?? "");
-  return /^[0-9a-f]+$/i.test(text) && (text.length === 32 || text.length === 16) ? text.toLowerCase() : Buffer.from(text, "base64").toString("hex");
+  return /^[0-9a-f]+$/i.test(text) && (text.length === 32 || text.length === 16)
+    ? text.toLowerCase()
+    : Buffer.from(text, "base64").toString("hex");
 }

@@ -12,12 +12,18 @@ export default function ensurePrometheus(): void {
   if (findBinary("prometheus") !== undefined && findBinary("promtool") !== undefined) return;
   const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
   if (!isRoot || findBinary("apt-get") === undefined || process.env["TOKENTRACE_TEST_NO_INSTALL"] === "1") return;
-  process.stdout.write("tokentrace tests: installing the Debian package `prometheus` (apt-get install -y prometheus) for the Prometheus tests\n");
+  process.stdout.write(
+    "tokentrace tests: installing the Debian package `prometheus` (apt-get install -y prometheus) for the Prometheus tests\n",
+  );
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   const update = spawnSync("apt-get", ["update", "-qq"], { env, stdio: ["ignore", "ignore", "inherit"] });
   const install =
     update.status === 0
-      ? spawnSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "prometheus"], { env, stdio: ["ignore", "ignore", "inherit"] })
+      ? spawnSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", "prometheus"], {
+          env,
+          stdio: ["ignore", "ignore", "inherit"],
+        })
       : update;
-  if (install.status !== 0) process.stdout.write("tokentrace tests: installing prometheus failed; the Prometheus tests will say what to run\n");
+  if (install.status !== 0)
+    process.stdout.write("tokentrace tests: installing prometheus failed; the Prometheus tests will say what to run\n");
 }

@@ -53,7 +53,11 @@ export interface PrometheusServer {
   /** An instant query at the current time; values parsed to numbers (NaN stays NaN). */
   query(expression: string): Promise<PrometheusSample[]>;
   /** Polls `expression` until `accept` holds for its result; returns that result. */
-  waitFor(expression: string, accept: (samples: PrometheusSample[]) => boolean, timeoutMs?: number): Promise<PrometheusSample[]>;
+  waitFor(
+    expression: string,
+    accept: (samples: PrometheusSample[]) => boolean,
+    timeoutMs?: number,
+  ): Promise<PrometheusSample[]>;
   /** GET a JSON API path such as `/api/v1/rules`; returns `data`. */
   api(path: string): Promise<unknown>;
   close(): Promise<void>;
@@ -76,7 +80,9 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
     "  scrape_interval: 1s",
     "  scrape_timeout: 1s",
     "  evaluation_interval: 1s",
-    ...(options.ruleFiles && options.ruleFiles.length > 0 ? ["rule_files:", ...options.ruleFiles.map((file) => `  - ${JSON.stringify(file)}`)] : []),
+    ...(options.ruleFiles && options.ruleFiles.length > 0
+      ? ["rule_files:", ...options.ruleFiles.map((file) => `  - ${JSON.stringify(file)}`)]
+      : []),
     "scrape_configs:",
     "  - job_name: tokentrace",
     `    metrics_path: ${JSON.stringify(options.metricsPath ?? "/metrics")}`,
@@ -147,7 +153,9 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
         last = await query(expression);
         if (accept(last)) return last;
         if (Date.now() > deadline) {
-          throw new Error(`Prometheus: timed out waiting on ${expression}; last result ${JSON.stringify(last)}\n${log}`);
+          throw new Error(
+            `Prometheus: timed out waiting on ${expression}; last result ${JSON.stringify(last)}\n${log}`,
+          );
         }
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
@@ -242,7 +250,11 @@ export async function startPrometheusScenario(options: { ruleFiles?: string[] } 
         await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
       }
       mock.enqueue({ usage: { prompt_tokens: 20, completion_tokens: 8 }, chunks: 4 });
-      for await (const _chunk of await openai.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true })) {
+      for await (const _chunk of await openai.chat.completions.create({
+        model: "gpt-4o-mini",
+        messages,
+        stream: true,
+      })) {
         // read to the end
       }
       mock.enqueue({ usage: { prompt_tokens: 100, completion_tokens: 40, cached_tokens: 60 } });
@@ -250,10 +262,17 @@ export async function startPrometheusScenario(options: { ruleFiles?: string[] } 
       mock.enqueue({ status: 429 });
       await openai.chat.completions.create({ model: "gpt-4o-mini", messages }).catch(() => undefined);
       const expected = batch * CALLS_PER_BATCH;
-      await prometheus.waitFor("sum(tokentrace_client_calls_total)", (samples) => samples[0]?.value === expected).catch(async (error: unknown) => {
-        const scrape = await (await fetch(sink.url()!)).text();
-        throw new Error(`${String(error)}\nThe sink serves:\n${scrape.split("\n").filter((line) => line.startsWith("tokentrace_client_calls")).join("\n")}`);
-      });
+      await prometheus
+        .waitFor("sum(tokentrace_client_calls_total)", (samples) => samples[0]?.value === expected)
+        .catch(async (error: unknown) => {
+          const scrape = await (await fetch(sink.url()!)).text();
+          throw new Error(
+            `${String(error)}\nThe sink serves:\n${scrape
+              .split("\n")
+              .filter((line) => line.startsWith("tokentrace_client_calls"))
+              .join("\n")}`,
+          );
+        });
     }
     return { prometheus, sink, telemetry, mock, close };
   } catch (error) {

@@ -58,7 +58,8 @@ export function normaliseIds(json: string): string {
 }
 
 function viewOf(value: unknown): AppView {
-  const prototype = value === null || typeof value !== "object" ? null : (Object.getPrototypeOf(value) as object | null);
+  const prototype =
+    value === null || typeof value !== "object" ? null : (Object.getPrototypeOf(value) as object | null);
   return { prototype, json: normaliseIds(JSON.stringify(value) ?? "undefined") };
 }
 
@@ -112,7 +113,10 @@ async function settle(promise: Promise<unknown>): Promise<AppView[]> {
   } catch (error) {
     // The app sees one error object, however often it looks.
     const again = await promise.catch((caught: unknown) => caught);
-    return [errorView(error), { prototype: null, json: again === error ? "the same error object again" : "another error object" }];
+    return [
+      errorView(error),
+      { prototype: null, json: again === error ? "the same error object again" : "another error object" },
+    ];
   }
 }
 
@@ -122,19 +126,25 @@ async function settle(promise: Promise<unknown>): Promise<AppView[]> {
  * clients have `maxRetries: 0`).
  */
 export const workload: readonly Step[] = [
-  { name: "chat", run: ({ openai }) => settle(openai.chat.completions.create({ model: "gpt-4o-mini", messages: chatMessages })) },
+  {
+    name: "chat",
+    run: ({ openai }) => settle(openai.chat.completions.create({ model: "gpt-4o-mini", messages: chatMessages })),
+  },
   {
     name: "chat stream",
-    run: ({ openai }) => readStream(openai.chat.completions.create({ model: "gpt-4o-mini", messages: chatMessages, stream: true })),
+    run: ({ openai }) =>
+      readStream(openai.chat.completions.create({ model: "gpt-4o-mini", messages: chatMessages, stream: true })),
   },
   {
     name: "chat stream broken early",
-    run: ({ openai }) => readStream(openai.chat.completions.create({ model: "gpt-4o-mini", messages: chatMessages, stream: true }), 2),
+    run: ({ openai }) =>
+      readStream(openai.chat.completions.create({ model: "gpt-4o-mini", messages: chatMessages, stream: true }), 2),
   },
   {
     name: "chat stream cut by the network",
     enqueue: (server) => server.enqueue({ errorAfterChunks: 2 }),
-    run: ({ openai }) => readStream(openai.chat.completions.create({ model: "gpt-4o-mini", messages: chatMessages, stream: true })),
+    run: ({ openai }) =>
+      readStream(openai.chat.completions.create({ model: "gpt-4o-mini", messages: chatMessages, stream: true })),
   },
   {
     name: "chat 429",
@@ -144,19 +154,28 @@ export const workload: readonly Step[] = [
   {
     name: "chat stream 429",
     enqueue: (server) => server.enqueue({ status: 429 }),
-    run: ({ openai }) => readStream(openai.chat.completions.create({ model: "gpt-4o-mini", messages: chatMessages, stream: true })),
+    run: ({ openai }) =>
+      readStream(openai.chat.completions.create({ model: "gpt-4o-mini", messages: chatMessages, stream: true })),
   },
-  { name: "responses", run: ({ openai }) => settle(openai.responses.create({ model: "gpt-4o-mini", input: "Capital of France?" })) },
+  {
+    name: "responses",
+    run: ({ openai }) => settle(openai.responses.create({ model: "gpt-4o-mini", input: "Capital of France?" })),
+  },
   {
     name: "responses stream",
-    run: ({ openai }) => readStream(openai.responses.create({ model: "gpt-4o-mini", input: "Capital of France?", stream: true })),
+    run: ({ openai }) =>
+      readStream(openai.responses.create({ model: "gpt-4o-mini", input: "Capital of France?", stream: true })),
   },
   {
     name: "responses stream broken early",
-    run: ({ openai }) => readStream(openai.responses.create({ model: "gpt-4o-mini", input: "Capital of France?", stream: true }), 3),
+    run: ({ openai }) =>
+      readStream(openai.responses.create({ model: "gpt-4o-mini", input: "Capital of France?", stream: true }), 3),
   },
   { name: "anthropic", run: ({ anthropic }) => settle(anthropic.messages.create(anthropicRequest)) },
-  { name: "anthropic stream", run: ({ anthropic }) => readStream(anthropic.messages.create({ ...anthropicRequest, stream: true })) },
+  {
+    name: "anthropic stream",
+    run: ({ anthropic }) => readStream(anthropic.messages.create({ ...anthropicRequest, stream: true })),
+  },
   {
     name: "anthropic stream broken early",
     run: ({ anthropic }) => readStream(anthropic.messages.create({ ...anthropicRequest, stream: true }), 3),

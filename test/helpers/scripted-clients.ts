@@ -83,7 +83,10 @@ export async function createScriptedClients(options: ObserveOptions = {}): Promi
   const observeOptions = { tracerProvider, meterProvider: telemetry.meterProvider, ...options };
   const clients = {
     raw: { openai: openaiClient(), anthropic: anthropicClient() },
-    observed: { openai: observe(openaiClient(), observeOptions), anthropic: observe(anthropicClient(), observeOptions) },
+    observed: {
+      openai: observe(openaiClient(), observeOptions),
+      anthropic: observe(anthropicClient(), observeOptions),
+    },
   };
   const message = [{ role: "user" as const, content: "Hello" }];
   return {
@@ -127,7 +130,12 @@ export async function createScriptedClients(options: ObserveOptions = {}): Promi
           return view(() => openai.responses.create({ model: "gpt-4o-mini", input: "Hello", stream: true }));
         case "anthropic":
           return view(() =>
-            anthropic.messages.create({ model: "claude-3-5-haiku-latest", max_tokens: 100, messages: message, stream: true }),
+            anthropic.messages.create({
+              model: "claude-3-5-haiku-latest",
+              max_tokens: 100,
+              messages: message,
+              stream: true,
+            }),
           );
       }
     },

@@ -89,8 +89,14 @@ export async function runSoak(plan: SoakPlan): Promise<SoakFigures> {
   const meterProvider = new MeterProvider({ readers: [reader] });
   const options = { tracerProvider, meterProvider };
   const openai = observe(new OpenAI({ baseURL: server.openaiBaseURL, apiKey: "sk-soak", maxRetries: 0 }), options);
-  const anthropic = observe(new Anthropic({ baseURL: server.anthropicBaseURL, apiKey: "sk-soak", maxRetries: 0 }), options);
-  const failingOpenAI = observe(new OpenAI({ baseURL: failing.openaiBaseURL, apiKey: "sk-soak", maxRetries: 0 }), options);
+  const anthropic = observe(
+    new Anthropic({ baseURL: server.anthropicBaseURL, apiKey: "sk-soak", maxRetries: 0 }),
+    options,
+  );
+  const failingOpenAI = observe(
+    new OpenAI({ baseURL: failing.openaiBaseURL, apiKey: "sk-soak", maxRetries: 0 }),
+    options,
+  );
   const made: Record<Outcome, number> = { completed: 0, error: 0, cancelled: 0, abandoned: 0 };
 
   // Global counters pick each job's kind, so the split over outcomes is exact whatever the phases.
@@ -99,7 +105,9 @@ export async function runSoak(plan: SoakPlan): Promise<SoakFigures> {
   const plainCall = async (): Promise<void> => {
     const index = callNumber++;
     if (index % 10 === 9) {
-      const error = await failingOpenAI.chat.completions.create({ model: "gpt-4o-mini", messages }).catch((caught: unknown) => caught);
+      const error = await failingOpenAI.chat.completions
+        .create({ model: "gpt-4o-mini", messages })
+        .catch((caught: unknown) => caught);
       if (!(error instanceof OpenAI.RateLimitError)) throw new Error("expected a RateLimitError");
       made.error++;
       return;

@@ -29,7 +29,8 @@ export function createTestTelemetry(): TestTelemetry {
     spans,
     onlySpan() {
       const all = spans();
-      if (all.length !== 1) throw new Error(`expected exactly one span, found ${all.length}: ${all.map((s) => s.name).join(", ")}`);
+      if (all.length !== 1)
+        throw new Error(`expected exactly one span, found ${all.length}: ${all.map((s) => s.name).join(", ")}`);
       return all[0]!;
     },
     async waitForSpans(count, timeoutMs = 5_000) {

@@ -123,12 +123,18 @@ async function call(openai: OpenAI, anthropic: Anthropic, index: number): Promis
       break;
     }
     case "anthropic stream": {
-      for await (const event of await anthropic.messages.create({ model: CLAUDE, max_tokens: 100, messages, stream: true })) {
+      for await (const event of await anthropic.messages.create({
+        model: CLAUDE,
+        max_tokens: 100,
+        messages,
+        stream: true,
+      })) {
         if (event.type === "message_start") {
           received.id = event.message.id;
           received.inputTokens = event.message.usage.input_tokens;
         }
-        if (event.type === "content_block_delta" && event.delta.type === "text_delta") received.text += event.delta.text;
+        if (event.type === "content_block_delta" && event.delta.type === "text_delta")
+          received.text += event.delta.text;
         if (event.type === "message_delta") received.outputTokens = event.usage.output_tokens;
       }
       break;
@@ -139,8 +145,12 @@ async function call(openai: OpenAI, anthropic: Anthropic, index: number): Promis
 
 /** The text of a span's output messages (every text part, in order). */
 function outputText(span: ReadableSpan): string {
-  const messages = JSON.parse(span.attributes["gen_ai.output.messages"] as string) as Array<{ parts: Array<{ type: string; content?: string }> }>;
-  return messages.flatMap((message) => message.parts.filter((part) => part.type === "text").map((part) => part.content)).join("");
+  const messages = JSON.parse(span.attributes["gen_ai.output.messages"] as string) as Array<{
+    parts: Array<{ type: string; content?: string }>;
+  }>;
+  return messages
+    .flatMap((message) => message.parts.filter((part) => part.type === "text").map((part) => part.content))
+    .join("");
 }
 
 describe("1,000 concurrent mixed calls through one observed client per provider", () => {
@@ -148,16 +158,24 @@ describe("1,000 concurrent mixed calls through one observed client per provider"
     const counter = new SpanCounter(true);
     const tracerProvider = new BasicTracerProvider({ spanProcessors: [counter] });
     const meterProvider = new MeterProvider();
-    const openai = observe(new OpenAI({ baseURL: server.openaiBaseURL, apiKey: "sk-concurrency", maxRetries: 0 }), { tracerProvider, meterProvider });
-    const anthropic = observe(new Anthropic({ baseURL: server.anthropicBaseURL, apiKey: "sk-concurrency", maxRetries: 0 }), { tracerProvider, meterProvider });
+    const openai = observe(new OpenAI({ baseURL: server.openaiBaseURL, apiKey: "sk-concurrency", maxRetries: 0 }), {
+      tracerProvider,
+      meterProvider,
+    });
+    const anthropic = observe(
+      new Anthropic({ baseURL: server.anthropicBaseURL, apiKey: "sk-concurrency", maxRetries: 0 }),
+      { tracerProvider, meterProvider },
+    );
 
     // One distinct reply per request, per route; a 1 ms pause between events keeps the streams interleaved.
     const perRoute = { chat: 0, responses: 0, anthropic: 0 };
     for (let index = 0; index < REQUESTS; index++) perRoute[routeOf(kindOf(index))]++;
     const chunkDelayMs = 1;
     for (let n = 0; n < perRoute.chat; n++) server.enqueue({ text: replyText("chat", n), chunkDelayMs });
-    for (let n = 0; n < perRoute.responses; n++) server.enqueueResponses({ output: [{ type: "message", text: replyText("responses", n) }], chunkDelayMs });
-    for (let n = 0; n < perRoute.anthropic; n++) server.enqueueAnthropic({ content: [{ type: "text", text: replyText("anthropic", n) }], chunkDelayMs });
+    for (let n = 0; n < perRoute.responses; n++)
+      server.enqueueResponses({ output: [{ type: "message", text: replyText("responses", n) }], chunkDelayMs });
+    for (let n = 0; n < perRoute.anthropic; n++)
+      server.enqueueAnthropic({ content: [{ type: "text", text: replyText("anthropic", n) }], chunkDelayMs });
 
     const received = await Promise.all(Array.from({ length: REQUESTS }, (_, index) => call(openai, anthropic, index)));
 
@@ -178,7 +196,8 @@ describe("1,000 concurrent mixed calls through one observed client per provider"
 
     const mismatches: string[] = [];
     const expectSame = (index: number, what: string, actual: unknown, expected: unknown): void => {
-      if (actual !== expected) mismatches.push(`request ${index} ${what}: span ${String(actual)}, expected ${String(expected)}`);
+      if (actual !== expected)
+        mismatches.push(`request ${index} ${what}: span ${String(actual)}, expected ${String(expected)}`);
     };
     for (const app of received) {
       const span = spanByRequest.get(app.index)!;
@@ -190,8 +209,10 @@ describe("1,000 concurrent mixed calls through one observed client per provider"
       expectSame(app.index, "output text", outputText(span), app.text);
       expectSame(app.index, "input tokens", attributes["gen_ai.usage.input_tokens"], app.index + 8);
       expectSame(app.index, "output tokens", attributes["gen_ai.usage.output_tokens"], wordCount(app.text));
-      if (app.inputTokens !== undefined) expectSame(app.index, "input tokens the app saw", attributes["gen_ai.usage.input_tokens"], app.inputTokens);
-      if (app.outputTokens !== undefined) expectSame(app.index, "output tokens the app saw", attributes["gen_ai.usage.output_tokens"], app.outputTokens);
+      if (app.inputTokens !== undefined)
+        expectSame(app.index, "input tokens the app saw", attributes["gen_ai.usage.input_tokens"], app.inputTokens);
+      if (app.outputTokens !== undefined)
+        expectSame(app.index, "output tokens the app saw", attributes["gen_ai.usage.output_tokens"], app.outputTokens);
       expectSame(app.index, "stream", attributes["gen_ai.request.stream"] ?? false, app.kind.endsWith("stream"));
       expectSame(app.index, "estimated", attributes["tokentrace.usage.estimated"], undefined);
       expectSame(app.index, "chunks with usage the app saw", app.chunksWithUsage, 0);

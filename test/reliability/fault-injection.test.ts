@@ -1,6 +1,12 @@
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
-import type { Meter, MeterProvider as ApiMeterProvider, Span, Tracer, TracerProvider as ApiTracerProvider } from "@opentelemetry/api";
+import type {
+  Meter,
+  MeterProvider as ApiMeterProvider,
+  Span,
+  Tracer,
+  TracerProvider as ApiTracerProvider,
+} from "@opentelemetry/api";
 import { ExportResultCode } from "@opentelemetry/core";
 import type { ExportResult } from "@opentelemetry/core";
 import { AggregationTemporality, MeterProvider, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
@@ -102,7 +108,16 @@ function tracerProviderWith(real: ApiTracerProvider, change: (tracer: Tracer) =>
 
 /** Spans whose every method throws; `end()` ends the real span first, then throws. */
 function throwingSpan(span: Span, { isRecordingThrows }: { isRecordingThrows: boolean }): Span {
-  const throwing = new Set(["setAttribute", "setAttributes", "addEvent", "addLink", "addLinks", "setStatus", "updateName", "recordException"]);
+  const throwing = new Set([
+    "setAttribute",
+    "setAttributes",
+    "addEvent",
+    "addLink",
+    "addLinks",
+    "setStatus",
+    "updateName",
+    "recordException",
+  ]);
   return new Proxy(span, {
     get(target, property) {
       const value = Reflect.get(target, property, target) as unknown;
@@ -171,7 +186,10 @@ interface Scenario {
   build(): Built;
 }
 
-function withProcessors(processors: SpanProcessor[], counter: SpanCounter): Pick<Built, "options" | "counter" | "cleanup"> {
+function withProcessors(
+  processors: SpanProcessor[],
+  counter: SpanCounter,
+): Pick<Built, "options" | "counter" | "cleanup"> {
   const tracerProvider = new BasicTracerProvider({ spanProcessors: processors });
   const meterProvider = new MeterProvider();
   return {
@@ -201,7 +219,11 @@ const scenarios: Scenario[] = [
     build() {
       const counter = new SpanCounter();
       const exporter = new FaultyExporter("throw");
-      return { ...withProcessors([counter, new SimpleSpanProcessor(exporter)], counter), spans: "one per step", check: () => expect(exporter.exported).toBe(workload.length) };
+      return {
+        ...withProcessors([counter, new SimpleSpanProcessor(exporter)], counter),
+        spans: "one per step",
+        check: () => expect(exporter.exported).toBe(workload.length),
+      };
     },
   },
   {
@@ -209,7 +231,11 @@ const scenarios: Scenario[] = [
     build() {
       const counter = new SpanCounter();
       const exporter = new FaultyExporter("fail");
-      return { ...withProcessors([counter, new SimpleSpanProcessor(exporter)], counter), spans: "one per step", check: () => expect(exporter.answered).toBe(workload.length) };
+      return {
+        ...withProcessors([counter, new SimpleSpanProcessor(exporter)], counter),
+        spans: "one per step",
+        check: () => expect(exporter.answered).toBe(workload.length),
+      };
     },
   },
   {
@@ -272,7 +298,11 @@ const scenarios: Scenario[] = [
     build() {
       const counter = new SpanCounter();
       const tracerProvider = new BasicTracerProvider({ spanProcessors: [counter] });
-      const reader = new PeriodicExportingMetricReader({ exporter: throwingMetricExporter, exportIntervalMillis: 5, exportTimeoutMillis: 5 });
+      const reader = new PeriodicExportingMetricReader({
+        exporter: throwingMetricExporter,
+        exportIntervalMillis: 5,
+        exportTimeoutMillis: 5,
+      });
       const meterProvider = new MeterProvider({ readers: [reader] });
       return {
         options: { tracerProvider, meterProvider },
@@ -332,7 +362,8 @@ const scenarios: Scenario[] = [
       const counter = new SpanCounter();
       const real = new BasicTracerProvider({ spanProcessors: [counter] });
       const tracerProvider = tracerProviderWith(real, (tracer) => ({
-        startSpan: (...args: Parameters<Tracer["startSpan"]>) => throwingSpan(tracer.startSpan(...args), { isRecordingThrows: false }),
+        startSpan: (...args: Parameters<Tracer["startSpan"]>) =>
+          throwingSpan(tracer.startSpan(...args), { isRecordingThrows: false }),
         startActiveSpan: tracer.startActiveSpan.bind(tracer) as Tracer["startActiveSpan"],
       }));
       return { options: { tracerProvider, meterProvider: new MeterProvider() }, counter, spans: "one per step" };
@@ -344,7 +375,8 @@ const scenarios: Scenario[] = [
       const counter = new SpanCounter();
       const real = new BasicTracerProvider({ spanProcessors: [counter] });
       const tracerProvider = tracerProviderWith(real, (tracer) => ({
-        startSpan: (...args: Parameters<Tracer["startSpan"]>) => throwingSpan(tracer.startSpan(...args), { isRecordingThrows: true }),
+        startSpan: (...args: Parameters<Tracer["startSpan"]>) =>
+          throwingSpan(tracer.startSpan(...args), { isRecordingThrows: true }),
         startActiveSpan: tracer.startActiveSpan.bind(tracer) as Tracer["startActiveSpan"],
       }));
       return { options: { tracerProvider, meterProvider: new MeterProvider() }, counter, spans: "one per step" };
@@ -359,7 +391,11 @@ const scenarios: Scenario[] = [
           throw boom("getMeter");
         },
       };
-      return { options: { tracerProvider: new BasicTracerProvider({ spanProcessors: [counter] }), meterProvider }, counter, spans: "one per step" };
+      return {
+        options: { tracerProvider: new BasicTracerProvider({ spanProcessors: [counter] }), meterProvider },
+        counter,
+        spans: "one per step",
+      };
     },
   },
   {
@@ -368,7 +404,11 @@ const scenarios: Scenario[] = [
       const counter = new SpanCounter();
       const real = new MeterProvider();
       const meterProvider: ApiMeterProvider = { getMeter: (...args) => meterWith(real.getMeter(...args), undefined) };
-      return { options: { tracerProvider: new BasicTracerProvider({ spanProcessors: [counter] }), meterProvider }, counter, spans: "one per step" };
+      return {
+        options: { tracerProvider: new BasicTracerProvider({ spanProcessors: [counter] }), meterProvider },
+        counter,
+        spans: "one per step",
+      };
     },
   },
   {
@@ -388,8 +428,14 @@ const scenarios: Scenario[] = [
         },
         removeCallback() {},
       });
-      const meterProvider: ApiMeterProvider = { getMeter: (...args) => meterWith(real.getMeter(...args), failingInstrument) };
-      return { options: { tracerProvider: new BasicTracerProvider({ spanProcessors: [counter] }), meterProvider }, counter, spans: "one per step" };
+      const meterProvider: ApiMeterProvider = {
+        getMeter: (...args) => meterWith(real.getMeter(...args), failingInstrument),
+      };
+      return {
+        options: { tracerProvider: new BasicTracerProvider({ spanProcessors: [counter] }), meterProvider },
+        counter,
+        spans: "one per step",
+      };
     },
   },
   {
@@ -399,7 +445,15 @@ const scenarios: Scenario[] = [
       const now = (): number => {
         throw boom("now");
       };
-      return { options: { tracerProvider: new BasicTracerProvider({ spanProcessors: [counter] }), meterProvider: new MeterProvider(), now }, counter, spans: "none" };
+      return {
+        options: {
+          tracerProvider: new BasicTracerProvider({ spanProcessors: [counter] }),
+          meterProvider: new MeterProvider(),
+          now,
+        },
+        counter,
+        spans: "none",
+      };
     },
   },
   {
@@ -412,7 +466,15 @@ const scenarios: Scenario[] = [
         if (reads % 2 === 0) throw boom("now");
         return reads;
       };
-      return { options: { tracerProvider: new BasicTracerProvider({ spanProcessors: [counter] }), meterProvider: new MeterProvider(), now }, counter, spans: "some" };
+      return {
+        options: {
+          tracerProvider: new BasicTracerProvider({ spanProcessors: [counter] }),
+          meterProvider: new MeterProvider(),
+          now,
+        },
+        counter,
+        spans: "some",
+      };
     },
   },
 ];
@@ -423,8 +485,14 @@ describe("fault injection", () => {
       const built = scenario.build();
       try {
         const observed: Clients = {
-          openai: observe(new OpenAI({ baseURL: server.openaiBaseURL, apiKey: "sk-reliability-test", maxRetries: 0 }), built.options),
-          anthropic: observe(new Anthropic({ baseURL: server.anthropicBaseURL, apiKey: "sk-reliability-test", maxRetries: 0 }), built.options),
+          openai: observe(
+            new OpenAI({ baseURL: server.openaiBaseURL, apiKey: "sk-reliability-test", maxRetries: 0 }),
+            built.options,
+          ),
+          anthropic: observe(
+            new Anthropic({ baseURL: server.anthropicBaseURL, apiKey: "sk-reliability-test", maxRetries: 0 }),
+            built.options,
+          ),
         };
         const comparisons = await compareWorkload(server, raw, observed, built.afterEach);
 

@@ -49,14 +49,43 @@ const responseObject = (status: string): Record<string, unknown> => ({
   created_at: 1,
   status,
   model: "gpt-4o-mini",
-  output: [{ type: "message", id: "msg_1", status: "completed", role: "assistant", content: [{ type: "output_text", text: "ok", annotations: [] }] }],
-  usage: { input_tokens: 3, output_tokens: 1, total_tokens: 4, input_tokens_details: { cached_tokens: 0 }, output_tokens_details: { reasoning_tokens: 0 } },
+  output: [
+    {
+      type: "message",
+      id: "msg_1",
+      status: "completed",
+      role: "assistant",
+      content: [{ type: "output_text", text: "ok", annotations: [] }],
+    },
+  ],
+  usage: {
+    input_tokens: 3,
+    output_tokens: 1,
+    total_tokens: 4,
+    input_tokens_details: { cached_tokens: 0 },
+    output_tokens_details: { reasoning_tokens: 0 },
+  },
 });
-const anthropicMessage = { id: "msg_1", type: "message", role: "assistant", model: "claude-sonnet-5", content: [{ type: "text", text: "ok" }], stop_reason: "end_turn", stop_sequence: null, usage: { input_tokens: 3, output_tokens: 1 } };
+const anthropicMessage = {
+  id: "msg_1",
+  type: "message",
+  role: "assistant",
+  model: "claude-sonnet-5",
+  content: [{ type: "text", text: "ok" }],
+  stop_reason: "end_turn",
+  stop_sequence: null,
+  usage: { input_tokens: 3, output_tokens: 1 },
+};
 const anthropicEvent = (name: string, data: object): string => `event: ${name}\ndata: ${JSON.stringify(data)}`;
 
 function answer(request: ScriptedRequest): ScriptedAnswer {
-  const body = (request.body ?? {}) as { stream?: boolean; scenario?: string; metadata?: { scenario?: string }; messages?: Array<{ content?: unknown }>; input?: unknown };
+  const body = (request.body ?? {}) as {
+    stream?: boolean;
+    scenario?: string;
+    metadata?: { scenario?: string };
+    messages?: Array<{ content?: unknown }>;
+    input?: unknown;
+  };
   const prompt = JSON.stringify(body.messages ?? body.input ?? "");
   const scenario = (/scenario=([a-z0-9 ]+);/.exec(prompt)?.[1] ?? "ok") as Scenario;
   const anthropic = request.url.startsWith("/v1/messages");
@@ -64,8 +93,25 @@ function answer(request: ScriptedRequest): ScriptedAnswer {
   const echo = echoOf(request);
   if (scenario === "401") {
     return anthropic
-      ? { status: 401, json: { type: "error", error: { type: "authentication_error", message: `invalid x-api-key: ${echo}` }, request_id: "req_1" } }
-      : { status: 401, json: { error: { message: `Incorrect API key provided: ${echo}`, type: "invalid_request_error", param: null, code: "invalid_api_key" } } };
+      ? {
+          status: 401,
+          json: {
+            type: "error",
+            error: { type: "authentication_error", message: `invalid x-api-key: ${echo}` },
+            request_id: "req_1",
+          },
+        }
+      : {
+          status: 401,
+          json: {
+            error: {
+              message: `Incorrect API key provided: ${echo}`,
+              type: "invalid_request_error",
+              param: null,
+              code: "invalid_api_key",
+            },
+          },
+        };
   }
   if (scenario === "400 echoing the request") {
     const message = `Invalid request body ${request.rawBody} (${echo})`;
@@ -77,15 +123,35 @@ function answer(request: ScriptedRequest): ScriptedAnswer {
   if (anthropic) {
     if (body.stream !== true) return { json: anthropicMessage };
     const start = [
-      anthropicEvent("message_start", { type: "message_start", message: { ...anthropicMessage, content: [], stop_reason: null, usage: { input_tokens: 3, output_tokens: 1 } } }),
-      anthropicEvent("content_block_start", { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } }),
-      anthropicEvent("content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "ok" } }),
+      anthropicEvent("message_start", {
+        type: "message_start",
+        message: { ...anthropicMessage, content: [], stop_reason: null, usage: { input_tokens: 3, output_tokens: 1 } },
+      }),
+      anthropicEvent("content_block_start", {
+        type: "content_block_start",
+        index: 0,
+        content_block: { type: "text", text: "" },
+      }),
+      anthropicEvent("content_block_delta", {
+        type: "content_block_delta",
+        index: 0,
+        delta: { type: "text_delta", text: "ok" },
+      }),
     ];
     const end = failing
-      ? [anthropicEvent("error", { type: "error", error: { type: "overloaded_error", message: `Overloaded while serving ${echo}` } })]
+      ? [
+          anthropicEvent("error", {
+            type: "error",
+            error: { type: "overloaded_error", message: `Overloaded while serving ${echo}` },
+          }),
+        ]
       : [
           anthropicEvent("content_block_stop", { type: "content_block_stop", index: 0 }),
-          anthropicEvent("message_delta", { type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: 1 } }),
+          anthropicEvent("message_delta", {
+            type: "message_delta",
+            delta: { stop_reason: "end_turn", stop_sequence: null },
+            usage: { output_tokens: 1 },
+          }),
           anthropicEvent("message_stop", { type: "message_stop" }),
         ];
     return { events: [...start, ...end] };
@@ -105,13 +171,28 @@ function answer(request: ScriptedRequest): ScriptedAnswer {
         object: "chat.completion",
         created: 1,
         model: "gpt-4o-mini",
-        choices: [{ index: 0, message: { role: "assistant", content: "ok", refusal: null }, logprobs: null, finish_reason: "stop" }],
+        choices: [
+          {
+            index: 0,
+            message: { role: "assistant", content: "ok", refusal: null },
+            logprobs: null,
+            finish_reason: "stop",
+          },
+        ],
         usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 },
       },
     };
   }
   const events: (string | object)[] = [chatChunk({ role: "assistant", content: "" }), chatChunk({ content: "ok" })];
-  if (failing) events.push({ error: { message: `The server failed while serving ${echo}`, type: "server_error", param: null, code: "server_error" } });
+  if (failing)
+    events.push({
+      error: {
+        message: `The server failed while serving ${echo}`,
+        type: "server_error",
+        param: null,
+        code: "server_error",
+      },
+    });
   else events.push(chatChunk({}, "stop"), "[DONE]");
   return { events };
 }
@@ -130,13 +211,22 @@ function clientOptions(placement: Placement, baseURL: string): Record<string, un
     case "apiKey":
       return { baseURL, apiKey: API_KEY, maxRetries: 0 };
     case "defaultHeaders":
-      return { baseURL, apiKey: API_KEY, maxRetries: 0, defaultHeaders: { "x-custom-auth": HEADER_SECRET, Authorization: `Bearer ${AUTH_SECRET}` } };
+      return {
+        baseURL,
+        apiKey: API_KEY,
+        maxRetries: 0,
+        defaultHeaders: { "x-custom-auth": HEADER_SECRET, Authorization: `Bearer ${AUTH_SECRET}` },
+      };
     case "defaultQuery":
       return { baseURL, apiKey: API_KEY, maxRetries: 0, defaultQuery: { key: QUERY_SECRET } };
   }
 }
 
-async function run(surface: Surface, scenario: Scenario, client: { openai: OpenAI; anthropic: Anthropic }): Promise<void> {
+async function run(
+  surface: Surface,
+  scenario: Scenario,
+  client: { openai: OpenAI; anthropic: Anthropic },
+): Promise<void> {
   const content = `scenario=${scenario}; ${PROMPT_SECRET}`;
   const stream = scenario === "ok stream" || scenario === "error event";
   const drain = async (iterable: AsyncIterable<unknown>): Promise<void> => {
@@ -145,10 +235,12 @@ async function run(surface: Surface, scenario: Scenario, client: { openai: OpenA
   try {
     if (surface === "openai chat") {
       const messages = [{ role: "user" as const, content }];
-      if (stream) await drain(await client.openai.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }));
+      if (stream)
+        await drain(await client.openai.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }));
       else await client.openai.chat.completions.create({ model: "gpt-4o-mini", messages });
     } else if (surface === "openai responses") {
-      if (stream) await drain(await client.openai.responses.create({ model: "gpt-4o-mini", input: content, stream: true }));
+      if (stream)
+        await drain(await client.openai.responses.create({ model: "gpt-4o-mini", input: content, stream: true }));
       else await client.openai.responses.create({ model: "gpt-4o-mini", input: content });
     } else {
       const request = { model: "claude-sonnet-5", max_tokens: 10, messages: [{ role: "user" as const, content }] };
@@ -166,7 +258,11 @@ describe("secrets in telemetry", () => {
       for (const scenario of scenarios) {
         it(`never records a credential${captureContent ? "" : " or the echoed prompt"} for ${surface}, ${scenario}, with content capture ${captureContent ? "on" : "off"}, wherever the client carries the key`, async () => {
           const telemetry = createTestTelemetry();
-          const options = { tracerProvider: telemetry.tracerProvider, meterProvider: telemetry.meterProvider, captureContent };
+          const options = {
+            tracerProvider: telemetry.tracerProvider,
+            meterProvider: telemetry.meterProvider,
+            captureContent,
+          };
           for (const placement of placements) {
             const client = {
               openai: observe(new OpenAI(clientOptions(placement, `${server.url}/v1`)), options),
@@ -190,10 +286,15 @@ describe("secrets in telemetry", () => {
               links: span.links,
             })),
             metrics: metrics.scopeMetrics.flatMap((scope) =>
-              scope.metrics.map((metric) => ({ name: metric.descriptor.name, attributes: metric.dataPoints.map((point) => point.attributes) })),
+              scope.metrics.map((metric) => ({
+                name: metric.descriptor.name,
+                attributes: metric.dataPoints.map((point) => point.attributes),
+              })),
             ),
           });
-          const leaked = [...credentials, ...(captureContent ? [] : [PROMPT_SECRET])].filter((secret) => recorded.includes(secret));
+          const leaked = [...credentials, ...(captureContent ? [] : [PROMPT_SECRET])].filter((secret) =>
+            recorded.includes(secret),
+          );
           expect(leaked).toEqual([]);
           await telemetry.shutdown();
         });
