@@ -22,7 +22,7 @@ const template = (finish: string | null, withNull: boolean): string =>
     ...(withNull ? { usage: null } : {}),
   });
 
-async function* chunks(injected: boolean): AsyncGenerator<unknown> {
+async function* chunks(injected: boolean): AsyncGenerator {
   const plain = template(null, injected);
   for (let index = 0; index < CHUNKS - 1; index++) yield JSON.parse(plain);
   yield JSON.parse(template("stop", injected));
@@ -54,7 +54,7 @@ function stubCall(prepared: PreparedCall): ActiveCall {
     ended: false,
     end() {},
     watch() {},
-  } as ActiveCall;
+  };
 }
 
 async function read(mode: "raw" | "side" | "then"): Promise<number> {

@@ -29,7 +29,10 @@ const openai = observe(
 // (With express: app.get("/metrics", prometheusHandler()).)
 const metrics = prometheusHandler(sink);
 const app = createServer((request, response) => {
-  if (request.url === "/metrics") return metrics(request, response);
+  if (request.url === "/metrics") {
+    metrics(request, response);
+    return;
+  }
   if (request.url === "/ask") {
     openai.chat.completions
       .create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Say hello." }] })

@@ -222,7 +222,7 @@ export function validateObserveOptions(
   if (record["pricing"] !== undefined) {
     return { ...(record as ObserveOptions), pricing: validatePricingOptions(record["pricing"], "pricing") };
   }
-  return record as ObserveOptions;
+  return record;
 }
 
 function optionalBoolean(record: Record<string, unknown>, key: string): void {
@@ -327,7 +327,7 @@ export function describe(value: unknown): string {
     case "bigint":
       return `${typeof value} ${String(value)}`;
     case "object": {
-      const name = (value as object).constructor?.name;
+      const name = value.constructor?.name;
       return name && name !== "Object" ? `an instance of ${name}` : "an object";
     }
     default:

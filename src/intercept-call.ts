@@ -185,7 +185,7 @@ function observeApiPromise(
     promise.asResponse = function tracedAsResponse(this: SdkApiPromise) {
       if (this.parsedPromise === undefined) rawResponseRequested = true;
       const response = asResponse.call(this);
-      return filterBody ? (response as Promise<unknown>).then(filteredResponse) : response;
+      return filterBody ? response.then(filteredResponse) : response;
     };
     // openai v7 gives each promise its own withResponse(), which takes the Response from the request itself.
     const ownWithResponse = Object.prototype.hasOwnProperty.call(promise, "withResponse")

@@ -145,7 +145,7 @@ function observedMarker(value: object): ObservedMarker | undefined {
 function definedOptions(options: ObserveOptions | undefined): ObserveOptions | undefined {
   if (options === undefined) return undefined;
   const entries = Object.entries(options).filter(([, value]) => value !== undefined);
-  return entries.length === 0 ? undefined : (Object.fromEntries(entries) as ObserveOptions);
+  return entries.length === 0 ? undefined : Object.fromEntries(entries);
 }
 
 function layer(base: ObserveOptions | undefined, over: ObserveOptions | undefined): ObserveOptions | undefined {

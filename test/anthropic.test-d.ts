@@ -21,7 +21,7 @@ test("an observed client's calls return the SDK's own promise, stream and helper
   expectTypeOf(anthropic.messages.create({ ...params, stream: true })).toEqualTypeOf<
     APIPromise<Stream<RawMessageStreamEvent>>
   >();
-  expectTypeOf(anthropic.messages.stream(params)).toEqualTypeOf<MessageStream<null>>();
+  expectTypeOf(anthropic.messages.stream(params)).toEqualTypeOf<MessageStream>();
   expectTypeOf(anthropic.messages.countTokens(params)).toEqualTypeOf<APIPromise<MessageTokensCount>>();
   expectTypeOf(anthropic.beta.messages.create(params)).toEqualTypeOf<APIPromise<BetaMessage>>();
 });

@@ -53,13 +53,13 @@ describe("resource use", () => {
           messages,
           stream: true,
         }))
-          void chunk;
+          chunk;
         for await (const chunk of await openai.chat.completions.create({
           model: "gpt-4o-mini",
           messages,
           stream: true,
         })) {
-          void chunk;
+          chunk;
           break;
         }
         await openai.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true });

@@ -288,7 +288,7 @@ describe("never breaking the host", () => {
       messages,
       stream: true,
     })) {
-      void chunk;
+      chunk;
       break;
     }
     await (async () => {

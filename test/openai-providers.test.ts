@@ -25,7 +25,7 @@ function clientOf(baseURL: string, options: { defaultQuery?: Record<string, stri
   const mock = h.server.openaiBaseURL;
   const redirect = (url: unknown, init?: RequestInit): Promise<Response> =>
     fetch(String(url).replace(baseURL, mock), init);
-  return new OpenAI({ baseURL, apiKey: API_KEY, maxRetries: 0, fetch: redirect as never, ...options });
+  return new OpenAI({ baseURL, apiKey: API_KEY, maxRetries: 0, fetch: redirect, ...options });
 }
 
 describe("AzureOpenAI", () => {
@@ -192,7 +192,7 @@ describe("OpenAI-compatible endpoints recognised from baseURL", () => {
         baseURL: "https://api.groq.com/openai/v1",
         apiKey: API_KEY,
         maxRetries: 0,
-        fetch: groqFetch as never,
+        fetch: groqFetch,
       }),
       {
         injectStreamUsage: false,

@@ -192,8 +192,14 @@ describe("prometheusSink() and prometheusHandler()", () => {
     const sink = prometheusSink({ port: 0, host: "127.0.0.1", path: "/internal/metrics" });
     const telemetry = setup({ sinks: [sink] });
     const app = createServer((request, response) => {
-      if (request.url === "/metrics") return prometheusHandler()(request, response);
-      if (request.url === "/explicit") return prometheusHandler(sink)(request, response);
+      if (request.url === "/metrics") {
+        prometheusHandler()(request, response);
+        return;
+      }
+      if (request.url === "/explicit") {
+        prometheusHandler(sink)(request, response);
+        return;
+      }
       response.end("app");
     });
     try {

@@ -39,8 +39,10 @@ function spanExporter(
     export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
       if (behaviour === "throws") throw new Error("export threw");
       if (behaviour === "hangs") return; // never calls back
-      if (behaviour === "reports-failure")
-        return done({ code: ExportResultCode.FAILED, error: new Error("collector said no") });
+      if (behaviour === "reports-failure") {
+        done({ code: ExportResultCode.FAILED, error: new Error("collector said no") });
+        return;
+      }
       const finish = (): void => {
         exporter.exported += spans.length;
         done({ code: ExportResultCode.SUCCESS });

@@ -783,7 +783,7 @@ function validateData(value: unknown, path: string): SnapshotProvider[] {
     return {
       id: provider.id,
       models,
-      ...(fallbacks ? { fallbacks: fallbacks as string[] } : {}),
+      ...(fallbacks ? { fallbacks: fallbacks } : {}),
       ...(provider.model_match !== undefined
         ? { modelMatch: validateMatch(provider.model_match, `${providerPath}.model_match`) }
         : {}),

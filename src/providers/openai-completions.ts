@@ -34,7 +34,7 @@ function requestAttributes(body: Json, attributes: Record<string, AttributeValue
 /** The prompt's texts: a string, strings, or token arrays (which have no text to show). */
 function promptTexts(prompt: unknown): string[] {
   if (typeof prompt === "string") return [prompt];
-  if (Array.isArray(prompt) && prompt.every((item) => typeof item === "string")) return prompt as string[];
+  if (Array.isArray(prompt) && prompt.every((item) => typeof item === "string")) return prompt;
   return [];
 }
 

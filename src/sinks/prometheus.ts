@@ -75,7 +75,10 @@ export function prometheusSink(options: PrometheusSinkOptions = {}): PrometheusS
 
   const closeServer = (): Promise<void> =>
     new Promise((resolve) => {
-      if (server === undefined || !server.listening) return resolve();
+      if (server === undefined || !server.listening) {
+        resolve();
+        return;
+      }
       server.close(() => resolve());
       server.closeAllConnections();
     });
@@ -113,7 +116,7 @@ export function prometheusSink(options: PrometheusSinkOptions = {}): PrometheusS
   }
 
   const sink: PrometheusSink = {
-    ...defineSink("prometheus", { metricReaders: [exporter as unknown as MetricReader], ready }),
+    ...defineSink("prometheus", { metricReaders: [exporter], ready }),
     ready,
     url: () => listeningUrl,
     handler,

@@ -428,8 +428,7 @@ function buildStreamEvents(reply: ResolvedReply): StreamEvent[] {
   const push = (name: string, data: Record<string, unknown>, content = false): void => {
     events.push({ text: sse(name, data), content });
   };
-  const { output_tokens: outputTokens, output_tokens_details: details, ...atStart } = reply.usage;
-  void details;
+  const { output_tokens: outputTokens, output_tokens_details: _details, ...atStart } = reply.usage;
   push("message_start", {
     type: "message_start",
     message: {

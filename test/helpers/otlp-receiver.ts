@@ -156,7 +156,10 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       response.end(json ? "{}" : "");
     };
     const delayMs = behaviour.delayMs ?? 0;
-    if (delayMs === 0) return answer();
+    if (delayMs === 0) {
+      answer();
+      return;
+    }
     const timer = setTimeout(() => {
       timers.delete(timer);
       answer();

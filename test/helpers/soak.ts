@@ -49,7 +49,7 @@ class CountingProcessor implements SpanProcessor {
   started = 0;
   ended = 0;
   endedTwice = 0;
-  private readonly seen = new WeakSet<object>();
+  private readonly seen = new WeakSet();
   onStart(): void {
     this.started++;
   }
@@ -129,11 +129,11 @@ export async function runSoak(plan: SoakPlan): Promise<SoakFigures> {
     const way = index % 3;
     const stream = await openStream(Math.floor(index / 3));
     if (way === 0) {
-      for await (const chunk of stream) void chunk;
+      for await (const chunk of stream) chunk;
       made.completed++;
     } else if (way === 1) {
       for await (const chunk of stream) {
-        void chunk;
+        chunk;
         break;
       }
       made.cancelled++;
