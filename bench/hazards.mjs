@@ -134,7 +134,7 @@ async function hugeIndex(clients) {
         stream: true,
       });
       let chunks = 0;
-      for await (const _chunk of stream) chunks += 1; // eslint-disable-line @typescript-eslint/no-unused-vars
+      for await (const _chunk of stream) chunks += 1;
       if (chunks !== 3) throw new Error(`the app saw ${chunks} chunks, expected 3`);
     };
     const rows = [];
@@ -178,7 +178,7 @@ async function firstEstimate(clients) {
           stream: true,
         });
         let chunks = 0;
-        for await (const _chunk of stream) chunks += 1; // eslint-disable-line @typescript-eslint/no-unused-vars
+        for await (const _chunk of stream) chunks += 1;
         if (chunks !== words.length + 2) throw new Error(`the app saw ${chunks} chunks, expected ${words.length + 2}`);
       });
       // A tokenizer loaded in the background after the call would show here.

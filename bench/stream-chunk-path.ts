@@ -22,6 +22,7 @@ const template = (finish: string | null, withNull: boolean): string =>
     ...(withNull ? { usage: null } : {}),
   });
 
+// eslint-disable-next-line @typescript-eslint/require-await -- an async source, as the SDK's stream is
 async function* chunks(injected: boolean): AsyncGenerator {
   const plain = template(null, injected);
   for (let index = 0; index < CHUNKS - 1; index++) yield JSON.parse(plain);

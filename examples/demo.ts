@@ -26,6 +26,8 @@ function writeStreamed(text: string): void {
   process.stdout.write(text);
   if (text !== "") midLine = !text.endsWith("\n");
 }
+/** Read through a function: the streamed text sets `midLine` in callbacks the type checker cannot follow. */
+const isMidLine = (): boolean => midLine;
 const printLine = (line: string): void => {
   console.log(midLine ? `\n${line}` : line);
   midLine = false;
@@ -89,7 +91,7 @@ try {
     stream: true,
   });
   for await (const chunk of stream) writeStreamed(chunk.choices[0]?.delta.content ?? "");
-  if (midLine) writeStreamed("\n");
+  if (isMidLine()) writeStreamed("\n");
 
   heading("3. Tool call");
   server?.enqueue({
@@ -134,7 +136,7 @@ try {
   });
   messageStream.on("text", (text) => writeStreamed(text));
   await messageStream.finalMessage();
-  if (midLine) writeStreamed("\n");
+  if (isMidLine()) writeStreamed("\n");
 } finally {
   await telemetry.shutdown();
   await mock?.close();

@@ -17,10 +17,12 @@ import { startMockLLMServer } from "../src/testing/index.js";
 const sdk = new NodeSDK({
   serviceName: "support-bot",
   traceExporter: new tracing.ConsoleSpanExporter(),
-  metricReader: new metrics.PeriodicExportingMetricReader({
-    exporter: new metrics.ConsoleMetricExporter(),
-    exportIntervalMillis: 60_000,
-  }),
+  metricReaders: [
+    new metrics.PeriodicExportingMetricReader({
+      exporter: new metrics.ConsoleMetricExporter(),
+      exportIntervalMillis: 60_000,
+    }),
+  ],
 });
 sdk.start();
 

@@ -6,10 +6,6 @@
 /** Base class of every error tokentrace throws. */
 export class TokentraceError extends Error {
   override name: string = "TokentraceError";
-
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /** `observe()` was given something that is not a client tokentrace knows how to trace. */

@@ -73,6 +73,7 @@ describe("observe() with Anthropic clients", () => {
   it.each([
     [
       "AnthropicBedrock, which declares its provider",
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- the rows mix client classes on purpose
       (options: AnthropicClientOptions) => new AnthropicBedrock(options),
       "aws.bedrock",
     ],

@@ -490,7 +490,7 @@ describe("a streamed message", () => {
     const stream = await h.anthropic.messages.create({ model: MODEL, max_tokens: 100, messages, stream: true });
     let seen = 0;
     for await (const event of stream) {
-      event;
+      void event;
       // message_start, content_block_start, "Hello ", "from "
       if (++seen === 4) break;
     }
@@ -679,7 +679,7 @@ describe("calls left behind", () => {
       messages,
       stream: true,
     })) {
-      event;
+      void event;
       break;
     }
     const helper = h.anthropic.messages.stream({ model: MODEL, max_tokens: 100, messages });

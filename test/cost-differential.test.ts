@@ -7,6 +7,7 @@ import { createPricer, type Pricer } from "../src/metrics/cost.js";
 import {
   PRICE_SNAPSHOT,
   type SnapshotModel,
+  type SnapshotPricePeriod,
   type SnapshotRate,
   type SnapshotRates,
 } from "../src/metrics/price-snapshot.js";
@@ -56,7 +57,11 @@ function namesFor(model: SnapshotModel): string[] {
 
 function tierStarts(prices: SnapshotModel["prices"]): number[] {
   const periods: SnapshotRates[] =
-    prices === null ? [] : Array.isArray(prices) ? prices.map((period) => period.rates) : [prices as SnapshotRates];
+    prices === null
+      ? []
+      : Array.isArray(prices)
+        ? (prices as readonly SnapshotPricePeriod[]).map((period) => period.rates)
+        : [prices as SnapshotRates];
   const starts = new Set<number>();
   for (const rates of periods) {
     for (const rate of Object.values(rates) as SnapshotRate[]) {

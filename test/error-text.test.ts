@@ -106,7 +106,7 @@ describe("error text with content capture off", () => {
       stream: true,
     });
     await (async () => {
-      for await (const _ of stream) _;
+      for await (const _ of stream) void _;
     })().catch(() => undefined);
     const span = telemetry.onlySpan();
     expect(span.attributes["error.type"]).toBe("server_error");

@@ -53,13 +53,13 @@ describe("resource use", () => {
           messages,
           stream: true,
         }))
-          chunk;
+          void chunk;
         for await (const chunk of await openai.chat.completions.create({
           model: "gpt-4o-mini",
           messages,
           stream: true,
         })) {
-          chunk;
+          void chunk;
           break;
         }
         await openai.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true });

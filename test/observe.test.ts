@@ -288,7 +288,7 @@ describe("never breaking the host", () => {
       messages,
       stream: true,
     })) {
-      chunk;
+      void chunk;
       break;
     }
     await (async () => {

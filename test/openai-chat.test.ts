@@ -356,7 +356,7 @@ describe("a streamed chat completion", () => {
     const stream = await h.openai.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true });
     let seen = 0;
     for await (const chunk of stream) {
-      chunk;
+      void chunk;
       if (++seen === 3) break;
     }
     const [span] = await h.waitForSpans(1);

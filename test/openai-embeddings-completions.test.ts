@@ -189,7 +189,7 @@ describe("legacy completions", () => {
     });
     let seen = 0;
     for await (const chunk of stream) {
-      chunk;
+      void chunk;
       if (++seen === 2) break;
     }
     const [span] = await h.waitForSpans(1);

@@ -355,7 +355,7 @@ describe("a streamed response", () => {
     const stream = await h.openai.responses.create({ model: "gpt-4o-mini", input: question, stream: true });
     let seen = 0;
     for await (const event of stream) {
-      event;
+      void event;
       // response.created, .in_progress, output_item.added, content_part.added, then 3 deltas.
       if (++seen === 7) break;
     }

@@ -203,7 +203,7 @@ describe("otlpSink()", () => {
       await makeKnownCalls(observe(newClient()));
       await telemetry.flush();
     } finally {
-      for (const name of Object.keys(variables)) delete process.env[name];
+      for (const name of Object.keys(variables)) Reflect.deleteProperty(process.env, name);
     }
     expect(receiver.requests.length).toBeGreaterThanOrEqual(2);
     for (const request of receiver.requests) {
@@ -215,7 +215,7 @@ describe("otlpSink()", () => {
     expect(receiver.spans).toHaveLength(3);
   });
 
-  it("sends only the signals it is asked for, with a signal-specific endpoint variable taking precedence", async () => {
+  it("sends only the signals it is asked for, with a signal-specific endpoint variable taking precedence", () => {
     process.env["OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"] = `${receiver.url}/custom/metrics`;
     try {
       const sink = otlpSink({ traces: false });

@@ -41,7 +41,7 @@ function throwingOn(provider: TracerProvider, failing: ReadonlySet<string>): Tra
           };
           return span;
         },
-        startActiveSpan: tracer.startActiveSpan.bind(tracer) as Tracer["startActiveSpan"],
+        startActiveSpan: tracer.startActiveSpan.bind(tracer),
       };
     },
   };

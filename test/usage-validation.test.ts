@@ -134,7 +134,7 @@ describe("usage validation", () => {
       messages,
       stream: true,
     });
-    for await (const _ of stream) _;
+    for await (const _ of stream) void _;
     const { attributes } = telemetry.onlySpan();
     expect(attributes["tokentrace.stream.chunk_count"]).toBe(2);
     expect(attributes["gen_ai.response.time_to_first_chunk"]).toBeUndefined();

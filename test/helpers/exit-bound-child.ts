@@ -22,7 +22,7 @@ const hangingExporter: SpanExporter = {
   },
   shutdown: () => new Promise<void>(() => undefined),
 };
-ExportResultCode; // the callback is never called: the point of this exporter
+void ExportResultCode; // the callback is never called: the point of this exporter
 
 const telemetry = setup({
   serviceName: "exit-bound",

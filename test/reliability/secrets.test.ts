@@ -230,7 +230,7 @@ async function run(
   const content = `scenario=${scenario}; ${PROMPT_SECRET}`;
   const stream = scenario === "ok stream" || scenario === "error event";
   const drain = async (iterable: AsyncIterable<unknown>): Promise<void> => {
-    for await (const chunk of iterable) chunk;
+    for await (const chunk of iterable) void chunk;
   };
   try {
     if (surface === "openai chat") {
