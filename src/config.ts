@@ -79,7 +79,8 @@ export interface ObserveOptions {
    * How calls are priced (`gen_ai.usage.cost`). Default: the bundled, dated price snapshot, offline.
    * Give prices for fine-tuned or private models, aliases for deployment names, a discount, a newer
    * genai-prices data file, or a `resolvePrice(call)` callback. Options given to `observe()` replace those
-   * given to `setup()`.
+   * given to `setup()`. The object is checked and compiled once, when first given, and shared by every
+   * client given it: to change prices, pass a new object.
    *
    * @example observe(openai, { pricing: { aliases: { "prod-gpt": "gpt-4o" }, discount: 0.8 } })
    */

@@ -5,10 +5,10 @@
  */
 import { PRICE_SNAPSHOT } from "../price-snapshot.js";
 import { entryFromModelPrice, priceCall, serviceTierMultiplier } from "./arithmetic.js";
-import { getBundledCatalog, getServiceTiers, type CompiledProvider, type PriceEntry } from "./catalogue.js";
+import { getServiceTiers, type CompiledProvider, type PriceEntry } from "./catalogue.js";
 import { findModel, findProvider } from "./lookup.js";
 import type { Pricer, PricingOptions } from "./types.js";
-import { isValidModelPrice, validatePricing } from "./validation.js";
+import { isValidModelPrice, validatePricing, type ValidatedPricing } from "./validation.js";
 
 interface NameEntry {
   readonly override: PriceEntry | undefined;
@@ -23,14 +23,28 @@ interface ProviderCache {
 // Model names are low-cardinality; the cap only guards against a caller that invents a new name per call.
 const maxCachedNamesPerProvider = 1024;
 
+// One pricer per checked options object: every client observed with the same `pricing` (or none) shares it.
+const pricers = new WeakMap<ValidatedPricing, Pricer>();
+const noOptions: PricingOptions = {};
+
 /**
- * Builds a pricer for one client or one `setup()`. Validates `options` (throws `InvalidOptionError`), compiles
- * the price data once, and caches each model name's resolution so a repeated lookup is a map hit.
+ * The pricer for `options`, built once per distinct options object. Validates `options` (throws
+ * `InvalidOptionError`), compiles the price data once, and caches each model name's resolution so a repeated
+ * lookup is a map hit.
  */
 export function createPricer(options?: PricingOptions): Pricer {
-  const validated = validatePricing(options ?? {}, "pricing");
-  const catalog = validated?.catalog ?? getBundledCatalog();
-  const { models = {}, aliases = {}, discount = 1, resolvePrice } = validated?.options ?? {};
+  const validated = validatePricing(options ?? noOptions, "pricing");
+  let pricer = pricers.get(validated);
+  if (pricer === undefined) {
+    pricer = compilePricer(validated);
+    pricers.set(validated, pricer);
+  }
+  return pricer;
+}
+
+function compilePricer(validated: ValidatedPricing): Pricer {
+  const catalog = validated.catalog;
+  const { models = {}, aliases = {}, discount = 1, resolvePrice } = validated.options;
   const snapshotDate = PRICE_SNAPSHOT.generatedDate;
   const serviceTiers = getServiceTiers();
 

@@ -271,8 +271,22 @@ export interface ValidatedPricing {
   readonly catalog: Catalog;
 }
 
-export function validatePricing(value: unknown, optionPath: string): ValidatedPricing | undefined {
-  if (value === undefined) return undefined;
+// Decide once (issue #11): each distinct options object is checked once, and so is the clean copy handed on
+// (observe() checks, the resolver checks again, the recorder's createPricer a third time). Keyed by identity,
+// like observe()'s own "same options" test; a `pricing` object is read when first given, not at each call.
+const checked = new WeakMap<object, ValidatedPricing>();
+
+/** Checks a `pricing` option (not `undefined`), once per object: the same object gets the same result. */
+export function validatePricing(value: unknown, optionPath: string): ValidatedPricing {
+  const known = typeof value === "object" && value !== null ? checked.get(value) : undefined;
+  if (known !== undefined) return known;
+  const validated = check(value, optionPath);
+  checked.set(validated.options, validated);
+  if (isPlainObject(value)) checked.set(value, validated);
+  return validated;
+}
+
+function check(value: unknown, optionPath: string): ValidatedPricing {
   if (!isPlainObject(value)) throw new InvalidOptionError(optionPath, `must be an object, got ${describe(value)}`);
   for (const field of Object.keys(value)) {
     if (!pricingFields.includes(field))
@@ -355,8 +369,9 @@ export function validatePricing(value: unknown, optionPath: string): ValidatedPr
  * Throws `InvalidOptionError` naming the exact field, e.g. `pricing.models.my-model.inputPerMillionUsd`.
  */
 export function validatePricingOptions(value: unknown, optionPath: string): PricingOptions | undefined {
-  return validatePricing(value, optionPath)?.options;
+  return value === undefined ? undefined : validatePricing(value, optionPath).options;
 }
+
 /** A price `resolvePrice` returned, checked on the call path: invalid means "as if it returned undefined". */
 export function isValidModelPrice(value: unknown): value is ModelPrice {
   if (!isPlainObject(value) || !isRate(value.inputPerMillionUsd) || !isRate(value.outputPerMillionUsd)) return false;
