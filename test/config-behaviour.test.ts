@@ -167,8 +167,13 @@ describe("frozen and sealed clients", () => {
 });
 
 describe("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", () => {
-  const capture = (value: string): boolean =>
-    resolveOptions(undefined, {}, { OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: value }).captureContent;
+  const capture = (value: string): boolean => {
+    vi.stubEnv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", value);
+    return resolveOptions(undefined, {}).captureContent;
+  };
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
 
   it("accepts true and false in any case, and the GenAI instrumentations' modes", () => {
     setWarningMode("off");
@@ -202,7 +207,8 @@ describe("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", () => {
       ["SPAN_AND_EVENT", true],
       ["EVENT_ONLY", false],
     ]);
-    expect(resolveOptions(undefined, {}, {}).captureContent).toBe(true);
+    vi.stubEnv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", undefined);
+    expect(resolveOptions(undefined, {}).captureContent).toBe(true);
   });
 
   it("turns capture off for an unrecognised value and says so on stderr, once", () => {
