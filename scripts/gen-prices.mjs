@@ -74,7 +74,7 @@ function flattenMatch(rule, out = {}) {
   else if ("ends_with" in rule) push("endsWith", rule.ends_with.toLowerCase());
   else if ("contains" in rule) push("contains", rule.contains.toLowerCase());
   else if ("regex" in rule) push("regex", rule.regex);
-  else throw new Error(`unsupported match rule ${JSON.stringify(rule)}: extend gen-prices.mjs and cost.ts together`);
+  else throw new Error(`unsupported match rule ${JSON.stringify(rule)}: extend gen-prices.mjs and pricing/ together`);
   return out;
 }
 
@@ -215,7 +215,7 @@ export type SnapshotRate =
   | number
   | { readonly base: number; readonly tiers: readonly (readonly [startInputTokens: number, perMillionUsd: number])[] };
 
-/** The rates of one model (or one period of it). A missing rate falls back as upstream does (see cost.ts). */
+/** The rates of one model (or one period of it). A missing rate falls back as upstream does (see pricing/arithmetic.ts). */
 export interface SnapshotRates {
   readonly input?: SnapshotRate;
   readonly output?: SnapshotRate;

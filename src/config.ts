@@ -1,5 +1,6 @@
 import type { MeterProvider, TracerProvider } from "@opentelemetry/api";
 import { InvalidOptionError } from "./errors.js";
+import { envBoolean, envInteger, envString } from "./internal/env.js";
 import { warnOnce } from "./internal/report.js";
 import { validatePricingOptions } from "./metrics/cost.js";
 import type { PricingOptions } from "./metrics/cost.js";
@@ -79,7 +80,8 @@ export interface ObserveOptions {
    * How calls are priced (`gen_ai.usage.cost`). Default: the bundled, dated price snapshot, offline.
    * Give prices for fine-tuned or private models, aliases for deployment names, a discount, a newer
    * genai-prices data file, or a `resolvePrice(call)` callback. Options given to `observe()` replace those
-   * given to `setup()`.
+   * given to `setup()`. The object is checked and compiled once, when first given, and shared by every
+   * client given it: to change prices, pass a new object.
    *
    * @example observe(openai, { pricing: { aliases: { "prod-gpt": "gpt-4o" }, discount: 0.8 } })
    */
@@ -114,6 +116,7 @@ export interface ResolvedOptions {
 }
 
 export const DEFAULT_MAX_CONTENT_LENGTH = 16_384;
+const MIN_MAX_CONTENT_LENGTH = 64;
 const ENV_CAPTURE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT";
 const ENV_MAX_CONTENT_LENGTH = "TOKENTRACE_MAX_CONTENT_LENGTH";
 const ENV_INJECT_STREAM_USAGE = "TOKENTRACE_INJECT_STREAM_USAGE";
@@ -136,31 +139,33 @@ const knownOptions: ReadonlySet<string> = new Set([
 const defaultNow = (): number => performance.now();
 
 /**
- * Resolve options once: explicit option, then the `setup()` default, then the environment, then the
- * built-in default. Invalid options throw; invalid environment values warn and fall back.
+ * Resolve options once: explicit option, then the `setup()` default, then the environment (read through
+ * internal/env.ts), then the built-in default. Invalid options throw; invalid environment values warn and fall
+ * back.
  */
-export function resolveOptions(
-  options: unknown,
-  defaults: ObserveOptions = {},
-  env: NodeJS.ProcessEnv = process.env,
-): ResolvedOptions {
+export function resolveOptions(options: unknown, defaults: ObserveOptions = {}): ResolvedOptions {
   const given = validateObserveOptions(options, "options");
   return {
-    captureContent: given.captureContent ?? defaults.captureContent ?? envCaptureContent(env) ?? true,
+    captureContent: given.captureContent ?? defaults.captureContent ?? envCaptureContent() ?? true,
     maxContentLength:
       given.maxContentLength ??
       defaults.maxContentLength ??
-      envPositiveInteger(env, ENV_MAX_CONTENT_LENGTH, 64) ??
+      envInteger(
+        ENV_MAX_CONTENT_LENGTH,
+        MIN_MAX_CONTENT_LENGTH,
+        Number.MAX_SAFE_INTEGER,
+        ignoring(ENV_MAX_CONTENT_LENGTH, `an integer of at least ${MIN_MAX_CONTENT_LENGTH}`),
+      ) ??
       DEFAULT_MAX_CONTENT_LENGTH,
     injectStreamUsage:
-      given.injectStreamUsage ?? defaults.injectStreamUsage ?? envBoolean(env, ENV_INJECT_STREAM_USAGE) ?? true,
+      given.injectStreamUsage ?? defaults.injectStreamUsage ?? envFlag(ENV_INJECT_STREAM_USAGE) ?? true,
     legacyCacheCreationAttribute:
       given.legacyCacheCreationAttribute ??
       defaults.legacyCacheCreationAttribute ??
-      envBoolean(env, ENV_LEGACY_CACHE_CREATION) ??
+      envFlag(ENV_LEGACY_CACHE_CREATION) ??
       false,
     chunkTimingMetric:
-      given.chunkTimingMetric ?? defaults.chunkTimingMetric ?? envBoolean(env, ENV_CHUNK_TIMING_METRIC) ?? false,
+      given.chunkTimingMetric ?? defaults.chunkTimingMetric ?? envFlag(ENV_CHUNK_TIMING_METRIC) ?? false,
     tracerProvider: given.tracerProvider ?? defaults.tracerProvider,
     meterProvider: given.meterProvider ?? defaults.meterProvider,
     now: given.now ?? defaults.now ?? defaultNow,
@@ -191,10 +196,10 @@ export function validateObserveOptions(
   optionalBoolean(record, "legacyCacheCreationAttribute");
   optionalBoolean(record, "chunkTimingMetric");
   const max = record["maxContentLength"];
-  if (max !== undefined && !(typeof max === "number" && Number.isInteger(max) && max >= 64)) {
+  if (max !== undefined && !(typeof max === "number" && Number.isInteger(max) && max >= MIN_MAX_CONTENT_LENGTH)) {
     throw new InvalidOptionError(
       "maxContentLength",
-      `expected an integer of at least 64 (characters), received ${describe(max)}.`,
+      `expected an integer of at least ${MIN_MAX_CONTENT_LENGTH} (characters), received ${describe(max)}.`,
     );
   }
   optionalProvider(record, "tracerProvider", "getTracer");
@@ -243,43 +248,16 @@ function optionalProvider(record: Record<string, unknown>, key: string, method: 
   }
 }
 
-/**
- * Typed environment readers, the one place tokentrace parses environment variables. Each returns
- * `undefined` when the variable is unset or blank; an invalid value warns once and counts as unset
- * (privacy settings have their own reader that fails closed).
- */
-export function envBoolean(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === "") return undefined;
-  const value = raw.trim().toLowerCase();
-  if (value === "true" || value === "1") return true;
-  if (value === "false" || value === "0") return false;
-  warnOnce(`ignoring ${name}=${JSON.stringify(raw)}: expected true or false; using the default.`);
-  return undefined;
+/** Warns that `name`'s value is ignored and the default holds; `expected` says what would be accepted. */
+function ignoring(name: string, expected: string): (raw: string) => void {
+  return (raw) => {
+    warnOnce(`ignoring ${name}=${JSON.stringify(raw)}: expected ${expected}; using the default.`);
+  };
 }
 
-export function envPositiveInteger(env: NodeJS.ProcessEnv, name: string, minimum = 1): number | undefined {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === "") return undefined;
-  const value = Number(raw.trim());
-  if (Number.isSafeInteger(value) && value >= minimum) return value;
-  warnOnce(`ignoring ${name}=${JSON.stringify(raw)}: expected an integer of at least ${minimum}; using the default.`);
-  return undefined;
-}
-
-/** A value out of a fixed list, matched without regard to case. */
-export function envChoice<T extends string>(
-  env: NodeJS.ProcessEnv,
-  name: string,
-  choices: readonly T[],
-): T | undefined {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === "") return undefined;
-  const value = raw.trim().toLowerCase();
-  const match = choices.find((choice) => choice.toLowerCase() === value);
-  if (match !== undefined) return match;
-  warnOnce(`ignoring ${name}=${JSON.stringify(raw)}: expected one of ${choices.join(", ")}; using the default.`);
-  return undefined;
+/** A boolean variable (`true`/`false`, any case; see internal/env.ts); anything else warns and is ignored. */
+function envFlag(name: string): boolean | undefined {
+  return envBoolean(name, ignoring(name, "true or false"));
 }
 
 /**
@@ -289,9 +267,9 @@ export function envChoice<T extends string>(
  * `EVENT_ONLY` turn it off (`EVENT_ONLY` asks for content outside spans, which tokentrace does not write).
  * Any other value turns capture off and warns: a privacy setting fails closed.
  */
-export function envCaptureContent(env: NodeJS.ProcessEnv): boolean | undefined {
-  const raw = env[ENV_CAPTURE_CONTENT];
-  if (raw === undefined || raw.trim() === "") return undefined;
+function envCaptureContent(): boolean | undefined {
+  const raw = envString(ENV_CAPTURE_CONTENT);
+  if (raw === undefined) return undefined;
   switch (raw.trim().toLowerCase()) {
     case "true":
     case "1":
@@ -327,7 +305,9 @@ export function describe(value: unknown): string {
     case "bigint":
       return `${typeof value} ${String(value)}`;
     case "object": {
-      const name = value.constructor?.name;
+      // Object.create(null) has no constructor, and a payload's `constructor` may be anything.
+      const constructor: unknown = (value as { constructor?: unknown }).constructor;
+      const name = typeof constructor === "function" ? constructor.name : undefined;
       return name && name !== "Object" ? `an instance of ${name}` : "an object";
     }
     default:

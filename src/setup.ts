@@ -12,6 +12,7 @@ import { describe, validateObserveOptions } from "./config.js";
 import type { ObserveOptions } from "./config.js";
 import { InvalidOptionError } from "./errors.js";
 import { activeSetup, setActiveSetup } from "./internal/active-providers.js";
+import { envString } from "./internal/env.js";
 import { WARNING_MODES, setWarningMode, warnOnce, warnOncePerKind } from "./internal/report.js";
 import type { WarningMode } from "./internal/report.js";
 import { isSink } from "./sinks/types.js";
@@ -146,7 +147,7 @@ export function setup(options: SetupOptions = {}): TokentraceHandle {
       throw new InvalidOptionError(key, "is an observe() option; setup() builds its providers from `sinks`.");
     }
   }
-  const serviceName = options.serviceName ?? process.env["OTEL_SERVICE_NAME"] ?? "unknown_service:node";
+  const serviceName = options.serviceName ?? envString("OTEL_SERVICE_NAME") ?? "unknown_service:node";
   if (typeof serviceName !== "string" || serviceName.trim() === "") {
     throw new InvalidOptionError("serviceName", `expected a non-empty string, received ${describe(serviceName)}.`);
   }

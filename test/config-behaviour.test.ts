@@ -104,6 +104,40 @@ describe("observing again", () => {
   });
 });
 
+describe("pricing options", () => {
+  it("are checked and compiled once per options object, however many clients and set-ups use them", async () => {
+    let discountReads = 0;
+    const pricing = { models: { "gpt-4o-mini": { inputPerMillionUsd: 1, outputPerMillionUsd: 2 } } };
+    Object.defineProperty(pricing, "discount", {
+      enumerable: true,
+      get: () => {
+        discountReads += 1;
+        return 0.5;
+      },
+    });
+    const sink = memorySink();
+    telemetry = setup({ sinks: [sink], pricing, warnings: "off" });
+    const byDefault = observe(newOpenAI());
+    const own = observe(newOpenAI(), { pricing });
+    await chat(byDefault);
+    await chat(own);
+    const second = memorySink();
+    const next = setup({ sinks: [second], pricing, warnings: "off" });
+    await chat(byDefault);
+    await chat(own);
+    const spans = [...sink.getSpans(), ...second.getSpans()];
+    await next.shutdown();
+    expect(spans).toHaveLength(4);
+    for (const span of spans) {
+      const input = span.attributes["gen_ai.usage.input_tokens"] as number;
+      const output = span.attributes["gen_ai.usage.output_tokens"] as number;
+      expect(span.attributes["gen_ai.usage.cost"]).toBeCloseTo(((input * 1 + output * 2) / 1e6) * 0.5, 15);
+    }
+    // One check of the object reads `discount` twice (is it set, then its value); every later use is a hit.
+    expect(discountReads).toBe(2);
+  });
+});
+
 describe("frozen and sealed clients", () => {
   const clients = {
     openai: (): object => newOpenAI(),
@@ -133,8 +167,13 @@ describe("frozen and sealed clients", () => {
 });
 
 describe("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", () => {
-  const capture = (value: string): boolean =>
-    resolveOptions(undefined, {}, { OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: value }).captureContent;
+  const capture = (value: string): boolean => {
+    vi.stubEnv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", value);
+    return resolveOptions(undefined, {}).captureContent;
+  };
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
 
   it("accepts true and false in any case, and the GenAI instrumentations' modes", () => {
     setWarningMode("off");
@@ -168,7 +207,8 @@ describe("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", () => {
       ["SPAN_AND_EVENT", true],
       ["EVENT_ONLY", false],
     ]);
-    expect(resolveOptions(undefined, {}, {}).captureContent).toBe(true);
+    vi.stubEnv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", undefined);
+    expect(resolveOptions(undefined, {}).captureContent).toBe(true);
   });
 
   it("turns capture off for an unrecognised value and says so on stderr, once", () => {

@@ -55,13 +55,13 @@ function namesFor(model: SnapshotModel): string[] {
   return [...new Set(names)];
 }
 
+function isPeriodList(prices: NonNullable<SnapshotModel["prices"]>): prices is readonly SnapshotPricePeriod[] {
+  return Array.isArray(prices);
+}
+
 function tierStarts(prices: SnapshotModel["prices"]): number[] {
   const periods: SnapshotRates[] =
-    prices === null
-      ? []
-      : Array.isArray(prices)
-        ? (prices as readonly SnapshotPricePeriod[]).map((period) => period.rates)
-        : [prices as SnapshotRates];
+    prices === null ? [] : isPeriodList(prices) ? prices.map((period) => period.rates) : [prices];
   const starts = new Set<number>();
   for (const rates of periods) {
     for (const rate of Object.values(rates) as SnapshotRate[]) {
@@ -134,6 +134,11 @@ interface Mismatch {
   theirs: { model?: string; totalUsd?: number; inputUsd?: number; outputUsd?: number } | string;
 }
 
+/** genai-prices' answer, typed with `undefined` too: another library's value, checked rather than trusted. */
+function theirPrice(...args: Parameters<typeof calcPrice>): ReturnType<typeof calcPrice> | undefined {
+  return calcPrice(...args);
+}
+
 function compareAll(pricer: Pricer, seed: number): { compared: number; mismatches: Mismatch[] } {
   const random = prng(seed);
   const mismatches: Mismatch[] = [];
@@ -151,9 +156,9 @@ function compareAll(pricer: Pricer, seed: number): { compared: number; mismatche
             output_tokens: sample.outputTokens,
             output_reasoning_tokens: sample.reasoningOutputTokens,
           };
-          let theirs: ReturnType<typeof calcPrice>;
+          let theirs: ReturnType<typeof theirPrice>;
           try {
-            theirs = calcPrice(usage, name, { providerId: provider.id, timestamp: new Date(sample.timestampMs) });
+            theirs = theirPrice(usage, name, { providerId: provider.id, timestamp: new Date(sample.timestampMs) });
           } catch (error) {
             mismatches.push({ provider: provider.id, name, sample, ours: {}, theirs: `threw ${String(error)}` });
             continue;
@@ -169,7 +174,7 @@ function compareAll(pricer: Pricer, seed: number): { compared: number; mismatche
           const theirInput = theirs?.input_price;
           const ourInput = ours && ours.inputUsd + ours.cachedInputUsd + ours.cacheWriteUsd;
           const agrees =
-            theirs !== null &&
+            theirs !== undefined &&
             ours !== undefined &&
             ours.model === theirs.model.id &&
             Math.abs(ours.totalUsd - theirs.total_price) <= toleranceUsd &&

@@ -431,3 +431,31 @@ describe("validatePricingOptions", () => {
     expect(() => createPricer({ discount: -0.1 })).toThrow(InvalidOptionError);
   });
 });
+
+describe("pricing decided once", () => {
+  const options: PricingOptions = {
+    models: { "my-model": { inputPerMillionUsd: 1, outputPerMillionUsd: 2 } },
+    aliases: { prod: "gpt-4o" },
+  };
+
+  it("returns the same clean copy for the same options object, and for that copy", () => {
+    const clean = validatePricingOptions(options, "pricing");
+    expect(clean).not.toBe(options);
+    expect(validatePricingOptions(options, "pricing")).toBe(clean);
+    expect(validatePricingOptions(clean, "pricing")).toBe(clean);
+  });
+
+  it("builds one pricer per distinct options object, shared by the object and its clean copy", () => {
+    const pricer = createPricer(options);
+    expect(createPricer(options)).toBe(pricer);
+    expect(createPricer(validatePricingOptions(options, "pricing"))).toBe(pricer);
+    expect(createPricer({ ...options })).not.toBe(pricer);
+    expect(createPricer()).toBe(createPricer());
+  });
+
+  it("still refuses an invalid object each time it is given", () => {
+    const invalid = { discount: 2 };
+    expect(() => createPricer(invalid as PricingOptions)).toThrow(InvalidOptionError);
+    expect(() => createPricer(invalid as PricingOptions)).toThrow(InvalidOptionError);
+  });
+});

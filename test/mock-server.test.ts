@@ -30,11 +30,13 @@ async function collect(stream: AsyncIterable<ChatCompletionChunk>): Promise<Chat
 }
 
 function contentPieces(chunks: readonly ChatCompletionChunk[], choiceIndex = 0): string[] {
+  // Malformed replies send chunks without `choices` and choices without `delta`, which the SDK's types rule out.
   return chunks
     .flatMap((chunk) =>
-      (chunk.choices ?? [])
-        .filter((choice) => choice.index === choiceIndex && typeof choice.delta?.content === "string")
-        .map((choice) => choice.delta.content as string),
+      ((chunk.choices as ChatCompletionChunk["choices"] | undefined) ?? []).flatMap((choice) => {
+        const delta = choice.delta as ChatCompletionChunk.Choice.Delta | undefined;
+        return choice.index === choiceIndex && typeof delta?.content === "string" ? [delta.content] : [];
+      }),
     )
     .filter((piece) => piece !== "");
 }
@@ -142,6 +144,7 @@ describe("startMockLLMServer", () => {
     expect(data.id).toBe("chatcmpl-custom");
     expect(data.model).toBe("custom-model-1");
     expect(data.service_tier).toBe("flex");
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- OpenAI still sends it, so the mock does too
     expect(data.system_fingerprint).toBe("fp_custom");
     expect(data.choices[0]?.message.content).toBe("Overridden.");
     expect(data.choices[0]?.finish_reason).toBe("length");

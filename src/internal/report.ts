@@ -1,4 +1,5 @@
 import { diag } from "@opentelemetry/api";
+import { envChoice } from "./env.js";
 
 /**
  * The one place tokentrace's own failures and warnings go. Telemetry must never throw into application
@@ -13,6 +14,7 @@ import { diag } from "@opentelemetry/api";
 export type WarningMode = "auto" | "stderr" | "diag" | "off";
 export const WARNING_MODES: readonly WarningMode[] = ["auto", "stderr", "diag", "off"];
 export const ENV_WARNINGS = "TOKENTRACE_WARNINGS";
+const ignoreInvalid = (): void => undefined;
 
 let modeFromSetup: WarningMode | undefined;
 
@@ -23,8 +25,8 @@ export function setWarningMode(mode: WarningMode | undefined): void {
 
 function warningMode(): WarningMode {
   if (modeFromSetup !== undefined) return modeFromSetup;
-  const raw = process.env[ENV_WARNINGS]?.trim().toLowerCase();
-  return raw !== undefined && (WARNING_MODES as readonly string[]).includes(raw) ? (raw as WarningMode) : "auto";
+  // An invalid value goes unreported: the variable decides where warnings go, so there is nowhere to say it.
+  return envChoice(ENV_WARNINGS, WARNING_MODES, ignoreInvalid) ?? "auto";
 }
 
 /**

@@ -49,7 +49,7 @@ export type SnapshotRate =
   | number
   | { readonly base: number; readonly tiers: readonly (readonly [startInputTokens: number, perMillionUsd: number])[] };
 
-/** The rates of one model (or one period of it). A missing rate falls back as upstream does (see cost.ts). */
+/** The rates of one model (or one period of it). A missing rate falls back as upstream does (see pricing/arithmetic.ts). */
 export interface SnapshotRates {
   readonly input?: SnapshotRate;
   readonly output?: SnapshotRate;

@@ -12,6 +12,7 @@ import type { PushMetricExporter, ResourceMetrics } from "@opentelemetry/sdk-met
 import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { InvalidOptionError } from "../errors.js";
+import { envChoice, envInteger, envString } from "../internal/env.js";
 import { emit, warnOnce } from "../internal/report.js";
 import { VERSION } from "../version.js";
 import { defineSink } from "./types.js";
@@ -111,6 +112,7 @@ type TraceExporterConfig = NonNullable<ConstructorParameters<typeof OTLPProtobuf
 
 const DEFAULT_ENDPOINT = "http://localhost:4318";
 const DEFAULT_PROTOCOL: OtlpProtocol = "http/protobuf";
+const OTLP_PROTOCOLS: readonly OtlpProtocol[] = ["http/protobuf", "http/json"];
 const DEFAULT_METRIC_EXPORT_INTERVAL_MS = 60_000;
 const DEFAULT_MAX_QUEUE_SIZE = 2048;
 const MAX_EXPORT_BATCH_SIZE = 512;
@@ -165,6 +167,7 @@ export function otlpSink(options: OtlpSinkOptions = {}): OtlpSink {
   const shared = {
     headers: options.headers,
     timeoutMillis: options.timeoutMs,
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- CompressionAlgorithm's values are "gzip" and "none", the strings validateOptions lets through
     compression: options.compression as TraceExporterConfig["compression"],
     userAgent: `tokentrace/${VERSION}`,
   };
@@ -345,13 +348,13 @@ function describeReason(reason: unknown): string {
 function signalUrl(url: string | undefined, signal: Signal): string {
   if (url !== undefined) return appendSignalPath(url, signal);
   const specificName = `OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_ENDPOINT`;
-  const specific = process.env[specificName];
-  if (specific !== undefined && specific !== "") {
+  const specific = envString(specificName);
+  if (specific !== undefined) {
     if (isHttpUrl(specific)) return specific;
     warnOnce(`${specificName}="${specific}" is not an http(s) URL; ignoring it.`);
   }
-  const generic = process.env["OTEL_EXPORTER_OTLP_ENDPOINT"];
-  if (generic !== undefined && generic !== "") {
+  const generic = envString("OTEL_EXPORTER_OTLP_ENDPOINT");
+  if (generic !== undefined) {
     if (isHttpUrl(generic)) return appendSignalPath(generic, signal);
     warnOnce(`OTEL_EXPORTER_OTLP_ENDPOINT="${generic}" is not an http(s) URL; using ${DEFAULT_ENDPOINT}.`);
   }
@@ -365,26 +368,25 @@ function appendSignalPath(base: string, signal: Signal): string {
 function protocolFor(option: OtlpProtocol | undefined, signal: Signal): OtlpProtocol {
   if (option !== undefined) return option;
   for (const name of [`OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_PROTOCOL`, "OTEL_EXPORTER_OTLP_PROTOCOL"]) {
-    const value = process.env[name];
-    if (value === undefined || value === "") continue;
-    if (value === "http/protobuf" || value === "http/json") return value;
-    warnOnce(
-      `${name}="${value}" is not supported by otlpSink (accepted: http/protobuf, http/json); using ${DEFAULT_PROTOCOL}.`,
-    );
-    return DEFAULT_PROTOCOL;
+    if (envString(name) === undefined) continue;
+    // The most specific variable that is set decides, even when it is wrong (then the default holds).
+    const protocol = envChoice(name, OTLP_PROTOCOLS, (raw) => {
+      warnOnce(
+        `${name}="${raw}" is not supported by otlpSink (accepted: ${OTLP_PROTOCOLS.join(", ")}); using ${DEFAULT_PROTOCOL}.`,
+      );
+    });
+    return protocol ?? DEFAULT_PROTOCOL;
   }
   return DEFAULT_PROTOCOL;
 }
 
 function metricExportIntervalFromEnv(): number {
-  const raw = process.env["OTEL_METRIC_EXPORT_INTERVAL"];
-  if (raw === undefined || raw === "") return DEFAULT_METRIC_EXPORT_INTERVAL_MS;
-  const value = Number(raw);
-  if (Number.isInteger(value) && value > 0) return value;
-  warnOnce(
-    `OTEL_METRIC_EXPORT_INTERVAL="${raw}" is not a positive integer; using ${DEFAULT_METRIC_EXPORT_INTERVAL_MS}.`,
+  const name = "OTEL_METRIC_EXPORT_INTERVAL";
+  return (
+    envInteger(name, 1, Number.MAX_SAFE_INTEGER, (raw) => {
+      warnOnce(`${name}="${raw}" is not a positive integer; using ${DEFAULT_METRIC_EXPORT_INTERVAL_MS}.`);
+    }) ?? DEFAULT_METRIC_EXPORT_INTERVAL_MS
   );
-  return DEFAULT_METRIC_EXPORT_INTERVAL_MS;
 }
 
 function isHttpUrl(value: string): boolean {
@@ -396,10 +398,12 @@ function isHttpUrl(value: string): boolean {
   }
 }
 
-function validateOptions(options: OtlpSinkOptions): void {
-  if (options === null || typeof options !== "object") {
-    throw new InvalidOptionError("otlpSink", `expected an options object, received ${describeValue(options)}.`);
+/** Checks options as JavaScript callers may pass them: anything at all. */
+function validateOptions(value: unknown): asserts value is OtlpSinkOptions {
+  if (value === null || typeof value !== "object") {
+    throw new InvalidOptionError("otlpSink", `expected an options object, received ${describeValue(value)}.`);
   }
+  const options = value as { readonly [K in keyof OtlpSinkOptions]?: unknown };
   for (const key of Object.keys(options)) {
     if (!knownOptions.has(key)) {
       throw new InvalidOptionError(
@@ -478,8 +482,12 @@ function validateOptions(options: OtlpSinkOptions): void {
 }
 
 function describeValue(value: unknown): string {
-  if (typeof value === "string") return `the string ${JSON.stringify(value)}`;
-  if (value === null) return "null";
-  if (typeof value === "object") return Array.isArray(value) ? "an array" : "an object";
-  return `${typeof value} ${String(value)}`;
+  switch (typeof value) {
+    case "string":
+      return `the string ${JSON.stringify(value)}`;
+    case "object":
+      return value === null ? "null" : Array.isArray(value) ? "an array" : "an object";
+    default:
+      return `${typeof value} ${String(value)}`;
+  }
 }

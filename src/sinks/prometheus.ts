@@ -2,8 +2,8 @@ import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
-import type { MetricReader } from "@opentelemetry/sdk-metrics";
 import { InvalidOptionError } from "../errors.js";
+import { envInteger, envString } from "../internal/env.js";
 import { emit, warnOnce } from "../internal/report.js";
 import { defineSink } from "./types.js";
 import type { Sink } from "./types.js";
@@ -163,14 +163,16 @@ class ShutdownAwarePrometheusExporter extends PrometheusExporter {
   }
 }
 
-function resolveOptions(options: PrometheusSinkOptions): {
+/** Checks options as JavaScript callers may pass them (anything at all) and fills in the defaults. */
+function resolveOptions(value: unknown): {
   port: number | false;
   host: string | undefined;
   path: string;
 } {
-  if (options === null || typeof options !== "object") {
-    throw new InvalidOptionError("prometheusSink", `expected an options object, received ${describeValue(options)}.`);
+  if (value === null || typeof value !== "object") {
+    throw new InvalidOptionError("prometheusSink", `expected an options object, received ${describeValue(value)}.`);
   }
+  const options = value as { readonly [K in keyof PrometheusSinkOptions]?: unknown };
   const known = new Set(["port", "host", "path"]);
   for (const key of Object.keys(options)) {
     if (!known.has(key)) {
@@ -188,13 +190,10 @@ function resolveOptions(options: PrometheusSinkOptions): {
     }
     port = options.port;
   } else {
-    const fromEnv = process.env[ENV_PORT];
-    port = DEFAULT_PORT;
-    if (fromEnv !== undefined && fromEnv !== "") {
-      const parsed = Number(fromEnv);
-      if (isPort(parsed)) port = parsed;
-      else warnOnce(`${ENV_PORT}="${fromEnv}" is not a port number; using ${DEFAULT_PORT}.`);
-    }
+    port =
+      envInteger(ENV_PORT, 0, 65_535, (raw) => {
+        warnOnce(`${ENV_PORT}="${raw}" is not a port number; using ${DEFAULT_PORT}.`);
+      }) ?? DEFAULT_PORT;
   }
 
   let host: string | undefined;
@@ -207,8 +206,7 @@ function resolveOptions(options: PrometheusSinkOptions): {
     }
     host = options.host;
   } else {
-    const fromEnv = process.env[ENV_HOST];
-    host = fromEnv !== undefined && fromEnv !== "" ? fromEnv : undefined;
+    host = envString(ENV_HOST)?.trim();
   }
 
   let path = DEFAULT_PATH;
@@ -275,8 +273,12 @@ function isPort(value: unknown): value is number {
 }
 
 function describeValue(value: unknown): string {
-  if (typeof value === "string") return `the string ${JSON.stringify(value)}`;
-  if (value === null) return "null";
-  if (typeof value === "object") return Array.isArray(value) ? "an array" : "an object";
-  return `${typeof value} ${String(value)}`;
+  switch (typeof value) {
+    case "string":
+      return `the string ${JSON.stringify(value)}`;
+    case "object":
+      return value === null ? "null" : Array.isArray(value) ? "an array" : "an object";
+    default:
+      return `${typeof value} ${String(value)}`;
+  }
 }

@@ -9,13 +9,17 @@
  */
 import type { ServerResponse } from "node:http";
 import {
-  groupEvenly,
+  DEFAULT_TEXT,
   isRecord,
+  namedEvent,
   requireInteger,
   sendEvents,
   sleep,
   splitContent,
+  startEventStream,
+  threePieces,
   validateCommon,
+  writeJson,
 } from "./wire-common.js";
 
 /** The route this module answers. */
@@ -164,7 +168,6 @@ export interface MockAnthropicReply {
   requestId?: string;
 }
 
-const defaultText = "Hello from the tokentrace mock server.";
 const futureEvent = "tokentrace_mock_future_event";
 const futureBlock = "tokentrace_mock_future_block";
 const futureDelta = "tokentrace_mock_future_delta";
@@ -203,7 +206,7 @@ export async function answerAnthropicMessages(
   } else {
     await sleep(reply.firstChunkDelayMs, signal);
     if (signal.aborted) return;
-    writeJson(response, reply.status, reply.requestId, JSON.stringify(messageBody(reply)));
+    writeJson(response, reply.status, reply.requestId, JSON.stringify(messageBody(reply)), "request-id");
   }
 }
 
@@ -213,7 +216,8 @@ export function validateAnthropicReply(reply: MockAnthropicReply, label: string)
   requireInteger(reply.messageDeltas, `${label}.messageDeltas`, 1);
   requireInteger(reply.errorEventAfterDeltas, `${label}.errorEventAfterDeltas`, 0);
   requireInteger(reply.disconnectAfterDeltas, `${label}.disconnectAfterDeltas`, 0);
-  for (const [index, block] of (reply.content ?? []).entries()) {
+  // Replies come from JavaScript callers too: check what is there, not what the type promises.
+  for (const [index, block] of ((reply.content ?? []) as readonly unknown[]).entries()) {
     const known = ["text", "thinking", "redacted_thinking", "tool_use", "raw"];
     if (!isRecord(block) || !known.includes(String(block.type))) {
       throw new RangeError(`${label}.content[${index}].type must be one of ${known.join(", ")}.`);
@@ -264,12 +268,13 @@ interface ResolvedReply {
 }
 
 function resolveReply(reply: MockAnthropicReply, body: Record<string, unknown>, sequence: number): ResolvedReply {
-  const content = reply.content ?? [{ type: "text", text: defaultText }];
-  const blocks = content.map((block) => resolveBlock(block, reply.chunks));
+  const content = reply.content ?? [{ type: "text", text: DEFAULT_TEXT }];
+  const blocks: ResolvedBlock[] = [];
   let outputTokens = 0;
   let thinkingDeltas = 0;
-  for (const [index, block] of content.entries()) {
-    const resolved = blocks[index]!;
+  for (const block of content) {
+    const resolved = resolveBlock(block, reply.chunks);
+    blocks.push(resolved);
     if (block.type === "text") outputTokens += resolved.contentDeltas;
     if (block.type === "thinking") {
       outputTokens += resolved.contentDeltas;
@@ -340,7 +345,7 @@ function resolveBlock(block: MockAnthropicBlock, chunks: number | undefined): Re
       return { final: { ...block }, start: { ...block }, deltas: [], contentDeltas: 0 };
     case "tool_use": {
       const json = JSON.stringify(block.input);
-      const pieces = groupEvenly(Array.from(json), 3).map((group) => group.join(""));
+      const pieces = threePieces(json);
       return {
         final: { type: "tool_use", id: block.id, name: block.name, input: block.input },
         start: { type: "tool_use", id: block.id, name: block.name, input: {} },
@@ -396,13 +401,7 @@ interface StreamEvent {
 }
 
 async function sendStream(response: ServerResponse, reply: ResolvedReply, signal: AbortSignal): Promise<void> {
-  response.writeHead(reply.status, {
-    "content-type": "text/event-stream; charset=utf-8",
-    "cache-control": "no-cache",
-    "request-id": reply.requestId,
-  });
-  // Headers go out at once, as with the API, so delays read as latency to the first event.
-  response.flushHeaders();
+  startEventStream(response, reply.requestId, reply.status, "request-id");
 
   const events = buildStreamEvents(reply);
   const errorType = reply.errorType ?? "overloaded_error";
@@ -417,7 +416,7 @@ async function sendStream(response: ServerResponse, reply: ResolvedReply, signal
       failWith:
         reply.errorEventAfterDeltas === undefined
           ? undefined
-          : sse("error", { type: "error", error: { type: errorType, message: errorMessageFor(errorType) } }),
+          : namedEvent("error", { type: "error", error: { type: errorType, message: errorMessageFor(errorType) } }),
     },
     signal,
   );
@@ -426,7 +425,7 @@ async function sendStream(response: ServerResponse, reply: ResolvedReply, signal
 function buildStreamEvents(reply: ResolvedReply): StreamEvent[] {
   const events: StreamEvent[] = [];
   const push = (name: string, data: Record<string, unknown>, content = false): void => {
-    events.push({ text: sse(name, data), content });
+    events.push({ text: namedEvent(name, data), content });
   };
   const { output_tokens: outputTokens, output_tokens_details: _details, ...atStart } = reply.usage;
   push("message_start", {
@@ -496,19 +495,6 @@ function failurePoint(events: readonly StreamEvent[], afterDeltas: number | unde
   return lastContent;
 }
 
-function sse(name: string, data: Record<string, unknown>): string {
-  return `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
-}
-
-function writeJson(response: ServerResponse, status: number, requestId: string, body: string): void {
-  response.writeHead(status, {
-    "content-type": "application/json",
-    "content-length": Buffer.byteLength(body),
-    "request-id": requestId,
-  });
-  response.end(body);
-}
-
 function sendAnthropicError(
   response: ServerResponse,
   status: number,
@@ -521,6 +507,7 @@ function sendAnthropicError(
     status,
     requestId,
     JSON.stringify({ type: "error", error: { type, message }, request_id: requestId }),
+    "request-id",
   );
 }
 

@@ -3,15 +3,8 @@
  * production bundles never include a server.
  */
 export { startMockLLMServer } from "./mock-server.js";
-export type {
-  MockLLMServer,
-  MockLLMServerOptions,
-  MockMalformedKind,
-  MockReply,
-  MockToolCall,
-  MockUsage,
-  RecordedRequest,
-} from "./mock-server.js";
+export type { MockLLMServer, MockLLMServerOptions, RecordedRequest } from "./mock-server.js";
+export type { MockMalformedKind, MockReply, MockToolCall, MockUsage } from "./openai-chat-wire.js";
 export type {
   MockAnthropicBlock,
   MockAnthropicRawBlock,

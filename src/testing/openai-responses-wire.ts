@@ -11,6 +11,7 @@ import type { WireEvent } from "./wire-common.js";
 import {
   CREATED_SECONDS,
   DEFAULT_TEXT,
+  UNPARSEABLE_BODY_MESSAGE,
   defaultModelFor,
   eventIndexAfterDeltas,
   isRecord,
@@ -146,19 +147,7 @@ export async function answerResponses(
 ): Promise<void> {
   const requestId = `req_mock_${sequence}`;
   if (!isRecord(body)) {
-    writeJson(
-      response,
-      400,
-      requestId,
-      JSON.stringify({
-        error: {
-          message: "We could not parse the JSON body of your request. (tokentrace mock server)",
-          type: "invalid_request_error",
-          param: null,
-          code: null,
-        },
-      }),
-    );
+    sendOpenAIError(response, 400, requestId, UNPARSEABLE_BODY_MESSAGE);
     return;
   }
   const reply = takeReply();

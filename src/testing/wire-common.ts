@@ -33,35 +33,60 @@ export function openAIPathOf(pathname: string): string {
   return pathname;
 }
 
-export function writeJson(response: ServerResponse, status: number, requestId: string, body: string): void {
+/** The header that carries the request id: OpenAI's `x-request-id`, or Anthropic's `request-id`. */
+export type RequestIdHeader = "x-request-id" | "request-id";
+
+export function writeJson(
+  response: ServerResponse,
+  status: number,
+  requestId: string,
+  body: string,
+  requestIdHeader: RequestIdHeader = "x-request-id",
+): void {
   response.writeHead(status, {
     "content-type": "application/json",
     "content-length": Buffer.byteLength(body),
-    "x-request-id": requestId,
+    [requestIdHeader]: requestId,
   });
   response.end(body);
 }
 
-/** An OpenAI-style error body: `{ error: { message, type, param: null, code } }`. */
-export function sendOpenAIError(response: ServerResponse, status: number, requestId: string): void {
+/** OpenAI's answer to a body that is not a JSON object. */
+export const UNPARSEABLE_BODY_MESSAGE = "We could not parse the JSON body of your request. (tokentrace mock server)";
+
+/** The message OpenAI gives for a status, as the mock words it. */
+function openAIErrorMessage(status: number): string {
+  if (status === 401) return "Incorrect API key provided. (tokentrace mock server)";
+  if (status === 429) return "Rate limit reached for requests. (tokentrace mock server)";
+  if (status >= 500) return "The server had an error while processing your request. (tokentrace mock server)";
+  return `The request was rejected with status ${status}. (tokentrace mock server)`;
+}
+
+/**
+ * An OpenAI-style error body: `{ error: { message, type, param: null, code } }`, the type and code following
+ * the status; the message too unless one is given.
+ */
+export function sendOpenAIError(
+  response: ServerResponse,
+  status: number,
+  requestId: string,
+  message: string = openAIErrorMessage(status),
+): void {
   const type = status === 429 ? "rate_limit_error" : status >= 500 ? "server_error" : "invalid_request_error";
   const code = status === 401 ? "invalid_api_key" : status === 429 ? "rate_limit_exceeded" : null;
-  const message =
-    status === 401
-      ? "Incorrect API key provided. (tokentrace mock server)"
-      : status === 429
-        ? "Rate limit reached for requests. (tokentrace mock server)"
-        : status >= 500
-          ? "The server had an error while processing your request. (tokentrace mock server)"
-          : `The request was rejected with status ${status}. (tokentrace mock server)`;
   writeJson(response, status, requestId, JSON.stringify({ error: { message, type, param: null, code } }));
 }
 
-export function startEventStream(response: ServerResponse, requestId: string): void {
-  response.writeHead(200, {
+export function startEventStream(
+  response: ServerResponse,
+  requestId: string,
+  status = 200,
+  requestIdHeader: RequestIdHeader = "x-request-id",
+): void {
+  response.writeHead(status, {
     "content-type": "text/event-stream; charset=utf-8",
     "cache-control": "no-cache",
-    "x-request-id": requestId,
+    [requestIdHeader]: requestId,
   });
   // Headers go out before any delay, as with OpenAI, so delays read as latency to the first event.
   response.flushHeaders();
