@@ -5,8 +5,9 @@
  * the median and the range over rounds of the added ns per chunk. Run: `npx tsx bench/stream-chunk-path.ts`.
  */
 import { openaiAdapter } from "../src/providers/openai.js";
-import type { CallContext, PreparedCall } from "../src/providers/types.js";
-import type { ActiveCall } from "../src/record-call.js";
+import type { OpenAIContext } from "../src/providers/openai-payload.js";
+import type { PreparedCall } from "../src/providers/types.js";
+import type { ActiveCall } from "../src/recorder/call.js";
 import { traceStream } from "../src/stream-wrapper.js";
 
 const CHUNKS = 200;
@@ -31,13 +32,14 @@ async function* chunks(injected: boolean): AsyncGenerator {
 }
 
 const operation = openaiAdapter.operations.find((item) => item.path.join(".") === "chat.completions.create")!;
-const context = (inject: boolean): CallContext => ({
+const context = (inject: boolean): OpenAIContext => ({
   client: {
     providerName: "openai",
     serverAddress: "127.0.0.1",
     serverPort: 1,
     acceptsStreamUsageOption: inject,
     requestIdHeader: "x",
+    traits: { deployment: undefined, apiVersion: undefined },
   },
   captureContent: false,
   injectStreamUsage: inject,
@@ -45,13 +47,15 @@ const context = (inject: boolean): CallContext => ({
 
 function stubCall(prepared: PreparedCall): ActiveCall {
   return {
-    record: prepared.record,
+    request: prepared.facts,
     span: undefined as never,
     startMs: 0,
+    startEpochMs: 0,
     context: undefined as never,
-    timing: undefined,
-    beforeEnd: undefined,
     ended: false,
+    setTransport() {},
+    streamStarted() {},
+    lendSpan: () => undefined,
     end() {},
     watch() {},
   };

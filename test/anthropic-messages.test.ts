@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ANTHROPIC_API_KEY, createAnthropicHarness } from "./helpers/anthropic-harness.js";
 import { withoutCost } from "./helpers/span-attributes.js";
 import type { AnthropicHarness } from "./helpers/anthropic-harness.js";
-import { openCallCount } from "../src/record-call.js";
+import { openCallCount } from "../src/recorder/call.js";
 import { collectGarbageUntil } from "./helpers/gc.js";
 import { collect, sequenceClock } from "./helpers/harness.js";
 

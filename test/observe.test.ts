@@ -16,7 +16,7 @@ import {
   setup,
 } from "../src/index.js";
 import { internalErrorCounts } from "../src/internal/report.js";
-import { openCallCount } from "../src/record-call.js";
+import { openCallCount } from "../src/recorder/call.js";
 import { API_KEY, collect, createHarness, histogramPoints, sequenceClock } from "./helpers/harness.js";
 import type { Harness } from "./helpers/harness.js";
 import { collectGarbageUntil } from "./helpers/gc.js";

@@ -6,7 +6,7 @@ import type { Harness } from "./helpers/harness.js";
 import { collectGarbageUntil } from "./helpers/gc.js";
 import { jsonAttribute, withoutCost, withoutTimings } from "./helpers/span-attributes.js";
 import { PRICE_SNAPSHOT } from "../src/metrics/price-snapshot.js";
-import { openCallCount } from "../src/record-call.js";
+import { openCallCount } from "../src/recorder/call.js";
 
 /**
  * The Responses API contract suite (`responses.create`, streamed and not, `responses.stream()`,

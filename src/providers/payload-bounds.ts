@@ -1,4 +1,4 @@
-import type { CallRecord } from "../call-record.js";
+import type { ResponseFacts } from "../call-record.js";
 import { reportAnomaly } from "../internal/report.js";
 import * as names from "../semconv.js";
 
@@ -50,9 +50,9 @@ export class IgnoredEntries {
   }
 
   /** Mark the call's span with the count, once, when the call's record is finished. */
-  writeTo(record: CallRecord): void {
+  writeTo(facts: ResponseFacts): void {
     if (this.count === 0) return;
-    record.responseAttributes[names.ATTR_TOKENTRACE_PAYLOAD_IGNORED_ENTRIES] = this.count;
+    facts.responseAttributes[names.ATTR_TOKENTRACE_PAYLOAD_IGNORED_ENTRIES] = this.count;
     // Not a failure of tokentrace but a payload it refuses to believe: counted with the other impossible data.
     reportAnomaly(
       "payload-index",

@@ -5,7 +5,7 @@ import { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
 import type { ReadableSpan, SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { expect } from "vitest";
 import { observe } from "../../src/index.js";
-import { openCallCount } from "../../src/record-call.js";
+import { openCallCount } from "../../src/recorder/call.js";
 import { ATTR_TOKENTRACE_CALL_OUTCOME, METRIC_TOKENTRACE_CLIENT_CALLS } from "../../src/semconv.js";
 import { startMockLLMServer } from "../../src/testing/index.js";
 import { collectGarbageUntil, forceGarbageCollection } from "./gc.js";

@@ -16,7 +16,7 @@ import type { ReadableSpan, SpanExporter, SpanProcessor } from "@opentelemetry/s
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { observe, setup } from "../../src/index.js";
 import type { ObserveOptions } from "../../src/index.js";
-import { openCallCount } from "../../src/record-call.js";
+import { openCallCount } from "../../src/recorder/call.js";
 import { startMockLLMServer } from "../../src/testing/index.js";
 import type { MockLLMServer } from "../../src/testing/index.js";
 import { SpanCounter, compareWorkload, differences, rawClients, workload } from "../helpers/reliability.js";
