@@ -59,6 +59,11 @@ export interface ResponseFacts {
    * content, for providers whose first chunks carry none (a stream that opens with metadata events).
    */
   firstContentAtMs?: number;
+  /**
+   * Payload entries left out because of their index (invalid, or beyond tokentrace's bounds): a payload
+   * tokentrace refuses to believe, which the recorder counts with the other impossible data.
+   */
+  ignoredEntries?: number;
 }
 
 /** What the HTTP exchange said, read by the interceptor from the SDK's Response, once. */

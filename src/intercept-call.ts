@@ -4,7 +4,6 @@ import type { CallContext, OperationAdapter, PreparedCall, ProviderAdapter } fro
 import type { ActiveCall, Recorder } from "./recorder/call.js";
 import { outcomeOf } from "./recorder/error-class.js";
 import { reportInternalError } from "./internal/report.js";
-import { isObject } from "./providers/json.js";
 import { withoutInjectedUsage } from "./sse-usage-filter.js";
 import { isSdkStream, traceStream } from "./stream-wrapper.js";
 
@@ -113,6 +112,7 @@ function observeApiPromise(
     const response = props?.response;
     if (response === undefined) return;
     // The transport facts, once, from the Response the SDK received.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a fetch polyfill's Response may have no headers
     call.setTransport(response.status, response.headers?.get(state.requestIdHeader) ?? undefined);
     if (rawResponseRequested) readRawResponse(response, state, operation, prepared, call);
     // The app that awaits the call has asked for its parse by now, and the parse ends the call. Only a

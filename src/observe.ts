@@ -101,6 +101,7 @@ const MAX_WRAPPERS_PER_CLIENT = 16;
  * await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
  */
 export function observe<T extends object>(client: T, options?: ObserveOptions): T {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JavaScript callers pass anything
   if (client === null || (typeof client !== "object" && typeof client !== "function")) {
     throw unsupported(client);
   }
@@ -187,8 +188,6 @@ function frozenTracedPath(client: object, tree: PathNode, prefix = ""): string |
 type StateSource = () => ClientState;
 
 function stateSource(client: object, adapter: ProviderAdapter, options: ObserveOptions | undefined): StateSource {
-  let generation = -1;
-  let state: ClientState | undefined;
   const resolve = (): ClientState => {
     const resolved = resolveOptions(options, activeSetup()?.defaults);
     const description = adapter.describe(client, { providerName: resolved.providerName });
@@ -208,8 +207,8 @@ function stateSource(client: object, adapter: ProviderAdapter, options: ObserveO
     };
   };
   // Resolved now, so observe() throws for what it can check and the first call does no extra work.
-  state = resolve();
-  generation = setupGeneration();
+  let state: ClientState = resolve();
+  let generation = setupGeneration();
   return () => {
     const current = setupGeneration();
     if (current !== generation) {
@@ -220,7 +219,7 @@ function stateSource(client: object, adapter: ProviderAdapter, options: ObserveO
         reportInternalError("resolve-options", error);
       }
     }
-    return state!;
+    return state;
   };
 }
 
@@ -233,7 +232,7 @@ function withParent(source: StateSource, parent: Context): StateSource {
       base = current;
       state = { ...current, parentContext: parent };
     }
-    return state!;
+    return state ?? current;
   };
 }
 

@@ -176,7 +176,7 @@ function blockPart(block: Json): MessagePart {
         type: "server_tool_call",
         id: stringOr(block["id"]),
         name,
-        server_tool_call: { type: name ?? String(type), arguments: block["input"] },
+        server_tool_call: { type: name ?? type, arguments: block["input"] },
       };
     }
     case "tool_result":
@@ -673,7 +673,7 @@ function clientOverrides(client: object, spans: CoreSpans): ReadonlyMap<string, 
     const helperTracer: Tracer = {
       startSpan: (name, options, context) =>
         name === SDK_MESSAGES_CREATE_SPAN ? spans.nonRecording() : startSpan(name, options, context),
-      startActiveSpan: tracer.startActiveSpan.bind(tracer) as Tracer["startActiveSpan"],
+      startActiveSpan: tracer.startActiveSpan.bind<Tracer["startActiveSpan"]>(tracer),
     };
     return new Map([["_tracer", helperTracer]]);
   } catch {

@@ -17,7 +17,7 @@ import type { Usage } from "../usage.js";
 
 /** Length of the first vector: an array of numbers, or base64 of little-endian float32s. */
 function dimensionsOf(data: unknown): number | undefined {
-  const first = Array.isArray(data) ? data[0] : undefined;
+  const first: unknown = Array.isArray(data) ? data[0] : undefined;
   const embedding = isObject(first) ? first["embedding"] : undefined;
   if (Array.isArray(embedding)) return embedding.length;
   if (typeof embedding === "string") {

@@ -173,7 +173,7 @@ function toToolDefinitions(tools: readonly unknown[]): unknown[] {
 function chatMessageText(message: Json): string {
   let text = contentText(message["content"]);
   if (typeof message["refusal"] === "string") text += message["refusal"];
-  const calls = Array.isArray(message["tool_calls"]) ? message["tool_calls"] : [];
+  const calls: unknown[] = Array.isArray(message["tool_calls"]) ? message["tool_calls"] : [];
   for (const call of isObject(message["function_call"]) ? [...calls, { function: message["function_call"] }] : calls) {
     const fn = isObject(call) && isObject(call["function"]) ? call["function"] : {};
     if (typeof fn["name"] === "string") text += fn["name"];
@@ -441,7 +441,8 @@ function runToolsHelper(path: readonly string[]): RunHelperAdapter {
       };
     },
     watchRun(result: unknown, end: (how: RunEnd) => void): void {
-      const runner = result as { on?: unknown; errored?: unknown; aborted?: unknown };
+      // The helper's result, whatever an SDK version makes it (possibly nothing).
+      const runner = result as { on?: unknown; errored?: unknown; aborted?: unknown } | null | undefined;
       if (typeof runner?.on !== "function") {
         end("completed");
         return;

@@ -1,6 +1,4 @@
 import type { ResponseFacts } from "../call-record.js";
-import { reportAnomaly } from "../internal/report.js";
-import * as names from "../semconv.js";
 
 /**
  * Bounds on what a provider payload may make tokentrace keep (issue 10): an index in a payload (a choice's
@@ -49,15 +47,10 @@ export class IgnoredEntries {
     return items.slice(0, limit);
   }
 
-  /** Mark the call's span with the count, once, when the call's record is finished. */
+  /** Put the count in the call's response facts, once, when they are finished (the recorder reports it). */
   writeTo(facts: ResponseFacts): void {
     if (this.count === 0) return;
-    facts.responseAttributes[names.ATTR_TOKENTRACE_PAYLOAD_IGNORED_ENTRIES] = this.count;
-    // Not a failure of tokentrace but a payload it refuses to believe: counted with the other impossible data.
-    reportAnomaly(
-      "payload-index",
-      `${this.count} payload entries with an invalid index or one beyond tokentrace's bounds`,
-    );
+    facts.ignoredEntries = this.count;
   }
 }
 

@@ -158,16 +158,16 @@ export interface ProviderAdapter<Traits = unknown> {
    * - `filterResponse`: where tokentrace changed the request (asked for a streamed usage chunk), the raw
    *   Response as the app must see it; undefined otherwise.
    */
-  observeApiPromise?(
+  readonly observeApiPromise?: (
     promise: object,
     seeData: (data: unknown) => void,
     filterResponse: ((response: unknown) => unknown) | undefined,
-  ): void;
+  ) => void;
   /**
    * Optional SDK-version hook: the `error.type` of an error the SDK raised, where the SDK's fields say it in a
    * way of its own; undefined to leave it to the generic rules.
    */
-  errorType?(error: unknown): string | undefined;
+  readonly errorType?: (error: unknown) => string | undefined;
 }
 
 /** Spans the core makes for an adapter that must hand an SDK one (adapters start no spans themselves). */

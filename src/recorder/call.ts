@@ -131,6 +131,16 @@ export class Recorder {
     const response =
       (accumulator !== undefined ? guard("finish-record", () => accumulator.finish()) : given) ?? noResponseFacts();
     call.response = response;
+    const ignoredEntries = response.ignoredEntries;
+    if (ignoredEntries !== undefined) {
+      // Not a failure of tokentrace but a payload it refuses to believe: counted with the other impossible data.
+      guard("finish-record", () =>
+        reportAnomaly(
+          "payload-index",
+          `${ignoredEntries} payload entries with an invalid index or one beyond tokentrace's bounds`,
+        ),
+      );
+    }
     const { span } = call;
     // A failure the provider reported as data ends an otherwise completed call as an error.
     let outcome: CallOutcome = ended;
@@ -148,12 +158,9 @@ export class Recorder {
     });
     const endTime =
       call.durationMs === undefined ? undefined : addHrTimes(call.startTime, millisToHrTime(call.durationMs));
-    let recording = false;
-    guard("span-attributes", () => {
-      // A span the sampler dropped (or a no-op provider's) takes no attributes: skip building them, content
-      // above all. Metrics below still count every call.
-      recording = span.isRecording();
-    });
+    // A span the sampler dropped (or a no-op provider's) takes no attributes: skip building them, content
+    // above all. Metrics below still count every call.
+    const recording = guard("span-attributes", () => span.isRecording()) ?? false;
     if (outcome.kind === "error") {
       const error = outcome.error;
       const type = guard("error-type", () => this.errorType(error)) ?? "_OTHER";

@@ -130,6 +130,7 @@ export function writeSpan(span: Span, record: CallRecord, summary: CallSummary, 
     const errorStatus = outcome.kind === "error" ? (outcome.error as { status?: unknown } | null)?.status : undefined;
     if (typeof errorStatus !== "number") set(names.ATTR_HTTP_RESPONSE_STATUS_CODE, record.httpStatusCode);
     span.setAttributes(response.responseAttributes);
+    set(names.ATTR_TOKENTRACE_PAYLOAD_IGNORED_ENTRIES, response.ignoredEntries);
   });
 
   guard("span-timing", () => writeTiming(span, record, summary));
