@@ -48,18 +48,18 @@ describe("resource use", () => {
     const batch = async (calls: number): Promise<void> => {
       for (let index = 0; index < calls; index += 4) {
         await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
-        for await (const chunk of await openai.chat.completions.create({
-          model: "gpt-4o-mini",
-          messages,
-          stream: true,
-        }))
-          chunk;
-        for await (const chunk of await openai.chat.completions.create({
+        for await (const _chunk of await openai.chat.completions.create({
           model: "gpt-4o-mini",
           messages,
           stream: true,
         })) {
-          chunk;
+          // Read to the end.
+        }
+        for await (const _chunk of await openai.chat.completions.create({
+          model: "gpt-4o-mini",
+          messages,
+          stream: true,
+        })) {
           break;
         }
         await openai.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true });

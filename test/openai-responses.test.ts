@@ -354,8 +354,7 @@ describe("a streamed response", () => {
   it("ends the span once, as cancelled with the partial output and estimated usage, when the app breaks early", async () => {
     const stream = await h.openai.responses.create({ model: "gpt-4o-mini", input: question, stream: true });
     let seen = 0;
-    for await (const event of stream) {
-      event;
+    for await (const _event of stream) {
       // response.created, .in_progress, output_item.added, content_part.added, then 3 deltas.
       if (++seen === 7) break;
     }

@@ -129,11 +129,12 @@ export async function runSoak(plan: SoakPlan): Promise<SoakFigures> {
     const way = index % 3;
     const stream = await openStream(Math.floor(index / 3));
     if (way === 0) {
-      for await (const chunk of stream) chunk;
+      for await (const _chunk of stream) {
+        // Read to the end.
+      }
       made.completed++;
     } else if (way === 1) {
-      for await (const chunk of stream) {
-        chunk;
+      for await (const _chunk of stream) {
         break;
       }
       made.cancelled++;

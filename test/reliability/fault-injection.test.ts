@@ -351,7 +351,7 @@ const scenarios: Scenario[] = [
         startSpan() {
           throw boom("startSpan");
         },
-        startActiveSpan: tracer.startActiveSpan.bind(tracer) as Tracer["startActiveSpan"],
+        startActiveSpan: tracer.startActiveSpan.bind<Tracer["startActiveSpan"]>(tracer),
       }));
       return { options: { tracerProvider, meterProvider: new MeterProvider() }, counter, spans: "none" };
     },
@@ -364,7 +364,7 @@ const scenarios: Scenario[] = [
       const tracerProvider = tracerProviderWith(real, (tracer) => ({
         startSpan: (...args: Parameters<Tracer["startSpan"]>) =>
           throwingSpan(tracer.startSpan(...args), { isRecordingThrows: false }),
-        startActiveSpan: tracer.startActiveSpan.bind(tracer) as Tracer["startActiveSpan"],
+        startActiveSpan: tracer.startActiveSpan.bind<Tracer["startActiveSpan"]>(tracer),
       }));
       return { options: { tracerProvider, meterProvider: new MeterProvider() }, counter, spans: "one per step" };
     },
@@ -377,7 +377,7 @@ const scenarios: Scenario[] = [
       const tracerProvider = tracerProviderWith(real, (tracer) => ({
         startSpan: (...args: Parameters<Tracer["startSpan"]>) =>
           throwingSpan(tracer.startSpan(...args), { isRecordingThrows: true }),
-        startActiveSpan: tracer.startActiveSpan.bind(tracer) as Tracer["startActiveSpan"],
+        startActiveSpan: tracer.startActiveSpan.bind<Tracer["startActiveSpan"]>(tracer),
       }));
       return { options: { tracerProvider, meterProvider: new MeterProvider() }, counter, spans: "one per step" };
     },
