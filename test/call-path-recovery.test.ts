@@ -297,3 +297,32 @@ describe("an adapter whose bindCall throws", () => {
     expect(openCallCount()).toBe(0);
   });
 });
+
+describe("an SDK method that throws before it returns a promise", () => {
+  it("rethrows the SDK's own error and ends the span once as that error", async () => {
+    a = await createAnthropicHarness();
+    // The SDK refuses, synchronously, a non-streamed request that may take longer than ten minutes.
+    const body = { model: MODEL, max_tokens: 1_000_000, messages };
+    let rawError: unknown;
+    try {
+      void a.raw.messages.create(body);
+    } catch (error) {
+      rawError = error;
+    }
+    let thrown: unknown;
+    try {
+      void a.anthropic.messages.create(body);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(rawError).toBeInstanceOf(Error);
+    expect(thrown).toBeInstanceOf((rawError as Error).constructor);
+    expect((thrown as Error).message).toBe((rawError as Error).message);
+    await settle();
+    const span = a.onlySpan();
+    expect(span.status.code).toBe(SpanStatusCode.ERROR);
+    expect(span.attributes["error.type"]).toBe("AnthropicError");
+    expect(span.attributes["gen_ai.request.max_tokens"]).toBe(1_000_000);
+    expect(openCallCount()).toBe(0);
+  });
+});
