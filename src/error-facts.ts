@@ -6,7 +6,7 @@ import { REDACTED_MARKER } from "./semconv.js";
  * classes (issue 10), so types come from the fields the SDKs set, the way the SDKs themselves pick a class.
  */
 
-/** A failure the provider reported in its payload (CallRecord.failure), as an outcome's error. */
+/** A failure the provider reported in its payload (ResponseFacts.failure), as an outcome's error. */
 export class ProviderFailure extends Error {
   constructor(
     readonly type: string,

@@ -47,8 +47,8 @@ import type {
  * (`chat.completions.parse/stream/runTools`, `responses.parse/stream`, and v4's `beta.chat.completions.*`)
  * call `create` through the observed client, so each model request they make is one span.
  *
- * The adapters are pure translation between OpenAI payloads and the neutral CallRecord: no spans, no
- * clocks, no I/O. Payloads are read defensively: a field of the wrong type is skipped, never trusted.
+ * The adapters are pure translation between OpenAI payloads and neutral request and response facts: no spans,
+ * no clocks, no I/O. Payloads are read defensively: a field of the wrong type is skipped, never trusted.
  */
 
 function detect(client: object): boolean {

@@ -95,7 +95,7 @@ export class SlotTable<T> {
     if (boundedIndex(index, this.limit) >= 0) this.slots.set(index, slot);
   }
 
-  /** The slots in index order (at most `limit`; read once, when the record is finished). */
+  /** The slots in index order (at most `limit`; read once, when the response facts are finished). */
   values(): T[] {
     return [...this.slots.entries()].sort((a, b) => a[0] - b[0]).map((entry) => entry[1]);
   }
