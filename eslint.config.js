@@ -57,6 +57,53 @@ export default tseslint.config(
     rules: { "no-console": "error" },
   },
   {
+    // Adapters are pure translation (issue 11): no spans, clocks, timers or I/O, and none of the core's moving
+    // parts. They import names, record types and pure helpers; OpenTelemetry types only (`import type`).
+    files: ["src/providers/**/*.ts"],
+    // The token estimator loads the tokenizer in a worker thread and waits on it (issue 10); its loading
+    // mechanism stays as it is, and src/index.ts exports its preloadTokenizer(). It reads no span and no
+    // clock of the call: adapters hand it texts and get counts back.
+    ignores: ["src/providers/openai-token-estimate.ts"],
+    rules: {
+      "@typescript-eslint/no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              group: ["@opentelemetry/*"],
+              allowTypeImports: true,
+              message: "Adapters start no spans and read no context: import OpenTelemetry types only.",
+            },
+            {
+              group: ["**/recorder/**", "**/intercept-call*", "**/stream-wrapper*", "**/internal/**", "**/metrics/**"],
+              message:
+                "Adapters return facts; the recorder, the interceptor and the stream wrapper act on them. Report an anomaly as a fact.",
+            },
+          ],
+        },
+      ],
+      "no-restricted-globals": [
+        "error",
+        ...["Date", "performance", "setTimeout", "setInterval", "setImmediate", "queueMicrotask", "fetch"].map(
+          (name) => ({ name, message: "Adapters read no clock, start no timer and do no I/O: the core does." }),
+        ),
+      ],
+      "no-restricted-syntax": [
+        "error",
+        {
+          selector:
+            "MemberExpression[object.name='globalThis'][property.name=/^(Date|performance|setTimeout|setInterval|setImmediate|fetch)$/]",
+          message: "Adapters read no clock, start no timer and do no I/O: the core does.",
+        },
+        {
+          selector:
+            "NewExpression[callee.name=/^(WeakMap|Map)$/][parent.type='VariableDeclarator'][parent.parent.parent.type='Program']",
+          message: "No module-level side maps of per-client facts: return them as the description's traits.",
+        },
+      ],
+    },
+  },
+  {
     files: ["**/*.mjs", "**/*.js"],
     languageOptions: { globals: { ...globals.node } },
     rules: { "no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }] },

@@ -5,8 +5,9 @@
  * the median and the range over rounds of the added ns per chunk. Run: `npx tsx bench/stream-chunk-path.ts`.
  */
 import { openaiAdapter } from "../src/providers/openai.js";
-import type { CallContext, PreparedCall } from "../src/providers/types.js";
-import type { ActiveCall } from "../src/record-call.js";
+import type { OpenAIContext } from "../src/providers/openai-payload.js";
+import type { PreparedCall } from "../src/providers/types.js";
+import type { ActiveCall } from "../src/recorder/call.js";
 import { traceStream } from "../src/stream-wrapper.js";
 
 const CHUNKS = 200;
@@ -22,7 +23,7 @@ const template = (finish: string | null, withNull: boolean): string =>
     ...(withNull ? { usage: null } : {}),
   });
 
-// eslint-disable-next-line @typescript-eslint/require-await -- an async source, as the SDK's stream is
+// eslint-disable-next-line @typescript-eslint/require-await -- an SDK stream without I/O: the wrapper's cost alone
 async function* chunks(injected: boolean): AsyncGenerator {
   const plain = template(null, injected);
   for (let index = 0; index < CHUNKS - 1; index++) yield JSON.parse(plain);
@@ -32,13 +33,14 @@ async function* chunks(injected: boolean): AsyncGenerator {
 }
 
 const operation = openaiAdapter.operations.find((item) => item.path.join(".") === "chat.completions.create")!;
-const context = (inject: boolean): CallContext => ({
+const context = (inject: boolean): OpenAIContext => ({
   client: {
     providerName: "openai",
     serverAddress: "127.0.0.1",
     serverPort: 1,
     acceptsStreamUsageOption: inject,
     requestIdHeader: "x",
+    traits: { deployment: undefined, apiVersion: undefined },
   },
   captureContent: false,
   injectStreamUsage: inject,
@@ -46,13 +48,15 @@ const context = (inject: boolean): CallContext => ({
 
 function stubCall(prepared: PreparedCall): ActiveCall {
   return {
-    record: prepared.record,
+    request: prepared.facts,
     span: undefined as never,
     startMs: 0,
+    startEpochMs: 0,
     context: undefined as never,
-    timing: undefined,
-    beforeEnd: undefined,
     ended: false,
+    setTransport() {},
+    streamStarted() {},
+    lendSpan: () => undefined,
     end() {},
     watch() {},
   };

@@ -13,11 +13,10 @@ export interface Message {
 }
 
 /**
- * What one traced call is, in provider-neutral terms. Provider adapters fill it from requests, responses
- * and stream chunks; the recorder turns it into span attributes and metric points. Nothing here refers to
- * a provider by name.
+ * What a call asked for, in provider-neutral terms: returned by an adapter's `prepare` before the call is sent
+ * (the span starts with these). Nothing here refers to a provider by name.
  */
-export interface CallRecord {
+export interface RequestFacts {
   operationName: string;
   providerName: string;
   requestModel: string | undefined;
@@ -27,13 +26,17 @@ export interface CallRecord {
   /** Request parameters as attributes (`gen_ai.request.*`, provider-specific request attributes). */
   requestAttributes: Record<string, AttributeValue>;
 
-  // Content: present only when capture is on. Built lazily where possible.
+  // Content: present only when capture is on. Built lazily, at the span's end.
   inputMessages?: () => Message[] | undefined;
   systemInstructions?: () => MessagePart[] | undefined;
   toolDefinitions?: () => unknown[] | undefined;
-  outputMessages?: Message[];
+}
 
-  // Response.
+/**
+ * What the provider answered: returned by an adapter's `readResponse` (a whole response) or by a stream
+ * accumulator's `finish` (however the stream ended), never written anywhere else.
+ */
+export interface ResponseFacts {
   responseId?: string;
   responseModel?: string;
   /** Per choice; `undefined` where a choice never got one (an unfinished stream). */
@@ -41,19 +44,44 @@ export interface CallRecord {
   usage: Usage;
   /** Service tier the provider says it used (from the response), for attributes and pricing. */
   serviceTier?: string;
-  /** Provider-specific response attributes (e.g. `openai.response.system_fingerprint`). */
+  /** Provider-specific response attributes (e.g. a system fingerprint, a service tier). */
   responseAttributes: Record<string, AttributeValue>;
-  requestId?: string;
-  httpStatusCode?: number;
+  /** Present only when capture is on. */
+  outputMessages?: Message[];
   /**
-   * A failure the provider reported as data rather than as an error the app sees (a Responses API
-   * `status: "failed"`, a `response.failed` or `error` event the SDK passes on). The recorder ends such a
-   * call as an error: status ERROR, `error.type` = `type`, counted under outcome `error`.
+   * A failure the provider reported as data rather than as an error the app sees (a `status: "failed"`, a
+   * failure event the SDK passes on). The recorder ends such a call as an error: status ERROR, `error.type` =
+   * `type`, counted under outcome `error`.
    */
   failure?: { type: string; message?: string };
   /**
-   * Clock time (ms, the call's clock) of the first chunk that carried output content, for providers whose
-   * first chunks carry none (Anthropic's `message_start`). Set by stream accumulators.
+   * Clock time (ms, the `atMs` the stream wrapper handed `add`) of the first chunk that carried output
+   * content, for providers whose first chunks carry none (a stream that opens with metadata events).
    */
   firstContentAtMs?: number;
+  /**
+   * Payload entries left out because of their index (invalid, or beyond tokentrace's bounds): a payload
+   * tokentrace refuses to believe, which the recorder counts with the other impossible data.
+   */
+  ignoredEntries?: number;
+}
+
+/** What the HTTP exchange said, read by the interceptor from the SDK's Response, once. */
+export interface TransportFacts {
+  httpStatusCode?: number;
+  requestId?: string;
+}
+
+/**
+ * The final record of one traced call, assembled once by the recorder when the call ends: the adapter's
+ * request and response facts, and the interceptor's transport facts.
+ */
+export interface CallRecord extends TransportFacts {
+  readonly request: RequestFacts;
+  readonly response: ResponseFacts;
+}
+
+/** Response facts of a call that got no response the adapter could read. */
+export function noResponseFacts(): ResponseFacts {
+  return { usage: {}, responseAttributes: {} };
 }

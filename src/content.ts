@@ -31,7 +31,7 @@ const CUT_ATTEMPTS = 5;
 
 export function serializeContent(value: unknown, maxLength: number): SerializedContent {
   if (Array.isArray(value)) return serializeArray(value, maxLength);
-  const whole = JSON.stringify(value) ?? "null";
+  const whole = stringify(value);
   if (whole.length <= maxLength) return { json: whole, truncated: false };
   return { json: cutStrings(value, maxLength) ?? tooLong(whole.length), truncated: true };
 }
@@ -46,7 +46,7 @@ function serializeArray(items: readonly unknown[], maxLength: number): Serialize
   let pinnedLength = 0;
   for (let index = 0; index < count; index++) {
     const item = items[index];
-    const json = JSON.stringify(item) ?? "null";
+    const json = stringify(item);
     serialized[index] = json;
     total += json.length;
     const isPinned = item !== null && typeof item === "object" && PINNED_ROLES.has((item as { role?: unknown }).role);
@@ -65,7 +65,7 @@ function serializeArray(items: readonly unknown[], maxLength: number): Serialize
   let keptOthers = 0;
   for (let index = count - 1; index >= 0; index--) {
     if (pinned[index]) continue;
-    const cost = serialized[index]!.length + 1;
+    const cost = (serialized[index] ?? "").length + 1;
     if (used + cost > maxLength) break;
     used += cost;
     keep[index] = true;
@@ -73,7 +73,7 @@ function serializeArray(items: readonly unknown[], maxLength: number): Serialize
   }
   if (keptOthers > 0) {
     const parts = [droppedMarker(count - pinnedCount - keptOthers)];
-    for (let index = 0; index < count; index++) if (keep[index]) parts.push(serialized[index]!);
+    for (let index = 0; index < count; index++) if (keep[index]) parts.push(serialized[index] ?? "null");
     return { json: `[${parts.join(",")}]`, truncated: true };
   }
 
@@ -127,20 +127,22 @@ function cutStrings(value: unknown, maxLength: number): string | undefined {
     }
     return item;
   });
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined at runtime (see stringify)
   const fixed = (whole ?? "null").length - stringsLength;
 
   const markerLength = TRUNCATION_MARKER.length;
-  const order = lengths.map((_, index) => index).sort((a, b) => lengths[a]! - lengths[b]!);
+  const order = lengths.map((_, index) => index).sort((a, b) => (lengths[a] ?? 0) - (lengths[b] ?? 0));
   let threshold = -1;
   let wholeLength = 0;
   for (let position = 0; position < order.length; position++) {
     // The `position` shortest strings whole, the others cut at the same threshold.
     const cutCount = order.length - position;
     let candidate = Math.floor((maxLength - fixed - wholeLength) / cutCount) - 2;
-    candidate = Math.min(candidate, lengths[order[position]!]! - 1);
-    const longestWhole = position > 0 ? lengths[order[position - 1]!]! : 0;
+    const index = order[position] ?? 0;
+    candidate = Math.min(candidate, (lengths[index] ?? 0) - 1);
+    const longestWhole = position > 0 ? (lengths[order[position - 1] ?? 0] ?? 0) : 0;
     if (candidate >= Math.max(markerLength, longestWhole) && candidate > threshold) threshold = candidate;
-    wholeLength += serializedLengths[order[position]!]!;
+    wholeLength += serializedLengths[index] ?? 0;
   }
   if (threshold < 0) return undefined;
 
@@ -152,6 +154,7 @@ function cutStrings(value: unknown, maxLength: number): string | undefined {
     let stringIndex = 0;
     let keptWholeLength = 0;
     const json =
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- undefined at runtime (see stringify)
       JSON.stringify(value, (_key, item: unknown) => {
         if (typeof item !== "string") return item;
         // Same value, same traversal: the strings come in the order of the first pass.
@@ -181,4 +184,13 @@ function cutString(text: string, keep: number): string {
   const code = text.charCodeAt(keep - 1);
   const end = keep > 0 && code >= 0xd800 && code <= 0xdbff ? keep - 1 : keep;
   return text.slice(0, end) + TRUNCATION_MARKER;
+}
+
+/**
+ * `JSON.stringify`, as it behaves: undefined for `undefined`, functions and symbols (its declared type says
+ * string), which the content attributes record as `null`.
+ */
+function stringify(value: unknown): string {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- declared string, undefined at runtime
+  return JSON.stringify(value) ?? "null";
 }

@@ -6,7 +6,7 @@ import { REDACTED_MARKER } from "./semconv.js";
  * classes (issue 10), so types come from the fields the SDKs set, the way the SDKs themselves pick a class.
  */
 
-/** A failure the provider reported in its payload (CallRecord.failure), as an outcome's error. */
+/** A failure the provider reported in its payload (ResponseFacts.failure), as an outcome's error. */
 export class ProviderFailure extends Error {
   constructor(
     readonly type: string,
@@ -17,7 +17,7 @@ export class ProviderFailure extends Error {
   }
 }
 
-/** The class openai and @anthropic-ai/sdk 0.x make for an HTTP status (`APIError.generate`). */
+/** The class the supported SDKs make for an HTTP status (`APIError.generate`), where they do not name it themselves. */
 function statusClass(status: number): string {
   switch (status) {
     case 400:
@@ -50,7 +50,7 @@ interface ErrorFields {
   cause?: unknown;
 }
 
-/** `name` when it says more than `Error` (@anthropic-ai/sdk 1.x names its classes itself, DOM errors, TypeError). */
+/** `name` when it says more than `Error` (SDKs that name their classes themselves, DOM errors, TypeError). */
 function specificName(fields: ErrorFields): string | undefined {
   const name = fields.name;
   return typeof name === "string" && name !== "" && name !== "Error" ? name : undefined;
@@ -71,17 +71,15 @@ export function errorType(error: unknown): string {
   const name = specificName(fields);
   const status = fields.status;
   if (typeof status === "number" && Number.isInteger(status) && status > 0) {
-    // Anthropic 1.x has more classes than the table (402, 408, 529, ...) and names each in `name`.
+    // An SDK may have more classes than the table (402, 408, 529, ...) and name each in `name`.
     return name !== undefined && name !== "APIError" ? name : statusClass(status);
   }
   // The SDKs' APIError always has these own fields, set (possibly to undefined) by its constructor.
   if ("status" in error && "headers" in error && "error" in error) {
-    const { type, code } = fields;
+    const { type } = fields;
     if (fields.error !== undefined && fields.error !== null) {
       // Both come from the server's body: kept only when they are short identifiers, never free text that
       // would land in `error.type`, the status message and a metric attribute set.
-      // openai v7 gives an `error` event's APIError the literal type "error": its code says more.
-      if (type === "error" && typeof code === "string" && identifier.test(code)) return code;
       if (typeof type === "string" && identifier.test(type)) return type;
       return name ?? "APIError";
     }

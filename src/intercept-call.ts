@@ -1,10 +1,9 @@
 import { context } from "@opentelemetry/api";
 import type { Context } from "@opentelemetry/api";
-import type { CallContext, OperationAdapter, PreparedCall } from "./providers/types.js";
-import type { ActiveCall, Recorder } from "./record-call.js";
-import { outcomeOf } from "./record-call.js";
+import type { CallContext, OperationAdapter, PreparedCall, ProviderAdapter } from "./providers/types.js";
+import type { ActiveCall, Recorder } from "./recorder/call.js";
+import { outcomeOf } from "./recorder/error-class.js";
 import { reportInternalError } from "./internal/report.js";
-import { isObject } from "./providers/json.js";
 import { withoutInjectedUsage } from "./sse-usage-filter.js";
 import { isSdkStream, traceStream } from "./stream-wrapper.js";
 
@@ -21,20 +20,21 @@ export interface ClientState {
    * helper hands its runner, whose requests happen on later ticks, out of reach of `context.with`.
    */
   readonly parentContext?: Context;
+  /** The adapter's SDK-version hook for the SDK's promises (`ProviderAdapter.observeApiPromise`). */
+  readonly observeApiPromise: ProviderAdapter["observeApiPromise"];
 }
 
 /**
- * The parts of the SDKs' `APIPromise` (openai v4+, @anthropic-ai/sdk) that tokentrace relies on. Both
- * SDKs keep the response promise and the parser as instance fields, which lets tokentrace observe the
- * call on the very object the app receives, instead of handing back a look-alike.
+ * The parts of the SDKs' `APIPromise` that tokentrace relies on. The supported SDKs keep the response promise
+ * and the parser as instance fields, which lets tokentrace observe the call on the very object the app
+ * receives, instead of handing back a look-alike. Paths of an SDK version's own are the adapter's
+ * (`ProviderAdapter.observeApiPromise`).
  */
 interface SdkApiPromise {
   responsePromise: Promise<ResponseProps>;
   parseResponse: (...args: unknown[]) => Promise<unknown>;
   asResponse?: () => Promise<unknown>;
-  withResponse?: (...args: unknown[]) => Promise<unknown>;
   parsedPromise?: unknown;
-  _thenUnwrap?: (transform: (data: unknown, props: unknown) => unknown) => unknown;
 }
 
 interface ResponseProps {
@@ -62,7 +62,7 @@ export function traceCall(
     const startEpochMs = Date.now();
     const startMs = state.now();
     prepared = operation.prepare(args[0], state.context);
-    call = state.recorder.start(prepared.record, startMs, state.parentContext, startEpochMs);
+    call = state.recorder.start(prepared.facts, startMs, state.parentContext, startEpochMs);
   } catch (error) {
     reportInternalError("prepare", error);
     return method.apply(target, args);
@@ -106,14 +106,14 @@ function observeApiPromise(
   prepared: PreparedCall,
   call: ActiveCall,
 ): void {
-  const record = prepared.record;
   let rawResponseRequested = false;
 
-  const onResponse = (props: ResponseProps): void => {
+  const onResponse = (props: ResponseProps | undefined): void => {
     const response = props?.response;
     if (response === undefined) return;
-    record.httpStatusCode = response.status;
-    record.requestId = response.headers?.get(state.requestIdHeader) ?? undefined;
+    // The transport facts, once, from the Response the SDK received.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a fetch polyfill's Response may have no headers
+    call.setTransport(response.status, response.headers?.get(state.requestIdHeader) ?? undefined);
     if (rawResponseRequested) readRawResponse(response, state, operation, prepared, call);
     // The app that awaits the call has asked for its parse by now, and the parse ends the call. Only a
     // promise nobody has asked to parse yet may be dropped unread: watch it from here, not for every call.
@@ -121,7 +121,7 @@ function observeApiPromise(
   };
 
   // A side branch, not a replacement: every path to the response (parse(), asResponse(), withResponse(),
-  // and openai v7's per-instance helpers that hold the original promise) still sees the SDK's own promise.
+  // and an SDK version's per-instance helpers that hold the original promise) still sees the SDK's own promise.
   // Attached now, before any handler of the app, so a raw Response is copied before the app reads it.
   promise.responsePromise.then(
     (props) => {
@@ -158,21 +158,6 @@ function observeApiPromise(
     }, seeError);
   };
 
-  // openai v7 gives each promise its own `_thenUnwrap` that parses from the original request, not through
-  // `parseResponse`; helpers such as `chat.completions.parse()` build on it.
-  if (Object.prototype.hasOwnProperty.call(promise, "_thenUnwrap") && typeof promise._thenUnwrap === "function") {
-    const thenUnwrap = promise._thenUnwrap;
-    promise._thenUnwrap = function tracedThenUnwrap(
-      this: unknown,
-      transform: (data: unknown, props: unknown) => unknown,
-    ) {
-      return thenUnwrap.call(this, (data: unknown, props: unknown) => {
-        seeData(data);
-        return transform(data, props);
-      });
-    };
-  }
-
   // asResponse() alone hands the raw Response to the app and never parses it; read a copy instead.
   // withResponse() calls parse() first, so it is not mistaken for this.
   // Where tokentrace asked for the usage chunk, the request is sent by the time the app can ask for the raw
@@ -187,18 +172,13 @@ function observeApiPromise(
       const response = asResponse.call(this);
       return filterBody ? response.then(filteredResponse) : response;
     };
-    // openai v7 gives each promise its own withResponse(), which takes the Response from the request itself.
-    const ownWithResponse = Object.prototype.hasOwnProperty.call(promise, "withResponse")
-      ? promise.withResponse
-      : undefined;
-    if (filterBody && typeof ownWithResponse === "function") {
-      promise.withResponse = function tracedWithResponse(this: unknown, ...withArgs: unknown[]) {
-        return ownWithResponse
-          .apply(this, withArgs)
-          .then((result) =>
-            isObject(result) ? { ...result, response: filteredResponse(result["response"]) } : result,
-          );
-      };
+  }
+
+  if (state.observeApiPromise !== undefined) {
+    try {
+      state.observeApiPromise(promise, seeData, prepared.injectedStreamUsage ? filteredResponse : undefined);
+    } catch (error) {
+      reportInternalError("observe-promise", error);
     }
   }
 }
@@ -236,7 +216,7 @@ function onData(
   call: ActiveCall,
 ): void {
   if (call.ended) return;
-  if (prepared.record.stream && isSdkStream(data)) {
+  if (prepared.facts.stream && isSdkStream(data)) {
     traceStream(
       data,
       call,
@@ -248,8 +228,7 @@ function onData(
     call.watch(data);
     return;
   }
-  operation.readResponse(data, prepared, state.context);
-  call.end({ kind: "completed" });
+  call.end({ kind: "completed" }, operation.readResponse(data, prepared, state.context));
 }
 
 function readRawResponse(
@@ -259,7 +238,7 @@ function readRawResponse(
   prepared: PreparedCall,
   call: ActiveCall,
 ): void {
-  if (call.record.stream || typeof response.clone !== "function") {
+  if (call.request.stream || typeof response.clone !== "function") {
     call.end({ kind: "completed" });
     return;
   }
@@ -268,12 +247,13 @@ function readRawResponse(
     .json()
     .then(
       (data: unknown) => {
+        let facts;
         try {
-          operation.readResponse(data, prepared, state.context);
+          facts = operation.readResponse(data, prepared, state.context);
         } catch (error) {
           reportInternalError("read-response", error);
         }
-        call.end({ kind: "completed" });
+        call.end({ kind: "completed" }, facts);
       },
       () => call.end({ kind: "completed" }),
     );

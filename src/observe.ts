@@ -7,9 +7,13 @@ import { traceCall } from "./intercept-call.js";
 import type { ClientState } from "./intercept-call.js";
 import { anthropicAdapter } from "./providers/anthropic.js";
 import { openaiAdapter } from "./providers/openai.js";
-import type { OperationAdapter, ProviderAdapter, RunHelperAdapter } from "./providers/types.js";
-import { Recorder, outcomeOf } from "./record-call.js";
-import type { ActiveCall } from "./record-call.js";
+import type { CoreSpans, OperationAdapter, ProviderAdapter, RunHelperAdapter } from "./providers/types.js";
+import { noResponseFacts } from "./call-record.js";
+import type { ResponseFacts } from "./call-record.js";
+import { Recorder } from "./recorder/call.js";
+import type { ActiveCall } from "./recorder/call.js";
+import { outcomeOf } from "./recorder/error-class.js";
+import { nonRecordingSpan } from "./recorder/lent-span.js";
 import { reportInternalError } from "./internal/report.js";
 import type { Context } from "@opentelemetry/api";
 
@@ -97,6 +101,7 @@ const MAX_WRAPPERS_PER_CLIENT = 16;
  * await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
  */
 export function observe<T extends object>(client: T, options?: ObserveOptions): T {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JavaScript callers pass anything
   if (client === null || (typeof client !== "object" && typeof client !== "function")) {
     throw unsupported(client);
   }
@@ -183,8 +188,6 @@ function frozenTracedPath(client: object, tree: PathNode, prefix = ""): string |
 type StateSource = () => ClientState;
 
 function stateSource(client: object, adapter: ProviderAdapter, options: ObserveOptions | undefined): StateSource {
-  let generation = -1;
-  let state: ClientState | undefined;
   const resolve = (): ClientState => {
     const resolved = resolveOptions(options, activeSetup()?.defaults);
     const description = adapter.describe(client, { providerName: resolved.providerName });
@@ -196,15 +199,16 @@ function stateSource(client: object, adapter: ProviderAdapter, options: ObserveO
         captureContent: resolved.captureContent,
         injectStreamUsage: resolved.injectStreamUsage,
       },
-      recorder: new Recorder(resolved, description.secrets),
+      recorder: new Recorder(resolved, description.secrets, adapter.errorType),
       requestIdHeader: description.requestIdHeader,
       now: resolved.now,
       chunkTimingMetric: resolved.chunkTimingMetric,
+      observeApiPromise: adapter.observeApiPromise,
     };
   };
   // Resolved now, so observe() throws for what it can check and the first call does no extra work.
-  state = resolve();
-  generation = setupGeneration();
+  let state: ClientState = resolve();
+  let generation = setupGeneration();
   return () => {
     const current = setupGeneration();
     if (current !== generation) {
@@ -215,7 +219,7 @@ function stateSource(client: object, adapter: ProviderAdapter, options: ObserveO
         reportInternalError("resolve-options", error);
       }
     }
-    return state!;
+    return state;
   };
 }
 
@@ -228,7 +232,7 @@ function withParent(source: StateSource, parent: Context): StateSource {
       base = current;
       state = { ...current, parentContext: parent };
     }
-    return state!;
+    return state ?? current;
   };
 }
 
@@ -247,7 +251,7 @@ function wrapClient<T extends object>(
   options: ObserveOptions | undefined,
 ): T {
   const derived = new Set(adapter.derivedClientMethods);
-  const overrides = adapter.clientOverrides?.(client);
+  const overrides = adapter.clientOverrides?.(client, coreSpans);
   const bound = new WeakMap<object, unknown>();
   const marker: ObservedMarker = { client, options };
   // A run helper's runner gets a client of its own whose call spans are children of the run's span.
@@ -375,8 +379,8 @@ function traceRun(
     const active = run;
     try {
       helper.watchRun(result, (how) => {
-        if (how === "error") active.record.failure ??= { type: "run_failed", message: "the run ended with an error" };
-        active.end(how === "aborted" ? { kind: "aborted" } : { kind: "completed" });
+        if (how === "aborted") active.end({ kind: "aborted" });
+        else active.end({ kind: "completed" }, how === "error" ? runFailed() : undefined);
       });
     } catch (error) {
       reportInternalError("run-watch", error);
@@ -385,6 +389,13 @@ function traceRun(
   }
   return result;
 }
+
+/** A run that ended with an error: the runner reports it to the app its own way, the run's span says so. */
+function runFailed(): ResponseFacts {
+  return { ...noResponseFacts(), failure: { type: "run_failed", message: "the run ended with an error" } };
+}
+
+const coreSpans: CoreSpans = { nonRecording: nonRecordingSpan };
 
 function bindTo(value: unknown, thisArg: object, bound: WeakMap<object, unknown>): unknown {
   if (typeof value !== "function") return value;

@@ -16,10 +16,10 @@ import { reportInternalError } from "./internal/report.js";
  */
 
 const EVENT_END = /\r\n\r\n|\n\n|\r\r/g;
-/** The top-level field as OpenAI writes it (`,"usage":null` after `choices`), or first in its object. */
+/** The top-level field as the API writes it (`,"usage":null` after `choices`), or first in its object. */
 const NULL_USAGE_FIELD = /,[ \t]*"usage"[ \t]*:[ \t]*null(?=[ \t]*[,}])|(?<=\{[ \t]*)"usage"[ \t]*:[ \t]*null[ \t]*,/g;
 
-/** A fetch `Response` (global, or node-fetch's, which openai v4 uses on Node, with a Node stream body). */
+/** A fetch `Response` (global, or node-fetch's, which older SDK versions use on Node, with a Node stream body). */
 interface AnyResponse {
   readonly body: unknown;
   readonly status: number;
@@ -91,7 +91,7 @@ function webStream(source: ReadableStream<Uint8Array>): ReadableStream<Uint8Arra
   );
 }
 
-/** A Node stream body (node-fetch, openai v4): piped through, so a destroy of either end reaches the other. */
+/** A Node stream body (node-fetch): piped through, so a destroy of either end reaches the other. */
 function nodeStream(source: Readable): Readable {
   const filter = new EventFilter();
   const transform = new Transform({

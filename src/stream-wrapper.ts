@@ -1,11 +1,11 @@
-import type { ActiveCall } from "./record-call.js";
+import type { ActiveCall } from "./recorder/call.js";
 import type { StreamAccumulator } from "./providers/types.js";
 import { reportInternalError } from "./internal/report.js";
 import { StreamTiming } from "./metrics/timing.js";
-import { outcomeOf } from "./record-call.js";
-import type { CallOutcome } from "./record-call.js";
+import { outcomeOf } from "./recorder/error-class.js";
+import type { CallOutcome } from "./recorder/error-class.js";
 
-/** The parts of an SDK `Stream` (openai, @anthropic-ai/sdk) that tokentrace relies on. */
+/** The parts of an SDK `Stream` that tokentrace relies on. */
 interface SdkStream {
   iterator: () => AsyncIterator<unknown>;
   controller?: { signal?: AbortSignal };
@@ -25,7 +25,7 @@ export function isSdkStream(value: unknown): value is SdkStream {
  * The iterator is a plain object rather than an async generator, and returns the SDK's own result
  * objects. Where the accumulator can never hide a chunk (decided once, per stream), `next()` returns the
  * SDK's own promise and tokentrace reads the result beside the app (its handler, attached first, runs
- * first). Where it may (an OpenAI stream whose usage chunk tokentrace asked for), every result passes
+ * first). Where it may (a stream whose usage chunk tokentrace asked for), every result passes
  * through one `then` that can swap a hidden chunk for the next one, from the first chunk on: whether a
  * chunk is hidden is decided from the chunk alone, and a server may send it at any point (issue 10).
  */
@@ -37,18 +37,10 @@ export function traceStream(
   aggregateChunkGaps: boolean,
 ): void {
   const timing = new StreamTiming(call.startMs, aggregateChunkGaps);
-  call.timing = timing;
-  call.beforeEnd = finisher(accumulator, call);
+  // The recorder finishes the accumulator when the call ends, however it ends (the garbage-collection safety
+  // net included): it holds the accumulator and the timing, never a closure over the stream.
+  call.streamStarted(accumulator, timing);
   stream.iterator = tracedIteratorFactory(stream.iterator, stream.controller?.signal, call, accumulator, timing, now);
-}
-
-/**
- * Kept apart from `traceStream` on purpose: V8 closures created in one scope share one context, so a
- * closure stored on the call (which the garbage-collection safety net holds) must not be created next to
- * one that captures the stream, or a never-read stream could never be collected.
- */
-function finisher(accumulator: StreamAccumulator, call: ActiveCall): () => void {
-  return () => accumulator.finish(call.record);
 }
 
 function tracedIteratorFactory(

@@ -2,8 +2,8 @@
  * Token usage of one call, normalised across providers so that one set of rules (attributes, metrics, cost)
  * serves them all.
  *
- * - `inputTokens` is the TOTAL input, cached and cache-write tokens included (OpenAI already reports it that
- *   way; Anthropic reports cache tokens beside `input_tokens`, so its adapter adds them).
+ * - `inputTokens` is the TOTAL input, cached and cache-write tokens included (where a provider reports
+ *   cache tokens beside its input count, its adapter adds them).
  * - `outputTokens` includes reasoning/thinking tokens.
  */
 export interface Usage {
@@ -21,7 +21,7 @@ export interface Usage {
   reasoningOutputTokens?: number;
   /** True when any count here is tokentrace's estimate rather than the provider's report. */
   estimated?: boolean;
-  /** How an estimate was counted: OpenAI's encoding (`tokenizer`) or about four characters per token. */
+  /** How an estimate was counted: the model's own encoding (`tokenizer`) or about four characters per token. */
   estimateMethod?: "tokenizer" | "characters";
 }
 
@@ -64,6 +64,7 @@ export function validateUsage(given: Usage): ValidatedUsage {
   const drop = (...fields: CountField[]): void => {
     for (const field of fields) {
       if (usage[field] === undefined) continue;
+      // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- one of the CountField names, a closed set
       delete usage[field];
       invalidFields.push(fieldAttributes[field]);
     }

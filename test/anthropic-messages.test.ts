@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ANTHROPIC_API_KEY, createAnthropicHarness } from "./helpers/anthropic-harness.js";
 import { withoutCost } from "./helpers/span-attributes.js";
 import type { AnthropicHarness } from "./helpers/anthropic-harness.js";
-import { openCallCount } from "../src/record-call.js";
+import { openCallCount } from "../src/recorder/call.js";
 import { collectGarbageUntil } from "./helpers/gc.js";
 import { collect, sequenceClock } from "./helpers/harness.js";
 
@@ -489,8 +489,7 @@ describe("a streamed message", () => {
   it("ends the span once, as cancelled with the partial output, when the app breaks early", async () => {
     const stream = await h.anthropic.messages.create({ model: MODEL, max_tokens: 100, messages, stream: true });
     let seen = 0;
-    for await (const event of stream) {
-      void event;
+    for await (const _event of stream) {
       // message_start, content_block_start, "Hello ", "from "
       if (++seen === 4) break;
     }
@@ -636,12 +635,9 @@ describe("a streamed message", () => {
     let lines = 0;
     const decoder = new TextDecoder();
     for (;;) {
-      const { done, value } = await reader.read();
+      const { done, value } = (await reader.read()) as ReadableStreamReadResult<Uint8Array>;
       if (done) break;
-      lines += decoder
-        .decode(value as Uint8Array)
-        .split("\n")
-        .filter(Boolean).length;
+      lines += decoder.decode(value).split("\n").filter(Boolean).length;
     }
     expect(lines).toBe(11);
     const [span] = await h.waitForSpans(1);
@@ -673,13 +669,12 @@ describe("calls left behind", () => {
     await collect(await h.anthropic.messages.create({ model: MODEL, max_tokens: 100, messages, stream: true })).catch(
       () => undefined,
     );
-    for await (const event of await h.anthropic.messages.create({
+    for await (const _event of await h.anthropic.messages.create({
       model: MODEL,
       max_tokens: 100,
       messages,
       stream: true,
     })) {
-      void event;
       break;
     }
     const helper = h.anthropic.messages.stream({ model: MODEL, max_tokens: 100, messages });

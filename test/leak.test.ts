@@ -4,7 +4,7 @@ import { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
 import type { ReadableSpan, SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { observe } from "../src/index.js";
-import { openCallCount } from "../src/record-call.js";
+import { openCallCount } from "../src/recorder/call.js";
 import { startMockLLMServer } from "../src/testing/index.js";
 import type { MockLLMServer } from "../src/testing/index.js";
 import { forceGarbageCollection } from "./helpers/gc.js";
@@ -48,18 +48,18 @@ describe("resource use", () => {
     const batch = async (calls: number): Promise<void> => {
       for (let index = 0; index < calls; index += 4) {
         await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
-        for await (const chunk of await openai.chat.completions.create({
-          model: "gpt-4o-mini",
-          messages,
-          stream: true,
-        }))
-          void chunk;
-        for await (const chunk of await openai.chat.completions.create({
+        for await (const _chunk of await openai.chat.completions.create({
           model: "gpt-4o-mini",
           messages,
           stream: true,
         })) {
-          void chunk;
+          // Read to the end.
+        }
+        for await (const _chunk of await openai.chat.completions.create({
+          model: "gpt-4o-mini",
+          messages,
+          stream: true,
+        })) {
           break;
         }
         await openai.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true });

@@ -144,7 +144,7 @@ describe("startMockLLMServer", () => {
     expect(data.id).toBe("chatcmpl-custom");
     expect(data.model).toBe("custom-model-1");
     expect(data.service_tier).toBe("flex");
-    // eslint-disable-next-line @typescript-eslint/no-deprecated -- OpenAI still sends it, so the mock does too
+
     expect(data.system_fingerprint).toBe("fp_custom");
     expect(data.choices[0]?.message.content).toBe("Overridden.");
     expect(data.choices[0]?.finish_reason).toBe("length");

@@ -16,7 +16,7 @@ import {
   setup,
 } from "../src/index.js";
 import { internalErrorCounts } from "../src/internal/report.js";
-import { openCallCount } from "../src/record-call.js";
+import { openCallCount } from "../src/recorder/call.js";
 import { API_KEY, collect, createHarness, histogramPoints, sequenceClock } from "./helpers/harness.js";
 import type { Harness } from "./helpers/harness.js";
 import { collectGarbageUntil } from "./helpers/gc.js";
@@ -283,12 +283,11 @@ describe("never breaking the host", () => {
     await h.openai.chat.completions.create({ model: "gpt-4o-mini", messages });
     h.server.enqueue({ status: 500 });
     await h.openai.chat.completions.create({ model: "gpt-4o-mini", messages }).catch(() => undefined);
-    for await (const chunk of await h.openai.chat.completions.create({
+    for await (const _chunk of await h.openai.chat.completions.create({
       model: "gpt-4o-mini",
       messages,
       stream: true,
     })) {
-      void chunk;
       break;
     }
     await (async () => {

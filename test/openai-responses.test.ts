@@ -6,7 +6,7 @@ import type { Harness } from "./helpers/harness.js";
 import { collectGarbageUntil } from "./helpers/gc.js";
 import { jsonAttribute, withoutCost, withoutTimings } from "./helpers/span-attributes.js";
 import { PRICE_SNAPSHOT } from "../src/metrics/price-snapshot.js";
-import { openCallCount } from "../src/record-call.js";
+import { openCallCount } from "../src/recorder/call.js";
 
 /**
  * The Responses API contract suite (`responses.create`, streamed and not, `responses.stream()`,
@@ -354,8 +354,7 @@ describe("a streamed response", () => {
   it("ends the span once, as cancelled with the partial output and estimated usage, when the app breaks early", async () => {
     const stream = await h.openai.responses.create({ model: "gpt-4o-mini", input: question, stream: true });
     let seen = 0;
-    for await (const event of stream) {
-      void event;
+    for await (const _event of stream) {
       // response.created, .in_progress, output_item.added, content_part.added, then 3 deltas.
       if (++seen === 7) break;
     }

@@ -45,11 +45,12 @@ export class StreamTiming {
 
   private aggregateGap(gap: number): void {
     let bucket = 0;
-    while (bucket < bucketBoundsMs.length && gap > bucketBoundsMs[bucket]!) bucket++;
+    while (bucket < bucketBoundsMs.length && gap > (bucketBoundsMs[bucket] ?? Infinity)) bucket++;
     const counts = (this.gapCounts ??= new Float64Array(bucketCount));
     const sums = (this.gapSumsMs ??= new Float64Array(bucketCount));
-    counts[bucket]! += 1;
-    sums[bucket]! += gap;
+    // Typed arrays of bucketCount entries: `bucket` is at most the last index.
+    counts[bucket] = (counts[bucket] ?? 0) + 1;
+    sums[bucket] = (sums[bucket] ?? 0) + gap;
   }
 
   /** From the request's issue to the first chunk, or undefined when no chunk came. */
@@ -79,11 +80,11 @@ export class StreamTiming {
     const min = this.minGapMs;
     const max = this.maxGapMs;
     for (let bucket = 0; bucket < bucketCount; bucket++) {
-      let count = counts[bucket]!;
+      let count = counts[bucket] ?? 0;
       if (count === 0) continue;
-      let sum = sums[bucket]!;
-      const lower = bucket === 0 ? -Infinity : bucketBoundsMs[bucket - 1]!;
-      const upper = bucket < bucketBoundsMs.length ? bucketBoundsMs[bucket]! : Infinity;
+      let sum = sums[bucket] ?? 0;
+      const lower = bucketBoundsMs[bucket - 1] ?? -Infinity;
+      const upper = bucketBoundsMs[bucket] ?? Infinity;
       if (min > lower && min <= upper) {
         record(min);
         sum -= min;

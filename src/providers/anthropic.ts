@@ -1,7 +1,6 @@
 import { clientSecrets } from "./credentials.js";
-import { INVALID_SPAN_CONTEXT, isSpanContextValid, trace } from "@opentelemetry/api";
-import type { Attributes, AttributeValue, Span, SpanContext, Tracer } from "@opentelemetry/api";
-import type { CallRecord, Message, MessagePart } from "../call-record.js";
+import type { AttributeValue, Span, Tracer } from "@opentelemetry/api";
+import type { Message, MessagePart, RequestFacts, ResponseFacts } from "../call-record.js";
 import * as names from "../semconv.js";
 import type { Usage } from "../usage.js";
 import { base64BlobPart, estimateTokens, mediaPart, parseArguments, textPart } from "./content-parts.js";
@@ -10,6 +9,7 @@ import { IgnoredEntries, MAX_CONTENT_BLOCKS, SlotTable } from "./payload-bounds.
 import type {
   CallContext,
   ClientDescription,
+  CoreSpans,
   LiveCall,
   OperationAdapter,
   PreparedCall,
@@ -27,7 +27,8 @@ import type { Json } from "./json.js";
  * `messages.countTokens` and everything else pass through untraced.
  *
  * Like the OpenAI adapter, the translation is pure and reads payloads defensively. One part is not pure
- * translation: coexisting with the SDK's own tracing (at the end of this file).
+ * translation: coexisting with the SDK's own tracing (at the end of this file), where the adapter decides when
+ * to hand the SDK the span the core lends (`LiveCall.lendSpan`).
  */
 
 /** What the adapter decides about a client once, when it is observed, beside its ClientDescription. */
@@ -36,9 +37,7 @@ interface ClientTraits {
   sdkTraces: boolean;
 }
 
-const traitsByClient = new WeakMap<ClientDescription, ClientTraits>();
-const noTraits: ClientTraits = { sdkTraces: false };
-const traitsOf = (context: CallContext): ClientTraits => traitsByClient.get(context.client) ?? noTraits;
+type AnthropicContext = CallContext<ClientTraits>;
 
 // --- the client ---
 
@@ -67,9 +66,9 @@ function providerNameOf(client: object): string {
   return names.PROVIDER_ANTHROPIC;
 }
 
-function describeClient(client: object): ClientDescription {
+function describeClient(client: object): ClientDescription<ClientTraits> {
   const { address, port } = endpointOf((client as { baseURL?: unknown }).baseURL);
-  const description: ClientDescription = {
+  return {
     providerName: providerNameOf(client),
     serverAddress: address,
     serverPort: port,
@@ -77,11 +76,8 @@ function describeClient(client: object): ClientDescription {
     acceptsStreamUsageOption: false,
     requestIdHeader: "request-id",
     secrets: () => clientSecrets(client),
+    traits: { sdkTraces: sdkTracerOf(client) !== undefined },
   };
-  traitsByClient.set(description, {
-    sdkTraces: sdkTracerOf(client) !== undefined,
-  });
-  return description;
 }
 
 function detect(client: object): boolean {
@@ -180,7 +176,7 @@ function blockPart(block: Json): MessagePart {
         type: "server_tool_call",
         id: stringOr(block["id"]),
         name,
-        server_tool_call: { type: name ?? String(type), arguments: block["input"] },
+        server_tool_call: { type: name ?? type, arguments: block["input"] },
       };
     }
     case "tool_result":
@@ -281,7 +277,7 @@ function normaliseUsage(usage: Json): Usage {
 }
 
 /** What the usage says beyond the neutral counts: the service tier. */
-function readUsageExtras(record: CallRecord, usage: Json): void {
+function readUsageExtras(record: ResponseFacts, usage: Json): void {
   const attributes = record.responseAttributes;
   const tier = stringOr(usage["service_tier"]);
   if (tier !== undefined) {
@@ -290,7 +286,7 @@ function readUsageExtras(record: CallRecord, usage: Json): void {
   }
 }
 
-function readMessageMetadata(record: CallRecord, message: Json): void {
+function readMessageMetadata(record: ResponseFacts, message: Json): void {
   record.responseId ??= stringOr(message["id"]);
   record.responseModel ??= stringOr(message["model"]);
 }
@@ -322,13 +318,13 @@ function outputMessage(blocks: readonly Json[], stopReason: string | undefined):
   return message;
 }
 
-function createOperation(path: readonly string[]): OperationAdapter {
+function createOperation(path: readonly string[]): OperationAdapter<ClientTraits> {
   return {
     path,
 
-    prepare(body: unknown, context: CallContext): PreparedCall {
+    prepare(body: unknown, context: AnthropicContext): PreparedCall {
       const request = isObject(body) ? body : {};
-      const record: CallRecord = {
+      const record: RequestFacts = {
         operationName: names.OPERATION_CHAT,
         providerName: context.client.providerName,
         requestModel: stringOr(request["model"]),
@@ -336,8 +332,6 @@ function createOperation(path: readonly string[]): OperationAdapter {
         serverPort: context.client.serverPort,
         stream: request["stream"] === true,
         requestAttributes: requestAttributes(request),
-        usage: {},
-        responseAttributes: {},
       };
       if (context.captureContent) {
         // Shallow copies: the app may push to its own arrays while a stream is still being read.
@@ -350,15 +344,14 @@ function createOperation(path: readonly string[]): OperationAdapter {
           record.toolDefinitions = () => toToolDefinitions(tools);
         }
       }
-      return { record, body, request: body, injectedStreamUsage: false };
+      return { facts: record, body, request: body, injectedStreamUsage: false };
     },
 
-    readResponse(data: unknown, prepared: PreparedCall, context: CallContext): void {
-      const record = prepared.record;
+    readResponse(data: unknown, prepared: PreparedCall, context: AnthropicContext): ResponseFacts {
       if (!isObject(data)) {
-        record.usage = estimateUsage(prepared, typeof data === "string" ? data.length : 0);
-        return;
+        return { usage: estimateUsage(prepared, typeof data === "string" ? data.length : 0), responseAttributes: {} };
       }
+      const record: ResponseFacts = { usage: {}, responseAttributes: {} };
       readMessageMetadata(record, data);
       const stopReason = stringOr(data["stop_reason"]);
       record.finishReasons = stopReason !== undefined ? [stopReason] : [];
@@ -377,10 +370,14 @@ function createOperation(path: readonly string[]): OperationAdapter {
       } else {
         record.usage = estimateUsage(prepared, outputCharacters(blocks));
       }
+      return record;
     },
 
-    createStreamAccumulator(prepared: PreparedCall, context: CallContext): StreamAccumulator {
-      return new MessageStreamAccumulator(prepared, context.captureContent);
+    createStreamAccumulator(prepared: PreparedCall, context: AnthropicContext): StreamAccumulator {
+      // Decided once per stream: keep the blocks, or only count their text.
+      return context.captureContent
+        ? new CapturingMessageStreamAccumulator(prepared)
+        : new MessageStreamAccumulator(prepared);
     },
 
     bindCall: lendSpanToSdk,
@@ -402,25 +399,32 @@ const noBlock: Json = Object.freeze({});
 /**
  * Collects a Messages stream: `message_start` (id, model, input and cache usage), content blocks and their
  * deltas, `message_delta` (stop reason, cumulative usage). Unknown event, block and delta types are skipped.
+ * This one counts (content capture off); the capturing variant keeps the blocks too.
  */
 class MessageStreamAccumulator implements StreamAccumulator {
   readonly mayHideChunks = false;
+  protected readonly facts: ResponseFacts = { usage: {}, responseAttributes: {} };
   /** The usage so far: each field's latest value (message_delta totals are cumulative, never summed). */
   private usage: Json | undefined;
   private usageFinal = false;
-  private started = false;
-  private stopReason: string | undefined;
+  protected started = false;
+  protected stopReason: string | undefined;
   private outputCharacters = 0;
   private contentSeen = false;
   private readonly ignored = new IgnoredEntries();
-  private readonly blocks = new SlotTable<BlockDraft>(MAX_CONTENT_BLOCKS, this.ignored);
+  protected readonly blocks = new SlotTable<BlockDraft>(MAX_CONTENT_BLOCKS, this.ignored);
   /** The index of the block started last: a delta without an index belongs to it. */
   private lastBlock = 0;
 
-  constructor(
-    private readonly prepared: PreparedCall,
-    private readonly capture: boolean,
-  ) {}
+  constructor(private readonly prepared: PreparedCall) {}
+
+  /** The slot of a started block. Here it only marks the index taken: no content is kept. */
+  protected blockDraft(_block: Json, _text: string): BlockDraft {
+    return { start: noBlock, text: "", json: "" };
+  }
+
+  /** Keep a delta's piece of the block at `index` (the capturing variant). */
+  protected keepPiece(_index: number, _json: boolean, _piece: string): void {}
 
   add(chunk: unknown, atMs: number): boolean {
     if (!isObject(chunk)) return true;
@@ -435,7 +439,7 @@ class MessageStreamAccumulator implements StreamAccumulator {
         this.started = true;
         const message = chunk["message"];
         if (!isObject(message)) break;
-        readMessageMetadata(this.prepared.record, message);
+        readMessageMetadata(this.facts, message);
         if (isObject(message["usage"])) this.mergeUsage(message["usage"]);
         break;
       }
@@ -473,8 +477,7 @@ class MessageStreamAccumulator implements StreamAccumulator {
     this.lastBlock = index;
     const text = stringOr(block["text"]) ?? stringOr(block["thinking"]) ?? "";
     this.outputCharacters += text.length;
-    // With capture off the slot only marks the index taken: no content is kept.
-    this.blocks.set(index, this.capture ? { start: block, text, json: "" } : { start: noBlock, text: "", json: "" });
+    this.blocks.set(index, this.blockDraft(block, text));
   }
 
   private addDelta(event: Json, atMs: number): void {
@@ -501,17 +504,14 @@ class MessageStreamAccumulator implements StreamAccumulator {
     if (!this.contentSeen) {
       // Anthropic opens with message_start and content_block_start: the first delta is the first content.
       this.contentSeen = true;
-      this.prepared.record.firstContentAtMs = atMs;
+      this.facts.firstContentAtMs = atMs;
     }
     this.outputCharacters += piece.length;
-    if (!this.capture) return;
-    const draft = this.blocks.at(index);
-    if (draft === undefined) return;
-    if (delta["type"] === "input_json_delta") draft.json += piece;
-    else draft.text += piece;
+    this.keepPiece(index, delta["type"] === "input_json_delta", piece);
   }
 
-  finish(record: CallRecord): void {
+  finish(): ResponseFacts {
+    const record = this.facts;
     record.finishReasons = [this.stopReason];
     this.ignored.writeTo(record);
     if (this.usage !== undefined) {
@@ -528,11 +528,31 @@ class MessageStreamAccumulator implements StreamAccumulator {
     } else {
       record.usage = estimateUsage(this.prepared, this.outputCharacters);
     }
-    if (this.capture && this.started) {
+    return record;
+  }
+}
+
+/** Counts and keeps a Messages stream's blocks (content capture on). */
+class CapturingMessageStreamAccumulator extends MessageStreamAccumulator {
+  protected override blockDraft(block: Json, text: string): BlockDraft {
+    return { start: block, text, json: "" };
+  }
+
+  protected override keepPiece(index: number, json: boolean, piece: string): void {
+    const draft = this.blocks.at(index);
+    if (draft === undefined) return;
+    if (json) draft.json += piece;
+    else draft.text += piece;
+  }
+
+  override finish(): ResponseFacts {
+    const record = super.finish();
+    if (this.started) {
       const blocks: Json[] = [];
       for (const draft of this.blocks.values()) blocks.push(completedBlock(draft));
       record.outputMessages = [outputMessage(blocks, this.stopReason)];
     }
+    return record;
   }
 }
 
@@ -554,7 +574,7 @@ function completedBlock(draft: BlockDraft): Json {
   }
 }
 
-export const anthropicAdapter: ProviderAdapter = {
+export const anthropicAdapter: ProviderAdapter<ClientTraits> = {
   displayName: "Anthropic (@anthropic-ai/sdk, including AnthropicBedrock and AnthropicVertex)",
   detect,
   describe: describeClient,
@@ -574,7 +594,7 @@ export const anthropicAdapter: ProviderAdapter = {
 //
 // The SDK has a mechanism for this: a helper that starts the call span itself passes it to `create()` in the
 // request options (`__span`), and the SDK then uses that span instead of starting one. tokentrace is such a
-// helper: `bindCall` hands the SDK tokentrace's span, behind a guard (`LentSpan`) that
+// helper: `bindCall` hands the SDK tokentrace's span, behind the guard the core lends (`LiveCall.lendSpan`) that
 // - lets through only the attempt attributes the recorder does not know (`http.request.method`,
 //   `http.request.resend_count` on retries, `url.*`): status, `error.type`, usage, ids and content stay the
 //   recorder's, and content obeys tokentrace's capture switch alone;
@@ -613,60 +633,6 @@ function sdkTracerOf(client: object): Tracer | undefined {
   return isObject(tracer) && typeof tracer["startSpan"] === "function" ? (tracer as unknown as Tracer) : undefined;
 }
 
-/** tokentrace's span as the SDK may use it: see the comment above. */
-class LentSpan implements Span {
-  constructor(private readonly call: LiveCall) {}
-
-  spanContext(): SpanContext {
-    return this.call.span.spanContext();
-  }
-
-  /**
-   * Always false, though the span it stands for records: the SDK sets the attempt attributes whatever this
-   * says, and skips, when it is false, the response and per-event recording whose results this span would
-   * drop anyway (for a stream, an extra async iterator layer and bookkeeping on every event).
-   */
-  isRecording(): boolean {
-    return false;
-  }
-
-  setAttribute(key: string, value: AttributeValue): this {
-    if (sdkAttemptAttributes.has(key) && !this.call.ended && this.call.span.isRecording()) {
-      this.call.span.setAttribute(key, value);
-    }
-    return this;
-  }
-
-  setAttributes(attributes: Attributes): this {
-    for (const [key, value] of Object.entries(attributes)) if (value !== undefined) this.setAttribute(key, value);
-    return this;
-  }
-
-  addEvent(): this {
-    return this;
-  }
-
-  addLink(): this {
-    return this;
-  }
-
-  addLinks(): this {
-    return this;
-  }
-
-  setStatus(): this {
-    return this;
-  }
-
-  updateName(): this {
-    return this;
-  }
-
-  end(): void {}
-
-  recordException(): void {}
-}
-
 /** The SDK's `__span` request option: a call span with its name and start time. */
 interface SdkCallSpan {
   span: Span;
@@ -677,19 +643,18 @@ interface SdkCallSpan {
 const isRecordingSpan = (value: unknown): boolean =>
   isObject(value) && typeof value["isRecording"] === "function" && (value as unknown as Span).isRecording();
 
-function lendSpanToSdk(args: readonly unknown[], call: LiveCall, context: CallContext): unknown[] {
-  if (!traitsOf(context).sdkTraces) return args as unknown[];
+function lendSpanToSdk(args: readonly unknown[], call: LiveCall, context: AnthropicContext): unknown[] {
+  if (!context.client.traits.sdkTraces) return args as unknown[];
   const options = isObject(args[1]) ? args[1] : undefined;
   const given = options?.["__span"];
   // A span some other helper started and records on stays that helper's (no known helper does this).
   if (isObject(given) && isRecordingSpan(given["span"])) return args as unknown[];
-  const ours = call.span;
-  const lend = ours.isRecording() || isSpanContextValid(ours.spanContext());
-  // tokentrace's span is a no-op: the SDK traces the call itself (dropping a stand-in a helper may pass).
-  if (!lend && given === undefined) return args as unknown[];
-  const lent: SdkCallSpan | undefined = lend
-    ? { span: new LentSpan(call), name: SDK_MESSAGES_CREATE_SPAN, startTime: Date.now() }
-    : undefined;
+  // Undefined where tokentrace's span is a no-op: the SDK traces the call itself (dropping a stand-in a helper
+  // may pass).
+  const span = call.lendSpan(sdkAttemptAttributes);
+  if (span === undefined && given === undefined) return args as unknown[];
+  const lent: SdkCallSpan | undefined =
+    span !== undefined ? { span, name: SDK_MESSAGES_CREATE_SPAN, startTime: call.startEpochMs } : undefined;
   const next = args.slice();
   next[1] = { ...options, __span: lent };
   return next;
@@ -700,17 +665,15 @@ function lendSpanToSdk(args: readonly unknown[], call: LiveCall, context: CallCo
  * tokentrace traces (a stream helper then starts none and `create()` is handed tokentrace's); every other
  * call span (countTokens, tool runners, ...) is the SDK's as usual.
  */
-function clientOverrides(client: object): ReadonlyMap<string, unknown> | undefined {
+function clientOverrides(client: object, spans: CoreSpans): ReadonlyMap<string, unknown> | undefined {
   try {
     const tracer = sdkTracerOf(client);
     if (tracer === undefined) return undefined;
     const startSpan = tracer.startSpan.bind(tracer);
     const helperTracer: Tracer = {
       startSpan: (name, options, context) =>
-        name === SDK_MESSAGES_CREATE_SPAN
-          ? trace.wrapSpanContext(INVALID_SPAN_CONTEXT)
-          : startSpan(name, options, context),
-      startActiveSpan: tracer.startActiveSpan.bind(tracer) as Tracer["startActiveSpan"],
+        name === SDK_MESSAGES_CREATE_SPAN ? spans.nonRecording() : startSpan(name, options, context),
+      startActiveSpan: tracer.startActiveSpan.bind<Tracer["startActiveSpan"]>(tracer),
     };
     return new Map([["_tracer", helperTracer]]);
   } catch {

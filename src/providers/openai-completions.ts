@@ -1,9 +1,10 @@
 import type { AttributeValue } from "@opentelemetry/api";
-import type { CallRecord, Message } from "../call-record.js";
+import type { Message, ResponseFacts } from "../call-record.js";
 import * as names from "../semconv.js";
 import type { Usage } from "../usage.js";
 import { estimateTokens, textPart } from "./content-parts.js";
-import type { ChoiceSlot, Json } from "./openai-payload.js";
+import type { OpenAIClientTraits } from "./openai-endpoints.js";
+import type { ChoiceSlot, Json, OpenAIContext } from "./openai-payload.js";
 import {
   ChoiceStreamAccumulator,
   isObject,
@@ -18,7 +19,7 @@ import {
 import { estimatedUsageOf, estimateTexts } from "./openai-token-estimate.js";
 import type { TokenEstimate } from "./openai-token-estimate.js";
 import { IgnoredEntries, MAX_CHOICES } from "./payload-bounds.js";
-import type { CallContext, OperationAdapter, PreparedCall, StreamAccumulator } from "./types.js";
+import type { OperationAdapter, PreparedCall, StreamAccumulator } from "./types.js";
 
 /**
  * Legacy `completions.create` (operation `text_completion`), streamed and not. The prompt is recorded as a
@@ -61,7 +62,7 @@ function normaliseUsage(usage: Json): Usage {
 /** `output`: the output's estimate, or a plain count for streamed output (estimated from its length). */
 function estimatedUsage(prepared: PreparedCall, output: TokenEstimate | number): Usage {
   const request = isObject(prepared.request) ? prepared.request : {};
-  const input = estimatePromptTokens(request["prompt"], prepared.record.requestModel);
+  const input = estimatePromptTokens(request["prompt"], prepared.facts.requestModel);
   return estimatedUsageOf(input, output);
 }
 
@@ -78,84 +79,105 @@ function outputMessages(texts: readonly (string | undefined)[], reasons: readonl
   return messages;
 }
 
-export const completionsCreate: OperationAdapter = {
+export const completionsCreate: OperationAdapter<OpenAIClientTraits> = {
   path: ["completions", "create"],
 
-  prepare(body: unknown, context: CallContext): PreparedCall {
+  prepare(body: unknown, context: OpenAIContext): PreparedCall {
     const request = isObject(body) ? body : {};
-    const record = startRecord(names.OPERATION_TEXT_COMPLETION, request, context, true);
-    requestAttributes(request, record.requestAttributes);
+    const facts = startRecord(names.OPERATION_TEXT_COMPLETION, request, context, true);
+    requestAttributes(request, facts.requestAttributes);
     if (context.captureContent) {
       const texts = promptTexts(request["prompt"]).slice();
-      record.inputMessages = () => texts.map((text) => ({ role: "user", parts: [textPart(text)] }));
+      facts.inputMessages = () => texts.map((text) => ({ role: "user", parts: [textPart(text)] }));
     }
     let sent: unknown = body;
     let injectedStreamUsage = false;
     if (shouldInjectStreamUsage(request, context)) {
       sent = { ...request, stream_options: { include_usage: true } };
       injectedStreamUsage = true;
-      record.requestAttributes[names.ATTR_TOKENTRACE_STREAM_USAGE_INJECTED] = true;
+      facts.requestAttributes[names.ATTR_TOKENTRACE_STREAM_USAGE_INJECTED] = true;
     }
-    return { record, body: sent, request: body, injectedStreamUsage };
+    return { facts, body: sent, request: body, injectedStreamUsage };
   },
 
-  readResponse(data: unknown, prepared: PreparedCall, context: CallContext): void {
-    const record = prepared.record;
-    if (!isObject(data)) {
-      record.usage = estimatedUsage(prepared, 0);
-      return;
-    }
-    readResponseMetadata(record, data);
+  readResponse(data: unknown, prepared: PreparedCall, context: OpenAIContext): ResponseFacts {
+    if (!isObject(data)) return { usage: estimatedUsage(prepared, 0), responseAttributes: {} };
+    const facts: ResponseFacts = { usage: {}, responseAttributes: {} };
+    readResponseMetadata(facts, data);
     const ignored = new IgnoredEntries();
     const choices = ignored.list(Array.isArray(data["choices"]) ? data["choices"].filter(isObject) : [], MAX_CHOICES);
-    ignored.writeTo(record);
+    ignored.writeTo(facts);
     const texts = choices.map((choice) => stringOr(choice["text"]));
-    record.finishReasons = choices.map((choice) => stringOr(choice["finish_reason"]));
-    if (context.captureContent) record.outputMessages = outputMessages(texts, record.finishReasons);
-    if (isObject(data["usage"])) record.usage = normaliseUsage(data["usage"]);
+    const finishReasons = choices.map((choice) => stringOr(choice["finish_reason"]));
+    facts.finishReasons = finishReasons;
+    if (context.captureContent) facts.outputMessages = outputMessages(texts, finishReasons);
+    if (isObject(data["usage"])) facts.usage = normaliseUsage(data["usage"]);
     else {
-      record.usage = estimatedUsage(
+      facts.usage = estimatedUsage(
         prepared,
         estimateTexts(
           texts.map((text) => text ?? ""),
-          record.requestModel,
+          prepared.facts.requestModel,
         ),
       );
     }
+    return facts;
   },
 
-  createStreamAccumulator(prepared: PreparedCall, context: CallContext): StreamAccumulator {
-    return new CompletionsStreamAccumulator(prepared, context.captureContent);
+  createStreamAccumulator(prepared: PreparedCall, context: OpenAIContext): StreamAccumulator {
+    // Decided once per stream: keep the texts, or only count them.
+    return context.captureContent
+      ? new CapturingCompletionsStreamAccumulator(prepared)
+      : new CompletionsStreamAccumulator(prepared);
   },
 };
 
-/** Per choice index: its finish reason and, with capture on, its text. */
+/** Per choice index: its finish reason and, in the capturing variant, its text. */
 interface CompletionChoice extends ChoiceSlot {
   text: string;
 }
 
 const newCompletionChoice = (): CompletionChoice => ({ finishReason: undefined, text: "" });
 
+/** Counts the streamed text (content capture off). */
 class CompletionsStreamAccumulator extends ChoiceStreamAccumulator<CompletionChoice> {
   protected readonly newSlot = newCompletionChoice;
 
-  protected addChoice(slot: CompletionChoice, choice: Json): void {
+  protected addChoice(_slot: CompletionChoice, choice: Json): void {
+    const text = choice["text"];
+    if (typeof text === "string") this.outputCharacters += text.length;
+  }
+
+  finish(): ResponseFacts {
+    this.finishFacts();
+    return this.facts;
+  }
+
+  /** Finish reasons and usage, and the choices in index order. */
+  protected finishFacts(): CompletionChoice[] {
+    const choices = this.finishChoices();
+    if (this.usage !== undefined) this.facts.usage = normaliseUsage(this.usage);
+    // Streamed output is estimated from its length, capture on or off alike (issue 10).
+    else this.facts.usage = estimatedUsage(this.prepared, estimateTokens(this.outputCharacters));
+    return choices;
+  }
+}
+
+/** Counts and keeps the streamed text (content capture on). */
+class CapturingCompletionsStreamAccumulator extends CompletionsStreamAccumulator {
+  protected override addChoice(slot: CompletionChoice, choice: Json): void {
     const text = choice["text"];
     if (typeof text !== "string") return;
     this.outputCharacters += text.length;
-    if (this.capture) slot.text += text;
+    slot.text += text;
   }
 
-  finish(record: CallRecord): void {
-    const choices = this.finishChoices(record);
-    if (this.usage !== undefined) record.usage = normaliseUsage(this.usage);
-    // Streamed output is estimated from its length, capture on or off alike (issue 10).
-    else record.usage = estimatedUsage(this.prepared, estimateTokens(this.outputCharacters));
-    if (this.capture) {
-      record.outputMessages = outputMessages(
-        choices.map((choice) => choice.text),
-        choices.map((choice) => choice.finishReason),
-      );
-    }
+  override finish(): ResponseFacts {
+    const choices = this.finishFacts();
+    this.facts.outputMessages = outputMessages(
+      choices.map((choice) => choice.text),
+      choices.map((choice) => choice.finishReason),
+    );
+    return this.facts;
   }
 }

@@ -1,8 +1,11 @@
 import * as names from "../semconv.js";
-import type { Json } from "./openai-payload.js";
+import { noResponseFacts } from "../call-record.js";
+import type { ResponseFacts } from "../call-record.js";
+import type { OpenAIClientTraits } from "./openai-endpoints.js";
+import type { Json, OpenAIContext } from "./openai-payload.js";
 import { isObject, numberOr, readResponseMetadata, setNumber, startRecord, stringOr } from "./openai-payload.js";
 import { estimateTexts } from "./openai-token-estimate.js";
-import type { CallContext, OperationAdapter, PreparedCall, StreamAccumulator } from "./types.js";
+import type { OperationAdapter, PreparedCall, StreamAccumulator } from "./types.js";
 import type { Usage } from "../usage.js";
 
 /**
@@ -14,7 +17,7 @@ import type { Usage } from "../usage.js";
 
 /** Length of the first vector: an array of numbers, or base64 of little-endian float32s. */
 function dimensionsOf(data: unknown): number | undefined {
-  const first = Array.isArray(data) ? data[0] : undefined;
+  const first: unknown = Array.isArray(data) ? data[0] : undefined;
   const embedding = isObject(first) ? first["embedding"] : undefined;
   if (Array.isArray(embedding)) return embedding.length;
   if (typeof embedding === "string") {
@@ -39,39 +42,37 @@ function estimateInput(input: unknown, model: string | undefined): Usage {
   return { inputTokens: text.tokens + counted, estimated: true, estimateMethod: text.method };
 }
 
-export const embeddingsCreate: OperationAdapter = {
+export const embeddingsCreate: OperationAdapter<OpenAIClientTraits> = {
   path: ["embeddings", "create"],
 
-  prepare(body: unknown, context: CallContext): PreparedCall {
+  prepare(body: unknown, context: OpenAIContext): PreparedCall {
     const request = isObject(body) ? body : {};
-    const record = startRecord(names.OPERATION_EMBEDDINGS, request, context, true);
-    setNumber(record.requestAttributes, names.ATTR_GEN_AI_EMBEDDINGS_DIMENSION_COUNT, request["dimensions"]);
+    const facts = startRecord(names.OPERATION_EMBEDDINGS, request, context, true);
+    setNumber(facts.requestAttributes, names.ATTR_GEN_AI_EMBEDDINGS_DIMENSION_COUNT, request["dimensions"]);
     // Only what the app asked for: the SDK asks for base64 on its own and decodes it back to floats.
     const format = stringOr(request["encoding_format"]);
-    if (format !== undefined) record.requestAttributes[names.ATTR_GEN_AI_REQUEST_ENCODING_FORMATS] = [format];
-    return { record, body, request: body, injectedStreamUsage: false };
+    if (format !== undefined) facts.requestAttributes[names.ATTR_GEN_AI_REQUEST_ENCODING_FORMATS] = [format];
+    return { facts, body, request: body, injectedStreamUsage: false };
   },
 
-  readResponse(data: unknown, prepared: PreparedCall): void {
-    const record = prepared.record;
+  readResponse(data: unknown, prepared: PreparedCall): ResponseFacts {
+    const model = prepared.facts.requestModel;
     const request: Json = isObject(prepared.request) ? prepared.request : {};
-    if (!isObject(data)) {
-      record.usage = estimateInput(request["input"], record.requestModel);
-      return;
-    }
-    readResponseMetadata(record, data);
-    if (record.requestAttributes[names.ATTR_GEN_AI_EMBEDDINGS_DIMENSION_COUNT] === undefined) {
+    if (!isObject(data)) return { usage: estimateInput(request["input"], model), responseAttributes: {} };
+    const facts: ResponseFacts = { usage: {}, responseAttributes: {} };
+    readResponseMetadata(facts, data);
+    if (prepared.facts.requestAttributes[names.ATTR_GEN_AI_EMBEDDINGS_DIMENSION_COUNT] === undefined) {
       const dimensions = dimensionsOf(data["data"]);
-      if (dimensions !== undefined)
-        record.responseAttributes[names.ATTR_GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = dimensions;
+      if (dimensions !== undefined) facts.responseAttributes[names.ATTR_GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = dimensions;
     }
     const usage = isObject(data["usage"]) ? data["usage"] : undefined;
     const inputTokens = numberOr(usage?.["prompt_tokens"]);
-    record.usage = inputTokens !== undefined ? { inputTokens } : estimateInput(request["input"], record.requestModel);
+    facts.usage = inputTokens !== undefined ? { inputTokens } : estimateInput(request["input"], model);
+    return facts;
   },
 
   createStreamAccumulator(): StreamAccumulator {
     // Not reachable: the embeddings API has no streaming.
-    return { add: () => true, mayHideChunks: false, finish: () => undefined };
+    return { add: () => true, mayHideChunks: false, finish: noResponseFacts };
   },
 };

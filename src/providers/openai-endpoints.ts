@@ -184,12 +184,7 @@ export interface OpenAIClientTraits {
   apiVersion: string | undefined;
 }
 
-const traitsByClient = new WeakMap<ClientDescription, OpenAIClientTraits>();
-const noTraits: OpenAIClientTraits = { deployment: undefined, apiVersion: undefined };
-
-export function clientTraitsOf(description: ClientDescription): OpenAIClientTraits {
-  return traitsByClient.get(description) ?? noTraits;
-}
+const noTraits: OpenAIClientTraits = Object.freeze({ deployment: undefined, apiVersion: undefined });
 
 /** `AzureOpenAI` by class name, then by shape (bundlers may rename classes). */
 function isAzureClient(client: object): boolean {
@@ -228,7 +223,10 @@ function pathOf(baseURL: unknown): string {
   }
 }
 
-export function describeOpenAIClient(client: object, options: DescribeOptions = {}): ClientDescription {
+export function describeOpenAIClient(
+  client: object,
+  options: DescribeOptions = {},
+): ClientDescription<OpenAIClientTraits> {
   const baseURL = (client as { baseURL?: unknown }).baseURL;
   const { address, port } = endpointOf(baseURL);
   const azureClient = isAzureClient(client);
@@ -242,22 +240,29 @@ export function describeOpenAIClient(client: object, options: DescribeOptions = 
       ? OPENAI_ENDPOINTS.find((endpoint) => endpoint.providerName === options.providerName)
       : undefined;
   const endpoint = named ?? detected;
-  const description: ClientDescription = {
+  return {
     providerName: options.providerName ?? endpoint.providerName,
     serverAddress: address,
     serverPort: port,
     acceptsStreamUsageOption: endpoint.acceptsStreamUsageOption(facts),
     requestIdHeader: "x-request-id",
     secrets: () => clientSecrets(client),
+    traits: traitsOf(client, detected, path, apiVersion),
   };
-  // Deployment routing is the client's, whatever name the user gives its provider.
-  if (detected.providerName === names.PROVIDER_AZURE_AI_OPENAI) {
-    const declared = (client as { deploymentName?: unknown }).deploymentName;
-    const fromPath = /\/deployments\/([^/]+)/.exec(path)?.[1];
-    traitsByClient.set(description, {
-      deployment: typeof declared === "string" && declared !== "" ? declared : fromPath && safeDecode(fromPath),
-      apiVersion,
-    });
-  }
-  return description;
+}
+
+/** Deployment routing is the client's, whatever name the user gives its provider. */
+function traitsOf(
+  client: object,
+  detected: OpenAIEndpoint,
+  path: string,
+  apiVersion: string | undefined,
+): OpenAIClientTraits {
+  if (detected.providerName !== names.PROVIDER_AZURE_AI_OPENAI) return noTraits;
+  const declared = (client as { deploymentName?: unknown }).deploymentName;
+  const fromPath = /\/deployments\/([^/]+)/.exec(path)?.[1];
+  return {
+    deployment: typeof declared === "string" && declared !== "" ? declared : fromPath && safeDecode(fromPath),
+    apiVersion,
+  };
 }

@@ -1,10 +1,10 @@
 import type { AttributeValue } from "@opentelemetry/api";
-import type { CallRecord } from "../call-record.js";
+import type { RequestFacts, ResponseFacts } from "../call-record.js";
 import * as names from "../semconv.js";
 import type { CallContext, PreparedCall, StreamAccumulator } from "./types.js";
+import type { OpenAIClientTraits } from "./openai-endpoints.js";
 import { isObject, numberOr, stringOr } from "./json.js";
 import type { Json } from "./json.js";
-import { clientTraitsOf } from "./openai-endpoints.js";
 import { IgnoredEntries, MAX_CHOICES, SlotTable } from "./payload-bounds.js";
 
 /**
@@ -15,6 +15,9 @@ import { IgnoredEntries, MAX_CHOICES, SlotTable } from "./payload-bounds.js";
 export { isObject, numberOr, stringOr } from "./json.js";
 export type { Json } from "./json.js";
 
+/** The context of an OpenAI operation: the client's traits are the OpenAI adapter's. */
+export type OpenAIContext = CallContext<OpenAIClientTraits>;
+
 /** Set a numeric attribute when the value is a finite number. */
 export function setNumber(attributes: Record<string, AttributeValue>, name: string, value: unknown): void {
   const parsed = numberOr(value);
@@ -22,16 +25,16 @@ export function setNumber(attributes: Record<string, AttributeValue>, name: stri
 }
 
 /**
- * The record every OpenAI operation starts from. `deploymentPath`: the SDK sends this operation to an Azure
+ * The request facts every OpenAI operation starts from. `deploymentPath`: the SDK sends this operation to an Azure
  * deployment (`/deployments/{name}/...`), so the deployment, not the body's `model`, is what was requested.
  */
 export function startRecord(
   operationName: string,
   request: Json,
-  context: CallContext,
+  context: OpenAIContext,
   deploymentPath: boolean,
-): CallRecord {
-  const traits = clientTraitsOf(context.client);
+): RequestFacts {
+  const traits = context.client.traits;
   const requestAttributes: Record<string, AttributeValue> = {};
   if (traits.apiVersion !== undefined) requestAttributes[names.ATTR_TOKENTRACE_AZURE_API_VERSION] = traits.apiVersion;
   return {
@@ -42,29 +45,27 @@ export function startRecord(
     serverPort: context.client.serverPort,
     stream: request["stream"] === true,
     requestAttributes,
-    usage: {},
-    responseAttributes: {},
   };
 }
 
 /** `id`, `model` and service tier of a response (or of a stream's first chunk). */
-export function readResponseMetadata(record: CallRecord, data: Json): void {
-  record.responseId ??= stringOr(data["id"]);
-  record.responseModel ??= stringOr(data["model"]);
+export function readResponseMetadata(facts: ResponseFacts, data: Json): void {
+  facts.responseId ??= stringOr(data["id"]);
+  facts.responseModel ??= stringOr(data["model"]);
   const tier = stringOr(data["service_tier"]);
   if (tier !== undefined) {
-    record.serviceTier = tier;
-    record.responseAttributes[names.ATTR_OPENAI_RESPONSE_SERVICE_TIER] = tier;
+    facts.serviceTier = tier;
+    facts.responseAttributes[names.ATTR_OPENAI_RESPONSE_SERVICE_TIER] = tier;
   }
   const fingerprint = stringOr(data["system_fingerprint"]);
-  if (fingerprint !== undefined) record.responseAttributes[names.ATTR_OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = fingerprint;
+  if (fingerprint !== undefined) facts.responseAttributes[names.ATTR_OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = fingerprint;
 }
 
 /**
  * Whether tokentrace may add `stream_options.include_usage` to a streamed request the app sent without
  * `stream_options` (chat completions and legacy completions accept it where the endpoint does).
  */
-export function shouldInjectStreamUsage(request: Json, context: CallContext): boolean {
+export function shouldInjectStreamUsage(request: Json, context: OpenAIContext): boolean {
   return (
     request["stream"] === true &&
     context.injectStreamUsage &&
@@ -117,9 +118,12 @@ export interface ChoiceSlot {
  * What chat and legacy completions streams share: the response metadata of the first chunk, usage (OpenAI's
  * usage chunk, Groq's `x_groq.usage`), finish reasons per choice, and hiding the usage chunk tokentrace asked
  * for. Choices are kept per `index` in a bounded table (`payload-bounds.ts`). Subclasses read each choice's own
- * payload (`addChoice`) and finish the record.
+ * payload (`addChoice`) and finish the facts. Whether content is kept is decided once, when the stream starts,
+ * by the subclass chosen (a counting one or a capturing one), never per chunk.
  */
 export abstract class ChoiceStreamAccumulator<Slot extends ChoiceSlot> implements StreamAccumulator {
+  /** What the stream says; returned by `finish`. */
+  protected readonly facts: ResponseFacts = { usage: {}, responseAttributes: {} };
   protected usage: Json | undefined;
   protected readonly ignored = new IgnoredEntries();
   protected readonly choices = new SlotTable<Slot>(MAX_CHOICES, this.ignored);
@@ -135,10 +139,7 @@ export abstract class ChoiceStreamAccumulator<Slot extends ChoiceSlot> implement
    */
   readonly mayHideChunks: boolean;
 
-  constructor(
-    protected readonly prepared: PreparedCall,
-    protected readonly capture: boolean,
-  ) {
+  constructor(protected readonly prepared: PreparedCall) {
     this.mayHideChunks = prepared.injectedStreamUsage;
   }
 
@@ -146,7 +147,7 @@ export abstract class ChoiceStreamAccumulator<Slot extends ChoiceSlot> implement
     if (!isObject(chunk)) return true;
     if (!this.metadataSeen && typeof chunk["id"] === "string") {
       this.metadataSeen = true;
-      readResponseMetadata(this.prepared.record, chunk);
+      readResponseMetadata(this.facts, chunk);
     }
     const usage = chunk["usage"];
     // The last usage object wins: usage chunks carry totals so far, never increments. An array is no usage.
@@ -181,16 +182,16 @@ export abstract class ChoiceStreamAccumulator<Slot extends ChoiceSlot> implement
   /** A new choice's slot (a field holding one function, so that `add` allocates no closure). */
   protected abstract readonly newSlot: () => Slot;
 
-  /** One choice of a chunk: count its output, and keep its content when capture is on. */
+  /** One choice of a chunk: count its output, and keep its content in a capturing variant. */
   protected abstract addChoice(slot: Slot, choice: Json): void;
 
-  /** The choices in index order, after writing their finish reasons and the ignored count into the record. */
-  protected finishChoices(record: CallRecord): Slot[] {
+  /** The choices in index order, after writing their finish reasons and the ignored count into the facts. */
+  protected finishChoices(): Slot[] {
     const slots = this.choices.values();
-    record.finishReasons = slots.map((slot) => slot.finishReason);
-    this.ignored.writeTo(record);
+    this.facts.finishReasons = slots.map((slot) => slot.finishReason);
+    this.ignored.writeTo(this.facts);
     return slots;
   }
 
-  abstract finish(record: CallRecord): void;
+  abstract finish(): ResponseFacts;
 }

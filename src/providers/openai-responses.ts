@@ -1,9 +1,10 @@
 import type { AttributeValue } from "@opentelemetry/api";
-import type { CallRecord, Message, MessagePart } from "../call-record.js";
+import type { Message, MessagePart, ResponseFacts } from "../call-record.js";
 import * as names from "../semconv.js";
 import type { Usage } from "../usage.js";
 import { base64BlobPart, estimateTokens, mediaPart, parseArguments, textPart } from "./content-parts.js";
-import type { Json } from "./openai-payload.js";
+import type { OpenAIClientTraits } from "./openai-endpoints.js";
+import type { Json, OpenAIContext } from "./openai-payload.js";
 import {
   contentText,
   isObject,
@@ -16,7 +17,7 @@ import {
 import { estimatedUsageOf, estimateChatInputTokens, estimateTextTokens } from "./openai-token-estimate.js";
 import type { TokenEstimate } from "./openai-token-estimate.js";
 import { IgnoredEntries, MAX_OUTPUT_ITEMS, MAX_PARTS_PER_ITEM, SlotTable } from "./payload-bounds.js";
-import type { CallContext, OperationAdapter, PreparedCall, StreamAccumulator } from "./types.js";
+import type { OperationAdapter, PreparedCall, StreamAccumulator } from "./types.js";
 
 /**
  * The Responses API: `responses.create`, streamed and not. `responses.stream()` and `responses.parse()` call
@@ -287,7 +288,7 @@ const pendingStatuses: ReadonlySet<unknown> = new Set(["queued", "in_progress"])
 /** `output`: the output's estimate, or a plain count for streamed output (estimated from its length). */
 function estimatedUsage(prepared: PreparedCall, output: TokenEstimate | number): Usage {
   const request = isObject(prepared.request) ? prepared.request : {};
-  const input = estimateInputTokens(request, prepared.record.requestModel);
+  const input = estimateInputTokens(request, prepared.facts.requestModel);
   return estimatedUsageOf(input, output);
 }
 
@@ -295,13 +296,13 @@ function estimatedUsage(prepared: PreparedCall, output: TokenEstimate | number):
  * A failed response (`status: "failed"`, a `response.failed` event) or an `error` event arrives as data, not
  * as an exception the app sees: its code is recorded as `error.type`.
  */
-function recordProviderError(record: CallRecord, code: string | undefined, message?: string): void {
+function recordProviderError(record: ResponseFacts, code: string | undefined, message?: string): void {
   record.failure = { type: code ?? names.FINISH_REASON_ERROR, message };
 }
 
-/** A whole Response object (a non-stream body, or the response of a stream's final event) into the record. */
+/** A whole Response object (a non-stream body, or the response of a stream's final event) into the facts. */
 function readWholeResponse(
-  record: CallRecord,
+  record: ResponseFacts,
   response: Json,
   prepared: PreparedCall,
   capture: boolean,
@@ -324,14 +325,14 @@ function readWholeResponse(
   }
   if (isObject(response["usage"])) record.usage = normaliseUsage(response["usage"]);
   else if (!pendingStatuses.has(response["status"])) {
-    record.usage = estimatedUsage(prepared, estimateTextTokens(outputText(output), record.requestModel));
+    record.usage = estimatedUsage(prepared, estimateTextTokens(outputText(output), prepared.facts.requestModel));
   }
 }
 
-export const responsesCreate: OperationAdapter = {
+export const responsesCreate: OperationAdapter<OpenAIClientTraits> = {
   path: ["responses", "create"],
 
-  prepare(body: unknown, context: CallContext): PreparedCall {
+  prepare(body: unknown, context: OpenAIContext): PreparedCall {
     const request = isObject(body) ? body : {};
     // The Responses API is not deployment-routed on Azure: `model` names the deployment.
     const record = startRecord(names.OPERATION_CHAT, request, context, false);
@@ -347,16 +348,21 @@ export const responsesCreate: OperationAdapter = {
       }
     }
     // Streamed responses always end with their usage (`response.completed`): nothing to ask for.
-    return { record, body, request: body, injectedStreamUsage: false };
+    return { facts: record, body, request: body, injectedStreamUsage: false };
   },
 
-  readResponse(data: unknown, prepared: PreparedCall, context: CallContext): void {
-    if (isObject(data)) readWholeResponse(prepared.record, data, prepared, context.captureContent);
-    else prepared.record.usage = estimatedUsage(prepared, 0);
+  readResponse(data: unknown, prepared: PreparedCall, context: OpenAIContext): ResponseFacts {
+    if (!isObject(data)) return { usage: estimatedUsage(prepared, 0), responseAttributes: {} };
+    const facts: ResponseFacts = { usage: {}, responseAttributes: {} };
+    readWholeResponse(facts, data, prepared, context.captureContent);
+    return facts;
   },
 
-  createStreamAccumulator(prepared: PreparedCall, context: CallContext): StreamAccumulator {
-    return new ResponsesStreamAccumulator(prepared, context.captureContent);
+  createStreamAccumulator(prepared: PreparedCall, context: OpenAIContext): StreamAccumulator {
+    // Decided once per stream: keep the items, or only count their text.
+    return context.captureContent
+      ? new CapturingResponsesStreamAccumulator(prepared)
+      : new ResponsesStreamAccumulator(prepared);
   },
 };
 
@@ -381,8 +387,12 @@ const deltaEvents: ReadonlySet<unknown> = new Set([
   "response.reasoning_text.delta",
 ]);
 
+/** Counts a Responses stream's output (content capture off); the capturing variant keeps it too. */
 class ResponsesStreamAccumulator implements StreamAccumulator {
   readonly mayHideChunks = false;
+  protected readonly capture: boolean = false;
+  private readonly facts: ResponseFacts = { usage: {}, responseAttributes: {} };
+  private firstContentAtMs: number | undefined;
   private metadataSeen = false;
   /** The response of `response.completed`, `response.incomplete` or `response.failed`. */
   private final: Json | undefined;
@@ -390,12 +400,15 @@ class ResponsesStreamAccumulator implements StreamAccumulator {
   private outputCharacters = 0;
   private contentSeen = false;
   private readonly ignored = new IgnoredEntries();
-  private readonly drafts = new SlotTable<ItemDraft>(MAX_OUTPUT_ITEMS, this.ignored);
+  protected readonly drafts = new SlotTable<ItemDraft>(MAX_OUTPUT_ITEMS, this.ignored);
 
-  constructor(
-    private readonly prepared: PreparedCall,
-    private readonly capture: boolean,
-  ) {}
+  constructor(private readonly prepared: PreparedCall) {}
+
+  /** Keep a delta of the item at `index` (the capturing variant). */
+  protected keepDelta(_index: number, _delta: string): void {}
+
+  /** Keep an output item's latest state (the capturing variant). */
+  protected keepItem(_draft: ItemDraft, _item: Json): void {}
 
   add(chunk: unknown, atMs: number): boolean {
     if (!isObject(chunk)) return true;
@@ -412,13 +425,10 @@ class ResponsesStreamAccumulator implements StreamAccumulator {
       if (!this.contentSeen) {
         // Responses streams open with events that carry no output (response.created, output_item.added).
         this.contentSeen = true;
-        this.prepared.record.firstContentAtMs = atMs;
+        this.firstContentAtMs = atMs;
       }
       this.outputCharacters += delta.length;
-      if (this.capture) {
-        const draft = this.drafts.at(index);
-        if (draft !== undefined && !draft.done) draft.text += delta;
-      }
+      this.keepDelta(index, delta);
       return true;
     }
     switch (type) {
@@ -428,7 +438,7 @@ class ResponsesStreamAccumulator implements StreamAccumulator {
         if (!isObject(item)) break;
         const draft = this.drafts.slot(chunk["output_index"], newItemDraft);
         if (draft === undefined) break;
-        if (this.capture) draft.item = item;
+        this.keepItem(draft, item);
         draft.text = "";
         draft.done = type === "response.output_item.done";
         break;
@@ -437,7 +447,7 @@ class ResponsesStreamAccumulator implements StreamAccumulator {
       case "response.in_progress":
         if (!this.metadataSeen && isObject(chunk["response"])) {
           this.metadataSeen = true;
-          readResponseMetadata(this.prepared.record, chunk["response"]);
+          readResponseMetadata(this.facts, chunk["response"]);
         }
         break;
       case "response.completed":
@@ -452,13 +462,15 @@ class ResponsesStreamAccumulator implements StreamAccumulator {
     return true;
   }
 
-  finish(record: CallRecord): void {
+  finish(): ResponseFacts {
+    const record = this.facts;
+    if (this.firstContentAtMs !== undefined) record.firstContentAtMs = this.firstContentAtMs;
     if (this.final !== undefined) {
       readWholeResponse(record, this.final, this.prepared, this.capture, this.ignored);
-      return;
+      return record;
     }
     this.ignored.writeTo(record);
-    // No final event: the stream was cut short, or the API sent an `error` event (which openai v5 and v6
+    // No final event: the stream was cut short, or the API sent an `error` event (which some SDK versions
     // hand to the app as an event rather than throwing it).
     if (this.errorEvent !== undefined) {
       recordProviderError(record, stringOr(this.errorEvent["code"]), stringOr(this.errorEvent["message"]));
@@ -469,6 +481,21 @@ class ResponsesStreamAccumulator implements StreamAccumulator {
     if (this.capture && parts.length > 0) record.outputMessages = [{ role: "assistant", parts }];
     // Streamed output is estimated from its length, capture on or off alike (issue 10).
     record.usage = estimatedUsage(this.prepared, estimateTokens(this.outputCharacters));
+    return record;
+  }
+}
+
+/** Counts and keeps a Responses stream's output (content capture on). */
+class CapturingResponsesStreamAccumulator extends ResponsesStreamAccumulator {
+  protected override readonly capture: boolean = true;
+
+  protected override keepDelta(index: number, delta: string): void {
+    const draft = this.drafts.at(index);
+    if (draft !== undefined && !draft.done) draft.text += delta;
+  }
+
+  protected override keepItem(draft: ItemDraft, item: Json): void {
+    draft.item = item;
   }
 }
 

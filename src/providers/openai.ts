@@ -1,13 +1,15 @@
 import type { AttributeValue } from "@opentelemetry/api";
-import type { CallRecord, Message, MessagePart } from "../call-record.js";
+import type { Message, MessagePart, RequestFacts, ResponseFacts } from "../call-record.js";
 import * as names from "../semconv.js";
 import type { Usage } from "../usage.js";
 import { base64BlobPart, estimateTokens, mediaPart, parseArguments, textPart } from "./content-parts.js";
 import { describeOpenAIClient } from "./openai-endpoints.js";
+import type { OpenAIClientTraits } from "./openai-endpoints.js";
+import { openaiErrorType, observeOpenAIApiPromise } from "./openai-sdk-versions.js";
 import { completionsCreate } from "./openai-completions.js";
 import { embeddingsCreate } from "./openai-embeddings.js";
 import type { Json } from "./openai-payload.js";
-import type { ChoiceSlot } from "./openai-payload.js";
+import type { ChoiceSlot, OpenAIContext } from "./openai-payload.js";
 import {
   ChoiceStreamAccumulator,
   contentText,
@@ -30,7 +32,6 @@ import {
 } from "./openai-token-estimate.js";
 import type { TokenEstimate } from "./openai-token-estimate.js";
 import type {
-  CallContext,
   OperationAdapter,
   PreparedCall,
   ProviderAdapter,
@@ -46,8 +47,8 @@ import type {
  * (`chat.completions.parse/stream/runTools`, `responses.parse/stream`, and v4's `beta.chat.completions.*`)
  * call `create` through the observed client, so each model request they make is one span.
  *
- * The adapters are pure translation between OpenAI payloads and the neutral CallRecord: no spans, no
- * clocks, no I/O. Payloads are read defensively: a field of the wrong type is skipped, never trusted.
+ * The adapters are pure translation between OpenAI payloads and neutral request and response facts: no spans,
+ * no clocks, no I/O. Payloads are read defensively: a field of the wrong type is skipped, never trusted.
  */
 
 function detect(client: object): boolean {
@@ -172,7 +173,7 @@ function toToolDefinitions(tools: readonly unknown[]): unknown[] {
 function chatMessageText(message: Json): string {
   let text = contentText(message["content"]);
   if (typeof message["refusal"] === "string") text += message["refusal"];
-  const calls = Array.isArray(message["tool_calls"]) ? message["tool_calls"] : [];
+  const calls: unknown[] = Array.isArray(message["tool_calls"]) ? message["tool_calls"] : [];
   for (const call of isObject(message["function_call"]) ? [...calls, { function: message["function_call"] }] : calls) {
     const fn = isObject(call) && isObject(call["function"]) ? call["function"] : {};
     if (typeof fn["name"] === "string") text += fn["name"];
@@ -214,28 +215,27 @@ interface ChatPreparedCall extends PreparedCall {
  * Where the provider reported no usage: estimate, and say so. `output` is the output's estimate, or a plain
  * count for streamed output (always estimated from its length, so the method is the input's).
  */
-function estimateUsage(prepared: PreparedCall, output: TokenEstimate | number): Usage {
+function estimateUsage(prepared: ChatPreparedCall, output: TokenEstimate | number): Usage {
   const request = isObject(prepared.request) ? prepared.request : {};
-  const count = (prepared as Partial<ChatPreparedCall>).messageCount ?? 0;
-  const input = estimateChatInput(request, count, prepared.record.requestModel);
+  const input = estimateChatInput(request, prepared.messageCount, prepared.facts.requestModel);
   return estimatedUsageOf(input, output);
 }
 
-const chatCompletionsCreate: OperationAdapter = {
+const chatCompletionsCreate: OperationAdapter<OpenAIClientTraits, ChatPreparedCall> = {
   path: ["chat", "completions", "create"],
 
-  prepare(body: unknown, context: CallContext): ChatPreparedCall {
+  prepare(body: unknown, context: OpenAIContext): ChatPreparedCall {
     const request = isObject(body) ? body : {};
-    const record = startRecord(names.OPERATION_CHAT, request, context, true);
-    requestAttributes(request, record.requestAttributes);
+    const facts = startRecord(names.OPERATION_CHAT, request, context, true);
+    requestAttributes(request, facts.requestAttributes);
     const messages = Array.isArray(request["messages"]) ? request["messages"] : [];
     if (context.captureContent) {
       // Shallow copies: the app may push to its own arrays while a stream is still being read.
       const copy = messages.slice();
-      record.inputMessages = () => toInputMessages(copy);
+      facts.inputMessages = () => toInputMessages(copy);
       if (Array.isArray(request["tools"]) && request["tools"].length > 0) {
         const tools = request["tools"].slice();
-        record.toolDefinitions = () => toToolDefinitions(tools);
+        facts.toolDefinitions = () => toToolDefinitions(tools);
       }
     }
     let sent: unknown = body;
@@ -243,20 +243,18 @@ const chatCompletionsCreate: OperationAdapter = {
     if (shouldInjectStreamUsage(request, context)) {
       sent = { ...request, stream_options: { include_usage: true } };
       injectedStreamUsage = true;
-      record.requestAttributes[names.ATTR_TOKENTRACE_STREAM_USAGE_INJECTED] = true;
+      facts.requestAttributes[names.ATTR_TOKENTRACE_STREAM_USAGE_INJECTED] = true;
     }
-    return { record, body: sent, request: body, injectedStreamUsage, messageCount: messages.length };
+    return { facts, body: sent, request: body, injectedStreamUsage, messageCount: messages.length };
   },
 
-  readResponse(data: unknown, prepared: PreparedCall, context: CallContext): void {
-    const record = prepared.record;
+  readResponse(data: unknown, prepared: ChatPreparedCall, context: OpenAIContext): ResponseFacts {
+    const model = prepared.facts.requestModel;
     if (!isObject(data)) {
-      record.usage = estimateUsage(
-        prepared,
-        estimateTextTokens(typeof data === "string" ? data : "", record.requestModel),
-      );
-      return;
+      const usage = estimateUsage(prepared, estimateTextTokens(typeof data === "string" ? data : "", model));
+      return { usage, responseAttributes: {} };
     }
+    const record: ResponseFacts = { usage: {}, responseAttributes: {} };
     readResponseMetadata(record, data);
     // A whole response's lists are as long as what was received; the choices are bounded as a stream's are.
     const ignored = new IgnoredEntries();
@@ -282,15 +280,17 @@ const chatCompletionsCreate: OperationAdapter = {
     ignored.writeTo(record);
     if (isObject(data["usage"])) {
       record.usage = normaliseUsage(data["usage"]);
-      return;
+      return record;
     }
     const texts: string[] = [];
     for (const choice of choices) if (isObject(choice["message"])) texts.push(chatMessageText(choice["message"]));
-    record.usage = estimateUsage(prepared, estimateTexts(texts, record.requestModel));
+    record.usage = estimateUsage(prepared, estimateTexts(texts, model));
+    return record;
   },
 
-  createStreamAccumulator(prepared: PreparedCall, context: CallContext): StreamAccumulator {
-    return new ChatStreamAccumulator(prepared, context.captureContent);
+  createStreamAccumulator(prepared: ChatPreparedCall, context: OpenAIContext): StreamAccumulator {
+    // Decided once per stream: keep the content, or only count it.
+    return context.captureContent ? new CapturingChatStreamAccumulator(prepared) : new ChatStreamAccumulator(prepared);
   },
 };
 
@@ -311,53 +311,91 @@ interface ChatChoice extends ChoiceSlot {
 const newChatChoice = (): ChatChoice => ({ finishReason: undefined, text: "", refusal: "", toolCalls: undefined });
 const newToolCall = (): ToolCallDraft => ({ id: undefined, name: undefined, arguments: "" });
 
+/** Counts the streamed output (content capture off): no content is kept. */
 class ChatStreamAccumulator extends ChoiceStreamAccumulator<ChatChoice> {
   protected readonly newSlot = newChatChoice;
+
+  constructor(protected readonly chat: ChatPreparedCall) {
+    super(chat);
+  }
 
   protected addChoice(slot: ChatChoice, choice: Json): void {
     const delta = choice["delta"];
     if (!isObject(delta)) return;
     const content = delta["content"];
     const refusal = delta["refusal"];
+    if (typeof content === "string") this.outputCharacters += content.length;
+    if (typeof refusal === "string") this.outputCharacters += refusal.length;
+    const toolCalls = delta["tool_calls"];
+    if (!Array.isArray(toolCalls)) return;
+    for (const call of toolCalls) {
+      if (!isObject(call)) continue;
+      // The slot is taken all the same: a tool call past the bound is counted as ignored, as with capture on.
+      const draft = this.toolCallDraft(slot, call);
+      if (draft === undefined) continue;
+      const fn = isObject(call["function"]) ? call["function"] : {};
+      const args = fn["arguments"];
+      if (typeof args === "string") this.outputCharacters += args.length;
+    }
+  }
+
+  /** A tool call's draft; a tool call without an index is the choice's next one. */
+  protected toolCallDraft(slot: ChatChoice, call: Json): ToolCallDraft | undefined {
+    return (slot.toolCalls ??= new SlotTable(MAX_TOOL_CALLS_PER_CHOICE, this.ignored)).slot(call["index"], newToolCall);
+  }
+
+  finish(): ResponseFacts {
+    this.finishFacts();
+    return this.facts;
+  }
+
+  /** Finish reasons and usage, and the choices in index order. */
+  protected finishFacts(): ChatChoice[] {
+    const choices = this.finishChoices();
+    this.facts.usage =
+      this.usage !== undefined
+        ? normaliseUsage(this.usage)
+        : // Streamed output is estimated from its length, capture on or off alike (issue 10: the estimate a
+          // call gets must not depend on capture, and nothing is kept per chunk for it beyond a length).
+          estimateUsage(this.chat, estimateTokens(this.outputCharacters));
+    return choices;
+  }
+}
+
+/** Counts and keeps the streamed output (content capture on). */
+class CapturingChatStreamAccumulator extends ChatStreamAccumulator {
+  protected override addChoice(slot: ChatChoice, choice: Json): void {
+    const delta = choice["delta"];
+    if (!isObject(delta)) return;
+    const content = delta["content"];
+    const refusal = delta["refusal"];
     if (typeof content === "string") {
       this.outputCharacters += content.length;
-      if (this.capture) slot.text += content;
+      slot.text += content;
     }
     if (typeof refusal === "string") {
       this.outputCharacters += refusal.length;
-      if (this.capture) slot.refusal += refusal;
+      slot.refusal += refusal;
     }
     const toolCalls = delta["tool_calls"];
     if (!Array.isArray(toolCalls)) return;
     for (const call of toolCalls) {
       if (!isObject(call)) continue;
-      // A tool call without an index is the choice's next one.
-      const draft = (slot.toolCalls ??= new SlotTable(MAX_TOOL_CALLS_PER_CHOICE, this.ignored)).slot(
-        call["index"],
-        newToolCall,
-      );
+      const draft = this.toolCallDraft(slot, call);
       if (draft === undefined) continue;
       const fn = isObject(call["function"]) ? call["function"] : {};
       const args = fn["arguments"];
       if (typeof args === "string") {
         this.outputCharacters += args.length;
-        if (this.capture) draft.arguments += args;
+        draft.arguments += args;
       }
-      if (!this.capture) continue;
       if (typeof call["id"] === "string") draft.id = call["id"];
       if (typeof fn["name"] === "string") draft.name = fn["name"];
     }
   }
 
-  finish(record: CallRecord): void {
-    const choices = this.finishChoices(record);
-    record.usage =
-      this.usage !== undefined
-        ? normaliseUsage(this.usage)
-        : // Streamed output is estimated from its length, capture on or off alike (issue 10: the estimate a
-          // call gets must not depend on capture, and nothing is kept per chunk for it beyond a length).
-          estimateUsage(this.prepared, estimateTokens(this.outputCharacters));
-    if (!this.capture) return;
+  override finish(): ResponseFacts {
+    const choices = this.finishFacts();
     const output: Message[] = [];
     for (const choice of choices) {
       const parts: MessagePart[] = [];
@@ -370,7 +408,8 @@ class ChatStreamAccumulator extends ChoiceStreamAccumulator<ChatChoice> {
       if (choice.finishReason !== undefined) message.finish_reason = choice.finishReason;
       output.push(message);
     }
-    record.outputMessages = output;
+    this.facts.outputMessages = output;
+    return this.facts;
   }
 }
 
@@ -383,7 +422,7 @@ class ChatStreamAccumulator extends ChoiceStreamAccumulator<ChatChoice> {
 function runToolsHelper(path: readonly string[]): RunHelperAdapter {
   return {
     path,
-    start(body: unknown, context: CallContext): CallRecord {
+    start(body: unknown, context: OpenAIContext): RequestFacts {
       const request = isObject(body) ? body : {};
       const requestAttributes: Record<string, AttributeValue> = {
         [names.ATTR_TOKENTRACE_HELPER]: "chat.completions.runTools",
@@ -399,12 +438,11 @@ function runToolsHelper(path: readonly string[]): RunHelperAdapter {
         serverPort: context.client.serverPort,
         stream: false,
         requestAttributes,
-        usage: {},
-        responseAttributes: {},
       };
     },
     watchRun(result: unknown, end: (how: RunEnd) => void): void {
-      const runner = result as { on?: unknown; errored?: unknown; aborted?: unknown };
+      // The helper's result, whatever an SDK version makes it (possibly nothing).
+      const runner = result as { on?: unknown; errored?: unknown; aborted?: unknown } | null | undefined;
       if (typeof runner?.on !== "function") {
         end("completed");
         return;
@@ -416,7 +454,7 @@ function runToolsHelper(path: readonly string[]): RunHelperAdapter {
   };
 }
 
-export const openaiAdapter: ProviderAdapter = {
+export const openaiAdapter: ProviderAdapter<OpenAIClientTraits> = {
   displayName: "OpenAI (openai package)",
   detect,
   describe: describeOpenAIClient,
@@ -428,4 +466,6 @@ export const openaiAdapter: ProviderAdapter = {
     runToolsHelper(["beta", "chat", "completions", "runTools"]),
   ],
   derivedClientMethods: ["withOptions"],
+  observeApiPromise: observeOpenAIApiPromise,
+  errorType: openaiErrorType,
 };

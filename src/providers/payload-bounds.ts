@@ -1,6 +1,4 @@
-import type { CallRecord } from "../call-record.js";
-import { reportAnomaly } from "../internal/report.js";
-import * as names from "../semconv.js";
+import type { ResponseFacts } from "../call-record.js";
 
 /**
  * Bounds on what a provider payload may make tokentrace keep (issue 10): an index in a payload (a choice's
@@ -49,15 +47,10 @@ export class IgnoredEntries {
     return items.slice(0, limit);
   }
 
-  /** Mark the call's span with the count, once, when the call's record is finished. */
-  writeTo(record: CallRecord): void {
+  /** Put the count in the call's response facts, once, when they are finished (the recorder reports it). */
+  writeTo(facts: ResponseFacts): void {
     if (this.count === 0) return;
-    record.responseAttributes[names.ATTR_TOKENTRACE_PAYLOAD_IGNORED_ENTRIES] = this.count;
-    // Not a failure of tokentrace but a payload it refuses to believe: counted with the other impossible data.
-    reportAnomaly(
-      "payload-index",
-      `${this.count} payload entries with an invalid index or one beyond tokentrace's bounds`,
-    );
+    facts.ignoredEntries = this.count;
   }
 }
 
@@ -102,7 +95,7 @@ export class SlotTable<T> {
     if (boundedIndex(index, this.limit) >= 0) this.slots.set(index, slot);
   }
 
-  /** The slots in index order (at most `limit`; read once, when the record is finished). */
+  /** The slots in index order (at most `limit`; read once, when the response facts are finished). */
   values(): T[] {
     return [...this.slots.entries()].sort((a, b) => a[0] - b[0]).map((entry) => entry[1]);
   }

@@ -1,8 +1,11 @@
 import type { Span } from "@opentelemetry/api";
-import type { CallRecord } from "../call-record.js";
+import type { RequestFacts, ResponseFacts } from "../call-record.js";
 
-/** What an adapter learns about a client once, when it is observed. */
-export interface ClientDescription {
+/**
+ * What an adapter learns about a client once, when it is observed. `Traits`: what only that adapter needs
+ * to know of the client (e.g. an Azure deployment), handed back to it in every call's context.
+ */
+export interface ClientDescription<Traits = unknown> {
   /** `gen_ai.provider.name` value, e.g. `openai`. */
   providerName: string;
   serverAddress: string | undefined;
@@ -16,6 +19,8 @@ export interface ClientDescription {
    * out of recorded error text. Optional: a description without it redacts nothing.
    */
   secrets?: () => readonly string[];
+  /** The adapter's own facts about the client, decided once. */
+  traits: Traits;
 }
 
 /** What `observe()` passes to `describe` besides the client: the user's options that shape its description. */
@@ -28,15 +33,16 @@ export interface DescribeOptions {
 }
 
 /** Per-call context handed to an operation adapter. */
-export interface CallContext {
-  client: ClientDescription;
+export interface CallContext<Traits = unknown> {
+  client: ClientDescription<Traits>;
   captureContent: boolean;
   injectStreamUsage: boolean;
 }
 
 /** The result of looking at a request before it is sent. */
 export interface PreparedCall {
-  record: CallRecord;
+  /** What the call asks for: the span starts with these. */
+  facts: RequestFacts;
   /** The request body to send: the caller's own object, or a copy when tokentrace had to add to it. */
   body: unknown;
   /** The caller's request body, for the adapter's later use (estimates); never mutated. */
@@ -61,54 +67,71 @@ export interface StreamAccumulator {
    * spares the app one promise per chunk.
    */
   readonly mayHideChunks: boolean;
-  /** Write what was collected into the record, once, when the stream ends (however it ends). */
-  finish(record: CallRecord): void;
+  /** What was collected, once, when the stream ends (however it ends). */
+  finish(): ResponseFacts;
 }
 
-/** What `bindCall` may know of a call in flight: its span, and whether it has ended. */
+/**
+ * What `bindCall` may know of a call in flight, and what the core offers an SDK that traces itself: a span
+ * to lend it, so that one call stays one span.
+ */
 export interface LiveCall {
   readonly span: Span;
   readonly ended: boolean;
+  /** Wall-clock time (epoch ms) the call started, where its span starts. */
+  readonly startEpochMs: number;
+  /**
+   * A stand-in for the call's span that an SDK may record on: it takes only the attributes named in
+   * `acceptedAttributes` (while the call is in flight), never sets the status or ends the span, and says it
+   * is not recording. Undefined when the call's span is a no-op (nothing to lend).
+   */
+  lendSpan(acceptedAttributes: ReadonlySet<string>): Span | undefined;
 }
 
-/** One SDK method the adapter traces, e.g. `chat.completions.create`. */
-export interface OperationAdapter {
+/**
+ * One SDK method the adapter traces, e.g. `chat.completions.create`. `Prepared`: what the adapter's
+ * `prepare` returns, handed back to it unchanged (an adapter may add its own typed fields).
+ */
+export interface OperationAdapter<Traits = unknown, Prepared extends PreparedCall = PreparedCall> {
   /** Property path from the client to the method. */
   readonly path: readonly string[];
   /** Inspect the call's arguments; never mutate the caller's objects. */
-  prepare(body: unknown, context: CallContext): PreparedCall;
-  /** Read a complete (non-stream) response into the record. */
-  readResponse(data: unknown, prepared: PreparedCall, context: CallContext): void;
-  /** Start collecting a stream's chunks. */
-  createStreamAccumulator(prepared: PreparedCall, context: CallContext): StreamAccumulator;
+  prepare(body: unknown, context: CallContext<Traits>): Prepared;
+  /** The facts of a complete (non-stream) response. */
+  readResponse(data: unknown, prepared: Prepared, context: CallContext<Traits>): ResponseFacts;
+  /**
+   * Start collecting a stream's chunks. Called once per stream: choose here what the stream needs (e.g. a
+   * variant that keeps content, or one that only counts), never per chunk.
+   */
+  createStreamAccumulator(prepared: Prepared, context: CallContext<Traits>): StreamAccumulator;
   /**
    * Optional: the arguments to call the SDK method with, once the call's span exists (`args` already carry
    * `prepare`'s body; never mutate them). For SDKs that trace themselves: handing them the span keeps one
-   * call one span (see the Anthropic adapter).
+   * call one span (see `LiveCall.lendSpan`).
    */
-  bindCall?(args: readonly unknown[], call: LiveCall, context: CallContext): unknown[];
+  bindCall?(args: readonly unknown[], call: LiveCall, context: CallContext<Traits>): unknown[];
 }
 
 /** How a run ended, as a run helper's result tells it. */
 export type RunEnd = "completed" | "error" | "aborted";
 
 /** A helper method whose one call is a run of several model requests (see `ProviderAdapter.runHelpers`). */
-export interface RunHelperAdapter {
+export interface RunHelperAdapter<Traits = unknown> {
   /** Property path from the client to the method. */
   readonly path: readonly string[];
-  /** The run's record, from the helper's arguments. */
-  start(body: unknown, context: CallContext): CallRecord;
+  /** The run's request facts, from the helper's arguments. */
+  start(body: unknown, context: CallContext<Traits>): RequestFacts;
   /** Call `end` once when the helper's result (e.g. a runner) says the run is over. Must not change it. */
   watchRun(result: unknown, end: (how: RunEnd) => void): void;
 }
 
 /** A provider: how to recognise its clients and which of their methods to trace. */
-export interface ProviderAdapter {
+export interface ProviderAdapter<Traits = unknown> {
   /** For diagnostics and error messages, e.g. `OpenAI`. */
   readonly displayName: string;
   detect(client: object): boolean;
-  describe(client: object, options?: DescribeOptions): ClientDescription;
-  readonly operations: readonly OperationAdapter[];
+  describe(client: object, options?: DescribeOptions): ClientDescription<Traits>;
+  readonly operations: readonly OperationAdapter<Traits>[];
   /**
    * Resources whose helper methods call back into the client (`this._client....create()`), with no method
    * of their own to trace: wrapping them routes those calls through the observed client.
@@ -118,7 +141,7 @@ export interface ProviderAdapter {
    * Helpers that make several model requests in one run (openai's `runTools()`): the run gets a span of its
    * own, the parent of each request's span.
    */
-  readonly runHelpers?: readonly RunHelperAdapter[];
+  readonly runHelpers?: readonly RunHelperAdapter<Traits>[];
   /** Client methods that return a new client of the same kind (e.g. `withOptions`), observed in turn. */
   readonly derivedClientMethods: readonly string[];
   /**
@@ -126,5 +149,29 @@ export interface ProviderAdapter {
    * observed. SDK helpers that read the client through a traced resource's `_client` see them (the
    * Anthropic adapter uses this to keep the SDK's stream helpers from starting a second span). Never throws.
    */
-  clientOverrides?(client: object): ReadonlyMap<string, unknown> | undefined;
+  clientOverrides?(client: object, spans: CoreSpans): ReadonlyMap<string, unknown> | undefined;
+  /**
+   * Optional SDK-version hook: the SDK's `APIPromise` of a traced call, before the app gets it. For SDK
+   * versions whose promises reach the response by paths of their own (per-instance helpers that do not go
+   * through `parseResponse`), route those paths through the core's functions:
+   * - `seeData`: hand the parsed response data to the call (only the first one counts);
+   * - `filterResponse`: where tokentrace changed the request (asked for a streamed usage chunk), the raw
+   *   Response as the app must see it; undefined otherwise.
+   */
+  readonly observeApiPromise?: (
+    promise: object,
+    seeData: (data: unknown) => void,
+    filterResponse: ((response: unknown) => unknown) | undefined,
+  ) => void;
+  /**
+   * Optional SDK-version hook: the `error.type` of an error the SDK raised, where the SDK's fields say it in a
+   * way of its own; undefined to leave it to the generic rules.
+   */
+  readonly errorType?: (error: unknown) => string | undefined;
+}
+
+/** Spans the core makes for an adapter that must hand an SDK one (adapters start no spans themselves). */
+export interface CoreSpans {
+  /** A span that records nothing and has an invalid context: "start no span here". */
+  nonRecording(): Span;
 }

@@ -5,7 +5,7 @@ import { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
 import type { ReadableSpan, SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { expect } from "vitest";
 import { observe } from "../../src/index.js";
-import { openCallCount } from "../../src/record-call.js";
+import { openCallCount } from "../../src/recorder/call.js";
 import { ATTR_TOKENTRACE_CALL_OUTCOME, METRIC_TOKENTRACE_CLIENT_CALLS } from "../../src/semconv.js";
 import { startMockLLMServer } from "../../src/testing/index.js";
 import { collectGarbageUntil, forceGarbageCollection } from "./gc.js";
@@ -129,11 +129,12 @@ export async function runSoak(plan: SoakPlan): Promise<SoakFigures> {
     const way = index % 3;
     const stream = await openStream(Math.floor(index / 3));
     if (way === 0) {
-      for await (const chunk of stream) void chunk;
+      for await (const _chunk of stream) {
+        // Read to the end.
+      }
       made.completed++;
     } else if (way === 1) {
-      for await (const chunk of stream) {
-        void chunk;
+      for await (const _chunk of stream) {
         break;
       }
       made.cancelled++;

@@ -5,7 +5,7 @@ import { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { observe } from "../../src/index.js";
-import { openCallCount } from "../../src/record-call.js";
+import { openCallCount } from "../../src/recorder/call.js";
 import { startMockLLMServer } from "../../src/testing/index.js";
 import type { MockLLMServer } from "../../src/testing/index.js";
 import { SpanCounter } from "../helpers/reliability.js";

@@ -16,7 +16,7 @@ import type { ReadableSpan, SpanExporter, SpanProcessor } from "@opentelemetry/s
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { observe, setup } from "../../src/index.js";
 import type { ObserveOptions } from "../../src/index.js";
-import { openCallCount } from "../../src/record-call.js";
+import { openCallCount } from "../../src/recorder/call.js";
 import { startMockLLMServer } from "../../src/testing/index.js";
 import type { MockLLMServer } from "../../src/testing/index.js";
 import { SpanCounter, compareWorkload, differences, rawClients, workload } from "../helpers/reliability.js";
@@ -351,7 +351,7 @@ const scenarios: Scenario[] = [
         startSpan() {
           throw boom("startSpan");
         },
-        startActiveSpan: tracer.startActiveSpan.bind(tracer),
+        startActiveSpan: tracer.startActiveSpan.bind<Tracer["startActiveSpan"]>(tracer),
       }));
       return { options: { tracerProvider, meterProvider: new MeterProvider() }, counter, spans: "none" };
     },
@@ -364,7 +364,7 @@ const scenarios: Scenario[] = [
       const tracerProvider = tracerProviderWith(real, (tracer) => ({
         startSpan: (...args: Parameters<Tracer["startSpan"]>) =>
           throwingSpan(tracer.startSpan(...args), { isRecordingThrows: false }),
-        startActiveSpan: tracer.startActiveSpan.bind(tracer),
+        startActiveSpan: tracer.startActiveSpan.bind<Tracer["startActiveSpan"]>(tracer),
       }));
       return { options: { tracerProvider, meterProvider: new MeterProvider() }, counter, spans: "one per step" };
     },
@@ -377,7 +377,7 @@ const scenarios: Scenario[] = [
       const tracerProvider = tracerProviderWith(real, (tracer) => ({
         startSpan: (...args: Parameters<Tracer["startSpan"]>) =>
           throwingSpan(tracer.startSpan(...args), { isRecordingThrows: true }),
-        startActiveSpan: tracer.startActiveSpan.bind(tracer),
+        startActiveSpan: tracer.startActiveSpan.bind<Tracer["startActiveSpan"]>(tracer),
       }));
       return { options: { tracerProvider, meterProvider: new MeterProvider() }, counter, spans: "one per step" };
     },

@@ -1,0 +1,315 @@
+import { SpanKind, context, trace } from "@opentelemetry/api";
+import type { Context, HrTime, Meter, Span, Tracer } from "@opentelemetry/api";
+import { noResponseFacts } from "../call-record.js";
+import type { CallRecord, RequestFacts, ResponseFacts } from "../call-record.js";
+import type { ResolvedOptions } from "../config.js";
+import { ProviderFailure } from "../error-facts.js";
+import { reportAnomaly } from "../internal/report.js";
+import { currentMeterProvider, currentTracerProvider } from "../internal/active-providers.js";
+import { createPricer } from "../metrics/cost.js";
+import type { CostBreakdown, Pricer } from "../metrics/cost.js";
+import type { StreamTiming } from "../metrics/timing.js";
+import type { LiveCall, StreamAccumulator } from "../providers/types.js";
+import * as names from "../semconv.js";
+import { measured, validateUsage } from "../usage.js";
+import type { Usage } from "../usage.js";
+import { VERSION } from "../version.js";
+import { errorClassifier } from "./error-class.js";
+import type { CallOutcome, ErrorClassifier } from "./error-class.js";
+import { guard } from "./guard.js";
+import { lendSpan } from "./lent-span.js";
+import { MetricPoints } from "./metric-points.js";
+import type { MetricFacts } from "./metric-points.js";
+import { startAttributes, writeError, writeSpan } from "./span-attributes.js";
+import type { CallSummary } from "./span-attributes.js";
+
+export type { CallOutcome } from "./error-class.js";
+
+/** One call in flight. `end()` may be called any number of times; only the first counts. */
+export interface ActiveCall extends LiveCall {
+  readonly request: RequestFacts;
+  readonly span: Span;
+  readonly startMs: number;
+  readonly context: Context;
+  readonly ended: boolean;
+  /** The HTTP exchange's facts, from the interceptor: the first report counts. */
+  setTransport(httpStatusCode: number | undefined, requestId: string | undefined): void;
+  /**
+   * The call's response is a stream: its facts come from `accumulator` (finished once, however the call ends)
+   * and its timing from `timing`. The first report counts.
+   */
+  streamStarted(accumulator: StreamAccumulator, timing: StreamTiming): void;
+  /** End the call; `response`: the facts of a whole response, where one was read. */
+  end(outcome: CallOutcome, response?: ResponseFacts): void;
+  /**
+   * End the call as `abandoned` if `target` (the promise or stream the app holds) is garbage-collected
+   * before the call ends. Watching a new target stops watching the previous one.
+   */
+  watch(target: object): void;
+}
+
+/**
+ * Results dropped without being read (an APIPromise never awaited, a Stream never iterated) still end
+ * their span, when the garbage collector reclaims them. A call leaves the registry as soon as it ends, so
+ * finished calls are not kept alive until their promise is collected.
+ */
+const abandoned = new FinalizationRegistry<ActiveCall>((call) => {
+  if (!call.ended) call.end({ kind: "abandoned" });
+});
+
+/** The bundled snapshot's pricer, shared by every client without pricing options; built on first use. */
+let defaultPricer: Pricer | undefined;
+
+/** Calls started but not yet ended; a leak test watches this. */
+let openCalls = 0;
+export function openCallCount(): number {
+  return openCalls;
+}
+
+/** What `price` returns for a price that gave an amount that cannot be true (infinite, negative, NaN). */
+const IMPOSSIBLE_COST = Symbol("impossible cost");
+
+/** No credentials known: nothing to redact. */
+const noSecrets = (): readonly string[] => [];
+
+/**
+ * Owns the span lifecycle of a client's calls, and is the one writer of their spans and metric points: it
+ * assembles each call's record once, when the call ends. Never throws.
+ *
+ * Clock (issue 10): the call's clock (`now`, default `performance.now`) measures every duration; the span
+ * starts at the wall-clock time the call was issued (`Date.now()`, read with the clock's first reading, as
+ * the OpenTelemetry SDK would) and ends at that start plus the measured duration, so span duration and
+ * `gen_ai.client.operation.duration` are the same number, with the default clock and an injected one alike.
+ */
+export class Recorder {
+  private tracerCache: { provider: unknown; tracer: Tracer } | undefined;
+  private meterCache: { provider: unknown; meter: Meter } | undefined;
+  private pricerCache: Pricer | undefined;
+  private readonly metricPoints = new MetricPoints();
+  private readonly errorType: ErrorClassifier;
+
+  constructor(
+    private readonly options: ResolvedOptions,
+    /** The client's credentials, read when an error is recorded (see `ClientDescription.secrets`). */
+    private readonly secrets: () => readonly string[] = noSecrets,
+    /** The adapter's naming of its SDK's errors (`ProviderAdapter.errorType`). */
+    adapterErrorType?: (error: unknown) => string | undefined,
+  ) {
+    this.errorType = errorClassifier(adapterErrorType);
+  }
+
+  private pricer(): Pricer {
+    if (this.pricerCache === undefined) {
+      this.pricerCache = this.options.pricing ? createPricer(this.options.pricing) : (defaultPricer ??= createPricer());
+    }
+    return this.pricerCache;
+  }
+
+  /**
+   * Start a call's span, as a child of `parent` (default: the active context). `startEpochMs`: the wall-clock
+   * time read together with `startMs`, where the span starts.
+   */
+  start(
+    request: RequestFacts,
+    startMs: number,
+    parent: Context = context.active(),
+    startEpochMs: number = Date.now(),
+  ): ActiveCall {
+    const { name, attributes } = startAttributes(request);
+    const startTime = millisToHrTime(startEpochMs);
+    const span = this.tracer().startSpan(name, { kind: SpanKind.CLIENT, attributes, startTime }, parent);
+    openCalls++;
+    return new Call(this, request, span, startMs, trace.setSpan(parent, span), startEpochMs, startTime);
+  }
+
+  /**
+   * Called by Call.end: never throws. The record first, then the error, then each step of the end of the call
+   * on its own guard, so a step that fails (content, cost, a tracer that throws) loses only itself (issue 10).
+   */
+  finish(call: Call, ended: CallOutcome, given: ResponseFacts | undefined): void {
+    const accumulator = call.accumulator;
+    const response =
+      (accumulator !== undefined ? guard("finish-record", () => accumulator.finish()) : given) ?? noResponseFacts();
+    call.response = response;
+    const ignoredEntries = response.ignoredEntries;
+    if (ignoredEntries !== undefined) {
+      // Not a failure of tokentrace but a payload it refuses to believe: counted with the other impossible data.
+      guard("finish-record", () =>
+        reportAnomaly(
+          "payload-index",
+          `${ignoredEntries} payload entries with an invalid index or one beyond tokentrace's bounds`,
+        ),
+      );
+    }
+    const { span } = call;
+    // A failure the provider reported as data ends an otherwise completed call as an error.
+    let outcome: CallOutcome = ended;
+    guard("finish-record", () => {
+      const failure = response.failure;
+      if (ended.kind === "completed" && failure !== undefined) {
+        outcome = { kind: "error", error: new ProviderFailure(failure.type, failure.message) };
+      }
+    });
+    call.outcome = outcome;
+    call.streamEnd = ended.kind;
+    guard("clock", () => {
+      call.durationMs = measured(this.options.now() - call.startMs);
+      if (call.durationMs === undefined) reportAnomaly("duration", "the clock went backwards or returned a non-number");
+    });
+    const endTime =
+      call.durationMs === undefined ? undefined : addHrTimes(call.startTime, millisToHrTime(call.durationMs));
+    // A span the sampler dropped (or a no-op provider's) takes no attributes: skip building them, content
+    // above all. Metrics below still count every call.
+    const recording = guard("span-attributes", () => span.isRecording()) ?? false;
+    if (outcome.kind === "error") {
+      const error = outcome.error;
+      const type = guard("error-type", () => this.errorType(error)) ?? "_OTHER";
+      call.errorType = type;
+      if (recording) {
+        guard("span-error", () => writeError(span, error, type, endTime, this.options.captureContent, this.secrets));
+      }
+    }
+    guard("usage", () => {
+      const checked = validateUsage(response.usage);
+      call.usage = checked.usage;
+      if (checked.invalidFields.length > 0) {
+        reportAnomaly("usage", checked.invalidFields.join(", "));
+        if (recording) span.setAttribute(names.ATTR_TOKENTRACE_USAGE_INVALID_FIELDS, checked.invalidFields);
+      }
+    });
+    call.cost = guard("cost", () => {
+      const priced = this.price(call, call.usage);
+      if (priced === IMPOSSIBLE_COST) call.costRejected = true;
+      return priced === IMPOSSIBLE_COST ? undefined : priced;
+    });
+    if (recording) writeSpan(span, call, call, this.options);
+    guard("metrics", () => this.metricPoints.write(this.meter(), call));
+    guard("span-end", () => span.end(endTime));
+  }
+
+  /** Price a call that used tokens; undefined when it used none, its model has no known price, or the price is not a sound amount. */
+  private price(call: Call, usage: Usage): CostBreakdown | typeof IMPOSSIBLE_COST | undefined {
+    if (usage.inputTokens === undefined && usage.outputTokens === undefined) return undefined;
+    const cost = this.pricer()({
+      providerName: call.request.providerName,
+      requestModel: call.request.requestModel,
+      responseModel: call.response.responseModel,
+      usage,
+      serviceTier: call.response.serviceTier,
+      timestampMs: call.startEpochMs,
+    });
+    if (cost === undefined) return undefined;
+    const parts = [cost.totalUsd, cost.inputUsd, cost.cachedInputUsd, cost.cacheWriteUsd, cost.outputUsd];
+    if (parts.some((part) => measured(part) === undefined)) {
+      reportAnomaly("cost", `${cost.model}: ${parts.join(", ")}`);
+      return IMPOSSIBLE_COST;
+    }
+    return cost;
+  }
+
+  private tracer(): Tracer {
+    const provider = this.options.tracerProvider ?? currentTracerProvider();
+    if (this.tracerCache?.provider !== provider) {
+      this.tracerCache = { provider, tracer: provider.getTracer(names.INSTRUMENTATION_SCOPE, VERSION) };
+    }
+    return this.tracerCache.tracer;
+  }
+
+  private meter(): Meter {
+    const provider = this.options.meterProvider ?? currentMeterProvider();
+    if (this.meterCache?.provider !== provider) {
+      this.meterCache = { provider, meter: provider.getMeter(names.INSTRUMENTATION_SCOPE, VERSION) };
+    }
+    return this.meterCache.meter;
+  }
+}
+
+/** Milliseconds as OpenTelemetry's `[seconds, nanoseconds]`, rounded to the nanosecond (as the SDK rounds). */
+function millisToHrTime(ms: number): HrTime {
+  const seconds = Math.trunc(ms / 1000);
+  const nanos = Math.round((ms - seconds * 1000) * 1_000_000);
+  return nanos >= 1e9 ? [seconds + 1, nanos - 1e9] : [seconds, nanos];
+}
+
+function addHrTimes(a: HrTime, b: HrTime): HrTime {
+  const nanos = a[1] + b[1];
+  return nanos >= 1e9 ? [a[0] + b[0] + 1, nanos - 1e9] : [a[0] + b[0], nanos];
+}
+
+const NOT_ENDED: CallOutcome = { kind: "completed" };
+
+/**
+ * A call in flight, and once it ends its final record: the recorder fills the end's fields (response,
+ * outcome, usage, cost) once, in `finish`, so that the writers read one object and nothing is allocated
+ * for them.
+ */
+class Call implements ActiveCall, CallRecord, CallSummary, MetricFacts {
+  ended = false;
+  httpStatusCode: number | undefined = undefined;
+  requestId: string | undefined = undefined;
+  accumulator: StreamAccumulator | undefined = undefined;
+  timing: StreamTiming | undefined = undefined;
+  private transportSet = false;
+
+  // Set once, by Recorder.finish.
+  response: ResponseFacts = NO_RESPONSE;
+  outcome: CallOutcome = NOT_ENDED;
+  streamEnd: CallOutcome["kind"] = "completed";
+  errorType: string | undefined = undefined;
+  durationMs: number | undefined = undefined;
+  usage: Usage = NO_USAGE;
+  cost: CostBreakdown | undefined = undefined;
+  costRejected = false;
+
+  constructor(
+    private readonly recorder: Recorder,
+    readonly request: RequestFacts,
+    readonly span: Span,
+    readonly startMs: number,
+    readonly context: Context,
+    /** Wall-clock time the request was issued: where the span starts; picks date-dependent prices. */
+    readonly startEpochMs: number,
+    /** The span's start time (`startEpochMs`); its end is this plus the measured duration. */
+    readonly startTime: HrTime,
+  ) {}
+
+  private watched = false;
+
+  setTransport(httpStatusCode: number | undefined, requestId: string | undefined): void {
+    if (this.transportSet || this.ended) return;
+    this.transportSet = true;
+    this.httpStatusCode = httpStatusCode;
+    this.requestId = requestId;
+  }
+
+  streamStarted(accumulator: StreamAccumulator, timing: StreamTiming): void {
+    if (this.accumulator !== undefined || this.ended) return;
+    this.accumulator = accumulator;
+    this.timing = timing;
+  }
+
+  lendSpan(acceptedAttributes: ReadonlySet<string>): Span | undefined {
+    return lendSpan(this, acceptedAttributes);
+  }
+
+  end(outcome: CallOutcome, response?: ResponseFacts): void {
+    if (this.ended) return;
+    this.ended = true;
+    openCalls--;
+    if (this.watched) {
+      abandoned.unregister(this);
+      this.watched = false;
+    }
+    this.recorder.finish(this, outcome, response);
+  }
+
+  watch(target: object): void {
+    if (this.ended) return;
+    if (this.watched) abandoned.unregister(this);
+    abandoned.register(target, this, this);
+    this.watched = true;
+  }
+}
+
+const NO_RESPONSE: ResponseFacts = Object.freeze(noResponseFacts());
+const NO_USAGE: Usage = Object.freeze({});

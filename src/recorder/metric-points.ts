@@ -1,0 +1,132 @@
+import type { Attributes, Meter } from "@opentelemetry/api";
+import type { RequestFacts, ResponseFacts } from "../call-record.js";
+import type { CostBreakdown } from "../metrics/cost.js";
+import { instrumentsFor } from "../metrics/instruments.js";
+import type { Instruments, MetricAttributeSet } from "../metrics/instruments.js";
+import type { StreamTiming } from "../metrics/timing.js";
+import * as names from "../semconv.js";
+import type { Usage } from "../usage.js";
+import type { CallOutcome } from "./error-class.js";
+
+/** Metric points: a finished call counted and measured, on bounded attribute sets. */
+
+/** The identity fields of the metric attribute set a client used last: most calls of a client use the same one. */
+interface LastMetricAttributeSet {
+  readonly instruments: Instruments;
+  readonly operationName: string;
+  readonly providerName: string;
+  readonly requestModel: string | undefined;
+  readonly responseModel: string | undefined;
+  readonly serverAddress: string | undefined;
+  readonly serverPort: number | undefined;
+  readonly errorType: string | undefined;
+  readonly set: MetricAttributeSet;
+}
+
+/** What a finished call gives its metric points. */
+export interface MetricFacts {
+  readonly request: RequestFacts;
+  readonly response: ResponseFacts;
+  readonly outcome: CallOutcome;
+  readonly errorType: string | undefined;
+  /** Undefined when the clock failed; the call is then counted without a duration. */
+  readonly durationMs: number | undefined;
+  readonly usage: Usage;
+  readonly cost: CostBreakdown | undefined;
+  readonly timing: StreamTiming | undefined;
+}
+
+/** One client's metric points (it remembers the attribute set its last call used). */
+export class MetricPoints {
+  private last: LastMetricAttributeSet | undefined;
+
+  /** A call abandoned to the garbage collector is counted by outcome only: the time until collection is no latency. */
+  write(meter: Meter, facts: MetricFacts): void {
+    const { outcome, durationMs, usage, cost, timing } = facts;
+    const instruments = instrumentsFor(meter);
+    const set = this.attributeSet(instruments, facts.request, facts.response.responseModel, facts.errorType);
+
+    // Built only the first time a set sees an outcome.
+    const callTotal = (set.calls[outcome.kind] ??= set.overflow
+      ? instruments.calls.totalFor(set.key, set.base)
+      : instruments.calls.totalFor(`${set.key}\u0000${outcome.kind}`, {
+          ...set.base,
+          [names.ATTR_TOKENTRACE_CALL_OUTCOME]: outcome.kind,
+        }));
+    callTotal.add(1);
+    if (outcome.kind !== "abandoned") {
+      if (durationMs !== undefined) instruments.operationDuration.record(durationMs / 1000, set.base);
+      const firstMs = timing?.timeToFirstChunkMs;
+      if (firstMs !== undefined) instruments.timeToFirstChunk.record(firstMs / 1000, set.base);
+    }
+    timing?.forEachGapPoint((gapMs) => instruments.timePerOutputChunk.record(gapMs / 1000, set.base));
+
+    const { inputTokens, outputTokens, cacheReadInputTokens } = usage;
+    if (inputTokens !== undefined) instruments.tokenUsage.record(inputTokens, set.input);
+    if (outputTokens !== undefined) instruments.tokenUsage.record(outputTokens, set.output);
+    if (cacheReadInputTokens !== undefined) {
+      (set.cacheRead ??= instruments.cacheRead.totalFor(set.key, set.base)).add(cacheReadInputTokens);
+    }
+    if (cost !== undefined) (set.cost ??= instruments.cost.totalFor(set.key, set.base)).add(cost.totalUsd);
+  }
+
+  /**
+   * Metric attribute sets, built once per meter and distinct (operation, models, server, error) and reused:
+   * low-cardinality attributes only, never ids, users or content. Capped per meter; past the cap, the
+   * overflow set (`otel.metric.overflow: true`).
+   */
+  private attributeSet(
+    instruments: Instruments,
+    request: RequestFacts,
+    responseModel: string | undefined,
+    errorTypeValue: string | undefined,
+  ): MetricAttributeSet {
+    const last = this.last;
+    if (
+      last !== undefined &&
+      last.instruments === instruments &&
+      last.operationName === request.operationName &&
+      last.providerName === request.providerName &&
+      last.requestModel === request.requestModel &&
+      last.responseModel === responseModel &&
+      last.serverAddress === request.serverAddress &&
+      last.serverPort === request.serverPort &&
+      last.errorType === errorTypeValue
+    ) {
+      return last.set;
+    }
+    const key = [
+      request.operationName,
+      request.providerName,
+      request.requestModel ?? "",
+      responseModel ?? "",
+      request.serverAddress ?? "",
+      request.serverPort ?? "",
+      errorTypeValue ?? "",
+    ].join("\u0000");
+    const set = instruments.attributeSets.get(key, () => {
+      const base: Attributes = {
+        [names.ATTR_GEN_AI_OPERATION_NAME]: request.operationName,
+        [names.ATTR_GEN_AI_PROVIDER_NAME]: request.providerName,
+      };
+      if (request.requestModel !== undefined) base[names.ATTR_GEN_AI_REQUEST_MODEL] = request.requestModel;
+      if (responseModel !== undefined) base[names.ATTR_GEN_AI_RESPONSE_MODEL] = responseModel;
+      if (request.serverAddress !== undefined) base[names.ATTR_SERVER_ADDRESS] = request.serverAddress;
+      if (request.serverPort !== undefined) base[names.ATTR_SERVER_PORT] = request.serverPort;
+      if (errorTypeValue !== undefined) base[names.ATTR_ERROR_TYPE] = errorTypeValue;
+      return base;
+    });
+    this.last = {
+      instruments,
+      operationName: request.operationName,
+      providerName: request.providerName,
+      requestModel: request.requestModel,
+      responseModel,
+      serverAddress: request.serverAddress,
+      serverPort: request.serverPort,
+      errorType: errorTypeValue,
+      set,
+    };
+    return set;
+  }
+}
