@@ -10,7 +10,8 @@
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import type { ChatCompletionTool } from "openai/resources/chat/completions";
-import { consoleSink, observe, setup } from "../src/index.js";
+import { observe } from "../src/index.js";
+import { consoleSink, setup } from "../src/setup-entry.js";
 import { startMockLLMServer } from "../src/testing/index.js";
 import type { MockLLMServer } from "../src/testing/index.js";
 

@@ -9,7 +9,8 @@
  */
 import OpenAI from "openai";
 import { DiagConsoleLogger, DiagLogLevel, diag } from "@opentelemetry/api";
-import { observe, setup } from "../src/index.js";
+import { observe } from "../src/index.js";
+import { setup } from "../src/setup-entry.js";
 import { otlpSink } from "../src/otlp.js";
 import { startMockLLMServer } from "../src/testing/index.js";
 

@@ -9,7 +9,8 @@
  */
 import { createServer } from "node:http";
 import OpenAI from "openai";
-import { observe, setup } from "../src/index.js";
+import { observe } from "../src/index.js";
+import { setup } from "../src/setup-entry.js";
 import { prometheusHandler, prometheusSink } from "../src/prometheus.js";
 import { startMockLLMServer } from "../src/testing/index.js";
 

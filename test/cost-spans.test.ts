@@ -1,6 +1,7 @@
 import OpenAI from "openai";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { InvalidOptionError, consoleSink, memorySink, observe, setup } from "../src/index.js";
+import { InvalidOptionError, observe } from "../src/index.js";
+import { consoleSink, memorySink, setup } from "../src/setup-entry.js";
 import { PRICE_SNAPSHOT } from "../src/metrics/price-snapshot.js";
 import { createHarness, collect } from "./helpers/harness.js";
 import type { Harness } from "./helpers/harness.js";

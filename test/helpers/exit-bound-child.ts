@@ -9,7 +9,7 @@
 import { ExportResultCode } from "@opentelemetry/core";
 import type { ExportResult } from "@opentelemetry/core";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
-import { setup } from "../../src/index.js";
+import { setup } from "../../src/setup-entry.js";
 
 const mode = process.argv[2];
 if (mode !== "sigterm" && mode !== "sigint" && mode !== "natural")
