@@ -4,6 +4,8 @@
 export { setup } from "./setup.js";
 export type { FlushReport, SetupOptions, TokentraceHandle } from "./setup.js";
 export type { WarningMode } from "./internal/report.js";
+// Types that appear in this entry's signatures (SetupOptions extends ObserveOptions).
+export type { ObserveOptions } from "./config.js";
 export { consoleSink } from "./sinks/console.js";
 export type { ConsoleSinkOptions } from "./sinks/console.js";
 export { memorySink } from "./sinks/memory.js";
