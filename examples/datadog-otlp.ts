@@ -10,6 +10,9 @@
  *
  * Run: `npx tsx examples/datadog-otlp.ts`. Without OPENAI_API_KEY the model calls go to tokentrace's mock
  * server; without an Agent or DD_API_KEY, the telemetry is dropped and reported once.
+ *
+ * In your app: `npm install @opentelemetry/exporter-trace-otlp-proto @opentelemetry/exporter-metrics-otlp-proto`
+ * (optional packages of tokentrace; this repository has them).
  */
 import OpenAI from "openai";
 import { DiagConsoleLogger, DiagLogLevel, diag } from "@opentelemetry/api";

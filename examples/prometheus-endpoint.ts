@@ -6,6 +6,9 @@
  * http://localhost:3000/metrics). Point Prometheus at it with examples/prometheus/prometheus.yml, import
  * examples/grafana/tokentrace-dashboard.json into Grafana, and load examples/prometheus/alerts.yml.
  * Without OPENAI_API_KEY the model calls go to tokentrace's mock server. Stop it with Ctrl-C.
+ *
+ * In your app: `npm install @opentelemetry/exporter-prometheus` (an optional package of tokentrace; this
+ * repository has it).
  */
 import { createServer } from "node:http";
 import OpenAI from "openai";
