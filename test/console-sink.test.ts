@@ -16,7 +16,7 @@ afterEach(async () => {
 
 async function oneCall(
   verbose: boolean,
-): Promise<{ lines: string[]; flush(): Promise<unknown>; shutdown(): Promise<unknown> }> {
+): Promise<{ lines: string[]; flush: () => Promise<unknown>; shutdown: () => Promise<unknown> }> {
   const lines: string[] = [];
   const telemetry = setup({
     sinks: [consoleSink({ verbose, write: (line) => lines.push(line) })],

@@ -16,6 +16,9 @@ afterEach(async () => {
   await h.close();
 });
 
+/** `expect.closeTo(value, 15)`, typed as the matcher it is (vitest types it `any`). */
+const closeTo = (value: number): unknown => expect.closeTo(value, 15);
+
 function costOf(index = 0): Record<string, unknown> {
   const attributes = h.spans()[index]!.attributes;
   return Object.fromEntries(Object.entries(attributes).filter(([key]) => key.includes("cost")));
@@ -27,11 +30,11 @@ describe("cost on spans", () => {
     await h.openai.chat.completions.create({ model: "gpt-4o-mini", messages });
     // 1000 × $0.15/M + 500 × $0.60/M = $0.00015 + $0.0003
     expect(costOf()).toEqual({
-      "gen_ai.usage.cost": expect.closeTo(0.00045, 15),
-      "tokentrace.cost.input": expect.closeTo(0.00015, 15),
+      "gen_ai.usage.cost": closeTo(0.00045),
+      "tokentrace.cost.input": closeTo(0.00015),
       "tokentrace.cost.cached_input": 0,
       "tokentrace.cost.cache_write": 0,
-      "tokentrace.cost.output": expect.closeTo(0.0003, 15),
+      "tokentrace.cost.output": closeTo(0.0003),
       "tokentrace.cost.model": "gpt-4o-mini",
       "tokentrace.cost.source": "snapshot",
       "tokentrace.cost.snapshot_date": PRICE_SNAPSHOT.generatedDate,

@@ -281,12 +281,11 @@ describe("never breaking the host", () => {
     await h.openai.chat.completions.create({ model: "gpt-4o-mini", messages });
     h.server.enqueue({ status: 500 });
     await h.openai.chat.completions.create({ model: "gpt-4o-mini", messages }).catch(() => undefined);
-    for await (const chunk of await h.openai.chat.completions.create({
+    for await (const _chunk of await h.openai.chat.completions.create({
       model: "gpt-4o-mini",
       messages,
       stream: true,
     })) {
-      chunk;
       break;
     }
     await (async () => {

@@ -25,6 +25,7 @@ describe("prometheusSink() scraped by a real Prometheus", () => {
     scenario = await startPrometheusScenario();
   }, 60_000);
   afterAll(async () => {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when beforeAll failed.
     await scenario?.close();
   });
 

@@ -352,7 +352,7 @@ const scenarios: Scenario[] = [
         startSpan() {
           throw boom("startSpan");
         },
-        startActiveSpan: tracer.startActiveSpan.bind(tracer) as Tracer["startActiveSpan"],
+        startActiveSpan: tracer.startActiveSpan.bind<Tracer["startActiveSpan"]>(tracer),
       }));
       return { options: { tracerProvider, meterProvider: new MeterProvider() }, counter, spans: "none" };
     },
@@ -365,7 +365,7 @@ const scenarios: Scenario[] = [
       const tracerProvider = tracerProviderWith(real, (tracer) => ({
         startSpan: (...args: Parameters<Tracer["startSpan"]>) =>
           throwingSpan(tracer.startSpan(...args), { isRecordingThrows: false }),
-        startActiveSpan: tracer.startActiveSpan.bind(tracer) as Tracer["startActiveSpan"],
+        startActiveSpan: tracer.startActiveSpan.bind<Tracer["startActiveSpan"]>(tracer),
       }));
       return { options: { tracerProvider, meterProvider: new MeterProvider() }, counter, spans: "one per step" };
     },
@@ -378,7 +378,7 @@ const scenarios: Scenario[] = [
       const tracerProvider = tracerProviderWith(real, (tracer) => ({
         startSpan: (...args: Parameters<Tracer["startSpan"]>) =>
           throwingSpan(tracer.startSpan(...args), { isRecordingThrows: true }),
-        startActiveSpan: tracer.startActiveSpan.bind(tracer) as Tracer["startActiveSpan"],
+        startActiveSpan: tracer.startActiveSpan.bind<Tracer["startActiveSpan"]>(tracer),
       }));
       return { options: { tracerProvider, meterProvider: new MeterProvider() }, counter, spans: "one per step" };
     },
