@@ -9,7 +9,7 @@ import { AggregationTemporality, PeriodicExportingMetricReader } from "@opentele
 import type { PushMetricExporter, ResourceMetrics } from "@opentelemetry/sdk-metrics";
 import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from "@opentelemetry/sdk-trace-base";
-import { InvalidOptionError } from "../errors.js";
+import { InvalidOptionError, TokentraceError } from "../errors.js";
 import { requireOptional } from "../internal/optional-package.js";
 import { emit, warnOnce } from "../internal/report.js";
 import { VERSION } from "../version.js";
@@ -134,13 +134,20 @@ function loadExporters(
     ...(traces === undefined ? [] : [exporterPackages.traces[traces]]),
     ...(metrics === undefined ? [] : [exporterPackages.metrics[metrics]]),
   ];
-  const modules = requireOptional("otlpSink()", names) as Partial<{
-    OTLPTraceExporter: TraceExporterClass;
-    OTLPMetricExporter: MetricExporterClass;
-  }>[];
+  const modules = requireOptional("otlpSink()", names);
+  const exported = (index: number, name: string): unknown => {
+    const value = (modules[index] as Record<string, unknown> | undefined)?.[name];
+    if (typeof value !== "function") {
+      throw new TokentraceError(
+        `otlpSink(): ${names[index] ?? "?"} does not export ${name}; install a supported version (^0.223.0).`,
+      );
+    }
+    return value;
+  };
   return {
-    TraceExporter: traces === undefined ? undefined : modules[0]?.OTLPTraceExporter,
-    MetricExporter: metrics === undefined ? undefined : modules[modules.length - 1]?.OTLPMetricExporter,
+    TraceExporter: traces === undefined ? undefined : (exported(0, "OTLPTraceExporter") as TraceExporterClass),
+    MetricExporter:
+      metrics === undefined ? undefined : (exported(names.length - 1, "OTLPMetricExporter") as MetricExporterClass),
   };
 }
 
