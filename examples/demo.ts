@@ -10,7 +10,8 @@
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import type { ChatCompletionTool } from "openai/resources/chat/completions";
-import { consoleSink, observe, setup } from "../src/index.js";
+import { observe } from "../src/index.js";
+import { consoleSink, setup } from "../src/setup-entry.js";
 import { startMockLLMServer } from "../src/testing/index.js";
 import type { MockLLMServer } from "../src/testing/index.js";
 
@@ -21,16 +22,15 @@ const anthropicModel = "claude-haiku-4-5";
 
 // The stream's span ends (and its line prints) while the streamed text is still on the current line;
 // start the telemetry line on a fresh one so the output stays readable.
-let midLine = false;
+// Changed inside callbacks, so a field: TypeScript would narrow a plain `let` to its initial value at the reads below.
+const output = { midLine: false };
 function writeStreamed(text: string): void {
   process.stdout.write(text);
-  if (text !== "") midLine = !text.endsWith("\n");
+  if (text !== "") output.midLine = !text.endsWith("\n");
 }
-/** Read through a function: the streamed text sets `midLine` in callbacks the type checker cannot follow. */
-const isMidLine = (): boolean => midLine;
 const printLine = (line: string): void => {
-  console.log(midLine ? `\n${line}` : line);
-  midLine = false;
+  console.log(output.midLine ? `\n${line}` : line);
+  output.midLine = false;
 };
 
 const telemetry = setup({ serviceName: "tokentrace-demo", sinks: [consoleSink({ write: printLine })] });
@@ -91,7 +91,7 @@ try {
     stream: true,
   });
   for await (const chunk of stream) writeStreamed(chunk.choices[0]?.delta.content ?? "");
-  if (isMidLine()) writeStreamed("\n");
+  if (output.midLine) writeStreamed("\n");
 
   heading("3. Tool call");
   server?.enqueue({
@@ -136,7 +136,7 @@ try {
   });
   messageStream.on("text", (text) => writeStreamed(text));
   await messageStream.finalMessage();
-  if (isMidLine()) writeStreamed("\n");
+  if (output.midLine) writeStreamed("\n");
 } finally {
   await telemetry.shutdown();
   await mock?.close();

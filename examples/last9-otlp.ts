@@ -7,10 +7,14 @@
  *   OTEL_EXPORTER_OTLP_ENDPOINT=https://otlp.last9.io OTEL_EXPORTER_OTLP_HEADERS="Authorization=Basic ..."
  * Without OPENAI_API_KEY the model calls go to tokentrace's mock server; without credentials the telemetry
  * is dropped and reported once.
+ *
+ * In your app: `npm install @opentelemetry/exporter-trace-otlp-proto @opentelemetry/exporter-metrics-otlp-proto`
+ * (optional packages of tokentrace; this repository has them).
  */
 import OpenAI from "openai";
 import { DiagConsoleLogger, DiagLogLevel, diag } from "@opentelemetry/api";
-import { observe, setup } from "../src/index.js";
+import { observe } from "../src/index.js";
+import { setup } from "../src/setup-entry.js";
 import { otlpSink } from "../src/otlp.js";
 import { startMockLLMServer } from "../src/testing/index.js";
 

@@ -6,10 +6,14 @@
  *   docker run --rm -p 4318:4318 otel/opentelemetry-collector:latest
  * Without OPENAI_API_KEY the model calls go to tokentrace's mock server. Without a collector the example
  * still runs: the telemetry is dropped, counted and reported once, and the calls are not slowed down.
+ *
+ * In your app: `npm install @opentelemetry/exporter-trace-otlp-proto @opentelemetry/exporter-metrics-otlp-proto`
+ * (optional packages of tokentrace; this repository has them).
  */
 import OpenAI from "openai";
 import { DiagConsoleLogger, DiagLogLevel, diag } from "@opentelemetry/api";
-import { observe, setup } from "../src/index.js";
+import { observe } from "../src/index.js";
+import { setup } from "../src/setup-entry.js";
 import { otlpSink } from "../src/otlp.js";
 import { startMockLLMServer } from "../src/testing/index.js";
 

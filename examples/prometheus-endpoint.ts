@@ -6,10 +6,14 @@
  * http://localhost:3000/metrics). Point Prometheus at it with examples/prometheus/prometheus.yml, import
  * examples/grafana/tokentrace-dashboard.json into Grafana, and load examples/prometheus/alerts.yml.
  * Without OPENAI_API_KEY the model calls go to tokentrace's mock server. Stop it with Ctrl-C.
+ *
+ * In your app: `npm install @opentelemetry/exporter-prometheus` (an optional package of tokentrace; this
+ * repository has it).
  */
 import { createServer } from "node:http";
 import OpenAI from "openai";
-import { observe, setup } from "../src/index.js";
+import { observe } from "../src/index.js";
+import { setup } from "../src/setup-entry.js";
 import { prometheusHandler, prometheusSink } from "../src/prometheus.js";
 import { startMockLLMServer } from "../src/testing/index.js";
 

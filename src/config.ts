@@ -72,8 +72,12 @@ export interface ObserveOptions {
   /** Meter provider for this client's metrics. Default: as for `tracerProvider`. */
   meterProvider?: MeterProvider;
   /**
-   * Clock in milliseconds used for durations and time to first chunk. Default: `performance.now`.
-   * Tests inject one so timing attributes are exact.
+   * For tests only: not part of the supported API, and it may change in any release. A clock in
+   * milliseconds used for durations and time to first chunk, so that a test can assert exact timing
+   * attributes. Default: `performance.now`. Never set it in production code.
+   *
+   * @internal
+   * @example observe(openai, { now: () => fakeClock.ms }) // in a test
    */
   now?: () => number;
   /**

@@ -1,4 +1,4 @@
-/**
+/*
  * Errors that tokentrace throws. Only misuse at set-up throws (an unsupported client, an invalid option);
  * nothing on the call path ever throws into application code.
  */
@@ -6,6 +6,11 @@
 /** Base class of every error tokentrace throws. */
 export class TokentraceError extends Error {
   override name: string = "TokentraceError";
+
+  // eslint-disable-next-line @typescript-eslint/no-useless-constructor -- narrows Error's signature: a message is required.
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
 }
 
 /** `observe()` was given something that is not a client tokentrace knows how to trace. */

@@ -1,12 +1,9 @@
+// The main entry: `observe()` and what its signature and errors need. It loads `@opentelemetry/api` only,
+// never the OpenTelemetry SDK: an app with its own NodeSDK pays for nothing it did not ask for (issue 11).
+// Whatever builds providers (`setup()`, the console and memory sinks) is in `tokentrace/setup`.
 export { observe } from "./observe.js";
-export { setup } from "./setup.js";
-export type { FlushReport, SetupOptions, TokentraceHandle } from "./setup.js";
 export type { ObserveOptions } from "./config.js";
-export { consoleSink } from "./sinks/console.js";
-export type { ConsoleSinkOptions } from "./sinks/console.js";
-export { memorySink } from "./sinks/memory.js";
-export type { MemorySink } from "./sinks/memory.js";
-export type { Sink, SinkLike } from "./sinks/types.js";
+export type { CostBreakdown, ModelPrice, PriceQuery, PricingOptions } from "./metrics/pricing/types.js";
 export { TokentraceError, UnsupportedClientError, InvalidOptionError, isTokentraceError } from "./errors.js";
 export type { Usage } from "./usage.js";
 export { preloadTokenizer } from "./providers/openai-token-estimate.js";

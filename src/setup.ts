@@ -280,7 +280,8 @@ function settleWithin(
       try {
         outcome = Promise.all(part.pieces.map((piece) => piece[method]()));
       } catch (error) {
-        outcome = Promise.reject(error);
+        // Whatever a provider threw synchronously, as its rejection would carry it: reported, never rethrown.
+        outcome = Promise.reject(error instanceof Error ? error : new Error(String(error)));
       }
       outcome
         .then(

@@ -1,6 +1,7 @@
 import OpenAI from "openai";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { consoleSink, observe, setup } from "../src/index.js";
+import { observe } from "../src/index.js";
+import { consoleSink, setup } from "../src/setup-entry.js";
 import { startMockLLMServer } from "../src/testing/index.js";
 import type { MockLLMServer } from "../src/testing/index.js";
 import { sequenceClock } from "./helpers/harness.js";
@@ -15,7 +16,7 @@ afterEach(async () => {
 
 async function oneCall(
   verbose: boolean,
-): Promise<{ lines: string[]; flush(): Promise<unknown>; shutdown(): Promise<unknown> }> {
+): Promise<{ lines: string[]; flush: () => Promise<unknown>; shutdown: () => Promise<unknown> }> {
   const lines: string[] = [];
   const telemetry = setup({
     sinks: [consoleSink({ verbose, write: (line) => lines.push(line) })],

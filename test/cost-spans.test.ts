@@ -1,6 +1,7 @@
 import OpenAI from "openai";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { InvalidOptionError, consoleSink, memorySink, observe, setup } from "../src/index.js";
+import { InvalidOptionError, observe } from "../src/index.js";
+import { consoleSink, memorySink, setup } from "../src/setup-entry.js";
 import { PRICE_SNAPSHOT } from "../src/metrics/price-snapshot.js";
 import { createHarness, collect } from "./helpers/harness.js";
 import type { Harness } from "./helpers/harness.js";
@@ -15,8 +16,8 @@ afterEach(async () => {
   await h.close();
 });
 
-/** `expect.closeTo`, typed as what it is to the object it sits in: any value. */
-const near = (value: number, digits: number): unknown => expect.closeTo(value, digits);
+/** `expect.closeTo(value, 15)`, typed as the matcher it is (vitest types it `any`). */
+const closeTo = (value: number): unknown => expect.closeTo(value, 15);
 
 function costOf(index = 0): Record<string, unknown> {
   const attributes = h.spans()[index]!.attributes;
@@ -29,11 +30,11 @@ describe("cost on spans", () => {
     await h.openai.chat.completions.create({ model: "gpt-4o-mini", messages });
     // 1000 × $0.15/M + 500 × $0.60/M = $0.00015 + $0.0003
     expect(costOf()).toEqual({
-      "gen_ai.usage.cost": near(0.00045, 15),
-      "tokentrace.cost.input": near(0.00015, 15),
+      "gen_ai.usage.cost": closeTo(0.00045),
+      "tokentrace.cost.input": closeTo(0.00015),
       "tokentrace.cost.cached_input": 0,
       "tokentrace.cost.cache_write": 0,
-      "tokentrace.cost.output": near(0.0003, 15),
+      "tokentrace.cost.output": closeTo(0.0003),
       "tokentrace.cost.model": "gpt-4o-mini",
       "tokentrace.cost.source": "snapshot",
       "tokentrace.cost.snapshot_date": PRICE_SNAPSHOT.generatedDate,
@@ -134,7 +135,7 @@ describe("cost on spans", () => {
         .filter((metric) => metric.descriptor.name === "tokentrace.client.cost");
       expect(points).toHaveLength(1);
       expect(points[0]!.descriptor.unit).toBe("{USD}");
-      expect(points[0]!.dataPoints.map((point) => point.value)).toEqual([near(0.0009, 15)]);
+      expect(points[0]!.dataPoints.map((point) => point.value)).toEqual([expect.closeTo(0.0009, 15)]);
       expect(points[0]!.dataPoints[0]!.attributes).toEqual({
         "gen_ai.operation.name": "chat",
         "gen_ai.provider.name": "openai",

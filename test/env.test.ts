@@ -4,7 +4,8 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { resolveOptions } from "../src/config.js";
 import { envBoolean, envChoice, envInteger, envString } from "../src/internal/env.js";
 import { resetWarningsForTests } from "../src/internal/report.js";
-import { memorySink, observe, setup } from "../src/index.js";
+import { observe } from "../src/index.js";
+import { memorySink, setup } from "../src/setup-entry.js";
 import { startMockLLMServer } from "../src/testing/index.js";
 
 const NAME = "TOKENTRACE_TEST_VARIABLE";

@@ -9,12 +9,10 @@ import {
   TokentraceError,
   UnsupportedClientError,
   VERSION,
-  consoleSink,
   isTokentraceError,
-  memorySink,
   observe,
-  setup,
 } from "../src/index.js";
+import { consoleSink, memorySink, setup } from "../src/setup-entry.js";
 import { internalErrorCounts } from "../src/internal/report.js";
 import { openCallCount } from "../src/recorder/call.js";
 import { API_KEY, collect, createHarness, histogramPoints, sequenceClock } from "./helpers/harness.js";

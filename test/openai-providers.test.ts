@@ -1,6 +1,7 @@
 import OpenAI, { AzureOpenAI } from "openai";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { isTokentraceError, setup } from "../src/index.js";
+import { isTokentraceError } from "../src/index.js";
+import { setup } from "../src/setup-entry.js";
 import { collect, createHarness, API_KEY } from "./helpers/harness.js";
 import type { Harness } from "./helpers/harness.js";
 

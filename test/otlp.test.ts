@@ -8,8 +8,9 @@ import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { InvalidOptionError, VERSION, memorySink, observe, setup } from "../src/index.js";
-import type { TokentraceHandle } from "../src/index.js";
+import { InvalidOptionError, VERSION, observe } from "../src/index.js";
+import { memorySink, setup } from "../src/setup-entry.js";
+import type { TokentraceHandle } from "../src/setup-entry.js";
 import { otlpSink } from "../src/otlp.js";
 import type { OtlpSinkOptions } from "../src/otlp.js";
 import { DURATION_BUCKETS_SECONDS, TOKEN_USAGE_BUCKETS } from "../src/semconv.js";
@@ -56,6 +57,7 @@ function newClient(): OpenAI {
 /** One plain call, one stream of 4 content chunks, one rate-limited call: known tokens and outcomes. */
 async function makeKnownCalls(openai: OpenAI): Promise<void> {
   server.enqueue({ usage: { prompt_tokens: 12, completion_tokens: 5 } });
+
   await openai.chat.completions.create({ model: "gpt-4o-mini", messages, max_tokens: 50 });
   server.enqueue({ usage: { prompt_tokens: 20, completion_tokens: 4 }, chunks: 4 });
   await collect(await openai.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }));

@@ -7,8 +7,9 @@ import { AggregationTemporality, PeriodicExportingMetricReader } from "@opentele
 import type { PushMetricExporter, ResourceMetrics } from "@opentelemetry/sdk-metrics";
 import type { ReadableSpan, SpanExporter, SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { InvalidOptionError, memorySink, observe, setup } from "../src/index.js";
-import type { SinkLike, TokentraceHandle } from "../src/index.js";
+import { InvalidOptionError, observe } from "../src/index.js";
+import { memorySink, setup } from "../src/setup-entry.js";
+import type { SinkLike, TokentraceHandle } from "../src/setup-entry.js";
 import { setWarningMode } from "../src/internal/report.js";
 import { startMockLLMServer } from "../src/testing/index.js";
 import type { MockLLMServer } from "../src/testing/index.js";

@@ -1,4 +1,4 @@
-/**
+/*
  * The one module that reads environment variables, built on `@opentelemetry/core`'s readers so tokentrace
  * parses them as the OpenTelemetry SDK does (configuration spec, "Environment Variable Specification"):
  * unset, empty and blank are all "not set"; a boolean is `true` or `false` in any case, nothing else; an

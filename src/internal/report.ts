@@ -1,7 +1,7 @@
 import { diag } from "@opentelemetry/api";
 import { envChoice } from "./env.js";
 
-/**
+/*
  * The one place tokentrace's own failures and warnings go. Telemetry must never throw into application
  * code, so every internal failure is caught and handed here: counted per kind, and told to a person once per
  * kind so a bad payload repeated a million times does not flood the app's logs.
@@ -11,6 +11,7 @@ import { envChoice } from "./env.js";
  *   without OpenTelemetry set-up of its own would otherwise never see it);
  * - `stderr`: `diag` and stderr; `diag`: `diag` only; `off`: nowhere.
  */
+/** Where tokentrace's own warnings go: see `SetupOptions.warnings`. */
 export type WarningMode = "auto" | "stderr" | "diag" | "off";
 export const WARNING_MODES: readonly WarningMode[] = ["auto", "stderr", "diag", "off"];
 export const ENV_WARNINGS = "TOKENTRACE_WARNINGS";

@@ -1,4 +1,4 @@
-import { reportInternalError } from "../internal/report.js";
+import { reportInternalError, warnOnce } from "../internal/report.js";
 import type { Usage } from "../usage.js";
 import { estimateTokens } from "./content-parts.js";
 
@@ -157,7 +157,22 @@ function startCounter(encoding: Encoding): Counter {
       settle();
       return counter;
     }
-    const path = tokenizerPath(load, encoding);
+    let path: string;
+    try {
+      path = tokenizerPath(load, encoding);
+    } catch (error) {
+      // An optional peer dependency (issue 11): not installed is a choice, not a failure. Say once how to
+      // get exact estimates; counts stay marked `characters`.
+      if ((error as { code?: unknown } | null)?.code !== "MODULE_NOT_FOUND") throw error;
+      warnOnce(
+        "gpt-tokenizer is not installed, so token estimates (for responses without usage) count about four " +
+          "characters per token (tokentrace.usage.estimate_method = characters). For OpenAI's own encodings: " +
+          "npm install gpt-tokenizer",
+      );
+      counter.state = "failed";
+      settle();
+      return counter;
+    }
     const shared = new Int32Array(new SharedArrayBuffer(8));
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, shared: shared.buffer } });
     // Never keeps the process alive.

@@ -2,17 +2,16 @@ import { TraceFlags } from "@opentelemetry/api";
 import type { Context } from "@opentelemetry/api";
 import { ExportResultCode } from "@opentelemetry/core";
 import type { ExportResult } from "@opentelemetry/core";
-import { OTLPMetricExporter as OTLPJsonMetricExporter } from "@opentelemetry/exporter-metrics-otlp-http";
-import { AggregationTemporalityPreference } from "@opentelemetry/exporter-metrics-otlp-http";
-import { OTLPMetricExporter as OTLPProtobufMetricExporter } from "@opentelemetry/exporter-metrics-otlp-proto";
-import { OTLPTraceExporter as OTLPJsonTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { OTLPTraceExporter as OTLPProtobufTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
-import { PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
+// Types only: the exporters are optional peer dependencies, loaded when a sink needs one (loadExporters).
+import type { OTLPMetricExporterOptions } from "@opentelemetry/exporter-metrics-otlp-http";
+import type { OTLPTraceExporter as OTLPProtobufTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
+import { AggregationTemporality, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
 import type { PushMetricExporter, ResourceMetrics } from "@opentelemetry/sdk-metrics";
 import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from "@opentelemetry/sdk-trace-base";
-import { InvalidOptionError } from "../errors.js";
+import { InvalidOptionError, TokentraceError } from "../errors.js";
 import { envChoice, envInteger, envString } from "../internal/env.js";
+import { requireOptional } from "../internal/optional-package.js";
 import { emit, warnOnce } from "../internal/report.js";
 import { VERSION } from "../version.js";
 import { defineSink } from "./types.js";
@@ -109,6 +108,49 @@ export interface OtlpSink extends Sink {
 
 type Signal = "traces" | "metrics";
 type TraceExporterConfig = NonNullable<ConstructorParameters<typeof OTLPProtobufTraceExporter>[0]>;
+type TraceExporterClass = new (config: TraceExporterConfig) => SpanExporter;
+type MetricExporterClass = new (config: TraceExporterConfig & OTLPMetricExporterOptions) => PushMetricExporter;
+
+/** The package of each signal's exporter, by protocol. */
+const exporterPackages = {
+  traces: {
+    "http/protobuf": "@opentelemetry/exporter-trace-otlp-proto",
+    "http/json": "@opentelemetry/exporter-trace-otlp-http",
+  },
+  metrics: {
+    "http/protobuf": "@opentelemetry/exporter-metrics-otlp-proto",
+    "http/json": "@opentelemetry/exporter-metrics-otlp-http",
+  },
+} as const;
+
+/**
+ * The exporter classes for the signals that are on, loaded now: a missing package throws at `otlpSink()`,
+ * naming every package missing and the command that installs them.
+ */
+function loadExporters(
+  traces: OtlpProtocol | undefined,
+  metrics: OtlpProtocol | undefined,
+): { TraceExporter?: TraceExporterClass; MetricExporter?: MetricExporterClass } {
+  const names = [
+    ...(traces === undefined ? [] : [exporterPackages.traces[traces]]),
+    ...(metrics === undefined ? [] : [exporterPackages.metrics[metrics]]),
+  ];
+  const modules = requireOptional("otlpSink()", names);
+  const exported = (index: number, name: string): unknown => {
+    const value = (modules[index] as Record<string, unknown> | undefined)?.[name];
+    if (typeof value !== "function") {
+      throw new TokentraceError(
+        `otlpSink(): ${names[index] ?? "?"} does not export ${name}; install a supported version (^0.223.0).`,
+      );
+    }
+    return value;
+  };
+  return {
+    TraceExporter: traces === undefined ? undefined : (exported(0, "OTLPTraceExporter") as TraceExporterClass),
+    MetricExporter:
+      metrics === undefined ? undefined : (exported(names.length - 1, "OTLPMetricExporter") as MetricExporterClass),
+  };
+}
 
 const DEFAULT_ENDPOINT = "http://localhost:4318";
 const DEFAULT_PROTOCOL: OtlpProtocol = "http/protobuf";
@@ -167,18 +209,20 @@ export function otlpSink(options: OtlpSinkOptions = {}): OtlpSink {
   const shared = {
     headers: options.headers,
     timeoutMillis: options.timeoutMs,
-    // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- CompressionAlgorithm's values are "gzip" and "none", the strings validateOptions lets through
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- CompressionAlgorithm's values are these very strings ("gzip", "none"); its package (otlp-exporter-base) is not one of ours to import.
     compression: options.compression as TraceExporterConfig["compression"],
     userAgent: `tokentrace/${VERSION}`,
   };
 
+  const { TraceExporter, MetricExporter } = loadExporters(
+    endpoints.traces === undefined ? undefined : protocolFor(options.protocol, "traces"),
+    endpoints.metrics === undefined ? undefined : protocolFor(options.protocol, "metrics"),
+  );
+
   const spanProcessors: SpanProcessor[] = [];
-  if (endpoints.traces !== undefined) {
+  if (endpoints.traces !== undefined && TraceExporter !== undefined) {
     const config = { ...shared, url: endpoints.traces };
-    const exporter =
-      protocolFor(options.protocol, "traces") === "http/json"
-        ? new OTLPJsonTraceExporter(config)
-        : new OTLPProtobufTraceExporter(config);
+    const exporter = new TraceExporter(config);
     spanProcessors.push(
       new BoundedBatchSpanProcessor(
         exporter,
@@ -190,21 +234,20 @@ export function otlpSink(options: OtlpSinkOptions = {}): OtlpSink {
   }
 
   const metricReaders: PeriodicExportingMetricReader[] = [];
-  if (endpoints.metrics !== undefined) {
+  if (endpoints.metrics !== undefined && MetricExporter !== undefined) {
     const config = {
       ...shared,
       url: endpoints.metrics,
+      // The SDK's AggregationTemporality: the exporters accept it, with the values of their own
+      // AggregationTemporalityPreference (DELTA 0, CUMULATIVE 1), so protobuf needs no JSON exporter package.
       temporalityPreference:
         options.temporality === undefined
           ? undefined
           : options.temporality === "delta"
-            ? AggregationTemporalityPreference.DELTA
-            : AggregationTemporalityPreference.CUMULATIVE,
+            ? AggregationTemporality.DELTA
+            : AggregationTemporality.CUMULATIVE,
     };
-    const exporter =
-      protocolFor(options.protocol, "metrics") === "http/json"
-        ? new OTLPJsonMetricExporter(config)
-        : new OTLPProtobufMetricExporter(config);
+    const exporter = new MetricExporter(config);
     const intervalMs = options.metricExportIntervalMs ?? metricExportIntervalFromEnv();
     metricReaders.push(
       new PeriodicExportingMetricReader({

@@ -1,9 +1,11 @@
 import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
+// Types only: the exporter is an optional peer dependency, loaded by the first prometheusSink().
+import type { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { InvalidOptionError } from "../errors.js";
 import { envInteger, envString } from "../internal/env.js";
+import { requireOptional } from "../internal/optional-package.js";
 import { emit, warnOnce } from "../internal/report.js";
 import { defineSink } from "./types.js";
 import type { Sink } from "./types.js";
@@ -82,6 +84,7 @@ export function prometheusSink(options: PrometheusSinkOptions = {}): PrometheusS
       server.close(() => resolve());
       server.closeAllConnections();
     });
+  const ShutdownAwarePrometheusExporter = shutdownAwareExporterClass();
   const exporter = new ShutdownAwarePrometheusExporter(async () => {
     const index = liveSinks.indexOf(sink);
     if (index >= 0) liveSinks.splice(index, 1);
@@ -149,18 +152,32 @@ export function prometheusHandler(sink?: PrometheusSink): PrometheusRequestHandl
   };
 }
 
-/** OpenTelemetry's exporter, with our server (not its own) closed on shutdown. */
-class ShutdownAwarePrometheusExporter extends PrometheusExporter {
-  constructor(private readonly beforeShutdown: () => Promise<void>) {
-    // We run the server ourselves: OpenTelemetry's reads port 0 as "default port" and reports a port in
-    // use only through diag, after the fact.
-    super({ preventServerStart: true });
-  }
+type ShutdownAwareExporterClass = new (beforeShutdown: () => Promise<void>) => PrometheusExporter;
+let shutdownAwareExporter: ShutdownAwareExporterClass | undefined;
 
-  override async onShutdown(): Promise<void> {
-    await this.beforeShutdown();
-    await super.onShutdown();
+/**
+ * OpenTelemetry's exporter, with our server (not its own) closed on shutdown. Defined on first use, from the
+ * optional package: a missing package throws at `prometheusSink()`, naming it and its install command.
+ */
+function shutdownAwareExporterClass(): ShutdownAwareExporterClass {
+  if (shutdownAwareExporter !== undefined) return shutdownAwareExporter;
+  const [exporterModule] = requireOptional("prometheusSink()", ["@opentelemetry/exporter-prometheus"]) as [
+    { PrometheusExporter: typeof PrometheusExporter },
+  ];
+  class ShutdownAwarePrometheusExporter extends exporterModule.PrometheusExporter {
+    constructor(private readonly beforeShutdown: () => Promise<void>) {
+      // We run the server ourselves: OpenTelemetry's reads port 0 as "default port" and reports a port in
+      // use only through diag, after the fact.
+      super({ preventServerStart: true });
+    }
+
+    override async onShutdown(): Promise<void> {
+      await this.beforeShutdown();
+      await super.onShutdown();
+    }
   }
+  shutdownAwareExporter = ShutdownAwarePrometheusExporter;
+  return shutdownAwareExporter;
 }
 
 /** Checks options as JavaScript callers may pass them (anything at all) and fills in the defaults. */

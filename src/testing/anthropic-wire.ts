@@ -1,4 +1,4 @@
-/**
+/*
  * The Anthropic Messages wire format for the mock LLM server: `POST /v1/messages`, answered with a Message
  * JSON body or, when the request has `stream: true`, with the Messages API's server-sent events
  * (`message_start`, `content_block_start` / `_delta` / `_stop`, `ping`, `message_delta`, `message_stop`, and

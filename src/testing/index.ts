@@ -1,4 +1,4 @@
-/**
+/*
  * `tokentrace/testing`: helpers for testing code that calls LLM clients, kept out of the main entry point so
  * production bundles never include a server.
  */

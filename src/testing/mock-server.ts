@@ -1,4 +1,4 @@
-/**
+/*
  * A small in-process HTTP server that speaks the OpenAI and Anthropic wire formats, so tests (ours and our
  * users') can drive the real `openai` and `@anthropic-ai/sdk` clients end to end without network access or
  * API keys. This module only records requests and dispatches them: each route, its reply type and its queue

@@ -1,4 +1,4 @@
-/**
+/*
  * OpenAI's chat completions for the mock LLM server: `POST /v1/chat/completions`, answered with a
  * `chat.completion` JSON body or, with `stream: true`, with its data-only server-sent events (and, when the
  * request asks for `stream_options.include_usage`, a last chunk with the usage and no choices). The server's

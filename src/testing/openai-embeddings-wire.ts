@@ -1,4 +1,4 @@
-/**
+/*
  * OpenAI embeddings for the mock LLM server: `POST /v1/embeddings`, answered with deterministic vectors, as
  * JSON numbers or, for `encoding_format: "base64"` (what the `openai` SDK asks for by default), as base64 of
  * little-endian float32s.

@@ -1,4 +1,4 @@
-/**
+/*
  * The OpenAI Responses API for the mock LLM server: `POST /v1/responses`, answered with a Response JSON body
  * or, when the request has `stream: true`, with the API's named server-sent events (`response.created`,
  * `response.in_progress`, `response.output_item.added` / `.done`, `response.content_part.*`,

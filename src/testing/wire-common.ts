@@ -1,4 +1,4 @@
-/**
+/*
  * What the mock server's wire formats (OpenAI chat, responses, embeddings, completions; Anthropic messages)
  * share: writing JSON and server-sent events, OpenAI-style errors, delays, and the deterministic splitting of
  * text into stream deltas. Only `node:http` types: the testing kit pulls in no

@@ -6,7 +6,8 @@
  * Run: node --import tsx test/helpers/flush-on-exit-child.ts signal|natural
  */
 import OpenAI from "openai";
-import { observe, setup } from "../../src/index.js";
+import { observe } from "../../src/index.js";
+import { setup } from "../../src/setup-entry.js";
 import { otlpSink } from "../../src/otlp.js";
 
 const mode = process.argv[2];

@@ -12,8 +12,9 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import OpenAI from "openai";
-import { observe, setup } from "../../src/index.js";
-import type { TokentraceHandle } from "../../src/index.js";
+import { observe } from "../../src/index.js";
+import { setup } from "../../src/setup-entry.js";
+import type { TokentraceHandle } from "../../src/setup-entry.js";
 import { prometheusSink } from "../../src/prometheus.js";
 import type { PrometheusSink } from "../../src/prometheus.js";
 import { startMockLLMServer } from "../../src/testing/index.js";
@@ -103,8 +104,8 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   let log = "";
-  child.stdout?.on("data", (chunk: Buffer) => (log += chunk.toString()));
-  child.stderr?.on("data", (chunk: Buffer) => (log += chunk.toString()));
+  child.stdout.on("data", (chunk: Buffer) => (log += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (log += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
 
   const url = `http://127.0.0.1:${port}`;

@@ -1,8 +1,8 @@
 import { MeterProvider } from "@opentelemetry/sdk-metrics";
 import { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
-import { memorySink } from "../../src/index.js";
-import type { MemorySink } from "../../src/index.js";
+import { memorySink } from "../../src/setup-entry.js";
+import type { MemorySink } from "../../src/setup-entry.js";
 
 /** Providers over an in-memory sink, and the span look-ups every provider's tests use. */
 export interface TestTelemetry {

@@ -1,4 +1,4 @@
-/**
+/*
  * Arithmetic: the price of one call from a price entry, its usage, the request time and a multiplier (service
  * tier × discount). Pure functions on compiled data; the per-call path of the pricer.
  */

@@ -1,4 +1,4 @@
-/**
+/*
  * The price catalogue: the bundled genai-prices snapshot (src/metrics/price-snapshot.ts) or a user's data file
  * compiled into matchers and sorted rates, plus the two tables tokentrace maintains by hand beside it: which
  * price-data provider a `gen_ai.provider.name` means, and the service-tier multipliers.

@@ -1,4 +1,4 @@
-/**
+/*
  * Model lookup: which catalogue entry prices a model name, tried the way genai-prices' calcPrice does, then
  * through the name forms gateways and clouds use (`provider/` prefixes, Vertex `@`, `ft:`, Bedrock ids).
  */

@@ -1,4 +1,4 @@
-/**
+/*
  * The pricer: prices one call in USD, offline, from the bundled price snapshot (src/metrics/price-snapshot.ts,
  * generated from genai-prices) or from the user's overrides. Everything that can be worked out ahead of a call
  * is worked out in `createPricer`; the per-call path is a cache hit plus a few multiplications.

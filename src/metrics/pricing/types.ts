@@ -1,4 +1,4 @@
-/**
+/*
  * The public shapes of pricing: the `pricing` option, what the pricer is asked about one call, and the price
  * it answers with. Exported from `tokentrace` through `src/metrics/cost.ts`.
  *

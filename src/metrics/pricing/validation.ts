@@ -1,4 +1,4 @@
-/**
+/*
  * Validation of the `pricing` option and of a user's genai-prices data file: set-up misuse throws an
  * `InvalidOptionError` naming the exact field; the result is a clean copy plus the catalogue it prices from.
  */
