@@ -56,6 +56,7 @@ function newClient(): OpenAI {
 /** One plain call, one stream of 4 content chunks, one rate-limited call: known tokens and outcomes. */
 async function makeKnownCalls(openai: OpenAI): Promise<void> {
   server.enqueue({ usage: { prompt_tokens: 12, completion_tokens: 5 } });
+  // eslint-disable-next-line @typescript-eslint/no-deprecated -- max_tokens is what most apps still send; spans must read it
   await openai.chat.completions.create({ model: "gpt-4o-mini", messages, max_tokens: 50 });
   server.enqueue({ usage: { prompt_tokens: 20, completion_tokens: 4 }, chunks: 4 });
   await collect(await openai.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }));
@@ -203,7 +204,7 @@ describe("otlpSink()", () => {
       await makeKnownCalls(observe(newClient()));
       await telemetry.flush();
     } finally {
-      for (const name of Object.keys(variables)) delete process.env[name];
+      for (const name of Object.keys(variables)) Reflect.deleteProperty(process.env, name);
     }
     expect(receiver.requests.length).toBeGreaterThanOrEqual(2);
     for (const request of receiver.requests) {
@@ -215,7 +216,7 @@ describe("otlpSink()", () => {
     expect(receiver.spans).toHaveLength(3);
   });
 
-  it("sends only the signals it is asked for, with a signal-specific endpoint variable taking precedence", async () => {
+  it("sends only the signals it is asked for, with a signal-specific endpoint variable taking precedence", () => {
     process.env["OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"] = `${receiver.url}/custom/metrics`;
     try {
       const sink = otlpSink({ traces: false });
@@ -302,102 +303,6 @@ describe("otlpSink()", () => {
     }
     expect(warnings.filter((warning) => warning.includes("OTEL_EXPORTER_OTLP_PROTOCOL"))).toEqual([
       'tokentrace: OTEL_EXPORTER_OTLP_PROTOCOL="grpc" is not supported by otlpSink (accepted: http/protobuf, http/json); using http/protobuf.',
-    ]);
-  });
-});
-
-describe("otlpSink() never hurts the app", () => {
-  /** Calls the mock server `count` times; returns each call's wall time and the replies' choices. */
-  async function timedCalls(openai: OpenAI, count: number): Promise<{ latenciesMs: number[]; choices: unknown[] }> {
-    const latenciesMs: number[] = [];
-    const choices: unknown[] = [];
-    for (let index = 0; index < count; index++) {
-      const started = performance.now();
-      const reply = await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
-      latenciesMs.push(performance.now() - started);
-      choices.push(reply.choices);
-    }
-    return { latenciesMs, choices };
-  }
-
-  function median(values: number[]): number {
-    const sorted = [...values].sort((a, b) => a - b);
-    return sorted[Math.floor(sorted.length / 2)]!;
-  }
-
-  /**
-   * The app's view with a broken collector: same replies as an unobserved client, every call fast, and
-   * the median within a few milliseconds of the unobserved one. Bounds are generous (a loaded CI machine),
-   * yet far below what waiting on the collector would cost (seconds).
-   */
-  async function expectAppUnaffected(sinkOptions: OtlpSinkOptions): Promise<ReturnType<typeof otlpSink>> {
-    const sink = otlpSink({ url: receiver.url, timeoutMs: 1_500, ...sinkOptions });
-    telemetry = setup({ sinks: [sink] });
-    const baseline = await timedCalls(newClient(), 20);
-    const openai = observe(newClient());
-    await timedCalls(openai, 3); // warm up the observed path
-    // Put exports in flight while the app works.
-    const exporting = telemetry.flush();
-    const observed = await timedCalls(openai, 20);
-    expect(observed.choices).toEqual(baseline.choices);
-    expect(Math.max(...observed.latenciesMs)).toBeLessThan(500);
-    expect(median(observed.latenciesMs)).toBeLessThan(median(baseline.latenciesMs) + 25);
-    const label = "sinks[0] (otlp)";
-    // The sink delivers or drops (and counts) within its own timeout (1.5 s here), inside flushTimeoutMs (5 s).
-    expect(await exporting).toEqual({ ok: true, timedOut: false, flushed: [label], failed: [], pending: [] });
-    expect(await telemetry.flush()).toEqual({ ok: true, timedOut: false, flushed: [label], failed: [], pending: [] });
-    return sink;
-  }
-
-  function dropWarnings(): string[] {
-    return warnings.filter((warning) => warning.includes("otlpSink dropped"));
-  }
-
-  it("leaves results and latency unchanged while the collector is down, counting what it drops and saying so once", async () => {
-    const deadUrl = receiver.url;
-    await receiver.close();
-    receiver = await startOtlpReceiver(); // a live one for afterEach; the sink points at the closed port
-    const sink = await expectAppUnaffected({ url: deadUrl });
-    expect(sink.dropped().spans).toBe(23);
-    expect(sink.dropped().metricDataPoints).toBeGreaterThan(0);
-    expect(dropWarnings()).toHaveLength(2);
-    expect(dropWarnings()[0]).toMatch(
-      new RegExp(
-        `^tokentrace: otlpSink dropped \\d+ (spans|metric data points) for ${deadUrl}/v1/(traces|metrics): .*ECONNREFUSED`,
-      ),
-    );
-    expect(warnings.filter((warning) => warning.startsWith("error:"))).toEqual([]);
-  });
-
-  it("leaves results and latency unchanged while the collector takes 10 s to answer", async () => {
-    receiver.setBehaviour({ delayMs: 10_000 });
-    const sink = await expectAppUnaffected({});
-    expect(sink.dropped().spans).toBe(23);
-    expect(dropWarnings()).toHaveLength(2);
-    expect(dropWarnings().join("\n")).toContain("Request timed out");
-    expect(warnings.filter((warning) => warning.startsWith("error:"))).toEqual([]);
-  });
-
-  it("leaves results and latency unchanged while the collector answers 500", async () => {
-    receiver.setBehaviour({ status: 500 });
-    const sink = await expectAppUnaffected({});
-    expect(sink.dropped().spans).toBe(23);
-    expect(dropWarnings()).toHaveLength(2);
-    expect(dropWarnings()[0]).toContain("HTTP 500 Internal Server Error");
-    // The collector did receive (and decode) them: it is the answer that failed.
-    expect(receiver.spans).toHaveLength(23);
-  });
-
-  it("drops spans beyond maxQueueSize instead of buffering without bound, and counts them", async () => {
-    receiver.setBehaviour({ delayMs: 10_000 });
-    const sink = otlpSink({ url: receiver.url, maxQueueSize: 5, metrics: false, timeoutMs: 1_000 });
-    telemetry = setup({ sinks: [sink] });
-    const openai = observe(newClient());
-    // 5 spans fill the queue and leave as one batch (hanging on the slow collector), 5 more wait, 2 drop.
-    for (let index = 0; index < 12; index++) await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
-    expect(sink.dropped()).toEqual({ spans: 2, metricDataPoints: 0 });
-    expect(dropWarnings()).toEqual([
-      `tokentrace: otlpSink dropped 1 span for ${receiver.url}/v1/traces: the queue of 5 spans waiting for export is full. The app is not affected; further drops are only counted (see the sink's dropped()).`,
     ]);
   });
 });
