@@ -73,7 +73,8 @@ export default defineConfig({
     coverage: {
       provider: "v8",
       include: ["src/**/*.ts"],
-      reporter: ["text-summary", "text", "html"],
+      // The per-file table wide enough for src/'s longest path, the summary last, where a terminal ends.
+      reporter: [["text", { maxCols: 140 }], "text-summary", "html", "json-summary"],
       reportsDirectory: "coverage",
     },
     projects: [
