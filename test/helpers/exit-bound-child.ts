@@ -6,7 +6,6 @@
  *
  * Run: node --import tsx test/helpers/exit-bound-child.ts sigterm|sigint|natural
  */
-import { ExportResultCode } from "@opentelemetry/core";
 import type { ExportResult } from "@opentelemetry/core";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { setup } from "../../src/index.js";
@@ -22,7 +21,6 @@ const hangingExporter: SpanExporter = {
   },
   shutdown: () => new Promise<void>(() => undefined),
 };
-ExportResultCode; // the callback is never called: the point of this exporter
 
 const telemetry = setup({
   serviceName: "exit-bound",

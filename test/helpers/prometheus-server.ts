@@ -103,8 +103,8 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   let log = "";
-  child.stdout?.on("data", (chunk: Buffer) => (log += chunk.toString()));
-  child.stderr?.on("data", (chunk: Buffer) => (log += chunk.toString()));
+  child.stdout.on("data", (chunk: Buffer) => (log += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (log += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
 
   const url = `http://127.0.0.1:${port}`;

@@ -55,7 +55,7 @@ function countingTracerProvider(inner: TracerProvider, counts: { span: Span; end
           };
           return span;
         },
-        startActiveSpan: tracer.startActiveSpan.bind(tracer) as Tracer["startActiveSpan"],
+        startActiveSpan: tracer.startActiveSpan.bind<Tracer["startActiveSpan"]>(tracer),
       };
     },
   };

@@ -129,13 +129,12 @@ export async function runSoak(plan: SoakPlan): Promise<SoakFigures> {
     const way = index % 3;
     const stream = await openStream(Math.floor(index / 3));
     if (way === 0) {
-      for await (const chunk of stream) chunk;
+      for await (const _chunk of stream) {
+        // read to the end
+      }
       made.completed++;
     } else if (way === 1) {
-      for await (const chunk of stream) {
-        chunk;
-        break;
-      }
+      for await (const _chunk of stream) break; // leave after the first chunk
       made.cancelled++;
     } else {
       // Dropped unread: its span ends when the collector reclaims it.
