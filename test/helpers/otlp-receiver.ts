@@ -131,12 +131,12 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     try {
       if (path === "/v1/traces") {
         const payload = json
-          ? JSON.parse(body.toString("utf8"))
+          ? (JSON.parse(body.toString("utf8")) as unknown)
           : ExportTraceServiceRequest.toObject(ExportTraceServiceRequest.decode(body), toObjectOptions);
         spans.push(...spansOf(payload));
       } else if (path === "/v1/metrics") {
         const payload = json
-          ? JSON.parse(body.toString("utf8"))
+          ? (JSON.parse(body.toString("utf8")) as unknown)
           : ExportMetricsServiceRequest.toObject(ExportMetricsServiceRequest.decode(body), toObjectOptions);
         metrics.push(...metricsOf(payload));
       } else {
@@ -210,6 +210,9 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
 // --- decoding: protobufjs objects and OTLP/JSON share field names (lowerCamelCase) ---
 
 type Json = Record<string, unknown>;
+
+/* eslint-disable @typescript-eslint/no-base-to-string -- decoded OTLP values are strings, numbers or booleans
+   (OTLP/JSON, or protobufjs toObject with longs and bytes as strings): String() is the conversion we want. */
 
 function list(value: unknown): Json[] {
   return Array.isArray(value) ? (value as Json[]) : [];
@@ -322,3 +325,4 @@ function idOf(value: unknown): string {
     ? text.toLowerCase()
     : Buffer.from(text, "base64").toString("hex");
 }
+/* eslint-enable @typescript-eslint/no-base-to-string */

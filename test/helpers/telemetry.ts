@@ -14,7 +14,8 @@ export interface TestTelemetry {
   onlySpan(): ReadableSpan;
   /** Wait until `count` spans have ended (stream spans end asynchronously after abort/GC). */
   waitForSpans(count: number, timeoutMs?: number): Promise<ReadableSpan[]>;
-  shutdown(): Promise<void>;
+  // A function property, so `const { shutdown, ...rest } = createTestTelemetry()` is type-safe.
+  shutdown: () => Promise<void>;
 }
 
 export function createTestTelemetry(): TestTelemetry {
