@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-base-to-string -- decoded OTLP JSON: scalars on the wire, turned into strings on purpose */
 /**
  * A local OTLP/HTTP receiver for tests: decodes what OpenTelemetry's exporters really send, protobuf
  * (with the protobufjs code generated from the published opentelemetry-proto definitions, as shipped in

@@ -61,7 +61,7 @@ function viewOf(value: unknown): AppView {
   const prototype =
     value === null || typeof value !== "object" ? null : (Object.getPrototypeOf(value) as object | null);
   // JSON.stringify(undefined) is undefined, whatever its declared type says.
-  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- see above
+
   return { prototype, json: normaliseIds(JSON.stringify(value) ?? "undefined") };
 }
 
