@@ -1,15 +1,14 @@
 import OpenAI from "openai";
-import { diag, DiagLogLevel } from "@opentelemetry/api";
-import type { DiagLogger } from "@opentelemetry/api";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { observe } from "../src/index.js";
 import { setup } from "../src/setup-entry.js";
 import type { TokentraceHandle } from "../src/setup-entry.js";
 import { otlpSink } from "../src/otlp.js";
 import type { OtlpSinkOptions } from "../src/otlp.js";
-import { startMockLLMServer } from "../src/testing/index.js";
 import type { MockLLMServer } from "../src/testing/index.js";
 import { startOtlpReceiver } from "./helpers/otlp-receiver.js";
+import { startOtlpFixture } from "./helpers/otlp-fixture.js";
+import type { OtlpFixture } from "./helpers/otlp-fixture.js";
 import type { OtlpReceiver } from "./helpers/otlp-receiver.js";
 
 /**
@@ -23,27 +22,18 @@ let receiver: OtlpReceiver;
 let telemetry: TokentraceHandle | undefined;
 let warnings: string[];
 
+let fixture: OtlpFixture;
+
 beforeEach(async () => {
-  server = await startMockLLMServer();
-  receiver = await startOtlpReceiver();
-  warnings = [];
-  const logger: DiagLogger = {
-    error: (message) => warnings.push(`error: ${message}`),
-    warn: (message) => warnings.push(message),
-    info: () => {},
-    debug: () => {},
-    verbose: () => {},
-  };
-  diag.setLogger(logger, DiagLogLevel.WARN);
+  fixture = await startOtlpFixture();
+  ({ server, receiver, warnings } = fixture);
 });
 
 afterEach(async () => {
   // Shut down while the receiver still answers (tests that slow it down also set a short timeoutMs).
   await telemetry?.shutdown();
   telemetry = undefined;
-  await receiver.close();
-  await server.close();
-  diag.disable();
+  await fixture.close();
 });
 
 function newClient(): OpenAI {

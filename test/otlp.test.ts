@@ -1,8 +1,6 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import OpenAI from "openai";
-import { diag, DiagLogLevel } from "@opentelemetry/api";
-import type { DiagLogger } from "@opentelemetry/api";
 import { OTLPMetricExporter } from "@opentelemetry/exporter-metrics-otlp-http";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
@@ -14,10 +12,10 @@ import type { TokentraceHandle } from "../src/setup-entry.js";
 import { otlpSink } from "../src/otlp.js";
 import type { OtlpSinkOptions } from "../src/otlp.js";
 import { DURATION_BUCKETS_SECONDS, TOKEN_USAGE_BUCKETS } from "../src/semconv.js";
-import { startMockLLMServer } from "../src/testing/index.js";
 import type { MockLLMServer } from "../src/testing/index.js";
 import { collect } from "./helpers/harness.js";
-import { startOtlpReceiver } from "./helpers/otlp-receiver.js";
+import { startOtlpFixture } from "./helpers/otlp-fixture.js";
+import type { OtlpFixture } from "./helpers/otlp-fixture.js";
 import type { OtlpReceiver, ReceivedMetric } from "./helpers/otlp-receiver.js";
 
 const messages = [{ role: "user" as const, content: "What is the capital of France?" }];
@@ -27,27 +25,18 @@ let receiver: OtlpReceiver;
 let telemetry: TokentraceHandle | undefined;
 let warnings: string[];
 
+let fixture: OtlpFixture;
+
 beforeEach(async () => {
-  server = await startMockLLMServer();
-  receiver = await startOtlpReceiver();
-  warnings = [];
-  const logger: DiagLogger = {
-    error: (message) => warnings.push(`error: ${message}`),
-    warn: (message) => warnings.push(message),
-    info: () => {},
-    debug: () => {},
-    verbose: () => {},
-  };
-  diag.setLogger(logger, DiagLogLevel.WARN);
+  fixture = await startOtlpFixture();
+  ({ server, receiver, warnings } = fixture);
 });
 
 afterEach(async () => {
   // Shut down while the receiver still answers (tests that slow it down also set a short timeoutMs).
   await telemetry?.shutdown();
   telemetry = undefined;
-  await receiver.close();
-  await server.close();
-  diag.disable();
+  await fixture.close();
 });
 
 function newClient(): OpenAI {

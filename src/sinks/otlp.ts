@@ -10,6 +10,7 @@ import type { PushMetricExporter, ResourceMetrics } from "@opentelemetry/sdk-met
 import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { InvalidOptionError, TokentraceError } from "../errors.js";
+import { describeValue } from "../internal/describe-value.js";
 import { envChoice, envInteger, envString } from "../internal/env.js";
 import { requireOptional } from "../internal/optional-package.js";
 import { emit, warnOnce } from "../internal/report.js";
@@ -521,16 +522,5 @@ function validateOptions(value: unknown): asserts value is OtlpSinkOptions {
     if (value !== undefined && !(typeof value === "number" && Number.isInteger(value) && value > 0)) {
       throw new InvalidOptionError(`otlpSink.${key}`, `expected a positive integer, received ${describeValue(value)}.`);
     }
-  }
-}
-
-function describeValue(value: unknown): string {
-  switch (typeof value) {
-    case "string":
-      return `the string ${JSON.stringify(value)}`;
-    case "object":
-      return value === null ? "null" : Array.isArray(value) ? "an array" : "an object";
-    default:
-      return `${typeof value} ${String(value)}`;
   }
 }

@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 // Types only: the exporter is an optional peer dependency, loaded by the first prometheusSink().
 import type { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { InvalidOptionError } from "../errors.js";
+import { describeValue } from "../internal/describe-value.js";
 import { envInteger, envString } from "../internal/env.js";
 import { requireOptional } from "../internal/optional-package.js";
 import { emit, warnOnce } from "../internal/report.js";
@@ -287,15 +288,4 @@ function pathnameOf(url: string | undefined): string | undefined {
 
 function isPort(value: unknown): value is number {
   return typeof value === "number" && Number.isInteger(value) && value >= 0 && value <= 65_535;
-}
-
-function describeValue(value: unknown): string {
-  switch (typeof value) {
-    case "string":
-      return `the string ${JSON.stringify(value)}`;
-    case "object":
-      return value === null ? "null" : Array.isArray(value) ? "an array" : "an object";
-    default:
-      return `${typeof value} ${String(value)}`;
-  }
 }

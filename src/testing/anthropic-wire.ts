@@ -20,6 +20,7 @@ import {
   threePieces,
   validateCommon,
   writeJson,
+  contentText,
 } from "./wire-common.js";
 
 /** The route this module answers. */
@@ -369,16 +370,6 @@ function estimateInputTokens(body: Record<string, unknown>): number {
   }
   if (body["system"] !== undefined) tokens += Math.ceil(contentText(body["system"]).length / 4);
   return tokens;
-}
-
-function contentText(content: unknown): string {
-  if (typeof content === "string") return content;
-  if (!Array.isArray(content)) return "";
-  let text = "";
-  for (const block of content) {
-    if (isRecord(block) && typeof block["text"] === "string") text += block["text"];
-  }
-  return text;
 }
 
 function messageBody(reply: ResolvedReply): Record<string, unknown> {

@@ -21,6 +21,7 @@ import {
   threePieces,
   validateCommon,
   writeJson,
+  contentText,
 } from "./wire-common.js";
 
 /** The route this module answers. */
@@ -256,20 +257,10 @@ function estimatePromptTokens(messages: unknown): number {
   if (!Array.isArray(messages)) return 0;
   let tokens = 0;
   for (const message of messages) {
-    const text = isRecord(message) ? messageText(message["content"]) : "";
+    const text = isRecord(message) ? contentText(message["content"]) : "";
     tokens += Math.ceil(text.length / 4) + 4;
   }
   return tokens;
-}
-
-function messageText(content: unknown): string {
-  if (typeof content === "string") return content;
-  if (!Array.isArray(content)) return "";
-  let text = "";
-  for (const part of content) {
-    if (isRecord(part) && typeof part["text"] === "string") text += part["text"];
-  }
-  return text;
 }
 
 function sendCompletion(response: ServerResponse, reply: ResolvedReply): void {

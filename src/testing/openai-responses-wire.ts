@@ -25,6 +25,7 @@ import {
   threePieces,
   validateCommon,
   writeJson,
+  contentText,
 } from "./wire-common.js";
 
 /** The route this module answers. */
@@ -280,12 +281,6 @@ function estimateInputTokens(body: Record<string, unknown>): number {
   let tokens = texts.reduce((sum, text) => sum + Math.ceil(text.length / 4) + 4, 0);
   if (typeof body["instructions"] === "string") tokens += Math.ceil(body["instructions"].length / 4);
   return tokens;
-}
-
-function contentText(content: unknown): string {
-  if (typeof content === "string") return content;
-  if (!Array.isArray(content)) return "";
-  return content.map((part) => (isRecord(part) && typeof part["text"] === "string" ? part["text"] : "")).join("");
 }
 
 /** An item as it stands when `response.output_item.added` announces it. */

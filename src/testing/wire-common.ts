@@ -250,3 +250,14 @@ function requireDelay(value: number | undefined, name: string): void {
     throw new RangeError(`${name} must be a finite number of at least 0 ms, got ${String(value)}.`);
   }
 }
+
+/** The text of a message's content: a string, or the `text` of each part of an array of parts. */
+export function contentText(content: unknown): string {
+  if (typeof content === "string") return content;
+  if (!Array.isArray(content)) return "";
+  let text = "";
+  for (const part of content) {
+    if (isRecord(part) && typeof part["text"] === "string") text += part["text"];
+  }
+  return text;
+}
