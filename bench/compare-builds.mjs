@@ -7,12 +7,10 @@
  */
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { ExportResultCode } from "@opentelemetry/core";
-import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
-import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { observe } from "../dist/index.js";
+import { benchPipeline } from "./pipeline.mjs";
 import { startServerProcess } from "./server-process.mjs";
 
 const otherDist = process.argv[2];
@@ -68,29 +66,8 @@ const scenarios = [
   },
 ];
 
-class DiscardExporter {
-  export(_spans, done) {
-    done({ code: ExportResultCode.SUCCESS });
-  }
-  shutdown() {
-    return Promise.resolve();
-  }
-  forceFlush() {
-    return Promise.resolve();
-  }
-}
-class IdleMetricReader extends MetricReader {
-  onForceFlush() {
-    return Promise.resolve();
-  }
-  onShutdown() {
-    return Promise.resolve();
-  }
-}
-const providers = {
-  tracerProvider: new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(new DiscardExporter())] }),
-  meterProvider: new MeterProvider({ readers: [new IdleMetricReader()] }),
-};
+const { tracerProvider, meterProvider } = benchPipeline();
+const providers = { tracerProvider, meterProvider };
 
 const trimmedMean = (values) => {
   const kept = [...values].sort((a, b) => a - b).slice(0, Math.ceil(values.length * 0.95));

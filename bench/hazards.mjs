@@ -22,10 +22,8 @@ import { createServer } from "node:http";
 import path from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
-import { ExportResultCode } from "@opentelemetry/core";
-import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
-import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import OpenAI from "openai";
+import { benchPipeline } from "./pipeline.mjs";
 import { startServerProcess } from "./server-process.mjs";
 
 const distURL =
@@ -267,27 +265,7 @@ function makeClients(kinds, baseURL, observeClient, defaultHeaders = {}) {
 
 /** Real OpenTelemetry SDK providers, as in bench/run.mjs: spans batched to an exporter that counts them. */
 function benchTelemetry() {
-  const exporter = {
-    spanCount: 0,
-    lastSpan: undefined,
-    export(spans, resultCallback) {
-      this.spanCount += spans.length;
-      this.lastSpan = spans[spans.length - 1] ?? this.lastSpan;
-      resultCallback({ code: ExportResultCode.SUCCESS });
-    },
-    shutdown: () => Promise.resolve(),
-    forceFlush: () => Promise.resolve(),
-  };
-  class IdleMetricReader extends MetricReader {
-    onForceFlush() {
-      return Promise.resolve();
-    }
-    onShutdown() {
-      return Promise.resolve();
-    }
-  }
-  const tracerProvider = new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(exporter)] });
-  const meterProvider = new MeterProvider({ readers: [new IdleMetricReader()] });
+  const { exporter, tracerProvider, meterProvider } = benchPipeline();
   return {
     exporter,
     providers: { tracerProvider, meterProvider },

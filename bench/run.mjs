@@ -27,13 +27,11 @@
  */
 import { readFileSync } from "node:fs";
 import os from "node:os";
-import { ExportResultCode } from "@opentelemetry/core";
-import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
-import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { observe, VERSION } from "../dist/index.js";
 import { instrumentByHand } from "./by-hand.mjs";
+import { benchPipeline } from "./pipeline.mjs";
 import { startServerProcess } from "./server-process.mjs";
 
 if (typeof global.gc !== "function") {
@@ -143,31 +141,6 @@ const scenarios = [
   anthropicStream("Anthropic stream 200, paced", paced),
 ];
 
-/** Discards spans but counts them, so the run can show that every observed call really made a span. */
-class CountingDiscardExporter {
-  spanCount = 0;
-  export(spans, resultCallback) {
-    this.spanCount += spans.length;
-    resultCallback({ code: ExportResultCode.SUCCESS });
-  }
-  shutdown() {
-    return Promise.resolve();
-  }
-  forceFlush() {
-    return Promise.resolve();
-  }
-}
-
-/** A reader that is never collected from: metric points are aggregated as in production, never exported. */
-class IdleMetricReader extends MetricReader {
-  onForceFlush() {
-    return Promise.resolve();
-  }
-  onShutdown() {
-    return Promise.resolve();
-  }
-}
-
 /** CPU (user + system) microseconds spent on one call. */
 async function cpuMicros(run, client) {
   const before = process.cpuUsage();
@@ -225,9 +198,7 @@ function packageVersion(name) {
   }
 }
 
-const exporter = new CountingDiscardExporter();
-const tracerProvider = new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(exporter)] });
-const meterProvider = new MeterProvider({ readers: [new IdleMetricReader()] });
+const { exporter, tracerProvider, meterProvider } = benchPipeline();
 
 const cpus = os.cpus();
 console.log(`tokentrace ${VERSION} client-side CPU bench`);
