@@ -3,11 +3,8 @@ import { countTokens as countO200k } from "gpt-tokenizer/encoding/o200k_base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { observe, preloadTokenizer } from "../src/index.js";
 import { internalErrorCounts } from "../src/internal/report.js";
-import {
-  MAX_COUNTED_CHARACTERS,
-  estimateTexts,
-  setTokenizerPathForTests,
-} from "../src/providers/openai-token-estimate.js";
+import { MAX_COUNTED_CHARACTERS, setTokenizerPathForTests } from "../src/internal/tokenizer.js";
+import { estimateTexts } from "../src/providers/openai-token-estimate.js";
 import { startMockLLMServer } from "../src/testing/index.js";
 import type { MockLLMServer } from "../src/testing/index.js";
 import { createTestTelemetry } from "./helpers/telemetry.js";

@@ -1,4 +1,5 @@
-import { reportInternalError, warnOnce } from "../internal/report.js";
+import { countTokens, preloadEncoding } from "../internal/tokenizer.js";
+import type { Encoding } from "../internal/tokenizer.js";
 import type { Usage } from "../usage.js";
 import { estimateTokens } from "./content-parts.js";
 
@@ -7,17 +8,11 @@ import { estimateTokens } from "./content-parts.js";
  * usage, injection turned off), always marked `tokentrace.usage.estimated` by the caller, with the method in
  * `tokentrace.usage.estimate_method`.
  *
- * Nothing loads on a call path (issue 10). Evaluating `gpt-tokenizer`'s encodings blocks whichever thread does
- * it for 0.1–0.25 s (measured by bench/first-estimate.mjs; a "background" `import()` on the main thread blocks
- * just as long, only later), so the tokenizer is loaded in a worker thread, started on the first estimate
- * that needs it. Until that worker says it is ready, and wherever it cannot run (no `worker_threads`, Node
- * without `process.getBuiltinModule` before 20.16 in an ES module, a bundle without the package), counts use
- * the cheap rule of about four characters per token, marked `characters`. Once it is ready, a call's texts go
- * to the worker in one message and the call waits for the count (`Atomics.wait`, bounded: at most
- * `MAX_COUNTED_CHARACTERS` of text and `COUNT_TIMEOUT_MS`), so spans still end synchronously.
+ * The counting itself is src/internal/tokenizer.ts (a worker thread, issue 10): this module picks the encoding,
+ * adds the chat formatting and, where the worker cannot count (not ready yet, no `worker_threads`, no
+ * `gpt-tokenizer`, text past its bound, a timeout), uses the cheap rule of about four characters per token,
+ * marked `characters`. Nothing loads on a call path, and spans still end synchronously.
  */
-
-type Encoding = "o200k_base" | "cl100k_base";
 
 /** How an estimate was made: OpenAI's own encoding, or about four characters per token. */
 export type EstimateMethod = "tokenizer" | "characters";
@@ -41,195 +36,6 @@ export function encodingFor(model: string | undefined): Encoding {
 }
 
 /**
- * Longest text (all of a call's texts together) counted with the tokenizer: the worker counts 5–15
- * characters per µs, so the wait stays within a few milliseconds. Longer input uses the cheap rule.
- */
-export const MAX_COUNTED_CHARACTERS = 50_000;
-/**
- * Longest wait for the worker's count before the cheap rule is used instead: a ceiling for a starved or
- * stuck worker, not the usual wait (a warm worker answers a few kilobytes in well under a millisecond).
- */
-export const COUNT_TIMEOUT_MS = 100;
-
-/** Worker thread code (CommonJS, run with `eval`): load the encoding, warm it, then count on request. */
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require("node:worker_threads");
-const shared = new Int32Array(workerData.shared);
-let count;
-try {
-  count = require(workerData.path).countTokens;
-  // Warm the encoder (its caches and the JIT) before saying it is ready, so the first real count is quick.
-  for (let round = 0; round < 20; round++) {
-    count("Warm-up " + round + ": the encoder builds its caches on first use. 0123456789 ünïcödé {\\"json\\": [1, 2]}\\n".repeat(50));
-  }
-} catch (error) {
-  count = undefined;
-  parentPort.postMessage({ type: "failed", message: String(error && error.message || error) });
-}
-if (count !== undefined) {
-  parentPort.postMessage({ type: "ready" });
-  parentPort.on("message", (request) => {
-    let total = 0;
-    try {
-      for (const text of request.texts) total += count(text);
-    } catch {
-      total = -1;
-    }
-    Atomics.store(shared, 1, total);
-    Atomics.store(shared, 0, request.sequence);
-    Atomics.notify(shared, 0);
-  });
-}
-`;
-
-interface WorkerLike {
-  postMessage(message: unknown): void;
-  on(event: string, listener: (value: unknown) => void): unknown;
-  unref(): void;
-}
-
-type WorkerConstructor = new (source: string, options: { eval: true; workerData: unknown }) => WorkerLike;
-
-interface Counter {
-  state: "loading" | "ready" | "failed";
-  /** Settles when the counter is ready or has failed. */
-  settled: Promise<void>;
-  worker?: WorkerLike;
-  /** [0]: sequence number of the last answered request, [1]: its count (-1: the count failed). */
-  shared?: Int32Array;
-  sequence: number;
-}
-
-const counters = new Map<Encoding, Counter>();
-
-type NodeRequire = ((id: string) => unknown) & { resolve(id: string): string };
-
-function builtin(id: string): unknown {
-  const getBuiltinModule = (globalThis.process as { getBuiltinModule?: (id: string) => unknown } | undefined)
-    ?.getBuiltinModule;
-  return getBuiltinModule?.(id);
-}
-
-/** `require` for this module, in the CommonJS build and in the ES module build alike. */
-function nodeRequire(): NodeRequire | undefined {
-  const nodeModule = builtin("node:module") as { createRequire?: (from: string) => NodeRequire } | undefined;
-  if (typeof nodeModule?.createRequire !== "function") return undefined;
-  // In the CommonJS build `__filename` is this file; in an ES module it is not defined and import.meta is.
-  const from = typeof __filename === "string" ? __filename : import.meta.url;
-  return nodeModule.createRequire(from);
-}
-
-/** Where the encoding's module is; replaced only by tests (`setTokenizerPathForTests`). */
-let tokenizerPath = (load: NodeRequire, encoding: Encoding): string =>
-  load.resolve(`gpt-tokenizer/encoding/${encoding}`);
-
-/**
- * Test-only: forget every loaded counter and load the encodings from `path(encoding)` from now on (a missing
- * file stands for a bundle without `gpt-tokenizer`). Without `path`, back to the package. Not public API.
- */
-export function setTokenizerPathForTests(path?: (encoding: Encoding) => string): void {
-  counters.clear();
-  tokenizerPath =
-    path === undefined
-      ? (load, encoding) => load.resolve(`gpt-tokenizer/encoding/${encoding}`)
-      : (_load, encoding) => path(encoding);
-}
-
-/** Start the worker for an encoding; never throws, never waits. */
-function startCounter(encoding: Encoding): Counter {
-  let settle: () => void = () => undefined;
-  const counter: Counter = {
-    state: "loading",
-    settled: new Promise<void>((resolve) => (settle = resolve)),
-    sequence: 0,
-  };
-  const fail = (error: unknown): void => {
-    if (counter.state === "failed") return;
-    counter.state = "failed";
-    reportInternalError("tokenizer-load", error);
-    settle();
-  };
-  try {
-    const Worker = (builtin("node:worker_threads") as { Worker?: WorkerConstructor } | undefined)?.Worker;
-    const load = nodeRequire();
-    if (typeof Worker !== "function" || load === undefined) {
-      counter.state = "failed";
-      settle();
-      return counter;
-    }
-    let path: string;
-    try {
-      path = tokenizerPath(load, encoding);
-    } catch (error) {
-      // An optional peer dependency (issue 11): not installed is a choice, not a failure. Say once how to
-      // get exact estimates; counts stay marked `characters`.
-      if ((error as { code?: unknown } | null)?.code !== "MODULE_NOT_FOUND") throw error;
-      warnOnce(
-        "gpt-tokenizer is not installed, so token estimates (for responses without usage) count about four " +
-          "characters per token (tokentrace.usage.estimate_method = characters). For OpenAI's own encodings: " +
-          "npm install gpt-tokenizer",
-      );
-      counter.state = "failed";
-      settle();
-      return counter;
-    }
-    const shared = new Int32Array(new SharedArrayBuffer(8));
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, shared: shared.buffer } });
-    // Never keeps the process alive.
-    worker.unref();
-    worker.on("message", (message) => {
-      const type = (message as { type?: unknown } | null)?.type;
-      if (type === "ready") {
-        counter.state = "ready";
-        settle();
-      } else if (type === "failed") {
-        fail(new Error(String((message as { message?: unknown }).message)));
-      }
-    });
-    worker.on("error", fail);
-    worker.on("exit", () => fail(new Error("the tokenizer worker exited")));
-    counter.worker = worker;
-    counter.shared = shared;
-  } catch (error) {
-    fail(error);
-  }
-  return counter;
-}
-
-function counterFor(encoding: Encoding): Counter {
-  let counter = counters.get(encoding);
-  if (counter === undefined) {
-    counter = startCounter(encoding);
-    counters.set(encoding, counter);
-  }
-  return counter;
-}
-
-/** Tokens of `texts` with the worker, or undefined when it is not ready, the text is too long, or it timed out. */
-function countWithWorker(counter: Counter, texts: readonly string[], characters: number): number | undefined {
-  if (counter.state !== "ready" || characters > MAX_COUNTED_CHARACTERS) return undefined;
-  const { worker, shared } = counter;
-  if (worker === undefined || shared === undefined) return undefined;
-  const sequence = ++counter.sequence;
-  worker.postMessage({ sequence, texts });
-  const deadline = performance.now() + COUNT_TIMEOUT_MS;
-  for (;;) {
-    const answered = Atomics.load(shared, 0);
-    if (answered === sequence) {
-      const total = Atomics.load(shared, 1);
-      return total >= 0 ? total : undefined;
-    }
-    const remaining = deadline - performance.now();
-    if (remaining <= 0) {
-      reportInternalError("tokenizer-timeout", new Error(`no count within ${COUNT_TIMEOUT_MS} ms`));
-      return undefined;
-    }
-    // Wakes on the worker's notify, or when a late answer to an earlier request lands; then looks again.
-    Atomics.wait(shared, 0, answered, remaining);
-  }
-}
-
-/**
  * Tokens in `texts` together, for a model: with OpenAI's encoding when its worker is ready, otherwise by the
  * cheap rule (and the worker is started, for later calls). Never throws, never blocks for long.
  */
@@ -237,12 +43,8 @@ export function estimateTexts(texts: readonly string[], model: string | undefine
   let characters = 0;
   for (const text of texts) characters += text.length;
   if (characters === 0) return { tokens: 0, method: "tokenizer" };
-  try {
-    const tokens = countWithWorker(counterFor(encodingFor(model)), texts, characters);
-    if (tokens !== undefined) return { tokens, method: "tokenizer" };
-  } catch (error) {
-    reportInternalError("tokenizer-count", error);
-  }
+  const counted = countTokens(encodingFor(model), texts, characters);
+  if (counted !== undefined) return { tokens: counted, method: "tokenizer" };
   let tokens = 0;
   for (const text of texts) tokens += estimateTokens(text.length);
   return { tokens, method: "characters" };
@@ -298,5 +100,5 @@ export function estimatedUsageOf(input: TokenEstimate, output: TokenEstimate | n
  * nothing has yet. For apps that want exact estimates from their first call, and for tests.
  */
 export function preloadTokenizer(model?: string): Promise<void> {
-  return counterFor(encodingFor(model)).settled;
+  return preloadEncoding(encodingFor(model));
 }
