@@ -4,7 +4,8 @@ import type { CallContext, OperationAdapter, PreparedCall, ProviderAdapter } fro
 import type { ActiveCall, Recorder } from "./recorder/call.js";
 import { outcomeOf } from "./recorder/error-class.js";
 import { reportInternalError } from "./internal/report.js";
-import { withoutInjectedUsage } from "./sse-usage-filter.js";
+import { withRewrittenEvents } from "./sse-body-filter.js";
+import type { RawEventRewrite } from "./sse-body-filter.js";
 import { isSdkStream, traceStream } from "./stream-wrapper.js";
 
 /** What an observed client decided once, shared by all its calls. */
@@ -164,19 +165,22 @@ function observeApiPromise(
   // body, so the body is filtered instead (issue 10): withResponse() goes through asResponse() too, and its
   // Response then is a filtered one over the same body, read only if the app reads it (the parsed stream
   // reads the original, and is filtered by its accumulator).
+  // The adapter's rewrite of the raw events, where its request change shows in them (decided once per call).
+  const rewrite = prepared.injectedStreamUsage ? operation.rawStreamEvent?.bind(operation) : undefined;
+  const filterBody =
+    rewrite === undefined ? undefined : (response: unknown): unknown => filteredResponse(response, rewrite);
   const asResponse = promise.asResponse;
   if (typeof asResponse === "function") {
-    const filterBody = prepared.injectedStreamUsage;
     promise.asResponse = function tracedAsResponse(this: SdkApiPromise) {
       if (this.parsedPromise === undefined) rawResponseRequested = true;
       const response = asResponse.call(this);
-      return filterBody ? response.then(filteredResponse) : response;
+      return filterBody === undefined ? response : response.then(filterBody);
     };
   }
 
   if (state.observeApiPromise !== undefined) {
     try {
-      state.observeApiPromise(promise, seeData, prepared.injectedStreamUsage ? filteredResponse : undefined);
+      state.observeApiPromise(promise, seeData, filterBody);
     } catch (error) {
       reportInternalError("observe-promise", error);
     }
@@ -186,12 +190,12 @@ function observeApiPromise(
 /** One filtered Response per original, so `asResponse()` called again returns the same object, as the SDK's does. */
 const filteredResponses = new WeakMap<object, unknown>();
 
-function filteredResponse(response: unknown): unknown {
+function filteredResponse(response: unknown, rewrite: RawEventRewrite): unknown {
   try {
     if (!isResponse(response)) return response;
     let filtered = filteredResponses.get(response);
     if (filtered === undefined) {
-      filtered = withoutInjectedUsage(response);
+      filtered = withRewrittenEvents(response, rewrite);
       filteredResponses.set(response, filtered);
     }
     return filtered;

@@ -15,6 +15,7 @@ import {
   shouldInjectStreamUsage,
   startRecord,
   stringOr,
+  withoutInjectedUsageEvent,
 } from "./openai-payload.js";
 import { estimatedUsageOf, estimateTexts } from "./openai-token-estimate.js";
 import type { TokenEstimate } from "./openai-token-estimate.js";
@@ -123,6 +124,9 @@ export const completionsCreate: OperationAdapter<OpenAIClientTraits> = {
     }
     return facts;
   },
+
+  // The usage chunk tokentrace asked for, kept out of a raw body the app reads too.
+  rawStreamEvent: withoutInjectedUsageEvent,
 
   createStreamAccumulator(prepared: PreparedCall, context: OpenAIContext): StreamAccumulator {
     // Decided once per stream: keep the texts, or only count them.

@@ -195,3 +195,40 @@ export abstract class ChoiceStreamAccumulator<Slot extends ChoiceSlot> implement
 
   abstract finish(): ResponseFacts;
 }
+
+/** The top-level field as the API writes it (`,"usage":null` after `choices`), or first in its object. */
+const NULL_USAGE_FIELD = /,[ \t]*"usage"[ \t]*:[ \t]*null(?=[ \t]*[,}])|(?<=\{[ \t]*)"usage"[ \t]*:[ \t]*null[ \t]*,/g;
+
+/**
+ * One raw SSE event of a stream whose usage chunk tokentrace asked for (`stream_options.include_usage`), as the
+ * server would have sent it without the option (issue 10): the usage event is dropped (`""`) and the
+ * `"usage":null` field the API adds to every other event is cut out, byte for byte. The same rule as the stream
+ * accumulator's: an event whose JSON has no choices (absent or empty) and a `usage` that is not null is the usage
+ * event; `usage: null` elsewhere is the added field. An event it cannot read as JSON, or whose `"usage":null` it
+ * cannot place unambiguously, is kept as it came. `event` is latin1 text, one character per byte.
+ */
+export function withoutInjectedUsageEvent(event: string): string {
+  if (!event.includes('"usage"')) return event;
+  let data: unknown;
+  try {
+    data = JSON.parse(Buffer.from(sseData(event), "latin1").toString("utf8"));
+  } catch {
+    return event;
+  }
+  if (data === null || typeof data !== "object" || Array.isArray(data) || !("usage" in data)) return event;
+  const { usage, choices } = data as { usage: unknown; choices?: unknown };
+  if (usage !== null) return !Array.isArray(choices) || choices.length === 0 ? "" : event;
+  const matches = event.match(NULL_USAGE_FIELD);
+  if (matches?.length !== 1) return event;
+  return event.replace(NULL_USAGE_FIELD, "");
+}
+
+/** An SSE event's data: its `data:` lines' values joined by newlines (the SSE rule). */
+function sseData(event: string): string {
+  const values: string[] = [];
+  for (const line of event.split(/\r\n|\n|\r/)) {
+    if (!line.startsWith("data:")) continue;
+    values.push(line.startsWith("data: ") ? line.slice(6) : line.slice(5));
+  }
+  return values.join("\n");
+}

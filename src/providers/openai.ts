@@ -21,6 +21,7 @@ import {
   shouldInjectStreamUsage,
   startRecord,
   stringOr,
+  withoutInjectedUsageEvent,
 } from "./openai-payload.js";
 import { responsesCreate } from "./openai-responses.js";
 import { IgnoredEntries, MAX_CHOICES, MAX_TOOL_CALLS_PER_CHOICE, SlotTable } from "./payload-bounds.js";
@@ -287,6 +288,9 @@ const chatCompletionsCreate: OperationAdapter<OpenAIClientTraits, ChatPreparedCa
     record.usage = estimateUsage(prepared, estimateTexts(texts, model));
     return record;
   },
+
+  // The usage chunk tokentrace asked for, kept out of a raw body the app reads too.
+  rawStreamEvent: withoutInjectedUsageEvent,
 
   createStreamAccumulator(prepared: ChatPreparedCall, context: OpenAIContext): StreamAccumulator {
     // Decided once per stream: keep the content, or only count it.

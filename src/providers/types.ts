@@ -110,6 +110,12 @@ export interface OperationAdapter<Traits = unknown, Prepared extends PreparedCal
    * call one span (see `LiveCall.lendSpan`).
    */
   bindCall?(args: readonly unknown[], call: LiveCall, context: CallContext<Traits>): unknown[];
+  /**
+   * Optional, for operations whose `prepare` changes a streamed request (`injectedStreamUsage`): one raw SSE
+   * event (latin1 text, one character per byte, its blank line included) as the server would have sent it
+   * without the change; `""` drops it. The core applies it to the raw body an app reads (`asResponse()`).
+   */
+  rawStreamEvent?(event: string): string;
 }
 
 /** How a run ended, as a run helper's result tells it. */
