@@ -1,0 +1,3 @@
+{
+  "targets": [{ "target_name": "callgrind", "sources": ["addon.c"] }]
+}
