@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import OpenAI from "openai";
 import { countTokens as countO200k } from "gpt-tokenizer/encoding/o200k_base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -97,6 +98,24 @@ describe("token estimates", () => {
       method: "tokenizer",
     });
     expect(internalErrorCounts().get("tokenizer-timeout")).toBeUndefined();
+  });
+
+  it("stop waiting on a stalled worker: after one timeout, calls count characters at once until it catches up", async () => {
+    setTokenizerPathForTests(() => fileURLToPath(new URL("./fixtures/tokenizer/slow-encoding.cjs", import.meta.url)));
+    try {
+      await preloadTokenizer("gpt-4o-mini");
+      const before = internalErrorCounts().get("tokenizer-timeout") ?? 0;
+      expect(estimateTexts(["STALL here"], "gpt-4o-mini")).toEqual({ tokens: 3, method: "characters" });
+      expect(internalErrorCounts().get("tokenizer-timeout")).toBe(before + 1);
+      // The worker is still busy with the stalled request: no second 100 ms wait behind it.
+      expect(estimateTexts(["Hello"], "gpt-4o-mini")).toEqual({ tokens: 2, method: "characters" });
+      expect(internalErrorCounts().get("tokenizer-timeout")).toBe(before + 1);
+      // Once it has answered the stalled request, it counts again.
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect(estimateTexts(["Hello"], "gpt-4o-mini")).toEqual({ tokens: 5, method: "tokenizer" });
+    } finally {
+      setTokenizerPathForTests();
+    }
   });
 
   it("fall back to the character rule, marked, when the tokenizer cannot be loaded, and report it once", async () => {

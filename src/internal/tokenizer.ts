@@ -178,6 +178,9 @@ function countWithWorker(counter: Counter, texts: readonly string[], characters:
   if (counter.state !== "ready" || characters > MAX_COUNTED_CHARACTERS) return undefined;
   const { worker, shared } = counter;
   if (worker === undefined || shared === undefined) return undefined;
+  // A request that timed out is still ahead in the worker's queue: waiting behind it would stall this call
+  // too, and every call after it. Count cheaply until the worker has caught up.
+  if (Atomics.load(shared, 0) !== counter.sequence) return undefined;
   const sequence = ++counter.sequence;
   worker.postMessage({ sequence, texts });
   const deadline = performance.now() + COUNT_TIMEOUT_MS;
