@@ -57,7 +57,7 @@ function specificName(fields: ErrorFields): string | undefined {
 }
 
 /** Codes and types worth keeping without the text: short identifiers, never free text a server echoed. */
-const identifier = /^[\w.:-]{1,64}$/;
+export const identifier = /^[\w.:-]{1,64}$/;
 
 /**
  * `error.type`: the SDK error class the error's fields stand for (`RateLimitError` for a 429), else its
@@ -65,7 +65,9 @@ const identifier = /^[\w.:-]{1,64}$/;
  * built from the event's body) is named by the event's own error type instead (e.g. `overloaded_error`).
  */
 export function errorType(error: unknown): string {
-  if (error instanceof ProviderFailure) return error.type;
+  // A failure reported as data carries the payload's own code: kept only as a short identifier, like the
+  // server's codes below, since it lands in `error.type`, the status message and a metric attribute set.
+  if (error instanceof ProviderFailure) return identifier.test(error.type) ? error.type : "_OTHER";
   if (error === null || typeof error !== "object") return "_OTHER";
   const fields = error as ErrorFields;
   const name = specificName(fields);

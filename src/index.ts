@@ -1,5 +1,5 @@
-// The main entry: `observe()` and what its signature and errors need. It loads `@opentelemetry/api` only,
-// never the OpenTelemetry SDK: an app with its own NodeSDK pays for nothing it did not ask for (issue 11).
+// The main entry: `observe()` and what its signature and errors need. It loads `@opentelemetry/api` and
+// `@opentelemetry/core` (its environment readers), never the OpenTelemetry SDK: an app with its own NodeSDK pays for nothing it did not ask for (issue 11).
 // Whatever builds providers (`setup()`, the console and memory sinks) is in `tokentrace/setup`.
 export { observe } from "./observe.js";
 export type { ObserveOptions } from "./config.js";

@@ -166,7 +166,7 @@ function observeApiPromise(
   // Response then is a filtered one over the same body, read only if the app reads it (the parsed stream
   // reads the original, and is filtered by its accumulator).
   // The adapter's rewrite of the raw events, where its request change shows in them (decided once per call).
-  const rewrite = prepared.injectedStreamUsage ? operation.rawStreamEvent?.bind(operation) : undefined;
+  const rewrite = prepared.injectedStreamUsage ? operation.rawStreamEvent : undefined;
   const filterBody =
     rewrite === undefined ? undefined : (response: unknown): unknown => filteredResponse(response, rewrite);
   const asResponse = promise.asResponse;

@@ -8,10 +8,10 @@
  * `onInvalid` (the raw text, as set), so the caller words the warning and names its default. The readers
  * do not warn themselves: `internal/report.ts` reads its own variable through here.
  */
-import { getBooleanFromEnv, getNumberFromEnv, getStringFromEnv } from "@opentelemetry/core";
+import { getStringFromEnv } from "@opentelemetry/core";
 
 /** Told the raw value of a variable a reader rejected. */
-export type OnInvalidEnv = (raw: string) => void;
+type OnInvalidEnv = (raw: string) => void;
 
 /** A string, as set (not trimmed); `undefined` when unset, empty or blank. */
 export function envString(name: string): string | undefined {
@@ -31,7 +31,7 @@ export function envBoolean(name: string, onInvalid: OnInvalidEnv): boolean | und
     onInvalid(raw);
     return undefined;
   }
-  return getBooleanFromEnv(name);
+  return value === "true";
 }
 
 /** An integer from `minimum` to `maximum` (inclusive); `undefined` when not set or out of range. */
@@ -43,9 +43,8 @@ export function envInteger(
 ): number | undefined {
   const raw = getStringFromEnv(name);
   if (raw === undefined) return undefined;
-  // A non-number is caught here so it gets one warning (the caller's, naming the default), not core's as well.
-  const value = Number.isNaN(Number(raw)) ? undefined : getNumberFromEnv(name);
-  if (value !== undefined && Number.isSafeInteger(value) && value >= minimum && value <= maximum) return value;
+  const value = Number(raw.trim());
+  if (Number.isSafeInteger(value) && value >= minimum && value <= maximum) return value;
   onInvalid(raw);
   return undefined;
 }

@@ -1,3 +1,4 @@
+import { identifier } from "../error-facts.js";
 import { isObject } from "./json.js";
 
 /**
@@ -44,9 +45,6 @@ export function observeOpenAIApiPromise(
     };
   }
 }
-
-/** Codes worth keeping without the text: short identifiers, never free text a server echoed. */
-const identifier = /^[\w.:-]{1,64}$/;
 
 /**
  * openai v7 gives an `error` event's APIError the literal type "error": its code says more. Only for an

@@ -115,7 +115,7 @@ export interface OperationAdapter<Traits = unknown, Prepared extends PreparedCal
    * event (latin1 text, one character per byte, its blank line included) as the server would have sent it
    * without the change; `""` drops it. The core applies it to the raw body an app reads (`asResponse()`).
    */
-  rawStreamEvent?(event: string): string;
+  readonly rawStreamEvent?: (event: string) => string;
 }
 
 /** How a run ended, as a run helper's result tells it. */

@@ -23,8 +23,6 @@ import type { MetricFacts } from "./metric-points.js";
 import { startAttributes, writeError, writeSpan } from "./span-attributes.js";
 import type { CallSummary } from "./span-attributes.js";
 
-export type { CallOutcome } from "./error-class.js";
-
 /** One call in flight. `end()` may be called any number of times; only the first counts. */
 export interface ActiveCall extends LiveCall {
   readonly request: RequestFacts;
@@ -129,7 +127,7 @@ export class Recorder {
   finish(call: Call, ended: CallOutcome, given: ResponseFacts | undefined): void {
     const accumulator = call.accumulator;
     const response =
-      (accumulator !== undefined ? guard("finish-record", () => accumulator.finish()) : given) ?? noResponseFacts();
+      (accumulator !== undefined ? guard("finish-record", () => accumulator.finish()) : given) ?? NO_RESPONSE;
     call.response = response;
     const ignoredEntries = response.ignoredEntries;
     if (ignoredEntries !== undefined) {

@@ -29,5 +29,3 @@ export function errorClassifier(adapterErrorType?: (error: unknown) => string | 
   if (adapterErrorType === undefined) return errorType;
   return (error) => adapterErrorType(error) ?? errorType(error);
 }
-
-export { errorType };

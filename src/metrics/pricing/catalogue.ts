@@ -59,14 +59,14 @@ export const SERVICE_TIER_MULTIPLIERS: readonly ServiceTierMultiplier[] = [
 ];
 
 /** The table compiled for the per-call path: tier → its rows, each with sets and maps to look in. */
-export interface ServiceTierRule {
+interface ServiceTierRule {
   readonly providers: ReadonlySet<string> | undefined;
   readonly multiplier: number;
   readonly byModel: ReadonlyMap<string, number>;
 }
 export type ServiceTierTable = ReadonlyMap<string, readonly ServiceTierRule[]>;
 
-export function compileServiceTiers(rows: readonly ServiceTierMultiplier[]): ServiceTierTable {
+function compileServiceTiers(rows: readonly ServiceTierMultiplier[]): ServiceTierTable {
   const table = new Map<string, ServiceTierRule[]>();
   for (const row of rows) {
     const rule: ServiceTierRule = {
@@ -109,7 +109,7 @@ export const providerIdsBySemconvName: ReadonlyMap<string, string> = new Map([
 // ---------------------------------------------------------------------------------------------------------
 // Compiled price data.
 
-export type Matcher = (lowerName: string) => boolean;
+type Matcher = (lowerName: string) => boolean;
 
 /** Rates with every field present; tiers sorted by start. */
 export interface Rates {
