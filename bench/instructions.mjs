@@ -1,34 +1,33 @@
 /**
- * Deterministic overhead (issue #17, work in progress): instructions executed per call, counted by Valgrind's
- * Callgrind around each measured call only, in the main thread. Run: `npm run bench:instructions` (builds
- * tokentrace and the tiny Callgrind addon in bench/callgrind/, then runs each client and workload in its own
- * process under Valgrind; about 50 s per process).
+ * Deterministic overhead (issue #17): instructions executed per call, counted by Valgrind's Callgrind around each
+ * measured call only, in the main thread, with garbage collection reported apart. Run: `npm run bench:instructions`
+ * (builds tokentrace and the tiny Callgrind addon in bench/callgrind/, then runs every client and workload in its
+ * own process under Valgrind, two at a time).
  *
- * - Each process: warm-up calls run uninstrumented (`--instr-atstart=no`, so V8 reaches its steady state at a
- *   fraction of Valgrind's instrumented cost), a full GC, instrumentation on, three more unmeasured calls, then
- *   collection on and off around each measured call (the addon's client requests); the median call of the main
- *   thread's dumps is the figure (the first measured call still costs ~20x: Valgrind translating paths).
- * - Node runs with `--single-threaded` (no concurrent compiler or GC threads), so what the main thread executes
- *   does not depend on when a background thread finishes.
- * - The mock server is a separate process, not run under Valgrind.
- * - Clients: the raw client; the raw client with OpenTelemetry's AsyncLocalStorage context manager enabled;
- *   tokentrace with its defaults and the bench's exporting pipeline (bench/pipeline.mjs).
+ * What makes the counts repeat:
+ * - Transport: an in-memory `fetch` (bench/replay-transport.mjs) replays the embedded mock server's reply for
+ *   each distinct request, one server-sent event per read. Sockets and undici's timers would otherwise decide
+ *   chunk boundaries and add timer work depending on how fast Valgrind runs.
+ * - Exporting pipeline (bench/pipeline.mjs): a batch span processor and a meter provider with a reader, as an
+ *   app has; the processor's timer never fires, spans are exported by hand between measured calls.
+ * - Node runs with `--single-threaded` (no concurrent compiler or GC threads); warm-up calls run uninstrumented
+ *   (`--instr-atstart=no`) until V8's code is in its steady state; three more calls after instrumentation starts
+ *   are not counted (Valgrind translating code it has not run instrumented), then collection is on from just
+ *   before each measured call to a `setImmediate` after it (so trailing work of the call counts).
+ * - GC apart: a call's instructions inside V8's collector entry points (`Heap::CollectGarbage`, incremental
+ *   marking steps) are subtracted from it and reported as the average over the measured calls; what drives them
+ *   is the heap a call allocates, reported as well (measured on calls without a GC in them).
  *
- * Known limits, for #17 to finish: the non-streaming workload repeats within 1%; the stream workload does not
- * yet (its chunks reach the client in socket reads whose boundaries vary from run to run). The "context active"
- * client only enables the manager; its promise hooks start only once a context is entered, so that baseline
- * is not yet what an app with an SDK pays. "With a GC before each call" is the call measured right after a
- * forced GC (colder caches), not garbage collection reported apart. No peers yet. Timer-driven work (the batch
- * span processor's scheduled export, the metric reader) runs on wall-clock time, which Valgrind stretches by
- * however loaded the machine is: for the same build, the two runs of one invocation agree within 1%, but
- * separate invocations gave 1.9 M, 2.8 M and (on a loaded machine) 15 M per call. Before the figures can be
- * trusted, take timers out of the measured window (an exporting pipeline driven by hand between calls).
+ * Clients: `raw` (the bare client); `raw, context active` (OpenTelemetry's AsyncLocalStorage context manager
+ * registered and each call run inside `context.with`, as in any app whose OpenTelemetry SDK exports spans: the
+ * baseline every instrumentation is measured against); tokentrace with content capture off and on; and each
+ * peer of bench/peers.mjs whose provider matches the workload, all with the context active.
  *
- * `node bench/instructions.mjs [--runs N] [--calls N]` (env BENCH_WORKLOADS, BENCH_CLIENTS: `|`-separated
- * names); internal: `--child <workload> <client> <calls> <gc|no-gc>`.
+ * `node bench/instructions.mjs [--runs N] [--calls N] [--jobs N] [--json FILE]` (env BENCH_WORKLOADS,
+ * BENCH_CLIENTS: `|`-separated names); internal: `--child <workload> <client> <calls> <result file>`.
  */
-import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -37,150 +36,335 @@ import { fileURLToPath } from "node:url";
 const here = fileURLToPath(new URL(".", import.meta.url));
 const words = ["the", "prince", "returns", "to", "find", "his", "father", "dead", "and", "uncle", "crowned"];
 const streamText = Array.from({ length: 200 }, (_, index) => words[index % words.length]).join(" ");
+const systemText = "You are a concise assistant.";
+const userText = "Summarise the plot of Hamlet in one sentence.";
 const messages = [
-  { role: "system", content: "You are a concise assistant." },
-  { role: "user", content: "Summarise the plot of Hamlet in one sentence." },
+  { role: "system", content: systemText },
+  { role: "user", content: userText },
 ];
+const replies = {
+  chat: { chunks: 200, text: streamText },
+  responses: { chunks: 200, output: [{ type: "message", text: streamText }] },
+  anthropic: { chunks: 200, content: [{ type: "text", text: streamText }] },
+};
 
-const selected = process.env["BENCH_WORKLOADS"]?.split("|");
-const allWorkloads = {
+const drain = async (stream) => {
+  for await (const _event of stream);
+};
+const chatStream = async (client) =>
+  drain(await client.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }));
+
+/** Each workload: the provider it calls, uninstrumented warm-up calls, and one measured unit of work. */
+export const allWorkloads = {
   "chat, non-streaming": {
-    reply: {},
-    warmUp: 3000,
+    provider: "openai",
+    warmUp: 2000,
     run: (client) => client.chat.completions.create({ model: "gpt-4o-mini", messages }),
   },
-  "chat, 200-chunk stream": {
-    reply: { chunks: 200, text: streamText },
-    warmUp: 400,
-    run: async (client) => {
-      const stream = await client.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true });
-      for await (const _chunk of stream);
-    },
+  "chat, 200-chunk stream": { provider: "openai", warmUp: 300, run: chatStream },
+  "Responses, 200-delta stream": {
+    provider: "openai",
+    warmUp: 300,
+    run: async (client) => drain(await client.responses.create({ model: "gpt-4o-mini", input: messages, stream: true })),
+  },
+  "Anthropic, 200-delta stream": {
+    provider: "anthropic",
+    warmUp: 300,
+    run: async (client) =>
+      drain(
+        await client.messages.create({
+          model: "claude-sonnet-4-5",
+          max_tokens: 1024,
+          system: systemText,
+          messages: [{ role: "user", content: userText }],
+          stream: true,
+        }),
+      ),
+  },
+  "32 concurrent chat streams": {
+    provider: "openai",
+    warmUp: 12,
+    run: (client) => Promise.all(Array.from({ length: 32 }, () => chatStream(client))),
   },
 };
-const workloads = Object.fromEntries(
-  Object.entries(allWorkloads).filter(([name]) => selected === undefined || selected.includes(name)),
-);
-const clients = (process.env["BENCH_CLIENTS"] ?? "raw|raw, context active|tokentrace").split("|");
+
+const baseClients = ["raw", "raw, context active", "tokentrace", "tokentrace, content on"];
+const defaultSdks = ["openai", "@anthropic-ai/sdk"];
+/** The row a client's added cost is counted from: the raw client of the same SDK, context active. */
+const baselineOf = (peer) =>
+  peer === undefined || defaultSdks.includes(peer.sdk) ? "raw, context active" : `raw, context active, ${peer.sdk}`;
 
 const argv = process.argv.slice(2);
-if (argv[0] === "--child") await child(argv[1], argv[2], Number(argv[3]), argv[4] === "gc");
-else await parent();
 
-async function child(workloadName, clientName, calls, gcEveryCall) {
-  const { startServerProcess } = await import("./server-process.mjs");
-  const { default: OpenAI } = await import("openai");
+async function loadPeers() {
+  const file = join(here, "peers.mjs");
+  return existsSync(file) ? (await import(file)).peers : {};
+}
+
+async function child(workloadName, clientName, calls, resultFile) {
   const workload = allWorkloads[workloadName];
   const callgrind = createRequire(import.meta.url)("./callgrind/build/Release/callgrind.node");
-  const { stop, baseURL } = await startServerProcess(workload.reply);
-  let client = new OpenAI({ baseURL, apiKey: "sk-bench", maxRetries: 0 });
-  if (clientName !== "raw") {
-    const { context } = await import("@opentelemetry/api");
+  const peer = (await loadPeers())[clientName];
+  const contextActive = clientName !== "raw";
+  const api = await import("@opentelemetry/api");
+  if (contextActive) {
     const { AsyncLocalStorageContextManager } = await import("@opentelemetry/context-async-hooks");
-    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    api.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   }
-  if (clientName === "tokentrace") {
+  const { benchPipeline } = await import("./pipeline.mjs");
+  const pipeline = clientName.startsWith("tokentrace") || peer !== undefined ? benchPipeline({ exportByHand: true }) : undefined;
+  // A peer registers the providers itself, the way its docs say (bench/peers.mjs); a raw row on another SDK
+  // version than the default ("raw, context active, anthropic-v0") is the baseline of the peers that run on it.
+  const sdk = /, (openai-v\d+|anthropic-v\d+)$/.exec(clientName)?.[1];
+  const classes =
+    peer !== undefined
+      ? await peer.instrument(pipeline)
+      : {
+          OpenAI: (await import(sdk?.startsWith("openai") ? sdk : "openai")).default,
+          Anthropic: (await import(sdk?.startsWith("anthropic") ? sdk : "@anthropic-ai/sdk")).default,
+        };
+  const transport = await import("./replay-transport.mjs").then(({ startReplayTransport }) =>
+    startReplayTransport(replies),
+  );
+  const options = { apiKey: "sk-bench", maxRetries: 0, fetch: transport.fetch };
+  let client =
+    workload.provider === "openai"
+      ? new classes.OpenAI({ ...options, baseURL: transport.baseURL })
+      : new classes.Anthropic({ ...options, baseURL: transport.anthropicURL });
+  if (clientName.startsWith("tokentrace")) {
     const { observe } = await import("../dist/index.js");
-    const { benchPipeline } = await import("./pipeline.mjs");
-    const { tracerProvider, meterProvider } = benchPipeline();
-    client = observe(client, { tracerProvider, meterProvider });
+    client = observe(client, {
+      tracerProvider: pipeline.tracerProvider,
+      meterProvider: pipeline.meterProvider,
+      captureContent: clientName === "tokentrace, content on",
+    });
   }
-  // Valgrind runs the warm-up uninstrumented (`--instr-atstart=no`), at a fraction of its instrumented cost,
-  // so V8 can reach its steady state first.
-  for (let call = 0; call < workload.warmUp; call++) await workload.run(client);
-  global.gc();
+  const requestContext = api.ROOT_CONTEXT.setValue(api.createContextKey("tokentrace bench request"), true);
+  const call = contextActive ? () => api.context.with(requestContext, workload.run, undefined, client) : () => workload.run(client);
+  const exportSpans = async () => pipeline?.tracerProvider.forceFlush();
+
+  for (let index = 0; index < workload.warmUp; index++) {
+    await call();
+    await exportSpans();
+  }
+  // Every request the measured calls make has been seen: the server goes, so nothing of it runs while counting.
+  const distinctRequests = transport.recorded;
+  await transport.close();
+  // No forced GC here: V8 drops optimised code and feedback in a forced full GC, and the calls after it would
+  // measure recompilation.
   callgrind.instrument();
-  // The first calls after instrumentation starts pay for Valgrind's retranslation, not counted either.
-  for (let call = 0; call < 3; call++) await workload.run(client);
-  for (let call = 0; call < calls; call++) {
-    if (gcEveryCall) global.gc();
-    // Only the call itself is counted: collection is on from here to its end.
-    callgrind.start();
-    await workload.run(client);
-    callgrind.stop();
+  for (let index = 0; index < 10; index++) {
+    await call();
+    await exportSpans();
   }
-  await stop();
+  const heapUsed = [];
+  const v8 = await import("node:v8");
+  for (let index = 0; index < calls; index++) {
+    const before = v8.getHeapStatistics().used_heap_size;
+    callgrind.start();
+    await call();
+    await new Promise((resolve) => setImmediate(resolve));
+    callgrind.stop();
+    heapUsed.push(v8.getHeapStatistics().used_heap_size - before);
+    await exportSpans();
+  }
+  writeFileSync(resultFile, JSON.stringify({ heapUsed, distinctRequests, coverage: await coverageOf(pipeline) }));
+}
+
+/** What the client recorded on its last span and which metrics it fed, read from the pipeline after the run. */
+async function coverageOf(pipeline) {
+  if (pipeline === undefined) return undefined;
+  await pipeline.tracerProvider.forceFlush();
+  const span = pipeline.exporter.lastSpan;
+  const { resourceMetrics } = await pipeline.reader.collect();
+  const metrics = resourceMetrics.scopeMetrics.flatMap((scope) => scope.metrics.map((metric) => metric.descriptor.name));
+  if (span === undefined) return { spans: pipeline.exporter.spanCount, metrics };
+  const attributes = span.attributes;
+  const text = JSON.stringify([attributes, span.events.map((event) => event.attributes)]);
+  const tokens = Object.entries(attributes).find(
+    ([key, value]) => /output_tokens|completion_tokens|token_count\.completion/.test(key) && typeof value === "number",
+  );
+  return {
+    spans: pipeline.exporter.spanCount,
+    name: span.name,
+    attributeCount: Object.keys(attributes).length,
+    outputTokens: tokens === undefined ? undefined : `${tokens[0]}=${tokens[1]}`,
+    inputContent: text.includes("Summarise the plot of Hamlet"),
+    outputContent: text.includes("prince returns to find"),
+    cost: Object.keys(attributes).some((key) => /cost/.test(key)),
+    metrics: [...new Set(metrics)].sort(),
+  };
+}
+
+/** The instructions of one Callgrind dump (the summary line) and the part of them inside V8's collector. */
+export function readDump(text) {
+  const summary = /^summary:\s+(\d+)/m.exec(text);
+  if (summary === null) throw new Error("a Callgrind dump without a summary line");
+  // Function names are compressed: the first mention is `(id) name`, later ones `(id)`.
+  const names = new Map();
+  const nameOf = (reference) => {
+    const match = /^\((\d+)\)(?: (.*))?$/.exec(reference);
+    if (match === null) return reference;
+    if (match[2] !== undefined) names.set(match[1], match[2]);
+    return names.get(match[1]) ?? "";
+  };
+  let caller = "";
+  let callee = "";
+  let inCall = false;
+  let gc = 0;
+  for (const line of text.split("\n")) {
+    if (line.startsWith("fn=")) caller = nameOf(line.slice(3));
+    else if (line.startsWith("cfn=")) callee = nameOf(line.slice(4));
+    else if (line.startsWith("calls=")) inCall = true;
+    else if (inCall) {
+      // The line after `calls=` is the call's position and its inclusive cost.
+      inCall = false;
+      if (isCollector(callee) && !isCollector(caller)) gc += Number(line.split(" ")[1]);
+    }
+  }
+  return { total: Number(summary[1]), gc };
+}
+
+const isCollector = (name) =>
+  /^v8::internal::(Heap::CollectGarbage\(|Heap::CollectAllGarbage|Heap::CollectAllAvailableGarbage|IncrementalMarking::(AdvanceOnAllocation|Step|Start|AdvanceAndFinalizeIfComplete|AdvanceAndFinalizeIfNecessary)|ScavengeJob|MinorGCJob|MemoryReducer)/.test(
+    name,
+  );
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+};
+
+/** One client and workload in a fresh process under Callgrind: per measured call, instructions outside GC, GC, heap. */
+export async function measure(workloadName, clientName, calls) {
+  const directory = mkdtempSync(join(tmpdir(), "tokentrace-callgrind-"));
+  try {
+    const resultFile = join(directory, "result.json");
+    const args = [
+      "--tool=callgrind",
+      "--collect-atstart=no",
+      "--instr-atstart=no",
+      "--separate-threads=yes",
+      `--callgrind-out-file=${join(directory, "cg.out")}`,
+      process.execPath,
+      "--single-threaded",
+      "--expose-gc",
+      ...(process.env["BENCH_NODE_FLAGS"]?.split(" ").filter(Boolean) ?? []),
+      join(here, "instructions.mjs"),
+      "--child",
+      workloadName,
+      clientName,
+      String(calls),
+      resultFile,
+    ];
+    const stderr = await new Promise((resolve, reject) => {
+      const process = spawn("valgrind", args, { stdio: ["ignore", "ignore", "pipe"] });
+      let output = "";
+      process.stderr.on("data", (data) => (output += data));
+      process.on("error", reject);
+      process.on("exit", (code) => (code === 0 ? resolve(output) : reject(new Error(`${clientName} / ${workloadName}: exit ${code}\n${output.slice(-3000)}`))));
+    });
+    // One dump per measured call per thread (`cg.out.<n>-<thread>`); thread 01 is the main thread.
+    const dumps = readdirSync(directory)
+      .filter((file) => /\.\d+-01$/.test(file))
+      .sort((a, b) => Number(/\.(\d+)-01$/.exec(a)[1]) - Number(/\.(\d+)-01$/.exec(b)[1]))
+      .map((file) => readDump(readFileSync(join(directory, file), "utf8")));
+    if (dumps.length !== calls) throw new Error(`expected ${calls} dumps of the main thread, found ${dumps.length}\n${stderr.slice(-2000)}`);
+    const result = JSON.parse(readFileSync(resultFile, "utf8"));
+    const withoutGc = dumps.filter((dump) => dump.gc === 0);
+    if (process.env["BENCH_KEEP_DUMPS"] === "1") console.log(`  per call: ${dumps.map((dump) => `${(dump.total / 1e6).toFixed(3)}${dump.gc > 0 ? `(gc ${(dump.gc / 1e6).toFixed(3)})` : ""}`).join(" ")}`);
+    return {
+      instructions: median(dumps.map((dump) => dump.total - dump.gc)),
+      gc: dumps.reduce((sum, dump) => sum + dump.gc, 0) / dumps.length,
+      gcCalls: dumps.length - withoutGc.length,
+      heapBytes: median(result.heapUsed.filter((_, index) => dumps[index].gc === 0)),
+      coverage: result.coverage,
+    };
+  } finally {
+    // BENCH_KEEP_DUMPS=1 keeps each process's dumps for `callgrind_annotate`, and prints where.
+    if (process.env["BENCH_KEEP_DUMPS"] === "1") console.log(`  (dumps of ${clientName} / ${workloadName}: ${directory})`);
+    else rmSync(directory, { recursive: true, force: true });
+  }
 }
 
 async function parent() {
   const option = (name, fallback) => {
     const index = argv.indexOf(name);
-    return index === -1 ? fallback : Number(argv[index + 1]);
+    return index === -1 ? fallback : argv[index + 1];
   };
-  const runs = option("--runs", 2);
-  const calls = option("--calls", 7);
-  const version = spawnSync("valgrind", ["--version"], { encoding: "utf8" });
-  if (version.status !== 0) {
+  const runs = Number(option("--runs", 2));
+  const calls = Number(option("--calls", 15));
+  const jobs = Number(option("--jobs", 2));
+  const jsonFile = option("--json", undefined);
+  const version = await new Promise((resolve) => {
+    const process = spawn("valgrind", ["--version"]);
+    let output = "";
+    process.stdout?.on("data", (data) => (output += data));
+    process.on("error", () => resolve(undefined));
+    process.on("exit", (code) => resolve(code === 0 ? output.trim() : undefined));
+  });
+  if (version === undefined) {
     console.error("bench/instructions.mjs needs Valgrind: apt-get install valgrind");
     process.exit(1);
   }
-  console.log(`instructions per call (Callgrind, main thread), ${calls} calls per process, ${runs} runs`);
-  console.log(`${version.stdout.trim()}  node ${process.version}\n`);
-  for (const workloadName of Object.keys(workloads)) {
-    const rows = [];
-    for (const clientName of clients) {
-      const perRun = [];
-      const gcApart = [];
-      for (let run = 0; run < runs; run++) {
-        perRun.push(measure(workloadName, clientName, calls, false));
-        if (run === 0) gcApart.push(measure(workloadName, clientName, calls, true));
-      }
-      rows.push({ clientName, perRun, gcApart: gcApart[0] });
+  const peers = await loadPeers();
+  const selectedWorkloads = process.env["BENCH_WORKLOADS"]?.split("|") ?? Object.keys(allWorkloads);
+  const selectedClients = process.env["BENCH_CLIENTS"]?.split("|") ?? [...baseClients, ...Object.keys(peers)];
+  const tasks = [];
+  for (const workloadName of selectedWorkloads) {
+    const workload = allWorkloads[workloadName];
+    if (workload === undefined) throw new Error(`unknown workload ${workloadName}`);
+    const clientNames = [];
+    for (const clientName of selectedClients) {
+      const peer = peers[clientName];
+      if (peer !== undefined && peer.provider !== workload.provider) continue;
+      const base = baselineOf(peer);
+      if (!clientNames.includes(base) && clientName !== "raw") clientNames.push(base);
+      if (!clientNames.includes(clientName)) clientNames.push(clientName);
     }
-    const base = rows.find((row) => row.clientName === "raw, context active")?.perRun[0];
+    for (const clientName of clientNames)
+      for (let run = 0; run < runs; run++) tasks.push({ workloadName, clientName, run });
+  }
+  console.log(`instructions per call (Callgrind, main thread, GC apart), ${calls} calls per process, ${runs} runs`);
+  console.log(`${version}  node ${process.version}  ${tasks.length} processes, ${jobs} at a time\n`);
+  const started = Date.now();
+  let next = 0;
+  const worker = async () => {
+    while (next < tasks.length) {
+      const task = tasks[next++];
+      task.result = await measure(task.workloadName, task.clientName, calls);
+    }
+  };
+  await Promise.all(Array.from({ length: jobs }, worker));
+
+  const figures = {};
+  for (const workloadName of selectedWorkloads) {
+    const rows = tasks.filter((task) => task.workloadName === workloadName);
+    const clientNames = [...new Set(rows.map((task) => task.clientName))];
+    const resultsOf = (name) => rows.filter((task) => task.clientName === name).map((task) => task.result);
+    const baseOf = (clientName) => resultsOf(baselineOf(peers[clientName]))[0]?.instructions;
     console.log(workloadName);
-    for (const { clientName, perRun, gcApart } of rows) {
-      const spread = ((Math.max(...perRun) - Math.min(...perRun)) / Math.min(...perRun)) * 100;
-      const added =
-        clientName === "tokentrace" && base !== undefined
-          ? `  +${((perRun[0] - base) / 1e6).toFixed(3)} M over context-active`
-          : "";
+    figures[workloadName] = {};
+    for (const clientName of clientNames) {
+      const results = resultsOf(clientName);
+      const values = results.map((result) => result.instructions);
+      const spread = ((Math.max(...values) - Math.min(...values)) / Math.min(...values)) * 100;
+      const first = results[0];
+      const added = clientName.startsWith("raw") ? undefined : values[0] - baseOf(clientName);
+      figures[workloadName][clientName] = { instructions: values, added, gc: first.gc, heapBytes: first.heapBytes, coverage: first.coverage };
       console.log(
-        `  ${clientName.padEnd(22)} ${perRun.map((value) => (value / 1e6).toFixed(3)).join(" / ")} M` +
-          `  (runs within ${spread.toFixed(2)}%; with a GC before each call, the call alone: ${(gcApart / 1e6).toFixed(3)} M)${added}`,
+        `  ${clientName.padEnd(34)} ${values.map((value) => (value / 1e6).toFixed(3)).join(" / ")} M` +
+          `  (within ${spread.toFixed(2)}%)` +
+          (added === undefined ? "" : `  added ${(added / 1e6).toFixed(3)} M`) +
+          `  GC ${(first.gc / 1e6).toFixed(3)} M/call (${first.gcCalls} of ${calls} calls)  heap ${(first.heapBytes / 1024).toFixed(1)} KiB/call`,
       );
+      if (first.coverage !== undefined) console.log(`  ${"".padEnd(34)} ${JSON.stringify(first.coverage)}`);
     }
   }
+  console.log(`\n${((Date.now() - started) / 1000).toFixed(0)} s`);
+  if (jsonFile !== undefined)
+    writeFileSync(jsonFile, `${JSON.stringify({ date: new Date().toISOString().slice(0, 10), node: process.version, valgrind: version, calls, figures }, null, 2)}\n`);
 }
 
-/** Instructions per measured call of one client and workload, in a fresh process under Callgrind. */
-function measure(workloadName, clientName, calls, gcEveryCall) {
-  const directory = mkdtempSync(join(tmpdir(), "tokentrace-callgrind-"));
-  try {
-    execFileSync(
-      "valgrind",
-      [
-        "--tool=callgrind",
-        "--collect-atstart=no",
-        "--instr-atstart=no",
-        "--separate-threads=yes",
-        `--callgrind-out-file=${join(directory, "cg.out")}`,
-        process.execPath,
-        "--single-threaded",
-        "--expose-gc",
-        join(here, "instructions.mjs"),
-        "--child",
-        workloadName,
-        clientName,
-        String(calls),
-        gcEveryCall ? "gc" : "no-gc",
-      ],
-      { stdio: ["ignore", "ignore", "pipe"], maxBuffer: 64 * 1024 * 1024 },
-    );
-    // One dump per measured call per thread (`cg.out.<n>-<thread>`); thread 01 is the main thread. The median
-    // call: the first measured call after instrumentation starts costs an order of magnitude more (Valgrind
-    // translating code paths it has not run instrumented yet), and medians leave such outliers out.
-    const perCall = [];
-    for (const file of readdirSync(directory)) {
-      if (!/\.\d+-01$/.test(file)) continue;
-      const summary = /^summary:\s+(\d+)/m.exec(readFileSync(join(directory, file), "utf8"));
-      if (summary !== null) perCall.push(Number(summary[1]));
-    }
-    if (perCall.length !== calls)
-      throw new Error(`expected ${calls} dumps of the main thread, found ${perCall.length}`);
-    perCall.sort((a, b) => a - b);
-    return perCall[Math.floor(perCall.length / 2)];
-  } finally {
-    rmSync(directory, { recursive: true, force: true });
-  }
-}
+if (argv[0] === "--child") await child(argv[1], argv[2], Number(argv[3]), argv[4]);
+else if (import.meta.url === `file://${process.argv[1]}`) await parent();
