@@ -77,8 +77,9 @@ export const peers = {
   },
   // Spans only. Content as span attributes by default (`traceContent`, as for its OpenAI instrumentation).
   // Declares `@anthropic-ai/sdk` >=0.9.1 but cannot patch 1.x: it wraps `Anthropic.Completions.prototype.create`
-  // too, and 1.x has no `Completions` (the legacy Text Completions API is gone), so both its require hook and
-  // `manuallyInstrument()` throw before patching anything. It runs on the newest 0.x, `anthropic-v0` (0.133.0,
+  // too, and 1.x has no `Completions` (the legacy Text Completions API is gone): `manuallyInstrument()` throws
+  // before patching anything, and with the instrumentation enabled `require("@anthropic-ai/sdk")` itself throws
+  // (its require hook does the same wraps). It runs on the newest 0.x, `anthropic-v0` (0.133.0,
   // which also predates the SDK's own tracing).
   "traceloop-anthropic": {
     provider: "anthropic",
