@@ -9,10 +9,12 @@
  *   each distinct request, one server-sent event per read. Sockets and undici's timers would otherwise decide
  *   chunk boundaries and add timer work depending on how fast Valgrind runs.
  * - Exporting pipeline (bench/pipeline.mjs): a batch span processor and a meter provider with a reader, as an
- *   app has; the processor's timer never fires, spans are exported by hand between measured calls.
+ *   app has. The processor's timer never fires: spans are exported by hand during the warm-up and once after
+ *   it; from then on they only queue (its batch and queue sizes are large enough), as between two exports in an
+ *   app, so no export lands in a counted call.
  * - Node runs with `--single-threaded` (no concurrent compiler or GC threads); warm-up calls run uninstrumented
- *   (`--instr-atstart=no`) until V8's code is in its steady state; three more calls after instrumentation starts
- *   are not counted (Valgrind translating code it has not run instrumented), then collection is on from just
+ *   (`--instr-atstart=no`) until V8's code is in its steady state (a forced GC there would drop optimised
+ *   code, so there is none); ten more calls after instrumentation starts are not counted (Valgrind translating code it has not run instrumented), then collection is on from just
  *   before each measured call to a `setImmediate` after it (so trailing work of the call counts).
  * - GC apart: a call's instructions inside V8's collector entry points (`Heap::CollectGarbage`, incremental
  *   marking steps) are subtracted from it and reported as the average over the measured calls; what drives them
@@ -22,6 +24,9 @@
  * registered and each call run inside `context.with`, as in any app whose OpenTelemetry SDK exports spans: the
  * baseline every instrumentation is measured against); tokentrace with content capture off and on; and each
  * peer of bench/peers.mjs whose provider matches the workload, all with the context active.
+ *
+ * Also "by hand" on the non-streaming call: the raw client with tokentrace's telemetry written out by hand against
+ * the OpenTelemetry SDK (bench/by-hand.mjs), what the SDK alone costs to record it.
  *
  * `node bench/instructions.mjs [--runs N] [--calls N] [--jobs N] [--json FILE]` (env BENCH_WORKLOADS,
  * BENCH_CLIENTS: `|`-separated names); internal: `--child <workload> <client> <calls> <result file>`.
@@ -65,7 +70,8 @@ export const allWorkloads = {
   "Responses, 200-delta stream": {
     provider: "openai",
     warmUp: 300,
-    run: async (client) => drain(await client.responses.create({ model: "gpt-4o-mini", input: messages, stream: true })),
+    run: async (client) =>
+      drain(await client.responses.create({ model: "gpt-4o-mini", input: messages, stream: true })),
   },
   "Anthropic, 200-delta stream": {
     provider: "anthropic",
@@ -88,7 +94,7 @@ export const allWorkloads = {
   },
 };
 
-const baseClients = ["raw", "raw, context active", "tokentrace", "tokentrace, content on"];
+const baseClients = ["raw", "raw, context active", "by hand", "tokentrace", "tokentrace, content on"];
 const defaultSdks = ["openai", "@anthropic-ai/sdk"];
 /** The row a client's added cost is counted from: the raw client of the same SDK, context active. */
 const baselineOf = (peer) =>
@@ -112,7 +118,10 @@ async function child(workloadName, clientName, calls, resultFile) {
     api.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   }
   const { benchPipeline } = await import("./pipeline.mjs");
-  const pipeline = clientName.startsWith("tokentrace") || peer !== undefined ? benchPipeline({ exportByHand: true }) : undefined;
+  const pipeline =
+    clientName.startsWith("tokentrace") || clientName === "by hand" || peer !== undefined
+      ? benchPipeline({ exportByHand: true })
+      : undefined;
   // A peer registers the providers itself, the way its docs say (bench/peers.mjs); a raw row on another SDK
   // version than the default ("raw, context active, anthropic-v0") is the baseline of the peers that run on it.
   const sdk = /, (openai-v\d+|anthropic-v\d+)$/.exec(clientName)?.[1];
@@ -133,30 +142,42 @@ async function child(workloadName, clientName, calls, resultFile) {
       : new classes.Anthropic({ ...options, baseURL: transport.anthropicURL });
   if (clientName.startsWith("tokentrace")) {
     const { observe } = await import("../dist/index.js");
+    // BENCH_TOKENTRACE_PARTS (attribution, not figures): "nospans" gives tokentrace a provider whose sampler
+    // drops every span, "nometrics" the no-op meter provider.
+    const exp = process.env["BENCH_TOKENTRACE_PARTS"] ?? "";
+    const { AlwaysOffSampler, BasicTracerProvider } = await import("@opentelemetry/sdk-trace-base");
     client = observe(client, {
-      tracerProvider: pipeline.tracerProvider,
-      meterProvider: pipeline.meterProvider,
+      tracerProvider: exp.includes("nospans")
+        ? new BasicTracerProvider({ sampler: new AlwaysOffSampler() })
+        : pipeline.tracerProvider,
+      meterProvider: exp.includes("nometrics") ? api.metrics.getMeterProvider() : pipeline.meterProvider,
       captureContent: clientName === "tokentrace, content on",
     });
   }
+  if (clientName === "by hand") {
+    const { instrumentByHand } = await import("./by-hand.mjs");
+    client = instrumentByHand(client, pipeline);
+  }
   const requestContext = api.ROOT_CONTEXT.setValue(api.createContextKey("tokentrace bench request"), true);
-  const call = contextActive ? () => api.context.with(requestContext, workload.run, undefined, client) : () => workload.run(client);
+  const call = contextActive
+    ? () => api.context.with(requestContext, workload.run, undefined, client)
+    : () => workload.run(client);
   const exportSpans = async () => pipeline?.tracerProvider.forceFlush();
 
   for (let index = 0; index < workload.warmUp; index++) {
     await call();
-    await exportSpans();
+    if (index % 64 === 63) await exportSpans();
   }
+  await exportSpans();
   // Every request the measured calls make has been seen: the server goes, so nothing of it runs while counting.
   const distinctRequests = transport.recorded;
   await transport.close();
   // No forced GC here: V8 drops optimised code and feedback in a forced full GC, and the calls after it would
   // measure recompilation.
   callgrind.instrument();
-  for (let index = 0; index < 10; index++) {
-    await call();
-    await exportSpans();
-  }
+  // From here on spans only queue, as between two exports of an app's batch span processor (whose timer is
+  // running): no export lands inside a counted call.
+  for (let index = 0; index < 10; index++) await call();
   const heapUsed = [];
   const v8 = await import("node:v8");
   for (let index = 0; index < calls; index++) {
@@ -166,7 +187,6 @@ async function child(workloadName, clientName, calls, resultFile) {
     await new Promise((resolve) => setImmediate(resolve));
     callgrind.stop();
     heapUsed.push(v8.getHeapStatistics().used_heap_size - before);
-    await exportSpans();
   }
   writeFileSync(resultFile, JSON.stringify({ heapUsed, distinctRequests, coverage: await coverageOf(pipeline) }));
 }
@@ -177,7 +197,9 @@ async function coverageOf(pipeline) {
   await pipeline.tracerProvider.forceFlush();
   const span = pipeline.exporter.lastSpan;
   const { resourceMetrics } = await pipeline.reader.collect();
-  const metrics = resourceMetrics.scopeMetrics.flatMap((scope) => scope.metrics.map((metric) => metric.descriptor.name));
+  const metrics = resourceMetrics.scopeMetrics.flatMap((scope) =>
+    scope.metrics.map((metric) => metric.descriptor.name),
+  );
   if (span === undefined) return { spans: pipeline.exporter.spanCount, metrics };
   const attributes = span.attributes;
   const text = JSON.stringify([attributes, span.events.map((event) => event.attributes)]);
@@ -248,6 +270,11 @@ export async function measure(workloadName, clientName, calls) {
       `--callgrind-out-file=${join(directory, "cg.out")}`,
       process.execPath,
       "--single-threaded",
+      // Garbage collection without time-driven parts: incremental marking (whose write barriers slow the code
+      // that runs while it is on) and the memory reducer (which collects on a timer) are off; a full GC then
+      // runs at once, inside the collector's entry point, and is reported apart whole.
+      "--no-incremental-marking",
+      "--no-memory-reducer",
       "--expose-gc",
       ...(process.env["BENCH_NODE_FLAGS"]?.split(" ").filter(Boolean) ?? []),
       join(here, "instructions.mjs"),
@@ -262,17 +289,25 @@ export async function measure(workloadName, clientName, calls) {
       let output = "";
       process.stderr.on("data", (data) => (output += data));
       process.on("error", reject);
-      process.on("exit", (code) => (code === 0 ? resolve(output) : reject(new Error(`${clientName} / ${workloadName}: exit ${code}\n${output.slice(-3000)}`))));
+      process.on("exit", (code) =>
+        code === 0
+          ? resolve(output)
+          : reject(new Error(`${clientName} / ${workloadName}: exit ${code}\n${output.slice(-3000)}`)),
+      );
     });
     // One dump per measured call per thread (`cg.out.<n>-<thread>`); thread 01 is the main thread.
     const dumps = readdirSync(directory)
       .filter((file) => /\.\d+-01$/.test(file))
       .sort((a, b) => Number(/\.(\d+)-01$/.exec(a)[1]) - Number(/\.(\d+)-01$/.exec(b)[1]))
       .map((file) => readDump(readFileSync(join(directory, file), "utf8")));
-    if (dumps.length !== calls) throw new Error(`expected ${calls} dumps of the main thread, found ${dumps.length}\n${stderr.slice(-2000)}`);
+    if (dumps.length !== calls)
+      throw new Error(`expected ${calls} dumps of the main thread, found ${dumps.length}\n${stderr.slice(-2000)}`);
     const result = JSON.parse(readFileSync(resultFile, "utf8"));
     const withoutGc = dumps.filter((dump) => dump.gc === 0);
-    if (process.env["BENCH_KEEP_DUMPS"] === "1") console.log(`  per call: ${dumps.map((dump) => `${(dump.total / 1e6).toFixed(3)}${dump.gc > 0 ? `(gc ${(dump.gc / 1e6).toFixed(3)})` : ""}`).join(" ")}`);
+    if (process.env["BENCH_KEEP_DUMPS"] === "1")
+      console.log(
+        `  per call: ${dumps.map((dump) => `${(dump.total / 1e6).toFixed(3)}${dump.gc > 0 ? `(gc ${(dump.gc / 1e6).toFixed(3)})` : ""}`).join(" ")}`,
+      );
     return {
       instructions: median(dumps.map((dump) => dump.total - dump.gc)),
       gc: dumps.reduce((sum, dump) => sum + dump.gc, 0) / dumps.length,
@@ -282,7 +317,8 @@ export async function measure(workloadName, clientName, calls) {
     };
   } finally {
     // BENCH_KEEP_DUMPS=1 keeps each process's dumps for `callgrind_annotate`, and prints where.
-    if (process.env["BENCH_KEEP_DUMPS"] === "1") console.log(`  (dumps of ${clientName} / ${workloadName}: ${directory})`);
+    if (process.env["BENCH_KEEP_DUMPS"] === "1")
+      console.log(`  (dumps of ${clientName} / ${workloadName}: ${directory})`);
     else rmSync(directory, { recursive: true, force: true });
   }
 }
@@ -293,7 +329,7 @@ async function parent() {
     return index === -1 ? fallback : argv[index + 1];
   };
   const runs = Number(option("--runs", 2));
-  const calls = Number(option("--calls", 15));
+  const calls = Number(option("--calls", 25));
   const jobs = Number(option("--jobs", 2));
   const jsonFile = option("--json", undefined);
   const version = await new Promise((resolve) => {
@@ -318,6 +354,7 @@ async function parent() {
     for (const clientName of selectedClients) {
       const peer = peers[clientName];
       if (peer !== undefined && peer.provider !== workload.provider) continue;
+      if (clientName === "by hand" && workloadName !== "chat, non-streaming") continue;
       const base = baselineOf(peer);
       if (!clientNames.includes(base) && clientName !== "raw") clientNames.push(base);
       if (!clientNames.includes(clientName)) clientNames.push(clientName);
@@ -351,7 +388,13 @@ async function parent() {
       const spread = ((Math.max(...values) - Math.min(...values)) / Math.min(...values)) * 100;
       const first = results[0];
       const added = clientName.startsWith("raw") ? undefined : values[0] - baseOf(clientName);
-      figures[workloadName][clientName] = { instructions: values, added, gc: first.gc, heapBytes: first.heapBytes, coverage: first.coverage };
+      figures[workloadName][clientName] = {
+        instructions: values,
+        added,
+        gc: first.gc,
+        heapBytes: first.heapBytes,
+        coverage: first.coverage,
+      };
       console.log(
         `  ${clientName.padEnd(34)} ${values.map((value) => (value / 1e6).toFixed(3)).join(" / ")} M` +
           `  (within ${spread.toFixed(2)}%)` +
@@ -363,7 +406,10 @@ async function parent() {
   }
   console.log(`\n${((Date.now() - started) / 1000).toFixed(0)} s`);
   if (jsonFile !== undefined)
-    writeFileSync(jsonFile, `${JSON.stringify({ date: new Date().toISOString().slice(0, 10), node: process.version, valgrind: version, calls, figures }, null, 2)}\n`);
+    writeFileSync(
+      jsonFile,
+      `${JSON.stringify({ date: new Date().toISOString().slice(0, 10), node: process.version, valgrind: version, calls, figures }, null, 2)}\n`,
+    );
 }
 
 if (argv[0] === "--child") await child(argv[1], argv[2], Number(argv[3]), argv[4]);

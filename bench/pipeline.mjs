@@ -34,12 +34,14 @@ export class IdleMetricReader extends MetricReader {
 /**
  * A fresh pipeline: the exporter (to count spans), the reader, and the two providers to hand to `observe()`.
  * `{ exportByHand: true }` (the deterministic bench): the batch span processor never exports on its own timer
- * (its scheduled delay is the longest a timer takes), so the caller exports between measured calls with
+ * (its scheduled delay is the longest a timer takes, its batch as large as its queue), so the caller exports between measured calls with
  * `tracerProvider.forceFlush()` and no export lands inside one.
  */
 export function benchPipeline({ exportByHand = false } = {}) {
   const exporter = new CountingDiscardExporter();
-  const batching = exportByHand ? { scheduledDelayMillis: 2 ** 31 - 1 } : {};
+  const batching = exportByHand
+    ? { scheduledDelayMillis: 2 ** 31 - 1, maxExportBatchSize: 8192, maxQueueSize: 8192 }
+    : {};
   const tracerProvider = new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(exporter, batching)] });
   const reader = new IdleMetricReader();
   const meterProvider = new MeterProvider({ readers: [reader] });

@@ -22,7 +22,9 @@ export async function startReplayTransport({ chat = {}, responses = {}, anthropi
     if (url.endsWith("/messages")) server.enqueueAnthropic(anthropic);
     const response = await globalThis.fetch(url, init);
     const text = await response.text();
-    const headers = [...response.headers].filter(([name]) => !["content-length", "connection", "keep-alive", "date", "transfer-encoding"].includes(name));
+    const headers = [...response.headers].filter(
+      ([name]) => !["content-length", "connection", "keep-alive", "date", "transfer-encoding"].includes(name),
+    );
     const isEventStream = (response.headers.get("content-type") ?? "").includes("text/event-stream");
     const pieces = isEventStream ? text.split(/(?<=\n\n)/) : [text];
     return { status: response.status, headers, chunks: pieces.map((piece) => encoder.encode(piece)) };
