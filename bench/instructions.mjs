@@ -67,6 +67,21 @@ export const allWorkloads = {
     run: (client) => client.chat.completions.create({ model: "gpt-4o-mini", messages }),
   },
   "chat, 200-chunk stream": { provider: "openai", warmUp: 300, run: chatStream },
+  // The app asks for the usage chunk itself, so tokentrace adds nothing to the request: this shows what the
+  // stream above pays for the usage tokentrace asks for (the extra bytes the SDK reads, and hiding them).
+  "chat, 200-chunk stream, app asks for usage": {
+    provider: "openai",
+    warmUp: 300,
+    run: async (client) =>
+      drain(
+        await client.chat.completions.create({
+          model: "gpt-4o-mini",
+          messages,
+          stream: true,
+          stream_options: { include_usage: true },
+        }),
+      ),
+  },
   "Responses, 200-delta stream": {
     provider: "openai",
     warmUp: 300,

@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import type { MeterProvider, TracerProvider } from "@opentelemetry/api";
 import { InvalidOptionError } from "./errors.js";
 import { envBoolean, envInteger, envString } from "./internal/env.js";
@@ -140,6 +141,7 @@ const knownOptions: ReadonlySet<string> = new Set([
   "providerName",
 ]);
 
+// Imported, not the global: Node's global `performance` is a lazy accessor, a getter call on every read.
 const defaultNow = (): number => performance.now();
 
 /**
