@@ -109,7 +109,14 @@ export const allWorkloads = {
   },
 };
 
-const baseClients = ["raw", "raw, context active", "by hand", "tokentrace", "tokentrace, content on"];
+const baseClients = [
+  "raw",
+  "raw, context active",
+  "by hand",
+  "tokentrace",
+  "tokentrace, content on",
+  "tokentrace, context and stage",
+];
 const defaultSdks = ["openai", "@anthropic-ai/sdk"];
 /** The row a client's added cost is counted from: the raw client of the same SDK, context active. */
 const baselineOf = (peer) =>
@@ -169,14 +176,22 @@ async function child(workloadName, clientName, calls, resultFile) {
       captureContent: clientName === "tokentrace, content on",
     });
   }
+  // Issue 12: the call inside withContext() and one stage, whose span goes to the same pipeline (stages use the
+  // global providers when there is no setup()).
+  let run = workload.run;
+  if (clientName === "tokentrace, context and stage") {
+    const { withAgent, withContext } = await import("../dist/index.js");
+    api.trace.setGlobalTracerProvider(pipeline.tracerProvider);
+    api.metrics.setGlobalMeterProvider(pipeline.meterProvider);
+    const values = { userId: "user-42", sessionId: "session-7", tags: ["bench"] };
+    run = (tracedClient) => withContext(values, () => withAgent("bench-agent", () => workload.run(tracedClient)));
+  }
   if (clientName === "by hand") {
     const { instrumentByHand } = await import("./by-hand.mjs");
     client = instrumentByHand(client, pipeline);
   }
   const requestContext = api.ROOT_CONTEXT.setValue(api.createContextKey("tokentrace bench request"), true);
-  const call = contextActive
-    ? () => api.context.with(requestContext, workload.run, undefined, client)
-    : () => workload.run(client);
+  const call = contextActive ? () => api.context.with(requestContext, run, undefined, client) : () => run(client);
   const exportSpans = async () => pipeline?.tracerProvider.forceFlush();
 
   for (let index = 0; index < workload.warmUp; index++) {

@@ -104,6 +104,16 @@ export interface ObserveOptions {
    * @example observe(new OpenAI({ baseURL: "https://llm-gateway.internal/v1" }), { providerName: "openai" })
    */
   providerName?: string;
+  /**
+   * Write `user.hash` (HMAC-SHA256 of the user id under `key`, hex) instead of `user.id`, for the user ids of
+   * `withContext()` and of the request's own fields, when ids must not leave the process. The same id gives
+   * the same hash, so one user's calls can still be grouped. `key`: a secret of at least 16 characters.
+   *
+   * Default: off (`user.id` is written as given).
+   *
+   * @example setup({ sinks: [otlpSink()], hashUserId: { key: process.env.USER_HASH_KEY! } })
+   */
+  hashUserId?: { key: string };
 }
 
 /** Options after validation and defaults, decided once per observed client. */
@@ -118,10 +128,12 @@ export interface ResolvedOptions {
   now: () => number;
   pricing: PricingOptions | undefined;
   providerName: string | undefined;
+  hashUserId: { key: string } | undefined;
 }
 
 export const DEFAULT_MAX_CONTENT_LENGTH = 16_384;
 const MIN_MAX_CONTENT_LENGTH = 64;
+const MIN_USER_HASH_KEY_LENGTH = 16;
 const ENV_CAPTURE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT";
 const ENV_MAX_CONTENT_LENGTH = "TOKENTRACE_MAX_CONTENT_LENGTH";
 const ENV_INJECT_STREAM_USAGE = "TOKENTRACE_INJECT_STREAM_USAGE";
@@ -139,6 +151,7 @@ const knownOptions: ReadonlySet<string> = new Set([
   "now",
   "pricing",
   "providerName",
+  "hashUserId",
 ]);
 
 // Imported, not the global: Node's global `performance` is a lazy accessor, a getter call on every read.
@@ -177,6 +190,7 @@ export function resolveOptions(options: unknown, defaults: ObserveOptions = {}):
     now: given.now ?? defaults.now ?? defaultNow,
     pricing: given.pricing ?? defaults.pricing,
     providerName: given.providerName,
+    hashUserId: given.hashUserId ?? defaults.hashUserId,
   };
 }
 
@@ -207,6 +221,22 @@ export function validateObserveOptions(
       "maxContentLength",
       `expected an integer of at least ${MIN_MAX_CONTENT_LENGTH} (characters), received ${describe(max)}.`,
     );
+  }
+  const hash = record["hashUserId"];
+  if (hash !== undefined) {
+    if (hash === null || typeof hash !== "object" || Array.isArray(hash)) {
+      throw new InvalidOptionError("hashUserId", `expected an object { key }, received ${describe(hash)}.`);
+    }
+    for (const key of Object.keys(hash)) {
+      if (key !== "key") throw new InvalidOptionError(`hashUserId.${key}`, "unknown option. Accepted options: key.");
+    }
+    const key: unknown = (hash as { key?: unknown }).key;
+    if (typeof key !== "string" || key.length < MIN_USER_HASH_KEY_LENGTH) {
+      throw new InvalidOptionError(
+        "hashUserId.key",
+        `expected a secret string of at least ${MIN_USER_HASH_KEY_LENGTH} characters, received ${typeof key === "string" ? `a string of ${key.length}` : describe(key)}.`,
+      );
+    }
   }
   optionalProvider(record, "tracerProvider", "getTracer");
   optionalProvider(record, "meterProvider", "getMeter");

@@ -187,8 +187,21 @@ export const OPENAI_API_TYPE_RESPONSES = "responses";
 export const ATTR_GEN_AI_REQUEST_PREVIOUS_RESPONSE_ID = "gen_ai.request.previous_response.id";
 /** Responses API `reasoning.effort`. */
 export const ATTR_GEN_AI_REQUEST_REASONING_LEVEL = "gen_ai.request.reasoning.level";
-/** Responses API `conversation` (its id). */
+/** Responses API `conversation` (its id), or `withContext({ conversationId })`. */
 export const ATTR_GEN_AI_CONVERSATION_ID = "gen_ai.conversation.id";
+// Application context (issue 12): `withContext()`. `user.id` and `session.id` are the general conventions' names.
+export const ATTR_USER_ID = "user.id";
+export const ATTR_SESSION_ID = "session.id";
+/** `hashUserId`: the user id's keyed hash (the conventions' `user.hash`), written instead of `user.id`. */
+export const ATTR_USER_HASH = "user.hash";
+/** `withContext({ tags })`: a string array. */
+export const ATTR_TOKENTRACE_TAGS = "tokentrace.tags";
+/** `withContext({ metadata })`: one attribute per key. */
+export const ATTR_TOKENTRACE_METADATA_PREFIX = "tokentrace.metadata.";
+/** Context values `withContext()` dropped as invalid (their keys, e.g. `userId`, `tags[2]`, `metadata.plan`). */
+export const ATTR_TOKENTRACE_CONTEXT_DROPPED = "tokentrace.context.dropped";
+/** The request's own `metadata` (OpenAI): one attribute per key. */
+export const ATTR_TOKENTRACE_REQUEST_METADATA_PREFIX = "tokentrace.request.metadata.";
 export const ATTR_GEN_AI_EMBEDDINGS_DIMENSION_COUNT = "gen_ai.embeddings.dimension.count";
 export const ATTR_GEN_AI_REQUEST_ENCODING_FORMATS = "gen_ai.request.encoding_formats";
 /** The `api-version` an Azure OpenAI client sends (no convention names it). */
@@ -219,3 +232,45 @@ export const ATTR_TOKENTRACE_USAGE_INVALID_FIELDS = "tokentrace.usage.invalid_fi
 export const ATTR_OTEL_METRIC_OVERFLOW = "otel.metric.overflow";
 /** What replaces a credential of the client's in recorded error text. */
 export const REDACTED_MARKER = "[REDACTED]";
+
+// Stages (issue 12): the GenAI conventions' agent, workflow, tool and retrieval spans, and tokentrace's steps.
+export const OPERATION_INVOKE_WORKFLOW = "invoke_workflow";
+export const OPERATION_EXECUTE_TOOL = "execute_tool";
+export const OPERATION_RETRIEVAL = "retrieval";
+export const ATTR_GEN_AI_AGENT_NAME = "gen_ai.agent.name";
+export const ATTR_GEN_AI_AGENT_DESCRIPTION = "gen_ai.agent.description";
+export const ATTR_GEN_AI_WORKFLOW_NAME = "gen_ai.workflow.name";
+export const ATTR_GEN_AI_TOOL_NAME = "gen_ai.tool.name";
+export const ATTR_GEN_AI_TOOL_TYPE = "gen_ai.tool.type";
+export const ATTR_GEN_AI_TOOL_CALL_ID = "gen_ai.tool.call.id";
+export const ATTR_GEN_AI_TOOL_DESCRIPTION = "gen_ai.tool.description";
+export const ATTR_GEN_AI_DATA_SOURCE_ID = "gen_ai.data_source.id";
+export const ATTR_GEN_AI_RETRIEVAL_TOP_K = "gen_ai.retrieval.top_k";
+/** Every stage span: `workflow`, `agent`, `tool`, `retrieval` or `step`. */
+export const ATTR_TOKENTRACE_STAGE_KIND = "tokentrace.stage.kind";
+/** `abandoned`: a generator stage garbage-collected before it finished (not an error). */
+export const ATTR_TOKENTRACE_STAGE_END = "tokentrace.stage.end";
+/** A step's name (the other kinds use the conventions' name attributes). */
+export const ATTR_TOKENTRACE_STAGE_NAME = "tokentrace.stage.name";
+/** Retrieval: the documents found, by id, their scores (when every one has a score), and how many. */
+export const ATTR_TOKENTRACE_RETRIEVAL_DOCUMENT_IDS = "tokentrace.retrieval.document.ids";
+export const ATTR_TOKENTRACE_RETRIEVAL_DOCUMENT_SCORES = "tokentrace.retrieval.document.scores";
+export const ATTR_TOKENTRACE_RETRIEVAL_DOCUMENT_COUNT = "tokentrace.retrieval.document.count";
+// Roll-ups: on a stage's span when it ends, the sums over everything that ran under it.
+export const ATTR_TOKENTRACE_ROLLUP_INPUT_TOKENS = "tokentrace.rollup.input_tokens";
+export const ATTR_TOKENTRACE_ROLLUP_OUTPUT_TOKENS = "tokentrace.rollup.output_tokens";
+export const ATTR_TOKENTRACE_ROLLUP_CACHE_READ_INPUT_TOKENS = "tokentrace.rollup.cache_read.input_tokens";
+export const ATTR_TOKENTRACE_ROLLUP_REASONING_OUTPUT_TOKENS = "tokentrace.rollup.reasoning.output_tokens";
+/** USD. */
+export const ATTR_TOKENTRACE_ROLLUP_COST = "tokentrace.rollup.cost";
+export const ATTR_TOKENTRACE_ROLLUP_MODEL_CALLS = "tokentrace.rollup.model_calls";
+export const ATTR_TOKENTRACE_ROLLUP_TOOL_CALLS = "tokentrace.rollup.tool_calls";
+export const ATTR_TOKENTRACE_ROLLUP_ERRORS = "tokentrace.rollup.errors";
+/** Children that ended after a stage below this one had ended, counted here instead. */
+export const ATTR_TOKENTRACE_ROLLUP_LATE_CHILDREN = "tokentrace.rollup.late_children";
+/** On a call or stage that ended after its enclosing stage: it is counted in the nearest stage still open. */
+export const ATTR_TOKENTRACE_ROLLUP_LATE = "tokentrace.rollup.late";
+export const METRIC_GEN_AI_WORKFLOW_DURATION = "gen_ai.workflow.duration";
+export const METRIC_GEN_AI_INVOKE_AGENT_DURATION = "gen_ai.invoke_agent.duration";
+export const METRIC_GEN_AI_EXECUTE_TOOL_DURATION = "gen_ai.execute_tool.duration";
+export const METRIC_TOKENTRACE_STEP_DURATION = "tokentrace.step.duration";

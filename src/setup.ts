@@ -3,6 +3,8 @@ import type {
   MeterProvider as ApiMeterProvider,
   TracerProvider as ApiTracerProvider,
 } from "@opentelemetry/api";
+import { ROOT_CONTEXT, context, createContextKey } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { MeterProvider } from "@opentelemetry/sdk-metrics";
 import type { MetricReader } from "@opentelemetry/sdk-metrics";
@@ -179,6 +181,7 @@ export function setup(options: SetupOptions = {}): TokentraceHandle {
 
   // Each set-up decides anew (undefined: back to TOKENTRACE_WARNINGS or the default), and shutdown() undoes it.
   setWarningMode(options.warnings);
+  ensureContextManager();
   if (activeSetup() !== undefined) warnOnce("setup() called again; the newest set-up replaces the previous one.");
   const state = {
     tracerProvider,
@@ -191,6 +194,7 @@ export function setup(options: SetupOptions = {}): TokentraceHandle {
       chunkTimingMetric: defaults.chunkTimingMetric,
       now: defaults.now,
       pricing: defaults.pricing,
+      hashUserId: defaults.hashUserId,
     },
   };
   setActiveSetup(state);
@@ -216,6 +220,34 @@ export function setup(options: SetupOptions = {}): TokentraceHandle {
       return stopping;
     },
   };
+}
+
+const contextProbe = createContextKey("tokentrace.context-manager-probe");
+
+/** Whether the global context manager carries a context into the function it runs (the no-op one does not). */
+function contextManagerWorks(): boolean {
+  return context.with(
+    ROOT_CONTEXT.setValue(contextProbe, true),
+    () => context.active().getValue(contextProbe) === true,
+  );
+}
+
+/**
+ * Without a working context manager, spans do not nest (a call inside the app's span starts a trace of its own)
+ * and `withContext()` reaches no call (issue 12). When none is registered, register OpenTelemetry's
+ * AsyncLocalStorage one, the one the NodeSDK registers; never replace one that works. It stays registered after
+ * `shutdown()`: the app's own spans may rely on it by then.
+ */
+function ensureContextManager(): void {
+  if (contextManagerWorks()) return;
+  const manager = new AsyncLocalStorageContextManager().enable();
+  if (!context.setGlobalContextManager(manager) || !contextManagerWorks()) {
+    manager.disable();
+    warnOnce(
+      "setup(): the registered OpenTelemetry context manager does not carry context, and another cannot be " +
+        "registered beside it; spans will not nest and withContext() reaches no call.",
+    );
+  }
 }
 
 /** One entry of `sinks`, with the OpenTelemetry pieces it brought. */

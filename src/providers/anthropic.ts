@@ -18,6 +18,7 @@ import type {
 } from "./types.js";
 import { isObject, numberOr, stringOr } from "./json.js";
 import type { Json } from "./json.js";
+import { setAnthropicRequestUser } from "./request-user.js";
 
 /**
  * Anthropic's `@anthropic-ai/sdk` (0.x and 1.x), and the clients built on it for Amazon Bedrock
@@ -123,6 +124,7 @@ function requestAttributes(body: Json): Record<string, AttributeValue> {
   const thinkingType = stringOr(thinking?.["type"]);
   if (thinkingType !== undefined) attributes[names.ATTR_ANTHROPIC_THINKING_TYPE] = thinkingType;
   number(names.ATTR_ANTHROPIC_THINKING_BUDGET_TOKENS, thinking?.["budget_tokens"]);
+  setAnthropicRequestUser(attributes, body);
   return attributes;
 }
 

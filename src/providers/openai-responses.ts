@@ -18,6 +18,7 @@ import { estimatedUsageOf, estimateChatInputTokens, estimateTextTokens } from ".
 import type { TokenEstimate } from "./openai-token-estimate.js";
 import { IgnoredEntries, MAX_OUTPUT_ITEMS, MAX_PARTS_PER_ITEM, SlotTable } from "./payload-bounds.js";
 import type { OperationAdapter, PreparedCall, StreamAccumulator } from "./types.js";
+import { setOpenAIRequestUser } from "./request-user.js";
 
 /**
  * The Responses API: `responses.create`, streamed and not. `responses.stream()` and `responses.parse()` call
@@ -51,6 +52,7 @@ function requestAttributes(body: Json, attributes: Record<string, AttributeValue
   const conversation = body["conversation"];
   const conversationId = isObject(conversation) ? stringOr(conversation["id"]) : stringOr(conversation);
   if (conversationId !== undefined) attributes[names.ATTR_GEN_AI_CONVERSATION_ID] = conversationId;
+  setOpenAIRequestUser(attributes, body);
 }
 
 /** A content part of an input message (input_text, input_image, input_file, input_audio, output_text, refusal). */

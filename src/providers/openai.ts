@@ -40,6 +40,7 @@ import type {
   RunHelperAdapter,
   StreamAccumulator,
 } from "./types.js";
+import { setOpenAIRequestUser } from "./request-user.js";
 
 /**
  * OpenAI's `openai` package (v4 to v7), and every endpoint reached through it (Azure OpenAI and the
@@ -71,6 +72,7 @@ function requestAttributes(body: Json, attributes: Record<string, AttributeValue
   if (tier !== undefined) attributes[names.ATTR_OPENAI_REQUEST_SERVICE_TIER] = tier;
   const effort = stringOr(body["reasoning_effort"]);
   if (effort !== undefined) attributes[names.ATTR_GEN_AI_REQUEST_REASONING_LEVEL] = effort;
+  setOpenAIRequestUser(attributes, body);
 }
 
 function contentParts(content: unknown): MessagePart[] {

@@ -1,5 +1,8 @@
 import { SpanKind, context, trace } from "@opentelemetry/api";
 import type { Context, HrTime, Meter, Span, Tracer } from "@opentelemetry/api";
+import { createHmac } from "node:crypto";
+import { scopeOf } from "../app-context.js";
+import { stageOf } from "../stages.js";
 import { noResponseFacts } from "../call-record.js";
 import type { CallRecord, RequestFacts, ResponseFacts } from "../call-record.js";
 import type { ResolvedOptions } from "../config.js";
@@ -64,6 +67,23 @@ export function openCallCount(): number {
   return openCalls;
 }
 
+/** Hashes computed per hasher are remembered (a request's user makes many calls), up to this many ids. */
+const MAX_REMEMBERED_USER_HASHES = 1_000;
+
+/** `user.hash`: HMAC-SHA256 of the id under the key, hex; remembered per id in a bounded map. */
+function userHasher(key: string): (id: string) => string {
+  const remembered = new Map<string, string>();
+  return (id) => {
+    let hash = remembered.get(id);
+    if (hash === undefined) {
+      hash = createHmac("sha256", key).update(id).digest("hex");
+      if (remembered.size >= MAX_REMEMBERED_USER_HASHES) remembered.clear();
+      remembered.set(id, hash);
+    }
+    return hash;
+  };
+}
+
 /** What `price` returns for a price that gave an amount that cannot be true (infinite, negative, NaN). */
 const IMPOSSIBLE_COST = Symbol("impossible cost");
 
@@ -85,6 +105,8 @@ export class Recorder {
   private pricerCache: Pricer | undefined;
   private readonly metricPoints = new MetricPoints();
   private readonly errorType: ErrorClassifier;
+  /** `hashUserId`: the user id's keyed hash, or undefined when ids are written as given. */
+  private readonly userHash: ((id: string) => string) | undefined;
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -94,6 +116,7 @@ export class Recorder {
     adapterErrorType?: (error: unknown) => string | undefined,
   ) {
     this.errorType = errorClassifier(adapterErrorType);
+    this.userHash = options.hashUserId !== undefined ? userHasher(options.hashUserId.key) : undefined;
   }
 
   private pricer(): Pricer {
@@ -114,6 +137,15 @@ export class Recorder {
     startEpochMs: number = Date.now(),
   ): ActiveCall {
     const { name, attributes } = startAttributes(request);
+    // The application context (withContext) is stamped at start, so samplers and onStart processors see it.
+    const scope = scopeOf(parent);
+    if (scope !== undefined) Object.assign(attributes, scope.attributes);
+    const userId = attributes[names.ATTR_USER_ID];
+    if (this.userHash !== undefined && typeof userId === "string") {
+      // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- a constant name: the id must not be exported
+      delete attributes[names.ATTR_USER_ID];
+      attributes[names.ATTR_USER_HASH] = this.userHash(userId);
+    }
     const startTime = millisToHrTime(startEpochMs);
     const span = this.tracer().startSpan(name, { kind: SpanKind.CLIENT, attributes, startTime }, parent);
     openCalls++;
@@ -179,6 +211,13 @@ export class Recorder {
       const priced = this.price(call, call.usage);
       if (priced === IMPOSSIBLE_COST) call.costRejected = true;
       return priced === IMPOSSIBLE_COST ? undefined : priced;
+    });
+    // The enclosing stage's roll-ups (issue 12): a call that ends after its stage counts in the nearest one open.
+    guard("stage-rollup", () => {
+      const stage = stageOf(call.context);
+      if (stage === undefined) return;
+      const late = stage.addCall(call.usage, call.cost?.totalUsd, outcome.kind === "error");
+      if (late && recording) span.setAttribute(names.ATTR_TOKENTRACE_ROLLUP_LATE, true);
     });
     if (recording) writeSpan(span, call, call, this.options);
     guard("metrics", () => this.metricPoints.write(this.meter(), call));

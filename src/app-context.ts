@@ -1,0 +1,253 @@
+/*
+ * Application context (issue 12): who and where a call runs for. `withContext()` puts a user, session,
+ * conversation, tags and metadata in the OpenTelemetry context for the duration of a function; every span
+ * tokentrace starts inside carries them, stamped at span start. The resolved scope is built once per
+ * `withContext()` call, with its span attributes, so a call pays one context lookup and one object spread.
+ */
+import { context, createContextKey } from "@opentelemetry/api";
+import type { Attributes, Context } from "@opentelemetry/api";
+import { describe } from "./config.js";
+import { InvalidOptionError } from "./errors.js";
+import { warnOnce } from "./internal/report.js";
+import * as names from "./semconv.js";
+
+/** What `withContext()` accepts. Every field is optional; nested scopes merge with the enclosing one. */
+export interface AppContext {
+  /** The end user (`user.id`). */
+  userId?: string;
+  /** The user's session (`session.id`). */
+  sessionId?: string;
+  /** The conversation or thread (`gen_ai.conversation.id`). */
+  conversationId?: string;
+  /** Labels (`tokentrace.tags`); nested scopes add to the enclosing scope's tags. */
+  tags?: readonly string[];
+  /** Key-value facts (`tokentrace.metadata.<key>`); nested scopes override by key. */
+  metadata?: Readonly<Record<string, string | number | boolean>>;
+}
+
+/** What `currentContext()` returns: the merged scope, with nothing that was dropped. */
+export interface ResolvedAppContext {
+  readonly userId?: string;
+  readonly sessionId?: string;
+  readonly conversationId?: string;
+  readonly tags: readonly string[];
+  readonly metadata: Readonly<Record<string, string | number | boolean>>;
+}
+
+/** One scope: the merged values, what was dropped on the way, and the span attributes they make. */
+export interface AppScope {
+  readonly values: ResolvedAppContext;
+  /** The span attributes of `values` (and `tokentrace.context.dropped`), built once. */
+  readonly attributes: Attributes;
+  /** The user id, for a client that writes `user.hash` instead of `user.id`. */
+  readonly userId: string | undefined;
+}
+
+/** Bounds: an id or metadata string longer than this is dropped, never cut. */
+export const MAX_CONTEXT_VALUE_LENGTH = 256;
+export const MAX_METADATA_VALUE_LENGTH = 1_024;
+export const MAX_TAGS = 64;
+export const MAX_METADATA_KEYS = 64;
+const METADATA_KEY = /^[A-Za-z0-9_.-]{1,64}$/;
+/** At most this many entries in `tokentrace.context.dropped` (the rest are counted in the last entry). */
+const MAX_DROPPED_LISTED = 32;
+
+const ACCEPTED_KEYS = ["userId", "sessionId", "conversationId", "tags", "metadata"] as const;
+const acceptedKeys: ReadonlySet<string> = new Set(ACCEPTED_KEYS);
+
+/**
+ * The key of tokentrace's scope in an OpenTelemetry `Context`. `createContextKey` is `Symbol.for`, so the ESM
+ * and CommonJS builds of tokentrace in one process share it.
+ */
+const SCOPE_KEY = createContextKey("tokentrace.app-context");
+
+const EMPTY_VALUES: ResolvedAppContext = Object.freeze({ tags: Object.freeze([]), metadata: Object.freeze({}) });
+
+/** The scope a context holds, if any: one lookup, on every call's start. */
+export function scopeOf(ctx: Context): AppScope | undefined {
+  return ctx.getValue(SCOPE_KEY) as AppScope | undefined;
+}
+
+/**
+ * Run `fn` with `values` merged into the current application context, and return exactly what `fn` returns.
+ * A generator or async generator `fn` returns is the same object, its steps run inside the scope too.
+ *
+ * @example
+ * await withContext({ userId: user.id, sessionId: req.sessionId, tags: ["beta"] }, () => answer(question));
+ */
+export function withContext<T>(values: AppContext, fn: () => T): T {
+  const given: unknown = values;
+  if (given === null || typeof given !== "object" || Array.isArray(given)) {
+    throw new InvalidOptionError("withContext", `expected an object of context values, received ${describe(given)}.`);
+  }
+  for (const key of Object.keys(given)) {
+    if (!acceptedKeys.has(key)) {
+      throw new InvalidOptionError(`withContext.${key}`, `unknown key. Accepted keys: ${ACCEPTED_KEYS.join(", ")}.`);
+    }
+  }
+  // Checked for JavaScript callers: the type says it is a function.
+  const run: unknown = fn;
+  if (typeof run !== "function") {
+    throw new InvalidOptionError(
+      "withContext",
+      `expected a function to run as the second argument, received ${describe(fn)}.`,
+    );
+  }
+  checkPropagationOnce();
+  const active = context.active();
+  const scope = mergeScope(scopeOf(active), values);
+  const scoped = active.setValue(SCOPE_KEY, scope);
+  const result = context.with(scoped, fn);
+  if (isGenerator(result)) bindGenerator(result, scoped);
+  return result;
+}
+
+/** The application context active here: merged values of every enclosing `withContext()`. */
+export function currentContext(): ResolvedAppContext {
+  return scopeOf(context.active())?.values ?? EMPTY_VALUES;
+}
+
+/** A scope from the enclosing one and new values: ids override, tags union, metadata by key. */
+function mergeScope(outer: AppScope | undefined, input: AppContext): AppScope {
+  const base = outer?.values ?? EMPTY_VALUES;
+  const dropped: string[] = [];
+  const next: { -readonly [K in keyof ResolvedAppContext]: ResolvedAppContext[K] } = {
+    tags: base.tags,
+    metadata: base.metadata,
+  };
+  for (const key of ["userId", "sessionId", "conversationId"] as const) {
+    const value = key in input ? readId(input[key], key, dropped) : undefined;
+    const kept = value ?? base[key];
+    if (kept !== undefined) next[key] = kept;
+  }
+  if (input.tags !== undefined) next.tags = mergeTags(base.tags, input.tags, dropped);
+  if (input.metadata !== undefined) next.metadata = mergeMetadata(base.metadata, input.metadata, dropped);
+  const values: ResolvedAppContext = Object.freeze(next);
+  return { values, attributes: attributesOf(values, dropped), userId: values.userId };
+}
+
+/** An id: a non-empty string of at most MAX_CONTEXT_VALUE_LENGTH characters; anything else is dropped. */
+function readId(value: unknown, key: string, dropped: string[]): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === "string" && value.trim() !== "" && value.length <= MAX_CONTEXT_VALUE_LENGTH) return value;
+  dropped.push(key);
+  return undefined;
+}
+
+function mergeTags(outer: readonly string[], tags: unknown, dropped: string[]): readonly string[] {
+  if (!Array.isArray(tags)) {
+    dropped.push("tags");
+    return outer;
+  }
+  const merged = new Set(outer);
+  // Bounded by the input's length (what was sent), never by a value read from it.
+  for (let index = 0; index < tags.length; index++) {
+    const tag: unknown = tags[index];
+    if (typeof tag !== "string" || tag.trim() === "" || tag.length > MAX_CONTEXT_VALUE_LENGTH) {
+      dropped.push(`tags[${index}]`);
+    } else if (!merged.has(tag)) {
+      if (merged.size >= MAX_TAGS) dropped.push(`tags[${index}]`);
+      else merged.add(tag);
+    }
+  }
+  return merged.size === outer.length ? outer : Object.freeze([...merged]);
+}
+
+function mergeMetadata(
+  outer: ResolvedAppContext["metadata"],
+  metadata: unknown,
+  dropped: string[],
+): ResolvedAppContext["metadata"] {
+  if (metadata === null || typeof metadata !== "object" || Array.isArray(metadata)) {
+    dropped.push("metadata");
+    return outer;
+  }
+  const merged: Record<string, string | number | boolean> = { ...outer };
+  let count = Object.keys(merged).length;
+  for (const [key, value] of Object.entries(metadata as Record<string, unknown>)) {
+    const valid =
+      METADATA_KEY.test(key) &&
+      ((typeof value === "string" && value !== "" && value.length <= MAX_METADATA_VALUE_LENGTH) ||
+        (typeof value === "number" && Number.isFinite(value)) ||
+        typeof value === "boolean");
+    const isNew = !Object.prototype.hasOwnProperty.call(merged, key);
+    if (!valid || (isNew && count >= MAX_METADATA_KEYS)) {
+      dropped.push(METADATA_KEY.test(key) ? `metadata.${key}` : "metadata (an invalid key)");
+      continue;
+    }
+    if (isNew) count++;
+    merged[key] = value;
+  }
+  return Object.freeze(merged);
+}
+
+function attributesOf(values: ResolvedAppContext, dropped: readonly string[]): Attributes {
+  const attributes: Attributes = {};
+  if (values.userId !== undefined) attributes[names.ATTR_USER_ID] = values.userId;
+  if (values.sessionId !== undefined) attributes[names.ATTR_SESSION_ID] = values.sessionId;
+  if (values.conversationId !== undefined) attributes[names.ATTR_GEN_AI_CONVERSATION_ID] = values.conversationId;
+  if (values.tags.length > 0) attributes[names.ATTR_TOKENTRACE_TAGS] = [...values.tags];
+  for (const [key, value] of Object.entries(values.metadata)) {
+    attributes[`${names.ATTR_TOKENTRACE_METADATA_PREFIX}${key}`] = value;
+  }
+  if (dropped.length > 0) {
+    const listed = [...new Set(dropped)];
+    attributes[names.ATTR_TOKENTRACE_CONTEXT_DROPPED] =
+      listed.length <= MAX_DROPPED_LISTED
+        ? listed
+        : [...listed.slice(0, MAX_DROPPED_LISTED - 1), `and ${listed.length - MAX_DROPPED_LISTED + 1} more`];
+  }
+  return Object.freeze(attributes);
+}
+
+type AnyGenerator = Generator<unknown, unknown, unknown> | AsyncGenerator<unknown, unknown, unknown>;
+
+function isGenerator(value: unknown): value is AnyGenerator {
+  if (value === null || typeof value !== "object") return false;
+  const tag = (value as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag];
+  return (tag === "Generator" || tag === "AsyncGenerator") && typeof (value as { next?: unknown }).next === "function";
+}
+
+/** Run every step of a generator `fn` returned inside its scope: its body runs on `next()`, after `fn` returned. */
+function bindGenerator(generator: AnyGenerator, scoped: Context): void {
+  for (const method of ["next", "return", "throw"] as const) {
+    const original = Reflect.get(generator, method) as (...args: unknown[]) => unknown;
+    Object.defineProperty(generator, method, {
+      value: (...args: unknown[]) => context.with(scoped, () => original.apply(generator, args)),
+      configurable: true,
+      writable: true,
+    });
+  }
+}
+
+let propagationChecked = false;
+
+/**
+ * Without a working context manager, `withContext()` would do nothing, silently: the first call checks that
+ * a value survives an async hop and warns once, naming the fix.
+ */
+function checkPropagationOnce(): void {
+  if (propagationChecked) return;
+  propagationChecked = true;
+  const probe = createContextKey("tokentrace.context-probe");
+  const warn = (): void =>
+    warnOnce(
+      "withContext(): no OpenTelemetry context manager carries context across await here, so calls will not see " +
+        "their context. Call setup() from tokentrace/setup (it registers one), or register " +
+        "AsyncLocalStorageContextManager from @opentelemetry/context-async-hooks (an OpenTelemetry NodeSDK does).",
+    );
+  context.with(context.active().setValue(probe, true), () => {
+    if (context.active().getValue(probe) !== true) {
+      warn();
+      return;
+    }
+    void Promise.resolve().then(() => {
+      if (context.active().getValue(probe) !== true) warn();
+    });
+  });
+}
+
+/** For tests: check propagation again on the next `withContext()`. */
+export function resetPropagationCheck(): void {
+  propagationChecked = false;
+}

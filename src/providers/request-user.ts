@@ -1,0 +1,43 @@
+/*
+ * Request fields that name the end user or tag the request (issue 12): OpenAI's `safety_identifier` / `user`
+ * and `metadata`, Anthropic's `metadata.user_id`. A `withContext()` value of the same name wins: the recorder
+ * writes the context's attributes over these at span start.
+ */
+import type { AttributeValue } from "@opentelemetry/api";
+import { MAX_CONTEXT_VALUE_LENGTH, MAX_METADATA_KEYS, MAX_METADATA_VALUE_LENGTH } from "../app-context.js";
+import * as names from "../semconv.js";
+import { isObject } from "./json.js";
+import type { Json } from "./json.js";
+
+const METADATA_KEY = /^[A-Za-z0-9_.-]{1,64}$/;
+
+function userId(value: unknown): string | undefined {
+  return typeof value === "string" && value.trim() !== "" && value.length <= MAX_CONTEXT_VALUE_LENGTH
+    ? value
+    : undefined;
+}
+
+/** OpenAI chat completions and Responses: `user.id` from `safety_identifier` (or the older `user`), and `metadata`. */
+export function setOpenAIRequestUser(attributes: Record<string, AttributeValue>, body: Json): void {
+  const id = userId(body["safety_identifier"]) ?? userId(body["user"]);
+  if (id !== undefined) attributes[names.ATTR_USER_ID] = id;
+  const metadata = body["metadata"];
+  if (!isObject(metadata) || Array.isArray(metadata)) return;
+  let count = 0;
+  // Bounded: OpenAI accepts 16 keys; at most MAX_METADATA_KEYS are read, whatever was sent.
+  for (const key of Object.keys(metadata)) {
+    if (count >= MAX_METADATA_KEYS) break;
+    const value = metadata[key];
+    if (!METADATA_KEY.test(key) || typeof value !== "string" || value.length > MAX_METADATA_VALUE_LENGTH) continue;
+    attributes[`${names.ATTR_TOKENTRACE_REQUEST_METADATA_PREFIX}${key}`] = value;
+    count++;
+  }
+}
+
+/** Anthropic messages: `user.id` from `metadata.user_id`. */
+export function setAnthropicRequestUser(attributes: Record<string, AttributeValue>, body: Json): void {
+  const metadata = body["metadata"];
+  if (!isObject(metadata)) return;
+  const id = userId(metadata["user_id"]);
+  if (id !== undefined) attributes[names.ATTR_USER_ID] = id;
+}

@@ -1,0 +1,686 @@
+/*
+ * Stages (issue 12): the parts of an LLM pipeline as spans — workflow, agent, tool, retrieval, step — with the
+ * model calls inside nested under them, and roll-ups: when a stage ends, its span carries the tokens, cost and
+ * counts of everything that ran under it. One mechanism (`runStage`) under every `with*` function.
+ *
+ * What a stage's function returns is returned untouched: a value as it is, the same promise object, the same
+ * generator (its steps run inside the stage). The stage ends once: when the value is returned, the promise
+ * settles, the generator finishes, throws or is closed early, or (for a generator) is garbage-collected.
+ */
+import { performance } from "node:perf_hooks";
+import { SpanKind, SpanStatusCode, context, createContextKey, trace } from "@opentelemetry/api";
+import type { AttributeValue, Attributes, Context, Histogram, Meter, Span } from "@opentelemetry/api";
+import { scopeOf } from "./app-context.js";
+import { describe } from "./config.js";
+import { InvalidOptionError } from "./errors.js";
+import { currentMeterProvider, currentTracerProvider } from "./internal/active-providers.js";
+import { reportInternalError } from "./internal/report.js";
+import { errorClassifier } from "./recorder/error-class.js";
+import * as names from "./semconv.js";
+import type { Usage } from "./usage.js";
+import { VERSION } from "./version.js";
+
+export type StageKind = "workflow" | "agent" | "tool" | "retrieval" | "step";
+
+/** What a stage's function may tell its span. Every method is safe to call at any time; none throws. */
+export interface StageHandle {
+  /** The stage span's trace and span ids (empty strings when tracing is off). */
+  readonly traceId: string;
+  readonly spanId: string;
+  /** Set an attribute on the stage's span (not the roll-up or convention attributes tokentrace writes). */
+  setAttribute(key: string, value: AttributeValue): void;
+  /** Retrieval: the documents found, by id and score only (never their text). At most 100 are recorded. */
+  addDocuments(documents: readonly { id: string; score?: number }[]): void;
+  /** Tool: the model's tool call id this execution answers (`gen_ai.tool.call.id`). */
+  setToolCallId(id: string): void;
+  /** Tokens and cost of model work that did not go through an observed client, added to the roll-ups. */
+  recordUsage(usage: { inputTokens?: number; outputTokens?: number; costUsd?: number }): void;
+  /** Mark the stage failed although its function returned (a `{ ok: false }`-style result). */
+  fail(reason?: string): void;
+}
+
+export interface StageOptions<T = unknown> {
+  /** Agent: `gen_ai.agent.description`. Tool: `gen_ai.tool.description`. */
+  description?: string;
+  /** Tool: `gen_ai.tool.call.id`. */
+  callId?: string;
+  /** Tool: `gen_ai.tool.type` (`function`, `extension`, `datastore`). Default: `function`. */
+  type?: string;
+  /** Retrieval: `gen_ai.retrieval.top_k`. */
+  topK?: number;
+  /** A returned value that means failure: return `true` or a reason (the span's `error.type`). */
+  failWhen?: (result: Awaited<T>) => boolean | string;
+}
+
+const KIND_OPTIONS: Record<StageKind, readonly string[]> = {
+  workflow: ["failWhen"],
+  agent: ["description", "failWhen"],
+  tool: ["description", "callId", "type", "failWhen"],
+  retrieval: ["topK", "failWhen"],
+  step: ["failWhen"],
+};
+
+const MAX_NAME_LENGTH = 256;
+const MAX_DOCUMENTS = 100;
+/** Stage names per kind on metric attributes; past this, `_other`. */
+export const MAX_STAGE_NAMES = 100;
+const OTHER_NAME = "_other";
+
+const STAGE_KEY = createContextKey("tokentrace.stage");
+
+/** Names of the roll-up attributes (`tokentrace.rollup.*`) and of what the handle may not overwrite. */
+const ROLLUP_PREFIX = "tokentrace.rollup.";
+
+/** The sums of everything that ran under a stage. */
+class Totals {
+  inputTokens = 0;
+  outputTokens = 0;
+  cacheReadInputTokens = 0;
+  reasoningOutputTokens = 0;
+  costUsd = 0;
+  modelCalls = 0;
+  toolCalls = 0;
+  errors = 0;
+  /** Children (calls or stages) that ended after this stage: counted in an enclosing stage still open. */
+  late = 0;
+  hasInput = false;
+  hasOutput = false;
+  hasCost = false;
+
+  addUsage(usage: Usage): void {
+    if (usage.inputTokens !== undefined) {
+      this.inputTokens += usage.inputTokens;
+      this.hasInput = true;
+    }
+    if (usage.outputTokens !== undefined) {
+      this.outputTokens += usage.outputTokens;
+      this.hasOutput = true;
+    }
+    this.cacheReadInputTokens += usage.cacheReadInputTokens ?? 0;
+    this.reasoningOutputTokens += usage.reasoningOutputTokens ?? 0;
+  }
+
+  addCost(usd: number | undefined): void {
+    if (usd === undefined || !(usd >= 0) || usd === Infinity) return;
+    this.costUsd += usd;
+    this.hasCost = true;
+  }
+
+  addAll(other: Totals): void {
+    this.inputTokens += other.inputTokens;
+    this.outputTokens += other.outputTokens;
+    this.cacheReadInputTokens += other.cacheReadInputTokens;
+    this.reasoningOutputTokens += other.reasoningOutputTokens;
+    this.costUsd += other.costUsd;
+    this.modelCalls += other.modelCalls;
+    this.toolCalls += other.toolCalls;
+    this.errors += other.errors;
+    this.hasInput ||= other.hasInput;
+    this.hasOutput ||= other.hasOutput;
+    this.hasCost ||= other.hasCost;
+  }
+}
+
+/** One stage in flight. */
+export class Stage {
+  ended = false;
+  readonly totals = new Totals();
+  failure: string | undefined;
+
+  constructor(
+    readonly kind: StageKind,
+    readonly name: string,
+    readonly span: Span,
+    readonly parent: Stage | undefined,
+    readonly startMs: number,
+  ) {}
+
+  /** The nearest stage from here up that has not ended: where a child's totals go. */
+  private openTarget(): Stage | undefined {
+    if (!this.ended) return this;
+    let stage = this.parent;
+    while (stage !== undefined && stage.ended) stage = stage.parent;
+    return stage;
+  }
+
+  /**
+   * A model call under this stage ended: add it. Returns true when it came late (this stage had ended; the
+   * call is then counted in the nearest enclosing stage still open, if any).
+   */
+  addCall(usage: Usage, costUsd: number | undefined, failed: boolean): boolean {
+    const target = this.openTarget();
+    if (target !== undefined) {
+      if (target !== this) target.totals.late++;
+      target.totals.modelCalls++;
+      target.totals.addUsage(usage);
+      target.totals.addCost(costUsd);
+      if (failed) target.totals.errors++;
+    }
+    return target !== this;
+  }
+
+  /** Tokens and cost the app reports itself (`handle.recordUsage`). */
+  addUsage(usage: Usage, costUsd: number | undefined): void {
+    const target = this.openTarget();
+    if (target === undefined) return;
+    target.totals.addUsage(usage);
+    target.totals.addCost(costUsd);
+  }
+
+  /** End once: roll-ups on the span, status, the span ended, the duration measured, totals to the parent. */
+  end(error: unknown, hasError: boolean, errorType: string | undefined): void {
+    if (this.ended) return;
+    this.ended = true;
+    const failed = hasError || this.failure !== undefined;
+    const span = this.span;
+    const totals = this.totals;
+    const parentTarget = this.parent === undefined ? undefined : this.parent.openTarget();
+    const late = this.parent !== undefined && parentTarget !== this.parent;
+    safely(() => {
+      if (span.isRecording()) {
+        span.setAttributes(rollupAttributes(this.kind, totals));
+        if (late) span.setAttribute(names.ATTR_TOKENTRACE_ROLLUP_LATE, true);
+      }
+      if (failed) {
+        const type = errorType ?? this.failure ?? "_OTHER";
+        span.setAttribute(names.ATTR_ERROR_TYPE, type);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: type });
+        if (hasError && error instanceof Error) span.recordException(error);
+      }
+    });
+    const durationMs = performance.now() - this.startMs;
+    safely(() => span.end());
+    safely(() => recordDuration(this, durationMs, failed ? (errorType ?? this.failure ?? "_OTHER") : undefined));
+    if (this.parent !== undefined) {
+      if (parentTarget !== undefined) {
+        if (late) parentTarget.totals.late++;
+        parentTarget.totals.addAll(totals);
+        if (this.kind === "tool") parentTarget.totals.toolCalls++;
+        if (failed) parentTarget.totals.errors++;
+      }
+    }
+  }
+}
+
+function rollupAttributes(kind: StageKind, totals: Totals): Attributes {
+  const attributes: Attributes = {
+    [names.ATTR_TOKENTRACE_ROLLUP_MODEL_CALLS]: totals.modelCalls,
+    [names.ATTR_TOKENTRACE_ROLLUP_TOOL_CALLS]: totals.toolCalls,
+    [names.ATTR_TOKENTRACE_ROLLUP_ERRORS]: totals.errors,
+  };
+  if (totals.hasInput) attributes[names.ATTR_TOKENTRACE_ROLLUP_INPUT_TOKENS] = totals.inputTokens;
+  if (totals.hasOutput) attributes[names.ATTR_TOKENTRACE_ROLLUP_OUTPUT_TOKENS] = totals.outputTokens;
+  if (totals.cacheReadInputTokens > 0)
+    attributes[names.ATTR_TOKENTRACE_ROLLUP_CACHE_READ_INPUT_TOKENS] = totals.cacheReadInputTokens;
+  if (totals.reasoningOutputTokens > 0)
+    attributes[names.ATTR_TOKENTRACE_ROLLUP_REASONING_OUTPUT_TOKENS] = totals.reasoningOutputTokens;
+  if (totals.hasCost) attributes[names.ATTR_TOKENTRACE_ROLLUP_COST] = totals.costUsd;
+  if (totals.late > 0) attributes[names.ATTR_TOKENTRACE_ROLLUP_LATE_CHILDREN] = totals.late;
+  // The conventions recommend usage on agent spans: the same sums under their names.
+  if (kind === "agent") {
+    if (totals.hasInput) attributes[names.ATTR_GEN_AI_USAGE_INPUT_TOKENS] = totals.inputTokens;
+    if (totals.hasOutput) attributes[names.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS] = totals.outputTokens;
+  }
+  return attributes;
+}
+
+/** The stage a context holds (the nearest enclosing one), if any. */
+export function stageOf(ctx: Context): Stage | undefined {
+  return ctx.getValue(STAGE_KEY) as Stage | undefined;
+}
+
+function safely(step: () => void): void {
+  try {
+    step();
+  } catch (error) {
+    reportInternalError("stage", error);
+  }
+}
+
+const classifyError = errorClassifier(undefined);
+
+/** The span name, kind and attributes a stage starts with, per the GenAI conventions. */
+function startOf(
+  kind: StageKind,
+  name: string,
+  options: StageOptions,
+): { spanName: string; spanKind: SpanKind; attributes: Attributes } {
+  const attributes: Attributes = { [names.ATTR_TOKENTRACE_STAGE_KIND]: kind };
+  switch (kind) {
+    case "workflow":
+      attributes[names.ATTR_GEN_AI_OPERATION_NAME] = names.OPERATION_INVOKE_WORKFLOW;
+      attributes[names.ATTR_GEN_AI_WORKFLOW_NAME] = name;
+      return { spanName: `${names.OPERATION_INVOKE_WORKFLOW} ${name}`, spanKind: SpanKind.INTERNAL, attributes };
+    case "agent":
+      attributes[names.ATTR_GEN_AI_OPERATION_NAME] = names.OPERATION_INVOKE_AGENT;
+      attributes[names.ATTR_GEN_AI_AGENT_NAME] = name;
+      if (options.description !== undefined) attributes[names.ATTR_GEN_AI_AGENT_DESCRIPTION] = options.description;
+      return { spanName: `${names.OPERATION_INVOKE_AGENT} ${name}`, spanKind: SpanKind.INTERNAL, attributes };
+    case "tool":
+      attributes[names.ATTR_GEN_AI_OPERATION_NAME] = names.OPERATION_EXECUTE_TOOL;
+      attributes[names.ATTR_GEN_AI_TOOL_NAME] = name;
+      attributes[names.ATTR_GEN_AI_TOOL_TYPE] = options.type ?? "function";
+      if (options.callId !== undefined) attributes[names.ATTR_GEN_AI_TOOL_CALL_ID] = options.callId;
+      if (options.description !== undefined) attributes[names.ATTR_GEN_AI_TOOL_DESCRIPTION] = options.description;
+      return { spanName: `${names.OPERATION_EXECUTE_TOOL} ${name}`, spanKind: SpanKind.INTERNAL, attributes };
+    case "retrieval":
+      attributes[names.ATTR_GEN_AI_OPERATION_NAME] = names.OPERATION_RETRIEVAL;
+      attributes[names.ATTR_GEN_AI_DATA_SOURCE_ID] = name;
+      if (options.topK !== undefined) attributes[names.ATTR_GEN_AI_RETRIEVAL_TOP_K] = options.topK;
+      return { spanName: `${names.OPERATION_RETRIEVAL} ${name}`, spanKind: SpanKind.CLIENT, attributes };
+    case "step":
+      attributes[names.ATTR_TOKENTRACE_STAGE_NAME] = name;
+      return { spanName: `step ${name}`, spanKind: SpanKind.INTERNAL, attributes };
+  }
+}
+
+function validate(kind: StageKind, name: unknown, fn: unknown, options: unknown, where: string): StageOptions {
+  if (typeof name !== "string" || name.trim() === "" || name.length > MAX_NAME_LENGTH) {
+    throw new InvalidOptionError(
+      where,
+      `expected a name: a non-empty string of at most ${MAX_NAME_LENGTH} characters, received ${describe(name)}.`,
+    );
+  }
+  if (typeof fn !== "function") {
+    throw new InvalidOptionError(where, `expected a function to run, received ${describe(fn)}.`);
+  }
+  if (options === undefined) return {};
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
+    throw new InvalidOptionError(`${where}.options`, `expected an object, received ${describe(options)}.`);
+  }
+  const accepted = KIND_OPTIONS[kind];
+  const record = options as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    if (!accepted.includes(key)) {
+      throw new InvalidOptionError(`${where}.${key}`, `unknown option. Accepted options: ${accepted.join(", ")}.`);
+    }
+  }
+  for (const key of ["description", "callId", "type"] as const) {
+    const value = record[key];
+    if (value !== undefined && (typeof value !== "string" || value === "" || value.length > MAX_NAME_LENGTH)) {
+      throw new InvalidOptionError(`${where}.${key}`, `expected a non-empty string, received ${describe(value)}.`);
+    }
+  }
+  const topK = record["topK"];
+  if (topK !== undefined && !(typeof topK === "number" && Number.isInteger(topK) && topK >= 1)) {
+    throw new InvalidOptionError(`${where}.topK`, `expected a positive integer, received ${describe(topK)}.`);
+  }
+  if (record["failWhen"] !== undefined && typeof record["failWhen"] !== "function") {
+    throw new InvalidOptionError(`${where}.failWhen`, `expected a function, received ${describe(record["failWhen"])}.`);
+  }
+  return record;
+}
+
+/** Run `fn` as a stage of `kind`; the one mechanism under every `with*` function. */
+export function runStage<T>(
+  kind: StageKind,
+  name: string,
+  fn: (stage: StageHandle) => T,
+  options: StageOptions<T> | undefined,
+  where: string,
+): T {
+  const checked = validate(kind, name, fn, options, where) as StageOptions<T>;
+  const parentContext = context.active();
+  let stage: Stage | undefined;
+  let stageContext = parentContext;
+  try {
+    const { spanName, spanKind, attributes } = startOf(kind, name, checked as StageOptions);
+    const scope = scopeOf(parentContext);
+    if (scope !== undefined) Object.assign(attributes, scope.attributes);
+    const tracer = currentTracerProvider().getTracer(names.INSTRUMENTATION_SCOPE, VERSION);
+    const startMs = performance.now();
+    const span = tracer.startSpan(spanName, { kind: spanKind, attributes }, parentContext);
+    stage = new Stage(kind, name, span, stageOf(parentContext), startMs);
+    stageContext = trace.setSpan(parentContext, span).setValue(STAGE_KEY, stage);
+  } catch (error) {
+    reportInternalError("stage", error);
+  }
+  if (stage === undefined) return fn(NO_HANDLE);
+  const current = stage;
+  const handle = handleFor(current);
+  let result: T;
+  try {
+    result = context.with(stageContext, fn, undefined, handle);
+  } catch (error) {
+    endWithError(current, error);
+    throw error;
+  }
+  try {
+    settle(current, result, checked.failWhen, stageContext);
+  } catch (error) {
+    reportInternalError("stage", error);
+    current.end(undefined, false, undefined);
+  }
+  return result;
+}
+
+function endWithError(stage: Stage, error: unknown): void {
+  let type: string | undefined;
+  try {
+    type = classifyError(error);
+  } catch {
+    type = undefined;
+  }
+  stage.end(error, true, type ?? "_OTHER");
+}
+
+/** Mark a returned value a failure when `failWhen` says so (its errors are ours, never the app's). */
+function checkFailure<T>(stage: Stage, value: Awaited<T>, failWhen: StageOptions<T>["failWhen"]): void {
+  if (failWhen === undefined) return;
+  try {
+    const verdict = failWhen(value);
+    if (verdict === true) stage.failure ??= "failed_result";
+    else if (typeof verdict === "string" && verdict !== "") stage.failure ??= verdict.slice(0, MAX_NAME_LENGTH);
+  } catch (error) {
+    reportInternalError("stage-fail-when", error);
+  }
+}
+
+/** End the stage when what `fn` returned is done with, without changing it. */
+function settle<T>(stage: Stage, result: T, failWhen: StageOptions<T>["failWhen"], stageContext: Context): void {
+  if (isGenerator(result)) {
+    traceGenerator(stage, result, stageContext);
+    return;
+  }
+  if (isThenable(result)) {
+    // A side branch: the app keeps its own promise object, rejections included.
+    result.then(
+      (value) => {
+        checkFailure(stage, value as Awaited<T>, failWhen);
+        stage.end(undefined, false, undefined);
+      },
+      (error: unknown) => endWithError(stage, error),
+    );
+    return;
+  }
+  checkFailure(stage, result as Awaited<T>, failWhen);
+  stage.end(undefined, false, undefined);
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === "object" || typeof value === "function") &&
+    typeof (value as { then?: unknown }).then === "function"
+  );
+}
+
+type AnyGenerator = Generator<unknown, unknown, unknown> | AsyncGenerator<unknown, unknown, unknown>;
+
+function isGenerator(value: unknown): value is AnyGenerator {
+  if (value === null || typeof value !== "object") return false;
+  const tag = (value as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag];
+  return (tag === "Generator" || tag === "AsyncGenerator") && typeof (value as { next?: unknown }).next === "function";
+}
+
+/** Generators garbage-collected before they finished end their stage as abandoned. */
+const abandonedStages = new FinalizationRegistry<Stage>((stage) => {
+  safely(() => stage.span.setAttribute(names.ATTR_TOKENTRACE_STAGE_END, "abandoned"));
+  stage.end(undefined, false, undefined);
+});
+
+/**
+ * A generator's steps run inside the stage; the stage ends when a step says `done`, throws, or `return()` closes
+ * it (an early `break`). Each step's result is what the generator returned (the same promise for an async one).
+ */
+function traceGenerator(stage: Stage, generator: AnyGenerator, stageContext: Context): void {
+  abandonedStages.register(generator, stage, stage);
+  const finish = (error: unknown, failed: boolean): void => {
+    abandonedStages.unregister(stage);
+    if (failed) endWithError(stage, error);
+    else stage.end(undefined, false, undefined);
+  };
+  const observe = (step: unknown): void => {
+    if ((step as IteratorResult<unknown> | null)?.done === true) finish(undefined, false);
+  };
+  for (const method of ["next", "return", "throw"] as const) {
+    const original = Reflect.get(generator, method) as (...args: unknown[]) => unknown;
+    Object.defineProperty(generator, method, {
+      value: (...args: unknown[]) => {
+        let step: unknown;
+        try {
+          step = context.with(stageContext, () => original.apply(generator, args));
+        } catch (error) {
+          finish(error, true);
+          throw error;
+        }
+        if (isThenable(step)) {
+          step.then(observe, (error: unknown) => finish(error, true));
+        } else observe(step);
+        return step;
+      },
+      configurable: true,
+      writable: true,
+    });
+  }
+}
+
+function handleFor(stage: Stage): StageHandle {
+  const spanContext = stage.span.spanContext();
+  return {
+    traceId: spanContext.traceId,
+    spanId: spanContext.spanId,
+    setAttribute(key, value) {
+      safely(() => {
+        if (typeof key !== "string" || key === "" || key.startsWith(ROLLUP_PREFIX)) return;
+        stage.span.setAttribute(key, value);
+      });
+    },
+    addDocuments(documents) {
+      safely(() => {
+        if (!Array.isArray(documents)) return;
+        const ids: string[] = [];
+        const scores: number[] = [];
+        // Bounded by MAX_DOCUMENTS whatever the app passes.
+        for (let index = 0; index < documents.length && ids.length < MAX_DOCUMENTS; index++) {
+          const document: unknown = documents[index];
+          const id = (document as { id?: unknown } | null)?.id;
+          if (typeof id !== "string" || id === "" || id.length > MAX_NAME_LENGTH) continue;
+          const score = (document as { score?: unknown }).score;
+          ids.push(id);
+          scores.push(typeof score === "number" && Number.isFinite(score) ? score : Number.NaN);
+        }
+        stage.span.setAttribute(names.ATTR_TOKENTRACE_RETRIEVAL_DOCUMENT_IDS, ids);
+        if (scores.every((score) => !Number.isNaN(score)))
+          stage.span.setAttribute(names.ATTR_TOKENTRACE_RETRIEVAL_DOCUMENT_SCORES, scores);
+        stage.span.setAttribute(names.ATTR_TOKENTRACE_RETRIEVAL_DOCUMENT_COUNT, ids.length);
+      });
+    },
+    setToolCallId(id) {
+      safely(() => {
+        if (typeof id === "string" && id !== "" && id.length <= MAX_NAME_LENGTH)
+          stage.span.setAttribute(names.ATTR_GEN_AI_TOOL_CALL_ID, id);
+      });
+    },
+    recordUsage(usage) {
+      safely(() => {
+        const count = (value: unknown): number | undefined =>
+          typeof value === "number" && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+        const given = usage as { inputTokens?: unknown; outputTokens?: unknown; costUsd?: unknown } | null;
+        const cost = given?.costUsd;
+        stage.addUsage(
+          { inputTokens: count(given?.inputTokens), outputTokens: count(given?.outputTokens) },
+          typeof cost === "number" && Number.isFinite(cost) && cost >= 0 ? cost : undefined,
+        );
+      });
+    },
+    fail(reason) {
+      stage.failure ??=
+        typeof reason === "string" && reason !== "" ? reason.slice(0, MAX_NAME_LENGTH) : "failed_result";
+    },
+  };
+}
+
+/** The handle a stage function gets when tokentrace could not start its span: every method does nothing. */
+const NO_HANDLE: StageHandle = Object.freeze({
+  traceId: "",
+  spanId: "",
+  setAttribute: () => undefined,
+  addDocuments: () => undefined,
+  setToolCallId: () => undefined,
+  recordUsage: () => undefined,
+  fail: () => undefined,
+});
+
+// --- metrics ---
+
+interface StageInstruments {
+  readonly byKind: Record<StageKind, Histogram>;
+  /** Names seen per kind; past MAX_STAGE_NAMES, `_other`. */
+  readonly names: Record<StageKind, Set<string>>;
+}
+
+const instrumentsByMeter = new WeakMap<Meter, StageInstruments>();
+let meterCache: { provider: unknown; meter: Meter } | undefined;
+
+function stageInstruments(): StageInstruments {
+  const provider = currentMeterProvider();
+  if (meterCache?.provider !== provider) {
+    meterCache = { provider, meter: provider.getMeter(names.INSTRUMENTATION_SCOPE, VERSION) };
+  }
+  const meter = meterCache.meter;
+  let instruments = instrumentsByMeter.get(meter);
+  if (instruments === undefined) {
+    const histogram = (name: string, description: string): Histogram =>
+      meter.createHistogram(name, {
+        description,
+        unit: names.UNIT_SECONDS,
+        advice: { explicitBucketBoundaries: [...names.DURATION_BUCKETS_SECONDS] },
+      });
+    instruments = {
+      byKind: {
+        workflow: histogram(names.METRIC_GEN_AI_WORKFLOW_DURATION, "Duration of a GenAI workflow."),
+        agent: histogram(names.METRIC_GEN_AI_INVOKE_AGENT_DURATION, "Duration of a GenAI agent invocation."),
+        tool: histogram(names.METRIC_GEN_AI_EXECUTE_TOOL_DURATION, "Duration of a GenAI tool execution."),
+        retrieval: histogram(names.METRIC_GEN_AI_CLIENT_OPERATION_DURATION, "Duration of a GenAI client operation."),
+        step: histogram(names.METRIC_TOKENTRACE_STEP_DURATION, "Duration of a step of a GenAI pipeline."),
+      },
+      names: { workflow: new Set(), agent: new Set(), tool: new Set(), retrieval: new Set(), step: new Set() },
+    };
+    instrumentsByMeter.set(meter, instruments);
+  }
+  return instruments;
+}
+
+const NAME_ATTRIBUTE: Record<StageKind, string> = {
+  workflow: names.ATTR_GEN_AI_WORKFLOW_NAME,
+  agent: names.ATTR_GEN_AI_AGENT_NAME,
+  tool: names.ATTR_GEN_AI_TOOL_NAME,
+  retrieval: names.ATTR_GEN_AI_DATA_SOURCE_ID,
+  step: names.ATTR_TOKENTRACE_STAGE_NAME,
+};
+
+const OPERATION: Record<StageKind, string | undefined> = {
+  workflow: names.OPERATION_INVOKE_WORKFLOW,
+  agent: names.OPERATION_INVOKE_AGENT,
+  tool: names.OPERATION_EXECUTE_TOOL,
+  retrieval: names.OPERATION_RETRIEVAL,
+  step: undefined,
+};
+
+function recordDuration(stage: Stage, durationMs: number, errorType: string | undefined): void {
+  if (!(durationMs >= 0) || durationMs === Infinity) return;
+  const instruments = stageInstruments();
+  const seen = instruments.names[stage.kind];
+  let name = stage.name;
+  if (!seen.has(name)) {
+    if (seen.size >= MAX_STAGE_NAMES) name = OTHER_NAME;
+    else seen.add(name);
+  }
+  const attributes: Attributes = { [NAME_ATTRIBUTE[stage.kind]]: name };
+  const operation = OPERATION[stage.kind];
+  if (operation !== undefined) attributes[names.ATTR_GEN_AI_OPERATION_NAME] = operation;
+  if (errorType !== undefined) attributes[names.ATTR_ERROR_TYPE] = errorType;
+  instruments.byKind[stage.kind].record(durationMs / 1000, attributes);
+}
+
+// --- the public functions ---
+
+/**
+ * Run `fn` as a workflow (`invoke_workflow {name}`): the whole of one request's pipeline, usually the root.
+ *
+ * @example await withWorkflow("support-answer", async () => answer(question));
+ */
+export function withWorkflow<T>(name: string, fn: (stage: StageHandle) => T, options?: StageOptions<T>): T {
+  return runStage("workflow", name, fn, options, "withWorkflow");
+}
+
+/**
+ * Run `fn` as an agent invocation (`invoke_agent {name}`); its spans carry the agent's token sums as
+ * `gen_ai.usage.*`, as the conventions recommend.
+ *
+ * @example await withAgent("planner", async () => plan(goal), { description: "Breaks a goal into steps" });
+ */
+export function withAgent<T>(
+  name: string,
+  fn: (stage: StageHandle) => T,
+  options?: Pick<StageOptions<T>, "description" | "failWhen">,
+): T {
+  return runStage("agent", name, fn, options, "withAgent");
+}
+
+/**
+ * Run `fn` as a tool execution (`execute_tool {name}`).
+ *
+ * @example await withTool("get_weather", () => weather(args.city), { callId: toolCall.id });
+ */
+export function withTool<T>(
+  name: string,
+  fn: (stage: StageHandle) => T,
+  options?: Pick<StageOptions<T>, "description" | "callId" | "type" | "failWhen">,
+): T {
+  return runStage("tool", name, fn, options, "withTool");
+}
+
+/**
+ * Run `fn` as a retrieval from a data source (`retrieval {dataSourceId}`); `stage.addDocuments()` records
+ * what was found, by id and score.
+ *
+ * @example await withRetrieval("kb-articles", async (stage) => { const hits = await search(q); stage.addDocuments(hits); return hits; }, { topK: 5 });
+ */
+export function withRetrieval<T>(
+  dataSourceId: string,
+  fn: (stage: StageHandle) => T,
+  options?: Pick<StageOptions<T>, "topK" | "failWhen">,
+): T {
+  return runStage("retrieval", dataSourceId, fn, options, "withRetrieval");
+}
+
+/**
+ * Run `fn` as a named step of a pipeline (`step {name}`) that is none of the other kinds.
+ *
+ * @example const prompt = withStep("build-prompt", () => render(template, facts));
+ */
+export function withStep<T>(
+  name: string,
+  fn: (stage: StageHandle) => T,
+  options?: Pick<StageOptions<T>, "failWhen">,
+): T {
+  return runStage("step", name, fn, options, "withStep");
+}
+
+/**
+ * A function of the same type as `fn` whose every call runs as a stage of `kind` named `name`.
+ *
+ * @example const search = traced("retrieval", "kb-articles", searchArticles);
+ */
+export function traced<F extends (...args: never[]) => unknown>(kind: StageKind, name: string, fn: F): F {
+  if (!Object.prototype.hasOwnProperty.call(KIND_OPTIONS, kind)) {
+    throw new InvalidOptionError(
+      "traced",
+      `expected a stage kind (${Object.keys(KIND_OPTIONS).join(", ")}), received ${describe(kind)}.`,
+    );
+  }
+  validate(kind, name, fn, undefined, "traced");
+  const wrapped = function (this: unknown, ...args: Parameters<F>): ReturnType<F> {
+    return runStage(kind, name, () => fn.apply(this, args) as ReturnType<F>, undefined, "traced");
+  };
+  Object.defineProperty(wrapped, "name", { value: fn.name, configurable: true });
+  return wrapped as unknown as F;
+}
+
+/** The handle of the stage active here, for code called from a stage (a `traced` function, a helper). */
+export function currentStage(): StageHandle | undefined {
+  const stage = stageOf(context.active());
+  return stage === undefined || stage.ended ? undefined : handleFor(stage);
+}
