@@ -165,8 +165,10 @@ function mergeMetadata(
   const merged: Record<string, string | number | boolean> = { ...outer };
   let count = Object.keys(merged).length;
   for (const [key, value] of Object.entries(metadata as Record<string, unknown>)) {
+    // `__proto__` would set the merged object's prototype instead of a key.
     const valid =
       METADATA_KEY.test(key) &&
+      key !== "__proto__" &&
       ((typeof value === "string" && value !== "" && value.length <= MAX_METADATA_VALUE_LENGTH) ||
         (typeof value === "number" && Number.isFinite(value)) ||
         typeof value === "boolean");

@@ -248,6 +248,7 @@ export const ATTR_GEN_AI_DATA_SOURCE_ID = "gen_ai.data_source.id";
 export const ATTR_GEN_AI_RETRIEVAL_TOP_K = "gen_ai.retrieval.top_k";
 /** Every stage span: `workflow`, `agent`, `tool`, `retrieval` or `step`. */
 export const ATTR_TOKENTRACE_STAGE_KIND = "tokentrace.stage.kind";
+export const ATTR_EXCEPTION_TYPE = "exception.type";
 /** `abandoned`: a generator stage garbage-collected before it finished (not an error). */
 export const ATTR_TOKENTRACE_STAGE_END = "tokentrace.stage.end";
 /** A step's name (the other kinds use the conventions' name attributes). */

@@ -185,7 +185,9 @@ export class Stage {
         const type = errorType ?? this.failure ?? "_OTHER";
         span.setAttribute(names.ATTR_ERROR_TYPE, type);
         span.setStatus({ code: SpanStatusCode.ERROR, message: type });
-        if (hasError && error instanceof Error) span.recordException(error);
+        // The type only: an app's error message may carry its users' data, and stages have no content switch yet
+        // (issue 13 brings the redaction pipeline every message will go through).
+        if (hasError) span.addEvent("exception", { [names.ATTR_EXCEPTION_TYPE]: type });
       }
     });
     const durationMs = performance.now() - this.startMs;

@@ -215,7 +215,14 @@ describe("withContext()", () => {
         sessionId: "s".repeat(257),
         conversationId: 7 as unknown as string,
         tags: ["ok", "", 3 as unknown as string, "ok"],
-        metadata: { good: "yes", empty: "", nan: Number.NaN, "bad key!": "x", nested: {} as unknown as string },
+        metadata: {
+          good: "yes",
+          empty: "",
+          nan: Number.NaN,
+          "bad key!": "x",
+          nested: {} as unknown as string,
+          ...(JSON.parse('{"__proto__": "polluted"}') as Record<string, string>),
+        },
       },
       () => h.openai.chat.completions.create({ model: "gpt-4o-mini", messages }),
     );
@@ -232,6 +239,7 @@ describe("withContext()", () => {
         "metadata.nan",
         "metadata (an invalid key)",
         "metadata.nested",
+        "metadata.__proto__",
       ],
     });
   });

@@ -159,6 +159,10 @@ describe("stage spans", () => {
       const span = byName(name);
       expect(span.status.code).toBe(2);
       expect(span.attributes["error.type"]).toBe(name.endsWith("async-parse") ? "RangeError" : "TypeError");
+      // The type only, never the app's message (it may carry its users' data).
+      expect(span.events.map((event) => [event.name, event.attributes])).toEqual([
+        ["exception", { "exception.type": span.attributes["error.type"] }],
+      ]);
     }
   });
 
