@@ -8,7 +8,7 @@ import { context, createContextKey } from "@opentelemetry/api";
 import type { Attributes, Context } from "@opentelemetry/api";
 import { describe } from "./config.js";
 import { InvalidOptionError } from "./errors.js";
-import { warnOnce } from "./internal/report.js";
+import { reportInternalError, warnOnce } from "./internal/report.js";
 import * as names from "./semconv.js";
 
 /** What `withContext()` accepts. Every field is optional; nested scopes merge with the enclosing one. */
@@ -41,6 +41,8 @@ export interface AppScope {
   readonly attributes: Attributes;
   /** The user id, for a client that writes `user.hash` instead of `user.id`. */
   readonly userId: string | undefined;
+  /** What this scope and the enclosing ones dropped (at most MAX_DROPPED_KEPT entries). */
+  readonly dropped: readonly string[];
 }
 
 /** Bounds: an id or metadata string longer than this is dropped, never cut. */
@@ -48,9 +50,13 @@ export const MAX_CONTEXT_VALUE_LENGTH = 256;
 export const MAX_METADATA_VALUE_LENGTH = 1_024;
 export const MAX_TAGS = 64;
 export const MAX_METADATA_KEYS = 64;
+/** Entries of `tags` and keys of `metadata` read from one `withContext()` call. */
+const MAX_INPUT_ENTRIES = 256;
 const METADATA_KEY = /^[A-Za-z0-9_.-]{1,64}$/;
 /** At most this many entries in `tokentrace.context.dropped` (the rest are counted in the last entry). */
 const MAX_DROPPED_LISTED = 32;
+/** Dropped entries a scope keeps for the scopes nested in it. */
+const MAX_DROPPED_KEPT = 1_024;
 
 const ACCEPTED_KEYS = ["userId", "sessionId", "conversationId", "tags", "metadata"] as const;
 const acceptedKeys: ReadonlySet<string> = new Set(ACCEPTED_KEYS);
@@ -98,7 +104,12 @@ export function withContext<T>(values: AppContext, fn: () => T): T {
   const scope = mergeScope(scopeOf(active), values);
   const scoped = active.setValue(SCOPE_KEY, scope);
   const result = context.with(scoped, fn);
-  if (isGenerator(result)) bindGenerator(result, scoped);
+  try {
+    if (isGenerator(result)) bindGenerator(result, scoped);
+  } catch (error) {
+    // A generator tokentrace cannot patch (frozen, a revoked proxy) is returned as it is.
+    reportInternalError("context-generator", error);
+  }
   return result;
 }
 
@@ -110,20 +121,26 @@ export function currentContext(): ResolvedAppContext {
 /** A scope from the enclosing one and new values: ids override, tags union, metadata by key. */
 function mergeScope(outer: AppScope | undefined, input: AppContext): AppScope {
   const base = outer?.values ?? EMPTY_VALUES;
-  const dropped: string[] = [];
+  // The enclosing scopes' drops stay listed: a nested scope does not make them valid.
+  const dropped: string[] = outer === undefined ? [] : [...outer.dropped];
   const next: { -readonly [K in keyof ResolvedAppContext]: ResolvedAppContext[K] } = {
     tags: base.tags,
     metadata: base.metadata,
   };
+  const own = (key: keyof AppContext): unknown =>
+    Object.prototype.hasOwnProperty.call(input, key) ? input[key] : undefined;
   for (const key of ["userId", "sessionId", "conversationId"] as const) {
-    const value = key in input ? readId(input[key], key, dropped) : undefined;
+    const value = readId(own(key), key, dropped);
     const kept = value ?? base[key];
     if (kept !== undefined) next[key] = kept;
   }
-  if (input.tags !== undefined) next.tags = mergeTags(base.tags, input.tags, dropped);
-  if (input.metadata !== undefined) next.metadata = mergeMetadata(base.metadata, input.metadata, dropped);
+  const tags = own("tags");
+  const metadata = own("metadata");
+  if (tags !== undefined) next.tags = mergeTags(base.tags, tags, dropped);
+  if (metadata !== undefined) next.metadata = mergeMetadata(base.metadata, metadata, dropped);
   const values: ResolvedAppContext = Object.freeze(next);
-  return { values, attributes: attributesOf(values, dropped), userId: values.userId };
+  const kept = dropped.length <= MAX_DROPPED_KEPT ? dropped : dropped.slice(0, MAX_DROPPED_KEPT);
+  return { values, attributes: attributesOf(values, kept), userId: values.userId, dropped: kept };
 }
 
 /** An id: a non-empty string of at most MAX_CONTEXT_VALUE_LENGTH characters; anything else is dropped. */
@@ -140,8 +157,10 @@ function mergeTags(outer: readonly string[], tags: unknown, dropped: string[]): 
     return outer;
   }
   const merged = new Set(outer);
-  // Bounded by the input's length (what was sent), never by a value read from it.
-  for (let index = 0; index < tags.length; index++) {
+  // Bounded: at most MAX_INPUT_ENTRIES entries are read, whatever `length` says (a sparse array's may be 2^32 - 1).
+  const read = Math.min(tags.length, MAX_INPUT_ENTRIES);
+  if (tags.length > read) dropped.push(`tags[${read}..${tags.length - 1}]`);
+  for (let index = 0; index < read; index++) {
     const tag: unknown = tags[index];
     if (typeof tag !== "string" || tag.trim() === "" || tag.length > MAX_CONTEXT_VALUE_LENGTH) {
       dropped.push(`tags[${index}]`);
@@ -164,7 +183,15 @@ function mergeMetadata(
   }
   const merged: Record<string, string | number | boolean> = { ...outer };
   let count = Object.keys(merged).length;
-  for (const [key, value] of Object.entries(metadata as Record<string, unknown>)) {
+  let read = 0;
+  for (const key in metadata) {
+    if (!Object.prototype.hasOwnProperty.call(metadata, key)) continue;
+    // Bounded: at most MAX_INPUT_ENTRIES keys are read; the rest are dropped as one entry.
+    if (read++ >= MAX_INPUT_ENTRIES) {
+      dropped.push(`metadata (keys past ${MAX_INPUT_ENTRIES})`);
+      break;
+    }
+    const value: unknown = (metadata as Record<string, unknown>)[key];
     // `__proto__` would set the merged object's prototype instead of a key.
     const valid =
       METADATA_KEY.test(key) &&

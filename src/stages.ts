@@ -13,8 +13,9 @@ import type { AttributeValue, Attributes, Context, Histogram, Meter, Span } from
 import { scopeOf } from "./app-context.js";
 import { describe } from "./config.js";
 import { InvalidOptionError } from "./errors.js";
-import { currentMeterProvider, currentTracerProvider } from "./internal/active-providers.js";
-import { reportInternalError } from "./internal/report.js";
+import { activeSetup, currentMeterProvider, currentTracerProvider } from "./internal/active-providers.js";
+import { hashUserId } from "./internal/user-hash.js";
+import { reportAnomaly, reportInternalError } from "./internal/report.js";
 import { errorClassifier } from "./recorder/error-class.js";
 import * as names from "./semconv.js";
 import type { Usage } from "./usage.js";
@@ -24,7 +25,7 @@ export type StageKind = "workflow" | "agent" | "tool" | "retrieval" | "step";
 
 /** What a stage's function may tell its span. Every method is safe to call at any time; none throws. */
 export interface StageHandle {
-  /** The stage span's trace and span ids (empty strings when tracing is off). */
+  /** The stage span's trace and span ids (all zeros when tracing is off; empty if the span could not start). */
   readonly traceId: string;
   readonly spanId: string;
   /** Set an attribute on the stage's span (not the roll-up or convention attributes tokentrace writes). */
@@ -68,8 +69,16 @@ const OTHER_NAME = "_other";
 
 const STAGE_KEY = createContextKey("tokentrace.stage");
 
-/** Names of the roll-up attributes (`tokentrace.rollup.*`) and of what the handle may not overwrite. */
-const ROLLUP_PREFIX = "tokentrace.rollup.";
+/** What `setAttribute` may not write: tokentrace's own attributes, the context's, and the error's. */
+const RESERVED_KEYS: ReadonlySet<string> = new Set([
+  names.ATTR_USER_ID,
+  names.ATTR_USER_HASH,
+  names.ATTR_SESSION_ID,
+  names.ATTR_GEN_AI_CONVERSATION_ID,
+  names.ATTR_ERROR_TYPE,
+  names.ATTR_GEN_AI_OPERATION_NAME,
+]);
+const isReserved = (key: string): boolean => RESERVED_KEYS.has(key) || key.startsWith("tokentrace.");
 
 /** The sums of everything that ran under a stage. */
 class Totals {
@@ -276,17 +285,31 @@ function startOf(
   }
 }
 
-function validate(kind: StageKind, name: unknown, fn: unknown, options: unknown, where: string): StageOptions {
-  if (typeof name !== "string" || name.trim() === "" || name.length > MAX_NAME_LENGTH) {
-    throw new InvalidOptionError(
-      where,
-      `expected a name: a non-empty string of at most ${MAX_NAME_LENGTH} characters, received ${describe(name)}.`,
-    );
+/**
+ * Check a stage's arguments. What only a programming error gives (a name that is not a string, a `fn` that is
+ * not a function, an unknown option, an option of the wrong type) throws `InvalidOptionError`. A string that is
+ * empty or too long, or a `topK` that is not a positive integer, may come from data (a tool name or call id the
+ * model sent): the name becomes `_invalid` and the option is left out, counted as an anomaly, never thrown.
+ */
+function validate(
+  kind: StageKind,
+  name: unknown,
+  fn: unknown,
+  options: unknown,
+  where: string,
+): { name: string; options: StageOptions } {
+  if (typeof name !== "string") {
+    throw new InvalidOptionError(where, `expected a name (a string), received ${describe(name)}.`);
   }
   if (typeof fn !== "function") {
     throw new InvalidOptionError(where, `expected a function to run, received ${describe(fn)}.`);
   }
-  if (options === undefined) return {};
+  let usable = name;
+  if (!usableString(name)) {
+    reportAnomaly("stage-value", `${where}: a name that is empty or over ${MAX_NAME_LENGTH} characters`);
+    usable = INVALID_NAME;
+  }
+  if (options === undefined) return { name: usable, options: {} };
   if (options === null || typeof options !== "object" || Array.isArray(options)) {
     throw new InvalidOptionError(`${where}.options`, `expected an object, received ${describe(options)}.`);
   }
@@ -297,21 +320,36 @@ function validate(kind: StageKind, name: unknown, fn: unknown, options: unknown,
       throw new InvalidOptionError(`${where}.${key}`, `unknown option. Accepted options: ${accepted.join(", ")}.`);
     }
   }
+  const checked: StageOptions = {};
   for (const key of ["description", "callId", "type"] as const) {
     const value = record[key];
-    if (value !== undefined && (typeof value !== "string" || value === "" || value.length > MAX_NAME_LENGTH)) {
-      throw new InvalidOptionError(`${where}.${key}`, `expected a non-empty string, received ${describe(value)}.`);
+    if (value === undefined) continue;
+    if (typeof value !== "string") {
+      throw new InvalidOptionError(`${where}.${key}`, `expected a string, received ${describe(value)}.`);
     }
+    if (usableString(value)) checked[key] = value;
+    else reportAnomaly("stage-value", `${where}.${key}: empty or over ${MAX_NAME_LENGTH} characters`);
   }
   const topK = record["topK"];
-  if (topK !== undefined && !(typeof topK === "number" && Number.isInteger(topK) && topK >= 1)) {
-    throw new InvalidOptionError(`${where}.topK`, `expected a positive integer, received ${describe(topK)}.`);
+  if (topK !== undefined) {
+    if (typeof topK !== "number") {
+      throw new InvalidOptionError(`${where}.topK`, `expected a positive integer, received ${describe(topK)}.`);
+    }
+    if (Number.isSafeInteger(topK) && topK >= 1) checked.topK = topK;
+    else reportAnomaly("stage-value", `${where}.topK: not a positive integer`);
   }
-  if (record["failWhen"] !== undefined && typeof record["failWhen"] !== "function") {
-    throw new InvalidOptionError(`${where}.failWhen`, `expected a function, received ${describe(record["failWhen"])}.`);
+  const failWhen = record["failWhen"];
+  if (failWhen !== undefined) {
+    if (typeof failWhen !== "function") {
+      throw new InvalidOptionError(`${where}.failWhen`, `expected a function, received ${describe(failWhen)}.`);
+    }
+    checked.failWhen = failWhen as StageOptions["failWhen"];
   }
-  return record;
+  return { name: usable, options: checked };
 }
+
+const INVALID_NAME = "_invalid";
+const usableString = (value: string): boolean => value.trim() !== "" && value.length <= MAX_NAME_LENGTH;
 
 /** Run `fn` as a stage of `kind`; the one mechanism under every `with*` function. */
 export function runStage<T>(
@@ -321,25 +359,42 @@ export function runStage<T>(
   options: StageOptions<T> | undefined,
   where: string,
 ): T {
-  const checked = validate(kind, name, fn, options, where) as StageOptions<T>;
+  const validated = validate(kind, name, fn, options, where);
+  const checked = validated.options as StageOptions<T>;
+  const stageName = validated.name;
   const parentContext = context.active();
   let stage: Stage | undefined;
   let stageContext = parentContext;
   try {
-    const { spanName, spanKind, attributes } = startOf(kind, name, checked as StageOptions);
+    const { spanName, spanKind, attributes } = startOf(kind, stageName, checked as StageOptions);
     const scope = scopeOf(parentContext);
-    if (scope !== undefined) Object.assign(attributes, scope.attributes);
+    if (scope !== undefined) {
+      Object.assign(attributes, scope.attributes);
+      // Stages have no client options: setup()'s hashUserId applies, as it does to the calls of its clients.
+      const hashKey = activeSetup()?.defaults.hashUserId?.key;
+      const userId = attributes[names.ATTR_USER_ID];
+      if (hashKey !== undefined && typeof userId === "string") {
+        // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- a constant name: the id must not be exported
+        delete attributes[names.ATTR_USER_ID];
+        attributes[names.ATTR_USER_HASH] = hashUserId(hashKey, userId);
+      }
+    }
     const tracer = currentTracerProvider().getTracer(names.INSTRUMENTATION_SCOPE, VERSION);
     const startMs = performance.now();
     const span = tracer.startSpan(spanName, { kind: spanKind, attributes }, parentContext);
-    stage = new Stage(kind, name, span, stageOf(parentContext), startMs);
+    stage = new Stage(kind, stageName, span, stageOf(parentContext), startMs);
     stageContext = trace.setSpan(parentContext, span).setValue(STAGE_KEY, stage);
   } catch (error) {
     reportInternalError("stage", error);
   }
   if (stage === undefined) return fn(NO_HANDLE);
   const current = stage;
-  const handle = handleFor(current);
+  let handle = NO_HANDLE;
+  try {
+    handle = handleFor(current);
+  } catch (error) {
+    reportInternalError("stage", error);
+  }
   let result: T;
   try {
     result = context.with(stageContext, fn, undefined, handle);
@@ -384,8 +439,10 @@ function settle<T>(stage: Stage, result: T, failWhen: StageOptions<T>["failWhen"
     traceGenerator(stage, result, stageContext);
     return;
   }
-  if (isThenable(result)) {
-    // A side branch: the app keeps its own promise object, rejections included.
+  if (result instanceof Promise) {
+    // A side branch: the app keeps its own promise object, rejections included. Only a native promise (an SDK's
+    // APIPromise is one): calling `then` on another thenable may run it (a query builder), so such a stage ends
+    // when its function returns.
     result.then(
       (value) => {
         checkFailure(stage, value as Awaited<T>, failWhen);
@@ -397,14 +454,6 @@ function settle<T>(stage: Stage, result: T, failWhen: StageOptions<T>["failWhen"
   }
   checkFailure(stage, result as Awaited<T>, failWhen);
   stage.end(undefined, false, undefined);
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    (typeof value === "object" || typeof value === "function") &&
-    typeof (value as { then?: unknown }).then === "function"
-  );
 }
 
 type AnyGenerator = Generator<unknown, unknown, unknown> | AsyncGenerator<unknown, unknown, unknown>;
@@ -433,7 +482,9 @@ function traceGenerator(stage: Stage, generator: AnyGenerator, stageContext: Con
     else stage.end(undefined, false, undefined);
   };
   const observe = (step: unknown): void => {
-    if ((step as IteratorResult<unknown> | null)?.done === true) finish(undefined, false);
+    safely(() => {
+      if ((step as IteratorResult<unknown> | null)?.done === true) finish(undefined, false);
+    });
   };
   for (const method of ["next", "return", "throw"] as const) {
     const original = Reflect.get(generator, method) as (...args: unknown[]) => unknown;
@@ -446,8 +497,10 @@ function traceGenerator(stage: Stage, generator: AnyGenerator, stageContext: Con
           finish(error, true);
           throw error;
         }
-        if (isThenable(step)) {
-          step.then(observe, (error: unknown) => finish(error, true));
+        if (step instanceof Promise) {
+          step.then(observe, (error: unknown) => {
+            safely(() => finish(error, true));
+          });
         } else observe(step);
         return step;
       },
@@ -464,7 +517,7 @@ function handleFor(stage: Stage): StageHandle {
     spanId: spanContext.spanId,
     setAttribute(key, value) {
       safely(() => {
-        if (typeof key !== "string" || key === "" || key.startsWith(ROLLUP_PREFIX)) return;
+        if (typeof key !== "string" || key === "" || isReserved(key)) return;
         stage.span.setAttribute(key, value);
       });
     },
@@ -530,6 +583,7 @@ interface StageInstruments {
   readonly byKind: Record<StageKind, Histogram>;
   /** Names seen per kind; past MAX_STAGE_NAMES, `_other`. */
   readonly names: Record<StageKind, Set<string>>;
+  readonly errorTypes: Set<string>;
 }
 
 const instrumentsByMeter = new WeakMap<Meter, StageInstruments>();
@@ -558,6 +612,7 @@ function stageInstruments(): StageInstruments {
         step: histogram(names.METRIC_TOKENTRACE_STEP_DURATION, "Duration of a step of a GenAI pipeline."),
       },
       names: { workflow: new Set(), agent: new Set(), tool: new Set(), retrieval: new Set(), step: new Set() },
+      errorTypes: new Set(),
     };
     instrumentsByMeter.set(meter, instruments);
   }
@@ -580,6 +635,18 @@ const OPERATION: Record<StageKind, string | undefined> = {
   step: undefined,
 };
 
+/** Error types on metrics: identifier-shaped, at most MAX_STAGE_ERROR_TYPES distinct, else `_OTHER` (a reason is free text). */
+const ERROR_TYPE_SHAPE = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
+const MAX_STAGE_ERROR_TYPES = 50;
+
+function metricErrorType(instruments: StageInstruments, errorType: string): string {
+  if (!ERROR_TYPE_SHAPE.test(errorType)) return "_OTHER";
+  if (instruments.errorTypes.has(errorType)) return errorType;
+  if (instruments.errorTypes.size >= MAX_STAGE_ERROR_TYPES) return "_OTHER";
+  instruments.errorTypes.add(errorType);
+  return errorType;
+}
+
 function recordDuration(stage: Stage, durationMs: number, errorType: string | undefined): void {
   if (!(durationMs >= 0) || durationMs === Infinity) return;
   const instruments = stageInstruments();
@@ -592,7 +659,7 @@ function recordDuration(stage: Stage, durationMs: number, errorType: string | un
   const attributes: Attributes = { [NAME_ATTRIBUTE[stage.kind]]: name };
   const operation = OPERATION[stage.kind];
   if (operation !== undefined) attributes[names.ATTR_GEN_AI_OPERATION_NAME] = operation;
-  if (errorType !== undefined) attributes[names.ATTR_ERROR_TYPE] = errorType;
+  if (errorType !== undefined) attributes[names.ATTR_ERROR_TYPE] = metricErrorType(instruments, errorType);
   instruments.byKind[stage.kind].record(durationMs / 1000, attributes);
 }
 

@@ -275,6 +275,26 @@ describe("withContext()", () => {
     ]);
   });
 
+  it("reads at most 256 tags and metadata keys, whatever the input says, and ignores inherited keys", async () => {
+    const sparse: string[] = [];
+    sparse.length = 2 ** 32 - 1;
+    sparse[0] = "first";
+    const inherited = Object.create({ userId: "from-prototype" }) as { userId?: string };
+    const metadata = Object.fromEntries(Array.from({ length: 300 }, (_, index) => [`k${index}`, "v"]));
+    await withContext({ ...inherited, tags: sparse, metadata }, () =>
+      withContext(inherited, () => h.openai.chat.completions.create({ model: "gpt-4o-mini", messages })),
+    );
+    const attributes = h.onlySpan().attributes;
+    expect(attributes["user.id"]).toBeUndefined();
+    expect(attributes["tokentrace.tags"]).toEqual(["first"]);
+    const dropped = attributes["tokentrace.context.dropped"] as string[];
+    // Listed through the nested scope: the range past 256, the 255 holes, k64..k255 over the 64-key cap and the
+    // keys past 256 make 449 entries; 31 are listed and the rest counted.
+    expect(dropped.slice(0, 3)).toEqual(["tags[256..4294967294]", "tags[1]", "tags[2]"]);
+    expect(dropped).toHaveLength(32);
+    expect(dropped.at(-1)).toBe("and 418 more");
+  });
+
   it("throws InvalidOptionError for a non-object, an unknown key or a non-function", () => {
     const run = (values: unknown, fn: unknown): unknown =>
       withContext(values as Parameters<typeof withContext>[0], fn as () => unknown);

@@ -1,7 +1,8 @@
 import OpenAI from "openai";
-import { context, trace } from "@opentelemetry/api";
+import { context } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
+import { createHmac } from "node:crypto";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   InvalidOptionError,
@@ -210,7 +211,10 @@ describe("stage spans", () => {
       const generator = withStep("forgotten", () => endless());
       generator.next();
     })();
-    await collectGarbageUntil(() => sink.getSpans().some((span) => span.name === "step forgotten"));
+    await collectGarbageUntil(() => {
+      void telemetry.flush();
+      return sink.getSpans().some((span) => span.name === "step forgotten");
+    });
     const forgotten = byName("step forgotten");
     expect(forgotten.attributes["tokentrace.stage.end"]).toBe("abandoned");
     expect(forgotten.attributes["error.type"]).toBeUndefined();
@@ -218,11 +222,11 @@ describe("stage spans", () => {
   });
 
   it("traced() returns a function of the same behaviour whose calls are stages; currentStage() reaches the handle", async () => {
-    const search = traced("retrieval", "kb", (query: string) => {
+    const search = traced("retrieval", "kb", function searchArticles(query: string) {
       currentStage()?.addDocuments([{ id: `hit-for-${query}` }]);
       return Promise.resolve([query]);
     });
-    expect(search.name).toBe("");
+    expect(search.name).toBe("searchArticles");
     expect(await search("paris")).toEqual(["paris"]);
     await telemetry.flush();
     const span = byName("retrieval kb");
@@ -237,12 +241,9 @@ describe("stage spans", () => {
     expect(byName("invoke_workflow w").attributes["user.id"]).toBe("u-stage");
   });
 
-  it("rejects bad names, functions and options with InvalidOptionError", () => {
-    expect(() => withAgent("", () => 1)).toThrow(
-      new InvalidOptionError(
-        "withAgent",
-        'expected a name: a non-empty string of at most 256 characters, received the string "".',
-      ),
+  it("throws InvalidOptionError only for programming errors: a non-string name, a non-function, an unknown option", () => {
+    expect(() => withAgent(42 as unknown as string, () => 1)).toThrow(
+      new InvalidOptionError("withAgent", "expected a name (a string), received number 42."),
     );
     expect(() => withTool("t", "nope" as unknown as () => number)).toThrow(
       new InvalidOptionError("withTool", 'expected a function to run, received the string "nope".'),
@@ -250,11 +251,62 @@ describe("stage spans", () => {
     expect(() => withTool("t", () => 1, { topK: 3 } as never)).toThrow(
       new InvalidOptionError("withTool.topK", "unknown option. Accepted options: description, callId, type, failWhen."),
     );
-    expect(() => withRetrieval("r", () => 1, { topK: 0 })).toThrow(
-      new InvalidOptionError("withRetrieval.topK", "expected a positive integer, received number 0."),
+    expect(() => withTool("t", () => 1, { callId: 7 as unknown as string })).toThrow(
+      new InvalidOptionError("withTool.callId", "expected a string, received number 7."),
     );
     expect(() => traced("chain" as never, "x", () => 1)).toThrow(InvalidOptionError);
     expect(sink.getSpans()).toHaveLength(0);
+  });
+
+  it("never throws for values that may come from the model: a blank or long name becomes _invalid, bad options are left out", async () => {
+    expect(withTool("x".repeat(300), () => 1, { callId: "" })).toBe(1);
+    expect(withRetrieval("  ", () => 2, { topK: 0 })).toBe(2);
+    await telemetry.flush();
+    const [tool, retrieval] = sink.getSpans();
+    expect(tool!.name).toBe("execute_tool _invalid");
+    expect(tool!.attributes["gen_ai.tool.call.id"]).toBeUndefined();
+    expect(retrieval!.name).toBe("retrieval _invalid");
+    expect(retrieval!.attributes["gen_ai.retrieval.top_k"]).toBeUndefined();
+  });
+
+  it("does not call then() on a thenable that is not a promise (it may run a query): the stage ends on return", () => {
+    let thenCalls = 0;
+    const query = {
+      then: (resolve: (value: number) => void): void => {
+        thenCalls++;
+        resolve(1);
+      },
+    };
+    expect(withStep("query", () => query)).toBe(query);
+    expect(thenCalls).toBe(0);
+    expect(sink.getSpans().map((span) => span.name)).toEqual(["step query"]);
+  });
+
+  it("keeps the user id out of stage spans when setup() has hashUserId", async () => {
+    await telemetry.shutdown();
+    sink = memorySink();
+    const key = "a-secret-key-of-16+";
+    telemetry = setup({ serviceName: "stages-test", sinks: [sink], captureContent: false, hashUserId: { key } });
+    withContext({ userId: "alice@example.com" }, () =>
+      withStep("s", (stage) => stage.setAttribute("user.id", "alice@example.com")),
+    );
+    await telemetry.flush();
+    const span = byName("step s");
+    expect(span.attributes["user.id"]).toBeUndefined();
+    expect(span.attributes["user.hash"]).toBe(createHmac("sha256", key).update("alice@example.com").digest("hex"));
+  });
+
+  it("keeps free-text failure reasons off metric attributes", async () => {
+    withStep("check", (stage) => stage.fail("the plan had 3 steps, not 4"));
+    withStep("check", (stage) => stage.fail("invalid_plan"));
+    const metrics = await sink.collectMetrics();
+    const types = histogramPoints(metrics, "tokentrace.step.duration").map((point) => point.attributes["error.type"]);
+    expect(types.sort()).toEqual(["_OTHER", "invalid_plan"]);
+    await telemetry.flush();
+    expect(sink.getSpans().map((span) => span.attributes["error.type"])).toEqual([
+      "the plan had 3 steps, not 4",
+      "invalid_plan",
+    ]);
   });
 });
 
@@ -294,6 +346,19 @@ describe("roll-ups", () => {
       "tokentrace.rollup.model_calls": 1,
       "tokentrace.rollup.tool_calls": 0,
     });
+  });
+
+  it("count errors as failed model calls and failed stages below each stage", async () => {
+    const failure = new Error("tool failed");
+    await withWorkflow("w", () => withAgent("a", () => withTool("t", () => Promise.reject(failure)))).catch(
+      () => undefined,
+    );
+    await telemetry.flush();
+    // The tool failed (1 below the agent); the agent failed with it (2 below the workflow).
+    expect(rollup(byName("execute_tool t"))["tokentrace.rollup.errors"]).toBe(0);
+    expect(rollup(byName("invoke_agent a"))["tokentrace.rollup.errors"]).toBe(1);
+    expect(rollup(byName("invoke_workflow w"))["tokentrace.rollup.errors"]).toBe(2);
+    expect(byName("invoke_workflow w").attributes["error.type"]).toBe("Error");
   });
 
   it("counts a child that ends after its stage as late, in the nearest stage still open", async () => {
@@ -375,11 +440,11 @@ describe("stage metrics", () => {
     expect(JSON.stringify(metrics.scopeMetrics)).not.toContain("never-on-metrics");
   });
 
-  it("passes through without a span when tracing is off (no setup, no global provider)", async () => {
+  it("passes through when tracing is off (no setup, no global provider): the stage runs, its ids are all zeros", async () => {
     await telemetry.shutdown();
-    expect(trace.getActiveSpan()).toBeUndefined();
-    sink.reset();
-    expect(await withAgent("quiet", (stage) => Promise.resolve(stage.spanId))).toBe("0000000000000000");
-    expect(sink.getSpans().filter((span) => span.name === "invoke_agent quiet")).toEqual([]);
+    expect(await withAgent("quiet", (stage) => Promise.resolve([stage.traceId, stage.spanId]))).toEqual([
+      "00000000000000000000000000000000",
+      "0000000000000000",
+    ]);
   });
 });

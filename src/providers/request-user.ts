@@ -24,9 +24,12 @@ export function setOpenAIRequestUser(attributes: Record<string, AttributeValue>,
   const metadata = body["metadata"];
   if (!isObject(metadata) || Array.isArray(metadata)) return;
   let count = 0;
-  // Bounded: OpenAI accepts 16 keys; at most MAX_METADATA_KEYS are read, whatever was sent.
-  for (const key of Object.keys(metadata)) {
-    if (count >= MAX_METADATA_KEYS) break;
+  // OpenAI accepts 16 keys; at most MAX_METADATA_KEYS are recorded.
+  let read = 0;
+  // Bounded: at most 4 × MAX_METADATA_KEYS keys are looked at, whatever was sent.
+  for (const key in metadata) {
+    if (count >= MAX_METADATA_KEYS || read++ >= 4 * MAX_METADATA_KEYS) break;
+    if (!Object.prototype.hasOwnProperty.call(metadata, key)) continue;
     const value = metadata[key];
     if (!METADATA_KEY.test(key) || typeof value !== "string" || value.length > MAX_METADATA_VALUE_LENGTH) continue;
     attributes[`${names.ATTR_TOKENTRACE_REQUEST_METADATA_PREFIX}${key}`] = value;

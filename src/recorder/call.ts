@@ -1,8 +1,8 @@
 import { SpanKind, context, trace } from "@opentelemetry/api";
 import type { Context, HrTime, Meter, Span, Tracer } from "@opentelemetry/api";
-import { createHmac } from "node:crypto";
 import { scopeOf } from "../app-context.js";
 import { stageOf } from "../stages.js";
+import { hashUserId } from "../internal/user-hash.js";
 import { noResponseFacts } from "../call-record.js";
 import type { CallRecord, RequestFacts, ResponseFacts } from "../call-record.js";
 import type { ResolvedOptions } from "../config.js";
@@ -67,23 +67,6 @@ export function openCallCount(): number {
   return openCalls;
 }
 
-/** Hashes computed per hasher are remembered (a request's user makes many calls), up to this many ids. */
-const MAX_REMEMBERED_USER_HASHES = 1_000;
-
-/** `user.hash`: HMAC-SHA256 of the id under the key, hex; remembered per id in a bounded map. */
-function userHasher(key: string): (id: string) => string {
-  const remembered = new Map<string, string>();
-  return (id) => {
-    let hash = remembered.get(id);
-    if (hash === undefined) {
-      hash = createHmac("sha256", key).update(id).digest("hex");
-      if (remembered.size >= MAX_REMEMBERED_USER_HASHES) remembered.clear();
-      remembered.set(id, hash);
-    }
-    return hash;
-  };
-}
-
 /** What `price` returns for a price that gave an amount that cannot be true (infinite, negative, NaN). */
 const IMPOSSIBLE_COST = Symbol("impossible cost");
 
@@ -116,7 +99,8 @@ export class Recorder {
     adapterErrorType?: (error: unknown) => string | undefined,
   ) {
     this.errorType = errorClassifier(adapterErrorType);
-    this.userHash = options.hashUserId !== undefined ? userHasher(options.hashUserId.key) : undefined;
+    const hashKey = options.hashUserId?.key;
+    this.userHash = hashKey !== undefined ? (id) => hashUserId(hashKey, id) : undefined;
   }
 
   private pricer(): Pricer {
