@@ -10,7 +10,7 @@
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import type { ChatCompletionTool } from "openai/resources/chat/completions";
-import { observe } from "../src/index.js";
+import { observe, withAgent, withContext, withRetrieval, withTool, withWorkflow } from "../src/index.js";
 import { consoleSink, setup } from "../src/setup-entry.js";
 import { startMockLLMServer } from "../src/testing/index.js";
 import type { MockLLMServer } from "../src/testing/index.js";
@@ -137,6 +137,33 @@ try {
   messageStream.on("text", (text) => writeStreamed(text));
   await messageStream.finalMessage();
   if (output.midLine) writeStreamed("\n");
+
+  heading("7. One request as a pipeline: context and stages");
+  // withContext puts who and where on every span inside; the stages nest the calls and sum their tokens and cost
+  // on their own spans (tokentrace.rollup.*), so the workflow's span says what the whole request cost.
+  await withContext({ userId: "demo-user", sessionId: "demo-session", tags: ["demo"] }, () =>
+    withWorkflow("answer-question", () =>
+      withAgent("support-agent", async () => {
+        const documents = await withRetrieval(
+          "kb-articles",
+          (stage) => {
+            const found = [{ id: "kb-17", score: 0.92 }];
+            stage.addDocuments(found);
+            return Promise.resolve(found);
+          },
+          { topK: 3 },
+        );
+        const weather = await withTool("get_weather", () => Promise.resolve("sunny, 21 °C"), { callId: "call_demo" });
+        const answer = await openai.chat.completions.create({
+          model,
+          messages: [
+            { role: "user", content: `Using ${documents[0]?.id ?? "nothing"} and "${weather}", answer briefly.` },
+          ],
+        });
+        console.log(answer.choices[0]?.message.content);
+      }),
+    ),
+  );
 } finally {
   await telemetry.shutdown();
   await mock?.close();

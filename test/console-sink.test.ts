@@ -1,6 +1,6 @@
 import OpenAI from "openai";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { observe } from "../src/index.js";
+import { observe, withAgent, withTool } from "../src/index.js";
 import { consoleSink, setup } from "../src/setup-entry.js";
 import { startMockLLMServer } from "../src/testing/index.js";
 import type { MockLLMServer } from "../src/testing/index.js";
@@ -54,5 +54,30 @@ describe("consoleSink({ verbose: true })", () => {
     await flush();
     await shutdown();
     expect(lines).toEqual([]);
+  });
+});
+
+describe("consoleSink() stage lines (issue 12)", () => {
+  it("prints what ran under a stage from its roll-ups, and nothing extra for an empty leaf", async () => {
+    const lines: string[] = [];
+    const telemetry = setup({ sinks: [consoleSink({ write: (line) => lines.push(line) })], captureContent: false });
+    try {
+      const openai = observe(new OpenAI({ baseURL: server.openaiBaseURL, apiKey: "sk-test", maxRetries: 0 }));
+      server.enqueue({ usage: { prompt_tokens: 12, completion_tokens: 5 } });
+      await withAgent("helper", async () => {
+        await withTool("lookup", () => Promise.resolve("x"));
+        await openai.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Hi" }] });
+      });
+      await telemetry.flush();
+      const stageLines = lines
+        .filter((line) => /invoke_agent|execute_tool/.test(line))
+        .map((line) => line.replace(/\d+ ms/, "N ms"));
+      expect(stageLines).toEqual([
+        "[tokentrace] execute_tool lookup  N ms",
+        "[tokentrace] invoke_agent helper  N ms  under it: 1 call, 1 tool, 12 in / 5 out, $0.000005",
+      ]);
+    } finally {
+      await telemetry.shutdown();
+    }
   });
 });

@@ -140,7 +140,9 @@ export function formatCallLine(span: ReadableSpan, totalCostUsd: number): string
   if (typeof ttft === "number") pieces.push(`ttft ${Math.round(ttft * 1000)} ms`);
   const input = attributes[names.ATTR_GEN_AI_USAGE_INPUT_TOKENS];
   const output = attributes[names.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS];
-  if (input !== undefined || output !== undefined) {
+  // A stage's own tokens (an agent's `gen_ai.usage.*`) are its roll-ups, printed below.
+  const isStage = attributes[names.ATTR_TOKENTRACE_ROLLUP_MODEL_CALLS] !== undefined;
+  if (!isStage && (input !== undefined || output !== undefined)) {
     const estimated = attributes[names.ATTR_TOKENTRACE_USAGE_ESTIMATED] === true ? " (estimated)" : "";
     // Embeddings have input tokens only.
     const counts = output === undefined ? `${String(input)} in` : `${String(input ?? "?")} in / ${String(output)} out`;
@@ -151,6 +153,20 @@ export function formatCallLine(span: ReadableSpan, totalCostUsd: number): string
   const cost = attributes[names.ATTR_GEN_AI_USAGE_COST];
   if (typeof cost === "number") pieces.push(`cost ${formatUsd(cost)} (total ${formatUsd(totalCostUsd)})`);
   else if (attributes[names.ATTR_TOKENTRACE_COST_UNPRICED_MODEL] !== undefined) pieces.push("cost unknown");
+  // A stage (issue 12): what ran under it, from its roll-ups.
+  const calls = attributes[names.ATTR_TOKENTRACE_ROLLUP_MODEL_CALLS];
+  if (typeof calls === "number") {
+    const rollupInput = attributes[names.ATTR_TOKENTRACE_ROLLUP_INPUT_TOKENS];
+    const rollupOutput = attributes[names.ATTR_TOKENTRACE_ROLLUP_OUTPUT_TOKENS];
+    const rollupCost = attributes[names.ATTR_TOKENTRACE_ROLLUP_COST];
+    const tools = attributes[names.ATTR_TOKENTRACE_ROLLUP_TOOL_CALLS];
+    const parts = [`${calls} ${calls === 1 ? "call" : "calls"}`];
+    if (typeof tools === "number" && tools > 0) parts.push(`${tools} ${tools === 1 ? "tool" : "tools"}`);
+    if (typeof rollupInput === "number" || typeof rollupOutput === "number")
+      parts.push(`${String(rollupInput ?? 0)} in / ${String(rollupOutput ?? 0)} out`);
+    if (typeof rollupCost === "number") parts.push(formatUsd(rollupCost));
+    if (calls > 0 || parts.length > 1) pieces.push(`under it: ${parts.join(", ")}`);
+  }
   const errorType = attributes[names.ATTR_ERROR_TYPE];
   if (errorType !== undefined) pieces.push(`error ${String(errorType)}`);
   return pieces.join("  ");
