@@ -229,9 +229,10 @@ function attributesOf(values: ResolvedAppContext, dropped: readonly string[]): A
   return Object.freeze(attributes);
 }
 
-type AnyGenerator = Generator<unknown, unknown, unknown> | AsyncGenerator<unknown, unknown, unknown>;
+export type AnyGenerator = Generator<unknown, unknown, unknown> | AsyncGenerator<unknown, unknown, unknown>;
 
-function isGenerator(value: unknown): value is AnyGenerator {
+/** A generator or async generator object (by its tag, as generators made by `function*` have it). */
+export function isGenerator(value: unknown): value is AnyGenerator {
   if (value === null || typeof value !== "object") return false;
   const tag = (value as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag];
   return (tag === "Generator" || tag === "AsyncGenerator") && typeof (value as { next?: unknown }).next === "function";

@@ -10,7 +10,8 @@
 import { performance } from "node:perf_hooks";
 import { SpanKind, SpanStatusCode, context, createContextKey, trace } from "@opentelemetry/api";
 import type { AttributeValue, Attributes, Context, Histogram, Meter, Span } from "@opentelemetry/api";
-import { scopeOf } from "./app-context.js";
+import { isGenerator, scopeOf } from "./app-context.js";
+import type { AnyGenerator } from "./app-context.js";
 import { describe } from "./config.js";
 import { InvalidOptionError } from "./errors.js";
 import { activeSetup, currentMeterProvider, currentTracerProvider } from "./internal/active-providers.js";
@@ -454,14 +455,6 @@ function settle<T>(stage: Stage, result: T, failWhen: StageOptions<T>["failWhen"
   }
   checkFailure(stage, result as Awaited<T>, failWhen);
   stage.end(undefined, false, undefined);
-}
-
-type AnyGenerator = Generator<unknown, unknown, unknown> | AsyncGenerator<unknown, unknown, unknown>;
-
-function isGenerator(value: unknown): value is AnyGenerator {
-  if (value === null || typeof value !== "object") return false;
-  const tag = (value as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag];
-  return (tag === "Generator" || tag === "AsyncGenerator") && typeof (value as { next?: unknown }).next === "function";
 }
 
 /** Generators garbage-collected before they finished end their stage as abandoned. */
