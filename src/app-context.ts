@@ -4,11 +4,12 @@
  * tokentrace starts inside carries them, stamped at span start. The resolved scope is built once per
  * `withContext()` call, with its span attributes, so a call pays one context lookup and one object spread.
  */
-import { context, createContextKey } from "@opentelemetry/api";
+import { ROOT_CONTEXT, context, createContextKey } from "@opentelemetry/api";
 import type { Attributes, Context } from "@opentelemetry/api";
 import { describe } from "./config.js";
 import { InvalidOptionError } from "./errors.js";
 import { reportInternalError, warnOnce } from "./internal/report.js";
+import { hashUserId } from "./internal/user-hash.js";
 import * as names from "./semconv.js";
 
 /** What `withContext()` accepts. Every field is optional; nested scopes merge with the enclosing one. */
@@ -39,8 +40,6 @@ export interface AppScope {
   readonly values: ResolvedAppContext;
   /** The span attributes of `values` (and `tokentrace.context.dropped`), built once. */
   readonly attributes: Attributes;
-  /** The user id, for a client that writes `user.hash` instead of `user.id`. */
-  readonly userId: string | undefined;
   /** What this scope and the enclosing ones dropped (at most MAX_DROPPED_KEPT entries). */
   readonly dropped: readonly string[];
 }
@@ -52,7 +51,12 @@ export const MAX_TAGS = 64;
 export const MAX_METADATA_KEYS = 64;
 /** Entries of `tags` and keys of `metadata` read from one `withContext()` call. */
 const MAX_INPUT_ENTRIES = 256;
-const METADATA_KEY = /^[A-Za-z0-9_.-]{1,64}$/;
+/** A metadata key tokentrace writes as an attribute suffix (context metadata, a request's `metadata`). */
+export const METADATA_KEY = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** An id (user, session, conversation): a non-blank string of at most MAX_CONTEXT_VALUE_LENGTH characters. */
+export const isValidId = (value: unknown): value is string =>
+  typeof value === "string" && value.trim() !== "" && value.length <= MAX_CONTEXT_VALUE_LENGTH;
 /** At most this many entries in `tokentrace.context.dropped` (the rest are counted in the last entry). */
 const MAX_DROPPED_LISTED = 32;
 /** Dropped entries a scope keeps for the scopes nested in it. */
@@ -73,6 +77,27 @@ const EMPTY_VALUES: ResolvedAppContext = Object.freeze({ tags: Object.freeze([])
 export function scopeOf(ctx: Context): AppScope | undefined {
   return ctx.getValue(SCOPE_KEY) as AppScope | undefined;
 }
+
+/**
+ * Stamp a starting span's attributes (calls and stages alike) with the application context of `parent`, over
+ * what the request said; with `hashKey` (`hashUserId`), the user id, from either, becomes `user.hash`.
+ */
+export function stampContext(attributes: Attributes, parent: Context, hashKey: string | undefined): void {
+  const scope = scopeOf(parent);
+  if (scope !== undefined) Object.assign(attributes, scope.attributes);
+  if (hashKey === undefined) return;
+  const userId = attributes[names.ATTR_USER_ID];
+  if (typeof userId !== "string") return;
+  // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- a constant name: the id must not be exported
+  delete attributes[names.ATTR_USER_ID];
+  attributes[names.ATTR_USER_HASH] = hashUserId(hashKey, userId);
+}
+
+/** Whether the global context manager carries a context into the function it runs (the no-op one does not). */
+export function contextManagerWorks(): boolean {
+  return context.with(ROOT_CONTEXT.setValue(PROBE_KEY, true), () => context.active().getValue(PROBE_KEY) === true);
+}
+const PROBE_KEY = createContextKey("tokentrace.context-probe");
 
 /**
  * Run `fn` with `values` merged into the current application context, and return exactly what `fn` returns.
@@ -105,7 +130,8 @@ export function withContext<T>(values: AppContext, fn: () => T): T {
   const scoped = active.setValue(SCOPE_KEY, scope);
   const result = context.with(scoped, fn);
   try {
-    if (isGenerator(result)) bindGenerator(result, scoped);
+    // Its body runs on `next()`, after `fn` returned: every step runs inside the scope.
+    if (isGenerator(result)) patchGeneratorSteps(result, (run) => context.with(scoped, run));
   } catch (error) {
     // A generator tokentrace cannot patch (frozen, a revoked proxy) is returned as it is.
     reportInternalError("context-generator", error);
@@ -140,13 +166,13 @@ function mergeScope(outer: AppScope | undefined, input: AppContext): AppScope {
   if (metadata !== undefined) next.metadata = mergeMetadata(base.metadata, metadata, dropped);
   const values: ResolvedAppContext = Object.freeze(next);
   const kept = dropped.length <= MAX_DROPPED_KEPT ? dropped : dropped.slice(0, MAX_DROPPED_KEPT);
-  return { values, attributes: attributesOf(values, kept), userId: values.userId, dropped: kept };
+  return { values, attributes: attributesOf(values, kept), dropped: kept };
 }
 
 /** An id: a non-empty string of at most MAX_CONTEXT_VALUE_LENGTH characters; anything else is dropped. */
 function readId(value: unknown, key: string, dropped: string[]): string | undefined {
   if (value === undefined) return undefined;
-  if (typeof value === "string" && value.trim() !== "" && value.length <= MAX_CONTEXT_VALUE_LENGTH) return value;
+  if (isValidId(value)) return value;
   dropped.push(key);
   return undefined;
 }
@@ -238,12 +264,16 @@ export function isGenerator(value: unknown): value is AnyGenerator {
   return (tag === "Generator" || tag === "AsyncGenerator") && typeof (value as { next?: unknown }).next === "function";
 }
 
-/** Run every step of a generator `fn` returned inside its scope: its body runs on `next()`, after `fn` returned. */
-function bindGenerator(generator: AnyGenerator, scoped: Context): void {
+/**
+ * Patch a generator in place (the app keeps the same object): each of its steps (`next`, `return`, `throw`)
+ * runs through `step`, which calls `run` and returns what it returns. Throws when the generator cannot be
+ * patched (frozen, a revoked proxy); callers catch that.
+ */
+export function patchGeneratorSteps(generator: AnyGenerator, step: (run: () => unknown) => unknown): void {
   for (const method of ["next", "return", "throw"] as const) {
     const original = Reflect.get(generator, method) as (...args: unknown[]) => unknown;
     Object.defineProperty(generator, method, {
-      value: (...args: unknown[]) => context.with(scoped, () => original.apply(generator, args)),
+      value: (...args: unknown[]) => step(() => original.apply(generator, args)),
       configurable: true,
       writable: true,
     });
@@ -259,20 +289,19 @@ let propagationChecked = false;
 function checkPropagationOnce(): void {
   if (propagationChecked) return;
   propagationChecked = true;
-  const probe = createContextKey("tokentrace.context-probe");
   const warn = (): void =>
     warnOnce(
       "withContext(): no OpenTelemetry context manager carries context across await here, so calls will not see " +
         "their context. Call setup() from tokentrace/setup (it registers one), or register " +
         "AsyncLocalStorageContextManager from @opentelemetry/context-async-hooks (an OpenTelemetry NodeSDK does).",
     );
-  context.with(context.active().setValue(probe, true), () => {
-    if (context.active().getValue(probe) !== true) {
-      warn();
-      return;
-    }
+  if (!contextManagerWorks()) {
+    warn();
+    return;
+  }
+  context.with(ROOT_CONTEXT.setValue(PROBE_KEY, true), () => {
     void Promise.resolve().then(() => {
-      if (context.active().getValue(probe) !== true) warn();
+      if (context.active().getValue(PROBE_KEY) !== true) warn();
     });
   });
 }

@@ -3,13 +3,14 @@ import type {
   MeterProvider as ApiMeterProvider,
   TracerProvider as ApiTracerProvider,
 } from "@opentelemetry/api";
-import { ROOT_CONTEXT, context, createContextKey } from "@opentelemetry/api";
+import { context } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { MeterProvider } from "@opentelemetry/sdk-metrics";
 import type { MetricReader } from "@opentelemetry/sdk-metrics";
 import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import type { SpanExporter, SpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { contextManagerWorks } from "./app-context.js";
 import { describe, validateObserveOptions } from "./config.js";
 import type { ObserveOptions } from "./config.js";
 import { InvalidOptionError } from "./errors.js";
@@ -220,16 +221,6 @@ export function setup(options: SetupOptions = {}): TokentraceHandle {
       return stopping;
     },
   };
-}
-
-const contextProbe = createContextKey("tokentrace.context-manager-probe");
-
-/** Whether the global context manager carries a context into the function it runs (the no-op one does not). */
-function contextManagerWorks(): boolean {
-  return context.with(
-    ROOT_CONTEXT.setValue(contextProbe, true),
-    () => context.active().getValue(contextProbe) === true,
-  );
 }
 
 /**

@@ -9,13 +9,12 @@
  */
 import { performance } from "node:perf_hooks";
 import { SpanKind, SpanStatusCode, context, createContextKey, trace } from "@opentelemetry/api";
-import type { AttributeValue, Attributes, Context, Histogram, Meter, Span } from "@opentelemetry/api";
-import { isGenerator, scopeOf } from "./app-context.js";
+import type { AttributeValue, Attributes, Context, Histogram, Meter, Span, Tracer } from "@opentelemetry/api";
+import { isGenerator, patchGeneratorSteps, stampContext } from "./app-context.js";
 import type { AnyGenerator } from "./app-context.js";
 import { describe } from "./config.js";
 import { InvalidOptionError } from "./errors.js";
 import { activeSetup, currentMeterProvider, currentTracerProvider } from "./internal/active-providers.js";
-import { hashUserId } from "./internal/user-hash.js";
 import { reportAnomaly, reportInternalError } from "./internal/report.js";
 import { errorClassifier } from "./recorder/error-class.js";
 import * as names from "./semconv.js";
@@ -368,19 +367,9 @@ export function runStage<T>(
   let stageContext = parentContext;
   try {
     const { spanName, spanKind, attributes } = startOf(kind, stageName, checked as StageOptions);
-    const scope = scopeOf(parentContext);
-    if (scope !== undefined) {
-      Object.assign(attributes, scope.attributes);
-      // Stages have no client options: setup()'s hashUserId applies, as it does to the calls of its clients.
-      const hashKey = activeSetup()?.defaults.hashUserId?.key;
-      const userId = attributes[names.ATTR_USER_ID];
-      if (hashKey !== undefined && typeof userId === "string") {
-        // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- a constant name: the id must not be exported
-        delete attributes[names.ATTR_USER_ID];
-        attributes[names.ATTR_USER_HASH] = hashUserId(hashKey, userId);
-      }
-    }
-    const tracer = currentTracerProvider().getTracer(names.INSTRUMENTATION_SCOPE, VERSION);
+    // Stages belong to no client: setup()'s hashUserId applies, as it does to the calls of its clients.
+    stampContext(attributes, parentContext, activeSetup()?.defaults.hashUserId?.key);
+    const tracer = stageTracer();
     const startMs = performance.now();
     const span = tracer.startSpan(spanName, { kind: spanKind, attributes }, parentContext);
     stage = new Stage(kind, stageName, span, stageOf(parentContext), startMs);
@@ -479,28 +468,21 @@ function traceGenerator(stage: Stage, generator: AnyGenerator, stageContext: Con
       if ((step as IteratorResult<unknown> | null)?.done === true) finish(undefined, false);
     });
   };
-  for (const method of ["next", "return", "throw"] as const) {
-    const original = Reflect.get(generator, method) as (...args: unknown[]) => unknown;
-    Object.defineProperty(generator, method, {
-      value: (...args: unknown[]) => {
-        let step: unknown;
-        try {
-          step = context.with(stageContext, () => original.apply(generator, args));
-        } catch (error) {
-          finish(error, true);
-          throw error;
-        }
-        if (step instanceof Promise) {
-          step.then(observe, (error: unknown) => {
-            safely(() => finish(error, true));
-          });
-        } else observe(step);
-        return step;
-      },
-      configurable: true,
-      writable: true,
-    });
-  }
+  patchGeneratorSteps(generator, (run) => {
+    let step: unknown;
+    try {
+      step = context.with(stageContext, run);
+    } catch (error) {
+      finish(error, true);
+      throw error;
+    }
+    if (step instanceof Promise) {
+      step.then(observe, (error: unknown) => {
+        safely(() => finish(error, true));
+      });
+    } else observe(step);
+    return step;
+  });
 }
 
 function handleFor(stage: Stage): StageHandle {
@@ -577,6 +559,17 @@ interface StageInstruments {
   /** Names seen per kind; past MAX_STAGE_NAMES, `_other`. */
   readonly names: Record<StageKind, Set<string>>;
   readonly errorTypes: Set<string>;
+}
+
+let tracerCache: { provider: unknown; tracer: Tracer } | undefined;
+
+/** setup()'s tracer, else the global provider's; looked up again only when the provider changed. */
+function stageTracer(): Tracer {
+  const provider = currentTracerProvider();
+  if (tracerCache?.provider !== provider) {
+    tracerCache = { provider, tracer: provider.getTracer(names.INSTRUMENTATION_SCOPE, VERSION) };
+  }
+  return tracerCache.tracer;
 }
 
 const instrumentsByMeter = new WeakMap<Meter, StageInstruments>();

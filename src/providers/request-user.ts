@@ -4,18 +4,12 @@
  * writes the context's attributes over these at span start.
  */
 import type { AttributeValue } from "@opentelemetry/api";
-import { MAX_CONTEXT_VALUE_LENGTH, MAX_METADATA_KEYS, MAX_METADATA_VALUE_LENGTH } from "../app-context.js";
+import { MAX_METADATA_KEYS, MAX_METADATA_VALUE_LENGTH, METADATA_KEY, isValidId } from "../app-context.js";
 import * as names from "../semconv.js";
 import { isObject } from "./json.js";
 import type { Json } from "./json.js";
 
-const METADATA_KEY = /^[A-Za-z0-9_.-]{1,64}$/;
-
-function userId(value: unknown): string | undefined {
-  return typeof value === "string" && value.trim() !== "" && value.length <= MAX_CONTEXT_VALUE_LENGTH
-    ? value
-    : undefined;
-}
+const userId = (value: unknown): string | undefined => (isValidId(value) ? value : undefined);
 
 /** OpenAI chat completions and Responses: `user.id` from `safety_identifier` (or the older `user`), and `metadata`. */
 export function setOpenAIRequestUser(attributes: Record<string, AttributeValue>, body: Json): void {
@@ -23,10 +17,9 @@ export function setOpenAIRequestUser(attributes: Record<string, AttributeValue>,
   if (id !== undefined) attributes[names.ATTR_USER_ID] = id;
   const metadata = body["metadata"];
   if (!isObject(metadata) || Array.isArray(metadata)) return;
+  // OpenAI accepts 16 keys; at most MAX_METADATA_KEYS are recorded, and 4 × that many looked at, whatever was sent.
   let count = 0;
-  // OpenAI accepts 16 keys; at most MAX_METADATA_KEYS are recorded.
   let read = 0;
-  // Bounded: at most 4 × MAX_METADATA_KEYS keys are looked at, whatever was sent.
   for (const key in metadata) {
     if (count >= MAX_METADATA_KEYS || read++ >= 4 * MAX_METADATA_KEYS) break;
     if (!Object.prototype.hasOwnProperty.call(metadata, key)) continue;

@@ -1,8 +1,7 @@
 import { SpanKind, context, trace } from "@opentelemetry/api";
 import type { Context, HrTime, Meter, Span, Tracer } from "@opentelemetry/api";
-import { scopeOf } from "../app-context.js";
+import { stampContext } from "../app-context.js";
 import { stageOf } from "../stages.js";
-import { hashUserId } from "../internal/user-hash.js";
 import { noResponseFacts } from "../call-record.js";
 import type { CallRecord, RequestFacts, ResponseFacts } from "../call-record.js";
 import type { ResolvedOptions } from "../config.js";
@@ -88,8 +87,8 @@ export class Recorder {
   private pricerCache: Pricer | undefined;
   private readonly metricPoints = new MetricPoints();
   private readonly errorType: ErrorClassifier;
-  /** `hashUserId`: the user id's keyed hash, or undefined when ids are written as given. */
-  private readonly userHash: ((id: string) => string) | undefined;
+  /** `hashUserId`'s key, or undefined when ids are written as given. */
+  private readonly userHashKey: string | undefined;
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -99,8 +98,7 @@ export class Recorder {
     adapterErrorType?: (error: unknown) => string | undefined,
   ) {
     this.errorType = errorClassifier(adapterErrorType);
-    const hashKey = options.hashUserId?.key;
-    this.userHash = hashKey !== undefined ? (id) => hashUserId(hashKey, id) : undefined;
+    this.userHashKey = options.hashUserId?.key;
   }
 
   private pricer(): Pricer {
@@ -122,14 +120,7 @@ export class Recorder {
   ): ActiveCall {
     const { name, attributes } = startAttributes(request);
     // The application context (withContext) is stamped at start, so samplers and onStart processors see it.
-    const scope = scopeOf(parent);
-    if (scope !== undefined) Object.assign(attributes, scope.attributes);
-    const userId = attributes[names.ATTR_USER_ID];
-    if (this.userHash !== undefined && typeof userId === "string") {
-      // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- a constant name: the id must not be exported
-      delete attributes[names.ATTR_USER_ID];
-      attributes[names.ATTR_USER_HASH] = this.userHash(userId);
-    }
+    stampContext(attributes, parent, this.userHashKey);
     const startTime = millisToHrTime(startEpochMs);
     const span = this.tracer().startSpan(name, { kind: SpanKind.CLIENT, attributes, startTime }, parent);
     openCalls++;
