@@ -7,7 +7,9 @@ import { traceCall } from "./intercept-call.js";
 import type { ClientState } from "./intercept-call.js";
 import { anthropicAdapter } from "./providers/anthropic.js";
 import { openaiAdapter } from "./providers/openai.js";
-import type { CoreSpans, OperationAdapter, ProviderAdapter, RunHelperAdapter } from "./providers/types.js";
+import type { CoreSpans, OperationAdapter, ProviderAdapter, RunHelperAdapter, WrapTool } from "./providers/types.js";
+import { startRunScope } from "./stages.js";
+import type { RunScope } from "./stages.js";
 import { noResponseFacts } from "./call-record.js";
 import type { ResponseFacts } from "./call-record.js";
 import { Recorder } from "./recorder/call.js";
@@ -359,35 +361,66 @@ function traceRun(
   args: unknown[],
 ): unknown {
   let run: ActiveCall | undefined;
+  let scope: RunScope | undefined;
   let thisArg: object = resourceWrapperOfCall;
+  let runArgs = args;
   try {
     run = state.recorder.start(helper.start(args[0], state.context), state.now(), state.parentContext);
-    let resource: unknown = runClient(run.context);
+    const recorder = state.recorder;
+    // The run's tools report where its requests do: the client's providers.
+    scope = startRunScope(run.span, run.context, { tracer: () => recorder.tracer(), meter: () => recorder.meter() });
+    let resource: unknown = runClient(scope.context);
     for (const key of helper.path.slice(0, -1)) resource = (resource as Record<string, unknown>)[key];
     if (resource !== null && typeof resource === "object") thisArg = resource;
+    if (helper.instrumentTools !== undefined) runArgs = helper.instrumentTools(args, toolWrapper(scope)) ?? args;
   } catch (error) {
     reportInternalError("run-start", error);
   }
   let result: unknown;
   try {
-    result = method.apply(thisArg, args);
+    result = method.apply(thisArg, runArgs);
   } catch (error) {
+    scope?.end(true);
     run?.end(outcomeOf(error));
     throw error;
   }
   if (run !== undefined) {
     const active = run;
+    const runScope = scope;
     try {
       helper.watchRun(result, (how) => {
+        // The roll-ups first: the recorder ends the span.
+        runScope?.end(how === "error");
         if (how === "aborted") active.end({ kind: "aborted" });
         else active.end({ kind: "completed" }, how === "error" ? runFailed() : undefined);
       });
     } catch (error) {
       reportInternalError("run-watch", error);
+      runScope?.end(false);
       active.end({ kind: "completed" });
     }
   }
   return result;
+}
+
+/**
+ * A run's tool functions as `execute_tool` stages under the run's span. The wrapper keeps the function's name
+ * (helpers fall back to it for the tool's name) and returns what the function returns, errors included.
+ */
+function toolWrapper(scope: RunScope): WrapTool {
+  return (name, fn, callIdOf) => {
+    const wrapped = function (this: unknown, ...fnArgs: unknown[]): unknown {
+      let callId: string | undefined;
+      try {
+        callId = callIdOf(fnArgs);
+      } catch (error) {
+        reportInternalError("run-tool", error);
+      }
+      return scope.runTool(name, callId, () => fn.apply(this, fnArgs));
+    };
+    Object.defineProperty(wrapped, "name", { value: fn.name });
+    return wrapped;
+  };
 }
 
 /** A run that ended with an error: the runner reports it to the app its own way, the run's span says so. */

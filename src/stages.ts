@@ -130,6 +130,12 @@ class Totals {
   }
 }
 
+/** Where a stage's span and duration go: setup()'s or the global providers, or a run's client's (startRunScope). */
+export interface StageTelemetry {
+  tracer(): Tracer;
+  meter(): Meter;
+}
+
 /** One stage in flight. */
 export class Stage {
   ended = false;
@@ -142,6 +148,9 @@ export class Stage {
     readonly span: Span,
     readonly parent: Stage | undefined,
     readonly startMs: number,
+    readonly telemetry: StageTelemetry,
+    /** False for a run's scope (`startRunScope`): the span, its status and its metrics are the recorder's. */
+    readonly ownsSpan = true,
   ) {}
 
   /** The nearest stage from here up that has not ended: where a child's totals go. */
@@ -190,7 +199,7 @@ export class Stage {
         span.setAttributes(rollupAttributes(this.kind, totals));
         if (late) span.setAttribute(names.ATTR_TOKENTRACE_ROLLUP_LATE, true);
       }
-      if (failed) {
+      if (failed && this.ownsSpan) {
         const type = errorType ?? this.failure ?? "_OTHER";
         span.setAttribute(names.ATTR_ERROR_TYPE, type);
         span.setStatus({ code: SpanStatusCode.ERROR, message: type });
@@ -199,9 +208,11 @@ export class Stage {
         if (hasError) span.addEvent("exception", { [names.ATTR_EXCEPTION_TYPE]: type });
       }
     });
-    const durationMs = performance.now() - this.startMs;
-    safely(() => span.end());
-    safely(() => recordDuration(this, durationMs, failed ? (errorType ?? this.failure ?? "_OTHER") : undefined));
+    if (this.ownsSpan) {
+      const durationMs = performance.now() - this.startMs;
+      safely(() => span.end());
+      safely(() => recordDuration(this, durationMs, failed ? (errorType ?? this.failure ?? "_OTHER") : undefined));
+    }
     if (this.parent !== undefined) {
       if (parentTarget !== undefined) {
         if (late) parentTarget.totals.late++;
@@ -358,21 +369,21 @@ export function runStage<T>(
   fn: (stage: StageHandle) => T,
   options: StageOptions<T> | undefined,
   where: string,
+  telemetry: StageTelemetry = globalTelemetry,
+  parentContext: Context = context.active(),
 ): T {
   const validated = validate(kind, name, fn, options, where);
   const checked = validated.options as StageOptions<T>;
   const stageName = validated.name;
-  const parentContext = context.active();
   let stage: Stage | undefined;
   let stageContext = parentContext;
   try {
     const { spanName, spanKind, attributes } = startOf(kind, stageName, checked as StageOptions);
     // Stages belong to no client: setup()'s hashUserId applies, as it does to the calls of its clients.
     stampContext(attributes, parentContext, activeSetup()?.defaults.hashUserId?.key);
-    const tracer = stageTracer();
     const startMs = performance.now();
-    const span = tracer.startSpan(spanName, { kind: spanKind, attributes }, parentContext);
-    stage = new Stage(kind, stageName, span, stageOf(parentContext), startMs);
+    const span = telemetry.tracer().startSpan(spanName, { kind: spanKind, attributes }, parentContext);
+    stage = new Stage(kind, stageName, span, stageOf(parentContext), startMs, telemetry);
     stageContext = trace.setSpan(parentContext, span).setValue(STAGE_KEY, stage);
   } catch (error) {
     reportInternalError("stage", error);
@@ -399,6 +410,32 @@ export function runStage<T>(
     current.end(undefined, false, undefined);
   }
   return result;
+}
+
+/**
+ * A run helper's run (openai's `runTools()`) as the agent stage of what runs under it, on the run's own span: its
+ * requests and its tool functions' stages add to it, and `end` writes its roll-ups on the span (call it before the
+ * recorder ends the span) and hands them to the enclosing stage. The span's status, end and metrics stay the
+ * recorder's.
+ */
+export interface RunScope {
+  /** The run's context with the scope in it: the parent of the run's requests and tools. */
+  readonly context: Context;
+  /** Run one tool function of the run as an `execute_tool` stage under the run. */
+  runTool(name: string, callId: string | undefined, call: () => unknown): unknown;
+  end(failed: boolean): void;
+}
+
+export function startRunScope(span: Span, runContext: Context, telemetry: StageTelemetry): RunScope {
+  const stage = new Stage("agent", "", span, stageOf(runContext), performance.now(), telemetry, false);
+  const scopeContext = runContext.setValue(STAGE_KEY, stage);
+  return {
+    context: scopeContext,
+    // Under the run whatever context is active: the helper calls tools from the app's context at runTools().
+    runTool: (name, callId, call) =>
+      runStage("tool", name, call, callId === undefined ? undefined : { callId }, "runTools", telemetry, scopeContext),
+    end: (failed) => stage.end(undefined, failed, failed ? "run_failed" : undefined),
+  };
 }
 
 function endWithError(stage: Stage, error: unknown): void {
@@ -563,6 +600,9 @@ interface StageInstruments {
 
 let tracerCache: { provider: unknown; tracer: Tracer } | undefined;
 
+/** setup()'s providers, else the global ones. */
+const globalTelemetry: StageTelemetry = { tracer: stageTracer, meter: stageMeter };
+
 /** setup()'s tracer, else the global provider's; looked up again only when the provider changed. */
 function stageTracer(): Tracer {
   const provider = currentTracerProvider();
@@ -575,12 +615,15 @@ function stageTracer(): Tracer {
 const instrumentsByMeter = new WeakMap<Meter, StageInstruments>();
 let meterCache: { provider: unknown; meter: Meter } | undefined;
 
-function stageInstruments(): StageInstruments {
+function stageMeter(): Meter {
   const provider = currentMeterProvider();
   if (meterCache?.provider !== provider) {
     meterCache = { provider, meter: provider.getMeter(names.INSTRUMENTATION_SCOPE, VERSION) };
   }
-  const meter = meterCache.meter;
+  return meterCache.meter;
+}
+
+function stageInstruments(meter: Meter): StageInstruments {
   let instruments = instrumentsByMeter.get(meter);
   if (instruments === undefined) {
     const histogram = (name: string, description: string): Histogram =>
@@ -635,7 +678,7 @@ function metricErrorType(instruments: StageInstruments, errorType: string): stri
 
 function recordDuration(stage: Stage, durationMs: number, errorType: string | undefined): void {
   if (!(durationMs >= 0) || durationMs === Infinity) return;
-  const instruments = stageInstruments();
+  const instruments = stageInstruments(stage.telemetry.meter());
   const seen = instruments.names[stage.kind];
   let name = stage.name;
   if (!seen.has(name)) {

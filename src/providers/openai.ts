@@ -41,6 +41,7 @@ import type {
   StreamAccumulator,
 } from "./types.js";
 import { setOpenAIRequestUser } from "./request-user.js";
+import { instrumentRunTools } from "./openai-run-tools.js";
 
 /**
  * OpenAI's `openai` package (v4 to v7), and every endpoint reached through it (Azure OpenAI and the
@@ -423,7 +424,8 @@ class CapturingChatStreamAccumulator extends ChatStreamAccumulator {
  * `runTools()`: a loop of chat requests and tool calls, run by the SDK's ChatCompletionRunner. The run is an
  * `invoke_agent` span, the parent of each request's `chat` span; it ends when the runner emits `end` (which it
  * does after success, error and abort alike; tokentrace listens to nothing else, so the runner's own error
- * reporting is unchanged).
+ * reporting is unchanged). Each tool function it calls is an `execute_tool` span under the run
+ * (openai-run-tools.ts).
  */
 function runToolsHelper(path: readonly string[]): RunHelperAdapter {
   return {
@@ -457,6 +459,7 @@ function runToolsHelper(path: readonly string[]): RunHelperAdapter {
         end(runner.aborted === true ? "aborted" : runner.errored === true ? "error" : "completed"),
       );
     },
+    instrumentTools: instrumentRunTools,
   };
 }
 

@@ -129,7 +129,22 @@ export interface RunHelperAdapter<Traits = unknown> {
   start(body: unknown, context: CallContext<Traits>): RequestFacts;
   /** Call `end` once when the helper's result (e.g. a runner) says the run is over. Must not change it. */
   watchRun(result: unknown, end: (how: RunEnd) => void): void;
+  /**
+   * Optional: the helper's arguments with each tool function the run may call replaced by what `wrap` returns,
+   * on copies (the app's objects are never changed); `undefined` leaves them as they are.
+   */
+  instrumentTools?(args: readonly unknown[], wrap: WrapTool): unknown[] | undefined;
 }
+
+/**
+ * Wrap one tool function of a run: `callIdOf` reads the tool call id the model gave this invocation from the
+ * arguments the helper calls the function with.
+ */
+export type WrapTool = (
+  name: string,
+  fn: (...args: unknown[]) => unknown,
+  callIdOf: (args: readonly unknown[]) => string | undefined,
+) => (...args: unknown[]) => unknown;
 
 /** A provider: how to recognise its clients and which of their methods to trace. */
 export interface ProviderAdapter<Traits = unknown> {

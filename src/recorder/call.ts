@@ -190,7 +190,8 @@ export class Recorder {
     // The enclosing stage's roll-ups (issue 12): a call that ends after its stage counts in the nearest one open.
     guard("stage-rollup", () => {
       const stage = stageOf(call.context);
-      if (stage === undefined) return;
+      // A run (runTools) is no model call: its scope hands the run's sums to the enclosing stage (startRunScope).
+      if (stage === undefined || call.request.operationName === names.OPERATION_INVOKE_AGENT) return;
       const late = stage.addCall(call.usage, call.cost?.totalUsd, outcome.kind === "error");
       if (late && recording) span.setAttribute(names.ATTR_TOKENTRACE_ROLLUP_LATE, true);
     });
@@ -219,7 +220,8 @@ export class Recorder {
     return cost;
   }
 
-  private tracer(): Tracer {
+  /** The client's tracer: its `tracerProvider` option, else setup()'s or the global one. */
+  tracer(): Tracer {
     const provider = this.options.tracerProvider ?? currentTracerProvider();
     if (this.tracerCache?.provider !== provider) {
       this.tracerCache = { provider, tracer: provider.getTracer(names.INSTRUMENTATION_SCOPE, VERSION) };
@@ -227,7 +229,8 @@ export class Recorder {
     return this.tracerCache.tracer;
   }
 
-  private meter(): Meter {
+  /** The client's meter, as `tracer()`. */
+  meter(): Meter {
     const provider = this.options.meterProvider ?? currentMeterProvider();
     if (this.meterCache?.provider !== provider) {
       this.meterCache = { provider, meter: provider.getMeter(names.INSTRUMENTATION_SCOPE, VERSION) };
