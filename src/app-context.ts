@@ -6,7 +6,7 @@
  */
 import { ROOT_CONTEXT, context, createContextKey } from "@opentelemetry/api";
 import type { Attributes, Context } from "@opentelemetry/api";
-import { describe } from "./config.js";
+import { METADATA_KEY, describe } from "./config.js";
 import { InvalidOptionError } from "./errors.js";
 import { reportInternalError, warnOnce } from "./internal/report.js";
 import { hashUserId } from "./internal/user-hash.js";
@@ -51,8 +51,6 @@ export const MAX_TAGS = 64;
 export const MAX_METADATA_KEYS = 64;
 /** Entries of `tags` and keys of `metadata` read from one `withContext()` call. */
 const MAX_INPUT_ENTRIES = 256;
-/** A metadata key tokentrace writes as an attribute suffix (context metadata, a request's `metadata`). */
-export const METADATA_KEY = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /** An id (user, session, conversation): a non-blank string of at most MAX_CONTEXT_VALUE_LENGTH characters. */
 export const isValidId = (value: unknown): value is string =>
@@ -137,6 +135,12 @@ export function withContext<T>(values: AppContext, fn: () => T): T {
     reportInternalError("context-generator", error);
   }
   return result;
+}
+
+/** One metadata value of the application context in `ctx`, as a metric attribute value (`metricContextKey`). */
+export function metadataValueOf(ctx: Context, key: string): string | undefined {
+  const metadata = scopeOf(ctx)?.values.metadata;
+  return metadata === undefined || !Object.hasOwn(metadata, key) ? undefined : String(metadata[key]);
 }
 
 /** The application context active here: merged values of every enclosing `withContext()`. */

@@ -114,6 +114,17 @@ export interface ObserveOptions {
    * @example setup({ sinks: [otlpSink()], hashUserId: { key: process.env.USER_HASH_KEY! } })
    */
   hashUserId?: { key: string };
+  /**
+   * Put one `withContext()` metadata key on the call metrics as `tokentrace.metadata.<key>` (a tenant, a
+   * feature, a plan): nothing else from the context ever reaches a metric. At most `maxValues` distinct values
+   * per client (default 20, at most 200); values past the cap are counted under `_other`, and calls without the
+   * key carry no such attribute.
+   *
+   * Default: off.
+   *
+   * @example setup({ sinks: [prometheusSink()], metricContextKey: { key: "tenant", maxValues: 50 } })
+   */
+  metricContextKey?: { key: string; maxValues?: number };
 }
 
 /** Options after validation and defaults, decided once per observed client. */
@@ -129,11 +140,16 @@ export interface ResolvedOptions {
   pricing: PricingOptions | undefined;
   providerName: string | undefined;
   hashUserId: { key: string } | undefined;
+  metricContextKey: { key: string; maxValues: number } | undefined;
 }
 
 export const DEFAULT_MAX_CONTENT_LENGTH = 16_384;
 const MIN_MAX_CONTENT_LENGTH = 64;
 const MIN_USER_HASH_KEY_LENGTH = 16;
+export const DEFAULT_METRIC_CONTEXT_VALUES = 20;
+/** A metadata key tokentrace writes as an attribute suffix (context metadata, a request's `metadata`). */
+export const METADATA_KEY = /^[A-Za-z0-9_.-]{1,64}$/;
+const MAX_METRIC_CONTEXT_VALUES = 200;
 const ENV_CAPTURE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT";
 const ENV_MAX_CONTENT_LENGTH = "TOKENTRACE_MAX_CONTENT_LENGTH";
 const ENV_INJECT_STREAM_USAGE = "TOKENTRACE_INJECT_STREAM_USAGE";
@@ -152,6 +168,7 @@ const knownOptions: ReadonlySet<string> = new Set([
   "pricing",
   "providerName",
   "hashUserId",
+  "metricContextKey",
 ]);
 
 // Imported, not the global: Node's global `performance` is a lazy accessor, a getter call on every read.
@@ -191,7 +208,13 @@ export function resolveOptions(options: unknown, defaults: ObserveOptions = {}):
     pricing: given.pricing ?? defaults.pricing,
     providerName: given.providerName,
     hashUserId: given.hashUserId ?? defaults.hashUserId,
+    metricContextKey: resolveMetricContextKey(given.metricContextKey ?? defaults.metricContextKey),
   };
+}
+
+function resolveMetricContextKey(option: ObserveOptions["metricContextKey"]): ResolvedOptions["metricContextKey"] {
+  if (option === undefined) return undefined;
+  return { key: option.key, maxValues: option.maxValues ?? DEFAULT_METRIC_CONTEXT_VALUES };
 }
 
 /** Check the shape of an options object; `where` prefixes option names in messages (e.g. `setup`). */
@@ -222,6 +245,7 @@ export function validateObserveOptions(
       `expected an integer of at least ${MIN_MAX_CONTENT_LENGTH} (characters), received ${describe(max)}.`,
     );
   }
+  validateMetricContextKey(record["metricContextKey"]);
   const hash = record["hashUserId"];
   if (hash !== undefined) {
     if (hash === null || typeof hash !== "object" || Array.isArray(hash)) {
@@ -348,5 +372,42 @@ export function describe(value: unknown): string {
     }
     default:
       return typeof value;
+  }
+}
+
+/** `metricContextKey`: `{ key, maxValues? }`, the key a metadata key `withContext()` accepts. */
+function validateMetricContextKey(option: unknown): void {
+  if (option === undefined) return;
+  if (option === null || typeof option !== "object" || Array.isArray(option)) {
+    throw new InvalidOptionError(
+      "metricContextKey",
+      `expected an object { key, maxValues? }, received ${describe(option)}.`,
+    );
+  }
+  for (const key of Object.keys(option)) {
+    if (key !== "key" && key !== "maxValues") {
+      throw new InvalidOptionError(`metricContextKey.${key}`, "unknown option. Accepted options: key, maxValues.");
+    }
+  }
+  const { key, maxValues } = option as { key?: unknown; maxValues?: unknown };
+  if (typeof key !== "string" || !METADATA_KEY.test(key)) {
+    throw new InvalidOptionError(
+      "metricContextKey.key",
+      `expected a metadata key (1 to 64 of A-Z, a-z, 0-9, "_", ".", "-"), received ${describe(key)}.`,
+    );
+  }
+  if (
+    maxValues !== undefined &&
+    !(
+      typeof maxValues === "number" &&
+      Number.isInteger(maxValues) &&
+      maxValues >= 1 &&
+      maxValues <= MAX_METRIC_CONTEXT_VALUES
+    )
+  ) {
+    throw new InvalidOptionError(
+      "metricContextKey.maxValues",
+      `expected an integer from 1 to ${MAX_METRIC_CONTEXT_VALUES}, received ${describe(maxValues)}.`,
+    );
   }
 }

@@ -196,6 +196,7 @@ export function setup(options: SetupOptions = {}): TokentraceHandle {
       now: defaults.now,
       pricing: defaults.pricing,
       hashUserId: defaults.hashUserId,
+      metricContextKey: defaults.metricContextKey,
     },
   };
   setActiveSetup(state);

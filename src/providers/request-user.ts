@@ -4,7 +4,8 @@
  * writes the context's attributes over these at span start.
  */
 import type { AttributeValue } from "@opentelemetry/api";
-import { MAX_METADATA_KEYS, MAX_METADATA_VALUE_LENGTH, METADATA_KEY, isValidId } from "../app-context.js";
+import { MAX_METADATA_KEYS, MAX_METADATA_VALUE_LENGTH, isValidId } from "../app-context.js";
+import { METADATA_KEY } from "../config.js";
 import * as names from "../semconv.js";
 import { isObject } from "./json.js";
 import type { Json } from "./json.js";

@@ -1,6 +1,6 @@
 import { SpanKind, context, trace } from "@opentelemetry/api";
 import type { Context, HrTime, Meter, Span, Tracer } from "@opentelemetry/api";
-import { stampContext } from "../app-context.js";
+import { metadataValueOf, stampContext } from "../app-context.js";
 import { stageOf } from "../stages.js";
 import { noResponseFacts } from "../call-record.js";
 import type { CallRecord, RequestFacts, ResponseFacts } from "../call-record.js";
@@ -20,7 +20,7 @@ import { errorClassifier } from "./error-class.js";
 import type { CallOutcome, ErrorClassifier } from "./error-class.js";
 import { guard } from "./guard.js";
 import { lendSpan } from "./lent-span.js";
-import { MetricPoints } from "./metric-points.js";
+import { ContextValueCap, MetricPoints } from "./metric-points.js";
 import type { MetricFacts } from "./metric-points.js";
 import { startAttributes, writeError, writeSpan } from "./span-attributes.js";
 import type { CallSummary } from "./span-attributes.js";
@@ -85,7 +85,9 @@ export class Recorder {
   private tracerCache: { provider: unknown; tracer: Tracer } | undefined;
   private meterCache: { provider: unknown; meter: Meter } | undefined;
   private pricerCache: Pricer | undefined;
-  private readonly metricPoints = new MetricPoints();
+  private readonly metricPoints: MetricPoints;
+  /** `metricContextKey`: the key and its value cap, when on. */
+  private readonly metricContext: { key: string; cap: ContextValueCap } | undefined;
   private readonly errorType: ErrorClassifier;
   /** `hashUserId`'s key, or undefined when ids are written as given. */
   private readonly userHashKey: string | undefined;
@@ -99,6 +101,10 @@ export class Recorder {
   ) {
     this.errorType = errorClassifier(adapterErrorType);
     this.userHashKey = options.hashUserId?.key;
+    const contextKey = options.metricContextKey;
+    this.metricPoints = new MetricPoints(contextKey?.key);
+    this.metricContext =
+      contextKey === undefined ? undefined : { key: contextKey.key, cap: new ContextValueCap(contextKey.maxValues) };
   }
 
   private pricer(): Pricer {
@@ -196,6 +202,12 @@ export class Recorder {
       if (late && recording) span.setAttribute(names.ATTR_TOKENTRACE_ROLLUP_LATE, true);
     });
     if (recording) writeSpan(span, call, call, this.options);
+    const metricContext = this.metricContext;
+    if (metricContext !== undefined) {
+      guard("metrics", () => {
+        call.metricContextValue = metricContext.cap.of(metadataValueOf(call.context, metricContext.key));
+      });
+    }
     guard("metrics", () => this.metricPoints.write(this.meter(), call));
     guard("span-end", () => span.end(endTime));
   }
@@ -260,6 +272,7 @@ const NOT_ENDED: CallOutcome = { kind: "completed" };
  */
 class Call implements ActiveCall, CallRecord, CallSummary, MetricFacts {
   ended = false;
+  metricContextValue: string | undefined = undefined;
   httpStatusCode: number | undefined = undefined;
   requestId: string | undefined = undefined;
   accumulator: StreamAccumulator | undefined = undefined;

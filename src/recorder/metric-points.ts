@@ -20,6 +20,7 @@ interface LastMetricAttributeSet {
   readonly serverAddress: string | undefined;
   readonly serverPort: number | undefined;
   readonly errorType: string | undefined;
+  readonly contextValue: string | undefined;
   readonly set: MetricAttributeSet;
 }
 
@@ -34,17 +35,32 @@ export interface MetricFacts {
   readonly usage: Usage;
   readonly cost: CostBreakdown | undefined;
   readonly timing: StreamTiming | undefined;
+  /** The `metricContextKey` value of the call's context (already capped), when the option is on. */
+  readonly metricContextValue: string | undefined;
 }
 
 /** One client's metric points (it remembers the attribute set its last call used). */
 export class MetricPoints {
   private last: LastMetricAttributeSet | undefined;
+  /** `metricContextKey`'s attribute name, when on. */
+  private readonly contextAttribute: string | undefined;
+
+  constructor(contextKey?: string) {
+    this.contextAttribute =
+      contextKey === undefined ? undefined : `${names.ATTR_TOKENTRACE_METADATA_PREFIX}${contextKey}`;
+  }
 
   /** A call abandoned to the garbage collector is counted by outcome only: the time until collection is no latency. */
   write(meter: Meter, facts: MetricFacts): void {
     const { outcome, durationMs, usage, cost, timing } = facts;
     const instruments = instrumentsFor(meter);
-    const set = this.attributeSet(instruments, facts.request, facts.response.responseModel, facts.errorType);
+    const set = this.attributeSet(
+      instruments,
+      facts.request,
+      facts.response.responseModel,
+      facts.errorType,
+      facts.metricContextValue,
+    );
 
     // Built only the first time a set sees an outcome.
     const callTotal = (set.calls[outcome.kind] ??= set.overflow
@@ -80,6 +96,7 @@ export class MetricPoints {
     request: RequestFacts,
     responseModel: string | undefined,
     errorTypeValue: string | undefined,
+    contextValue: string | undefined,
   ): MetricAttributeSet {
     const last = this.last;
     if (
@@ -91,7 +108,8 @@ export class MetricPoints {
       last.responseModel === responseModel &&
       last.serverAddress === request.serverAddress &&
       last.serverPort === request.serverPort &&
-      last.errorType === errorTypeValue
+      last.errorType === errorTypeValue &&
+      last.contextValue === contextValue
     ) {
       return last.set;
     }
@@ -103,6 +121,8 @@ export class MetricPoints {
       request.serverAddress ?? "",
       request.serverPort ?? "",
       errorTypeValue ?? "",
+      // The attribute's name too: clients with different keys share a meter's sets.
+      contextValue === undefined ? "" : `${this.contextAttribute}=${contextValue}`,
     ].join("\u0000");
     const set = instruments.attributeSets.get(key, () => {
       const base: Attributes = {
@@ -114,6 +134,7 @@ export class MetricPoints {
       if (request.serverAddress !== undefined) base[names.ATTR_SERVER_ADDRESS] = request.serverAddress;
       if (request.serverPort !== undefined) base[names.ATTR_SERVER_PORT] = request.serverPort;
       if (errorTypeValue !== undefined) base[names.ATTR_ERROR_TYPE] = errorTypeValue;
+      if (contextValue !== undefined && this.contextAttribute !== undefined) base[this.contextAttribute] = contextValue;
       return base;
     });
     this.last = {
@@ -125,8 +146,25 @@ export class MetricPoints {
       serverAddress: request.serverAddress,
       serverPort: request.serverPort,
       errorType: errorTypeValue,
+      contextValue,
       set,
     };
     return set;
+  }
+}
+
+const OTHER_VALUE = "_other";
+
+/** `metricContextKey`'s cap: the first `maxValues` distinct values as they are, the rest `_other`. */
+export class ContextValueCap {
+  private readonly seen = new Set<string>();
+
+  constructor(private readonly maxValues: number) {}
+
+  of(value: string | undefined): string | undefined {
+    if (value === undefined || this.seen.has(value)) return value;
+    if (this.seen.size >= this.maxValues) return OTHER_VALUE;
+    this.seen.add(value);
+    return value;
   }
 }
