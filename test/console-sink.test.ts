@@ -1,6 +1,7 @@
 import OpenAI from "openai";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { observe, withAgent, withTool } from "../src/index.js";
+import { observe, withAgent, withRetrieval, withStep, withTool, withWorkflow } from "../src/index.js";
+import { CONSOLE_MAX_BUFFERED_SPANS } from "../src/sinks/console.js";
 import { consoleSink, setup } from "../src/setup-entry.js";
 import { startMockLLMServer } from "../src/testing/index.js";
 import type { MockLLMServer } from "../src/testing/index.js";
@@ -57,24 +58,107 @@ describe("consoleSink({ verbose: true })", () => {
   });
 });
 
-describe("consoleSink() stage lines (issue 12)", () => {
-  it("prints what ran under a stage from its roll-ups, and nothing extra for an empty leaf", async () => {
+describe("consoleSink() request trees (issue 12)", () => {
+  function stageSetup(): { lines: string[]; telemetry: ReturnType<typeof setup>; openai: OpenAI } {
     const lines: string[] = [];
     const telemetry = setup({ sinks: [consoleSink({ write: (line) => lines.push(line) })], captureContent: false });
+    const openai = observe(new OpenAI({ baseURL: server.openaiBaseURL, apiKey: "sk-test", maxRetries: 0 }));
+    return { lines, telemetry, openai };
+  }
+  const withoutDurations = (lines: string[]): string[] => lines.map((line) => line.replace(/\d+ ms/g, "N ms"));
+  const ask = (openai: OpenAI) =>
+    openai.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Hi" }] });
+
+  it("prints a request once its outermost stage ends: the stage, then its calls and stages indented in start order", async () => {
+    const { lines, telemetry, openai } = stageSetup();
     try {
-      const openai = observe(new OpenAI({ baseURL: server.openaiBaseURL, apiKey: "sk-test", maxRetries: 0 }));
       server.enqueue({ usage: { prompt_tokens: 12, completion_tokens: 5 } });
-      await withAgent("helper", async () => {
-        await withTool("lookup", () => Promise.resolve("x"));
-        await openai.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Hi" }] });
+      server.enqueue({ usage: { prompt_tokens: 20, completion_tokens: 3 } });
+      await withWorkflow("answer", async () => {
+        await withRetrieval("kb", () => Promise.resolve([]));
+        expect(lines).toEqual([]); // nothing prints before the request ends
+        await withAgent("helper", async () => {
+          await withTool("lookup", () => Promise.resolve("x"));
+          await ask(openai);
+        });
+        await ask(openai);
       });
-      await telemetry.flush();
-      const stageLines = lines
-        .filter((line) => /invoke_agent|execute_tool/.test(line))
-        .map((line) => line.replace(/\d+ ms/, "N ms"));
-      expect(stageLines).toEqual([
-        "[tokentrace] execute_tool lookup  N ms",
-        "[tokentrace] invoke_agent helper  N ms  under it: 1 call, 1 tool, 12 in / 5 out, $0.000005",
+      expect(withoutDurations(lines)).toEqual([
+        "[tokentrace] invoke_workflow answer  N ms  under it: 2 calls, 1 tool, 32 in / 8 out, $0.000010",
+        "[tokentrace]   retrieval kb  N ms",
+        "[tokentrace]   invoke_agent helper  N ms  under it: 1 call, 1 tool, 12 in / 5 out, $0.000005",
+        "[tokentrace]     execute_tool lookup  N ms",
+        "[tokentrace]     chat gpt-4o-mini  N ms  tokens 12 in / 5 out  finish stop  cost $0.000005 (total $0.000005)",
+        "[tokentrace]   chat gpt-4o-mini  N ms  tokens 20 in / 3 out  finish stop  cost $0.000005 (total $0.000010)",
+      ]);
+      // A call outside any stage still prints on its own line as it ends.
+      lines.length = 0;
+      server.enqueue({ usage: { prompt_tokens: 1, completion_tokens: 1 } });
+      await ask(openai);
+      expect(withoutDurations(lines)).toEqual([
+        "[tokentrace] chat gpt-4o-mini  N ms  tokens 1 in / 1 out  finish stop  cost $7.5e-7 (total $0.000010)",
+      ]);
+    } finally {
+      await telemetry.shutdown();
+    }
+  });
+
+  it("keeps concurrent requests apart, and prints a child that ends after its root on its own, marked", async () => {
+    // The late tool is in neither workflow's roll-up (it had not ended): tokentrace.rollup.late marks it.
+    const { lines, telemetry } = stageSetup();
+    try {
+      let releaseLate!: () => void;
+      const lateGate = new Promise<void>((resolve) => (releaseLate = resolve));
+      let late: Promise<void> | undefined;
+      await Promise.all([
+        withWorkflow("first", async () => {
+          late = withTool("slow", () => lateGate); // not awaited: outlives the workflow
+          await withStep("a", () => Promise.resolve());
+        }),
+        withWorkflow("second", () => withStep("b", () => Promise.resolve())),
+      ]);
+      expect(withoutDurations(lines).sort()).toEqual(
+        [
+          "[tokentrace] invoke_workflow first  N ms",
+          "[tokentrace]   step a  N ms",
+          "[tokentrace] invoke_workflow second  N ms",
+          "[tokentrace]   step b  N ms",
+        ].sort(),
+      );
+      // Each tree is contiguous: its root line is directly followed by its own step.
+      const first = lines.findIndex((line) => line.includes("invoke_workflow first"));
+      const second = lines.findIndex((line) => line.includes("invoke_workflow second"));
+      expect(lines[first + 1]).toContain("step a");
+      expect(lines[second + 1]).toContain("step b");
+      lines.length = 0;
+      releaseLate();
+      await late;
+      expect(withoutDurations(lines)).toEqual(["[tokentrace] execute_tool slow  N ms  (ended after its parent)"]);
+    } finally {
+      await telemetry.shutdown();
+    }
+  });
+
+  it(`holds at most ${CONSOLE_MAX_BUFFERED_SPANS} spans: past that it says so once and prints spans flat as they end`, async () => {
+    const { lines, telemetry } = stageSetup();
+    try {
+      withWorkflow("big", () => {
+        for (let index = 0; index < CONSOLE_MAX_BUFFERED_SPANS + 1; index += 1) withStep("s", () => 0);
+      });
+      // The workflow and 999 steps were held; the last two steps printed as they ended, the notice once.
+      expect(lines.length).toBe(CONSOLE_MAX_BUFFERED_SPANS + 2 + 1);
+      expect(lines[0]).toBe(
+        `[tokentrace] console: over ${CONSOLE_MAX_BUFFERED_SPANS} spans waiting for their request to end; printing further spans as they end, not as a tree`,
+      );
+      expect(withoutDurations(lines.slice(1, 3))).toEqual(["[tokentrace] step s  N ms", "[tokentrace] step s  N ms"]);
+      expect(lines[3]).toMatch(/^\[tokentrace\] invoke_workflow big {2}\d+ ms$/);
+      expect(lines.slice(4).every((line) => /^\[tokentrace\] {3}step s {2}\d+ ms$/.test(line))).toBe(true);
+      // Once the tree printed, the buffer is empty again: the next request prints as a tree.
+      lines.length = 0;
+      withWorkflow("after", () => withStep("t", () => 0));
+      expect(withoutDurations(lines)).toEqual([
+        "[tokentrace] invoke_workflow after  N ms",
+        "[tokentrace]   step t  N ms",
       ]);
     } finally {
       await telemetry.shutdown();

@@ -26,6 +26,8 @@ export interface ConsoleSinkOptions {
 /**
  * A readable line per traced call, for development and the demo:
  * `chat gpt-4o-mini  412 ms  ttft 88 ms  tokens 24 in / 9 out  finish stop`.
+ * Calls inside stages print when the request's outermost stage ends, as a tree: the stage first with what ran
+ * under it, then its calls and stages indented in the order they started.
  */
 export function consoleSink(options: ConsoleSinkOptions = {}): Sink {
   const write = options.write ?? ((line: string) => console.log(line));
@@ -101,24 +103,97 @@ function formatNumber(value: number): string {
   return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(6)));
 }
 
+/**
+ * At most this many tokentrace spans wait in the console sink for the request they belong to to end. Past it,
+ * spans print as flat lines as they end (a request that never ends, or thousands running at once, cannot grow
+ * the buffer), and the sink says so once.
+ */
+export const CONSOLE_MAX_BUFFERED_SPANS = 1000;
+
+/** A tokentrace span the sink is holding: open, or ended and waiting for its request's root to end. */
+interface TreeNode {
+  span: ReadableSpan | undefined;
+  readonly children: TreeNode[];
+  /** The enclosing tokentrace span still open when this one started, or `undefined` for a request's root. */
+  parent: TreeNode | undefined;
+  /** Still running when the root it belonged to printed. */
+  late: boolean;
+}
+
+/**
+ * Prints a finished request as a tree (issue 12): when a tokentrace span with no open tokentrace parent ends,
+ * it prints its line and, indented under it in start order, every tokentrace span that ran inside it. A span
+ * that ends after the root it belonged to printed prints on its own, marked `(ended after its parent)`.
+ */
 class ConsoleLineProcessor implements SpanProcessor {
   /** Running total of `gen_ai.usage.cost` over the calls this sink printed. */
   private totalCostUsd = 0;
+  /** Spans started and not yet printed, by span id. */
+  private readonly open = new Map<string, TreeNode>();
+  /** Nodes held (open, or ended under an open root), bounded by CONSOLE_MAX_BUFFERED_SPANS. */
+  private held = 0;
+  private warnedFull = false;
 
   constructor(
     private readonly write: (line: string) => void,
     private readonly verbose: boolean,
   ) {}
 
-  onStart(_span: Span, _parentContext: Context): void {}
+  onStart(span: Span, _parentContext: Context): void {
+    if (span.instrumentationScope.name !== names.INSTRUMENTATION_SCOPE) return;
+    if (this.held >= CONSOLE_MAX_BUFFERED_SPANS) {
+      if (!this.warnedFull) {
+        this.warnedFull = true;
+        this.write(
+          `[tokentrace] console: over ${CONSOLE_MAX_BUFFERED_SPANS} spans waiting for their request to end; printing further spans as they end, not as a tree`,
+        );
+      }
+      return;
+    }
+    const parentId = span.parentSpanContext?.spanId;
+    const parent = parentId === undefined ? undefined : this.open.get(parentId);
+    const node: TreeNode = { span: undefined, children: [], parent, late: false };
+    parent?.children.push(node);
+    this.open.set(span.spanContext().spanId, node);
+    this.held += 1;
+  }
 
   onEnd(span: ReadableSpan): void {
     if (span.instrumentationScope.name !== names.INSTRUMENTATION_SCOPE) return;
+    const node = this.open.get(span.spanContext().spanId);
+    if (node === undefined) {
+      // Not held (the buffer was full when it started, or its root already printed): a line of its own.
+      this.printLine(span, 0, "");
+      return;
+    }
+    node.span = span;
+    if (node.parent !== undefined) return; // printed with its root
+    this.printTree(node, 0);
+  }
+
+  /** Prints `node` and its subtree, releasing them; children still running are detached and print alone. */
+  private printTree(node: TreeNode, depth: number): void {
+    const span = node.span;
+    if (span === undefined) {
+      // Still running: prints on its own when it ends.
+      node.parent = undefined;
+      node.late = true;
+      return;
+    }
+    this.open.delete(span.spanContext().spanId);
+    this.held -= 1;
+    this.printLine(span, depth, node.late ? "  (ended after its parent)" : "");
+    for (const child of node.children) this.printTree(child, depth + 1);
+  }
+
+  private printLine(span: ReadableSpan, depth: number, suffix: string): void {
     const cost = span.attributes[names.ATTR_GEN_AI_USAGE_COST];
     if (typeof cost === "number") this.totalCostUsd += cost;
-    this.write(formatCallLine(span, this.totalCostUsd));
+    const indent = "  ".repeat(depth);
+    this.write(formatCallLine(span, this.totalCostUsd, indent) + suffix);
     if (this.verbose) {
-      for (const [key, value] of Object.entries(span.attributes)) this.write(`    ${key} = ${JSON.stringify(value)}`);
+      for (const [key, value] of Object.entries(span.attributes))
+        this.write(`    ${indent}${key} = ${JSON.stringify(value)}`);
     }
   }
 
@@ -131,11 +206,11 @@ class ConsoleLineProcessor implements SpanProcessor {
   }
 }
 
-export function formatCallLine(span: ReadableSpan, totalCostUsd: number): string {
+export function formatCallLine(span: ReadableSpan, totalCostUsd: number, indent = ""): string {
   const attributes = span.attributes;
   const [seconds, nanos] = span.duration;
   const durationMs = seconds * 1000 + nanos / 1e6;
-  const pieces = [`[tokentrace] ${span.name}`, `${Math.round(durationMs)} ms`];
+  const pieces = [`[tokentrace] ${indent}${span.name}`, `${Math.round(durationMs)} ms`];
   const ttft = attributes[names.ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK];
   if (typeof ttft === "number") pieces.push(`ttft ${Math.round(ttft * 1000)} ms`);
   const input = attributes[names.ATTR_GEN_AI_USAGE_INPUT_TOKENS];
@@ -165,6 +240,8 @@ export function formatCallLine(span: ReadableSpan, totalCostUsd: number): string
     if (typeof rollupInput === "number" || typeof rollupOutput === "number")
       parts.push(`${String(rollupInput ?? 0)} in / ${String(rollupOutput ?? 0)} out`);
     if (typeof rollupCost === "number") parts.push(formatUsd(rollupCost));
+    const errors = attributes[names.ATTR_TOKENTRACE_ROLLUP_ERRORS];
+    if (typeof errors === "number" && errors > 0) parts.push(`${errors} ${errors === 1 ? "error" : "errors"}`);
     if (calls > 0 || parts.length > 1) pieces.push(`under it: ${parts.join(", ")}`);
   }
   const errorType = attributes[names.ATTR_ERROR_TYPE];
