@@ -212,7 +212,7 @@ export function resolveOptions(options: unknown, defaults: ObserveOptions = {}):
   };
 }
 
-function resolveMetricContextKey(option: ObserveOptions["metricContextKey"]): ResolvedOptions["metricContextKey"] {
+export function resolveMetricContextKey(option: ObserveOptions["metricContextKey"]): ResolvedOptions["metricContextKey"] {
   if (option === undefined) return undefined;
   return { key: option.key, maxValues: option.maxValues ?? DEFAULT_METRIC_CONTEXT_VALUES };
 }

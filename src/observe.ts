@@ -368,7 +368,11 @@ function traceRun(
     run = state.recorder.start(helper.start(args[0], state.context), state.now(), state.parentContext);
     const recorder = state.recorder;
     // The run's tools report where its requests do: the client's providers.
-    scope = startRunScope(run.span, run.context, { tracer: () => recorder.tracer(), meter: () => recorder.meter() });
+    scope = startRunScope(run.span, run.context, {
+      tracer: () => recorder.tracer(),
+      meter: () => recorder.meter(),
+      metricContextKey: () => recorder.metricContextKey(),
+    });
     let resource: unknown = runClient(scope.context);
     for (const key of helper.path.slice(0, -1)) resource = (resource as Record<string, unknown>)[key];
     if (resource !== null && typeof resource === "object") thisArg = resource;

@@ -275,3 +275,8 @@ export const METRIC_GEN_AI_WORKFLOW_DURATION = "gen_ai.workflow.duration";
 export const METRIC_GEN_AI_INVOKE_AGENT_DURATION = "gen_ai.invoke_agent.duration";
 export const METRIC_GEN_AI_EXECUTE_TOOL_DURATION = "gen_ai.execute_tool.duration";
 export const METRIC_TOKENTRACE_STEP_DURATION = "tokentrace.step.duration";
+/**
+ * Counter of USD spent under a workflow, added when it ends (its `tokentrace.rollup.cost`), by `gen_ai.workflow.name`:
+ * the cost per workflow. A workflow nested in another counts in both.
+ */
+export const METRIC_TOKENTRACE_WORKFLOW_COST = "tokentrace.workflow.cost";

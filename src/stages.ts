@@ -9,14 +9,15 @@
  */
 import { performance } from "node:perf_hooks";
 import { SpanKind, SpanStatusCode, context, createContextKey, trace } from "@opentelemetry/api";
-import type { AttributeValue, Attributes, Context, Histogram, Meter, Span, Tracer } from "@opentelemetry/api";
-import { isGenerator, patchGeneratorSteps, stampContext } from "./app-context.js";
+import type { AttributeValue, Attributes, Context, Counter, Histogram, Meter, Span, Tracer } from "@opentelemetry/api";
+import { isGenerator, metadataValueOf, patchGeneratorSteps, stampContext } from "./app-context.js";
 import type { AnyGenerator } from "./app-context.js";
-import { describe } from "./config.js";
+import { describe, resolveMetricContextKey } from "./config.js";
 import { InvalidOptionError } from "./errors.js";
 import { activeSetup, currentMeterProvider, currentTracerProvider } from "./internal/active-providers.js";
 import { reportAnomaly, reportInternalError } from "./internal/report.js";
 import { errorClassifier } from "./recorder/error-class.js";
+import { ContextValueCap } from "./recorder/metric-points.js";
 import * as names from "./semconv.js";
 import type { Usage } from "./usage.js";
 import { VERSION } from "./version.js";
@@ -134,6 +135,8 @@ class Totals {
 export interface StageTelemetry {
   tracer(): Tracer;
   meter(): Meter;
+  /** `metricContextKey` (resolved), when on: the withContext() metadata key the stage metrics carry. */
+  metricContextKey(): { key: string; maxValues: number } | undefined;
 }
 
 /** One stage in flight. */
@@ -151,6 +154,8 @@ export class Stage {
     readonly telemetry: StageTelemetry,
     /** False for a run's scope (`startRunScope`): the span, its status and its metrics are the recorder's. */
     readonly ownsSpan = true,
+    /** `metricContextKey`'s value in the context the stage started in (not yet capped), when the option is on. */
+    readonly metricContextValue?: string,
   ) {}
 
   /** The nearest stage from here up that has not ended: where a child's totals go. */
@@ -211,7 +216,7 @@ export class Stage {
     if (this.ownsSpan) {
       const durationMs = performance.now() - this.startMs;
       safely(() => span.end());
-      safely(() => recordDuration(this, durationMs, failed ? (errorType ?? this.failure ?? "_OTHER") : undefined));
+      safely(() => recordMetrics(this, durationMs, failed ? (errorType ?? this.failure ?? "_OTHER") : undefined));
     }
     if (this.parent !== undefined) {
       if (parentTarget !== undefined) {
@@ -383,7 +388,9 @@ export function runStage<T>(
     stampContext(attributes, parentContext, activeSetup()?.defaults.hashUserId?.key);
     const startMs = performance.now();
     const span = telemetry.tracer().startSpan(spanName, { kind: spanKind, attributes }, parentContext);
-    stage = new Stage(kind, stageName, span, stageOf(parentContext), startMs, telemetry);
+    const contextKey = telemetry.metricContextKey()?.key;
+    const contextValue = contextKey === undefined ? undefined : metadataValueOf(parentContext, contextKey);
+    stage = new Stage(kind, stageName, span, stageOf(parentContext), startMs, telemetry, true, contextValue);
     stageContext = trace.setSpan(parentContext, span).setValue(STAGE_KEY, stage);
   } catch (error) {
     reportInternalError("stage", error);
@@ -593,6 +600,9 @@ const NO_HANDLE: StageHandle = Object.freeze({
 
 interface StageInstruments {
   readonly byKind: Record<StageKind, Histogram>;
+  readonly workflowCost: Counter;
+  /** `metricContextKey`'s cap for these instruments; replaced when the option changes (a new setup()). */
+  contextCap: { key: string; maxValues: number; cap: ContextValueCap } | undefined;
   /** Names seen per kind; past MAX_STAGE_NAMES, `_other`. */
   readonly names: Record<StageKind, Set<string>>;
   readonly errorTypes: Set<string>;
@@ -601,7 +611,11 @@ interface StageInstruments {
 let tracerCache: { provider: unknown; tracer: Tracer } | undefined;
 
 /** setup()'s providers, else the global ones. */
-const globalTelemetry: StageTelemetry = { tracer: stageTracer, meter: stageMeter };
+const globalTelemetry: StageTelemetry = {
+  tracer: stageTracer,
+  meter: stageMeter,
+  metricContextKey: () => resolveMetricContextKey(activeSetup()?.defaults.metricContextKey),
+};
 
 /** setup()'s tracer, else the global provider's; looked up again only when the provider changed. */
 function stageTracer(): Tracer {
@@ -640,6 +654,11 @@ function stageInstruments(meter: Meter): StageInstruments {
         retrieval: histogram(names.METRIC_GEN_AI_CLIENT_OPERATION_DURATION, "Duration of a GenAI client operation."),
         step: histogram(names.METRIC_TOKENTRACE_STEP_DURATION, "Duration of a step of a GenAI pipeline."),
       },
+      workflowCost: meter.createCounter(names.METRIC_TOKENTRACE_WORKFLOW_COST, {
+        description: "USD spent by the model calls under a workflow, added when it ends.",
+        unit: names.UNIT_USD,
+      }),
+      contextCap: undefined,
       names: { workflow: new Set(), agent: new Set(), tool: new Set(), retrieval: new Set(), step: new Set() },
       errorTypes: new Set(),
     };
@@ -676,8 +695,8 @@ function metricErrorType(instruments: StageInstruments, errorType: string): stri
   return errorType;
 }
 
-function recordDuration(stage: Stage, durationMs: number, errorType: string | undefined): void {
-  if (!(durationMs >= 0) || durationMs === Infinity) return;
+/** When a stage ends: its duration, and for a workflow the cost under it; the same attributes on both. */
+function recordMetrics(stage: Stage, durationMs: number, errorType: string | undefined): void {
   const instruments = stageInstruments(stage.telemetry.meter());
   const seen = instruments.names[stage.kind];
   let name = stage.name;
@@ -689,7 +708,20 @@ function recordDuration(stage: Stage, durationMs: number, errorType: string | un
   const operation = OPERATION[stage.kind];
   if (operation !== undefined) attributes[names.ATTR_GEN_AI_OPERATION_NAME] = operation;
   if (errorType !== undefined) attributes[names.ATTR_ERROR_TYPE] = metricErrorType(instruments, errorType);
-  instruments.byKind[stage.kind].record(durationMs / 1000, attributes);
+  const contextKey = stage.telemetry.metricContextKey();
+  if (contextKey !== undefined) {
+    let contextCap = instruments.contextCap;
+    if (contextCap?.key !== contextKey.key || contextCap.maxValues !== contextKey.maxValues) {
+      contextCap = { ...contextKey, cap: new ContextValueCap(contextKey.maxValues) };
+      instruments.contextCap = contextCap;
+    }
+    const value = contextCap.cap.of(stage.metricContextValue);
+    if (value !== undefined) attributes[names.ATTR_TOKENTRACE_METADATA_PREFIX + contextKey.key] = value;
+  }
+  if (durationMs >= 0 && durationMs !== Infinity) instruments.byKind[stage.kind].record(durationMs / 1000, attributes);
+  const totals = stage.totals;
+  if (stage.kind === "workflow" && totals.hasCost && totals.costUsd >= 0 && Number.isFinite(totals.costUsd))
+    instruments.workflowCost.add(totals.costUsd, attributes);
 }
 
 // --- the public functions ---

@@ -61,6 +61,8 @@ describe("examples/grafana/tokentrace-dashboard.json", () => {
       "Tokens in / out by model",
       "Cost per hour by model",
       "Cache-read share of input tokens by model",
+      "Stage duration p95 by kind",
+      "Cost per hour by workflow",
     ]);
     expect(new Set(dashboard.panels.map((panel) => panel.id)).size).toBe(dashboard.panels.length);
     for (const panel of dashboard.panels) {
@@ -74,7 +76,7 @@ describe("examples/grafana/tokentrace-dashboard.json", () => {
 describe("the example dashboard and alert rules against a real Prometheus", () => {
   let scenario: PrometheusScenario;
   beforeAll(async () => {
-    scenario = await startPrometheusScenario({ ruleFiles: [alertsPath] });
+    scenario = await startPrometheusScenario({ ruleFiles: [alertsPath], stages: true });
   }, 60_000);
   afterAll(async () => {
     await scenario?.close();
@@ -101,6 +103,33 @@ describe("the example dashboard and alert rules against a real Prometheus", () =
       });
     }
   }
+
+  it("charts each stage kind under its own legend, and the per-model duration panel leaves retrievals out", async () => {
+    const stagePanel = dashboard.panels.find((panel) => panel.title === "Stage duration p95 by kind")!;
+    const legends: string[] = [];
+    for (const target of stagePanel.targets ?? []) {
+      const samples = await scenario.prometheus.query(expand(target.expr));
+      expect(samples, target.expr).toHaveLength(1);
+      legends.push(target.legendFormat ?? "");
+    }
+    expect(legends).toEqual(["workflow", "agent", "tool", "retrieval", "step"]);
+    const durationPanel = dashboard.panels.find((panel) => panel.title === "Duration p50 / p95 by model")!;
+    for (const target of durationPanel.targets ?? []) {
+      const models = (await scenario.prometheus.query(expand(target.expr))).map(
+        (sample) => sample.metric["gen_ai_request_model"],
+      );
+      expect(models.sort()).toEqual(["gpt-4o", "gpt-4o-mini"]);
+    }
+  });
+
+  it("sums the cost per workflow exactly: each workflow's model calls", async () => {
+    const costs = await scenario.prometheus.query("sum by (gen_ai_workflow_name) (tokentrace_workflow_cost_total)");
+    const byWorkflow = Object.fromEntries(
+      costs.map((sample) => [sample.metric["gen_ai_workflow_name"], Number(sample.value.toPrecision(12))]),
+    );
+    // 2 batches × gpt-4o-mini (30 in × $0.15/M + 6 out × $0.60/M) and × gpt-4o (50 in × $2.50/M + 10 out × $10/M).
+    expect(byWorkflow).toEqual({ answer: 2 * (30 * 0.15e-6 + 6 * 0.6e-6), summarize: 2 * (50 * 2.5e-6 + 10 * 10e-6) });
+  });
 
   it("loads the alert rules, evaluates them without errors, and fires the error-rate alert on 20% errors", async () => {
     // 2 of 10 calls failed: above the 5% threshold, so the alert is pending (it fires after `for: 10m`).

@@ -21,7 +21,7 @@ import type { MemorySink, TokentraceHandle } from "../src/setup-entry.js";
 import { startMockLLMServer } from "../src/testing/mock-server.js";
 import type { MockLLMServer } from "../src/testing/mock-server.js";
 import { collectGarbageUntil } from "./helpers/gc.js";
-import { collect, histogramPoints } from "./helpers/harness.js";
+import { collect, histogramPoints, sumPoints } from "./helpers/harness.js";
 
 /** Stages (issue 12): spans per the GenAI conventions, model calls nested under them, exact roll-ups. */
 
@@ -438,6 +438,84 @@ describe("stage metrics", () => {
     )!;
     expect(other.value.count).toBe(2);
     expect(JSON.stringify(metrics.scopeMetrics)).not.toContain("never-on-metrics");
+  });
+
+  it("count each workflow's roll-up cost under its name (failed ones with error.type), none for a workflow without cost", async () => {
+    server.enqueue({ usage: { prompt_tokens: 100, completion_tokens: 20 } });
+    server.enqueue({ usage: { prompt_tokens: 40, completion_tokens: 10 } });
+    await withWorkflow("answer", async () => {
+      await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
+      await withAgent("inner", () => openai.chat.completions.create({ model: "gpt-4o-mini", messages }));
+    });
+    await expect(
+      withWorkflow("answer", (stage) => {
+        stage.recordUsage({ costUsd: 0.25 });
+        return Promise.reject(new TypeError("boom"));
+      }),
+    ).rejects.toThrow("boom");
+    withWorkflow("free", () => undefined);
+    withAgent("not-a-workflow", (stage) => stage.recordUsage({ costUsd: 1 }));
+    await telemetry.flush();
+    const calls = sink.getSpans().filter((span) => span.name === "chat gpt-4o-mini");
+    expect(calls).toHaveLength(2);
+    const callsCost = callFacts(calls[0]!).cost + callFacts(calls[1]!).cost;
+    expect(byName("invoke_workflow answer").attributes["tokentrace.rollup.cost"]).toBe(callsCost);
+    const points = sumPoints(await sink.collectMetrics(), "tokentrace.workflow.cost");
+    expect(points).toEqual([
+      {
+        attributes: { "gen_ai.workflow.name": "answer", "gen_ai.operation.name": "invoke_workflow" },
+        value: callsCost,
+      },
+      {
+        attributes: {
+          "gen_ai.workflow.name": "answer",
+          "gen_ai.operation.name": "invoke_workflow",
+          "error.type": "TypeError",
+        },
+        value: 0.25,
+      },
+    ]);
+  });
+
+  it("carry setup()'s metricContextKey on stage durations and workflow cost, values capped, nothing else from the context", async () => {
+    await telemetry.shutdown();
+    sink = memorySink();
+    telemetry = setup({ sinks: [sink], captureContent: false, metricContextKey: { key: "tenant", maxValues: 1 } });
+    for (const tenant of ["acme", "globex", "acme", "initech"])
+      withContext({ userId: "never-on-metrics", metadata: { tenant, plan: "pro" } }, () =>
+        withWorkflow("w", (stage) => {
+          stage.recordUsage({ costUsd: 0.5 });
+          withTool("t", () => undefined);
+        }),
+      );
+    withWorkflow("w", () => undefined); // outside any context: no tenant attribute
+    const metrics = await sink.collectMetrics();
+    const byTenant = (points: Array<{ attributes: Record<string, unknown> }>, value: (point: never) => number) =>
+      points
+        .map((point): [string, number] => [
+          (point.attributes["tokentrace.metadata.tenant"] as string | undefined) ?? "-",
+          value(point as never),
+        ])
+        .sort((a, b) => (a[0] < b[0] ? -1 : 1));
+    const count = (point: { value: { count: number } }): number => point.value.count;
+    expect(byTenant(histogramPoints(metrics, "gen_ai.workflow.duration"), count)).toEqual([
+      ["-", 1],
+      ["_other", 2],
+      ["acme", 2],
+    ]);
+    expect(byTenant(histogramPoints(metrics, "gen_ai.execute_tool.duration"), count)).toEqual([
+      ["_other", 2],
+      ["acme", 2],
+    ]);
+    expect(byTenant(sumPoints(metrics, "tokentrace.workflow.cost"), (point: { value: number }) => point.value)).toEqual(
+      [
+        ["_other", 1],
+        ["acme", 1],
+      ],
+    );
+    const serialized = JSON.stringify(metrics.scopeMetrics);
+    expect(serialized).not.toContain("never-on-metrics");
+    expect(serialized).not.toContain("tokentrace.metadata.plan");
   });
 
   it("passes through when tracing is off (no setup, no global provider): the stage runs, its ids are all zeros", async () => {

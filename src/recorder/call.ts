@@ -242,6 +242,11 @@ export class Recorder {
   }
 
   /** The client's meter, as `tracer()`. */
+  /** `metricContextKey`, resolved: the stages of this client's runs label their metrics with it too. */
+  metricContextKey(): ResolvedOptions["metricContextKey"] {
+    return this.options.metricContextKey;
+  }
+
   meter(): Meter {
     const provider = this.options.meterProvider ?? currentMeterProvider();
     if (this.meterCache?.provider !== provider) {

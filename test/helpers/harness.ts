@@ -72,6 +72,17 @@ export function histogramPoints(
   return points;
 }
 
+/** Find a counter's data points by metric name: attributes and value. */
+export function sumPoints(
+  metrics: ResourceMetrics,
+  name: string,
+): Array<{ attributes: Record<string, unknown>; value: number }> {
+  return histogramPoints(metrics, name).map((point) => ({
+    attributes: point.attributes,
+    value: point.value as unknown as number,
+  }));
+}
+
 /** Read a whole stream with for-await and return its chunks. */
 export async function collect<T>(stream: AsyncIterable<T>): Promise<T[]> {
   const chunks: T[] = [];

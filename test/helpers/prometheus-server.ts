@@ -12,7 +12,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import OpenAI from "openai";
-import { observe } from "../../src/index.js";
+import { observe, withAgent, withRetrieval, withStep, withTool, withWorkflow } from "../../src/index.js";
 import { setup } from "../../src/setup-entry.js";
 import type { TokentraceHandle } from "../../src/setup-entry.js";
 import { prometheusSink } from "../../src/prometheus.js";
@@ -217,6 +217,8 @@ export interface PrometheusScenario {
 
 /** Calls per batch; the scenario runs two batches, one scrape apart, so rates and quantiles have data. */
 export const CALLS_PER_BATCH = 5;
+/** The model calls inside the stages a batch adds with `stages: true`. */
+const STAGE_CALLS_PER_BATCH = 2;
 
 /**
  * An app with `prometheusSink()` on a free port, scraped every second by a real Prometheus (with the
@@ -225,8 +227,13 @@ export const CALLS_PER_BATCH = 5;
  * - gpt-4o-mini, 1 stream of 4 content chunks, usage 20 in / 8 out
  * - gpt-4o, 1 plain call, usage 100 in (60 of them read from the prompt cache) / 40 out
  * - gpt-4o-mini, 1 call answered 429 (RateLimitError)
+ * - with `stages: true`, one more: a workflow "answer" (an agent "helper" with a retrieval "kb", a tool "lookup",
+ *   a step "render" and one gpt-4o-mini call, usage 30 in / 6 out) and a workflow "summarize" (one gpt-4o call,
+ *   usage 50 in / 10 out)
  */
-export async function startPrometheusScenario(options: { ruleFiles?: string[] } = {}): Promise<PrometheusScenario> {
+export async function startPrometheusScenario(
+  options: { ruleFiles?: string[]; stages?: boolean } = {},
+): Promise<PrometheusScenario> {
   requirePrometheusBinaries();
   const mock = await startMockLLMServer();
   const sink = prometheusSink({ port: 0, host: "127.0.0.1" });
@@ -262,7 +269,20 @@ export async function startPrometheusScenario(options: { ruleFiles?: string[] } 
       await openai.chat.completions.create({ model: "gpt-4o", messages });
       mock.enqueue({ status: 429 });
       await openai.chat.completions.create({ model: "gpt-4o-mini", messages }).catch(() => undefined);
-      const expected = batch * CALLS_PER_BATCH;
+      if (options.stages === true) {
+        mock.enqueue({ usage: { prompt_tokens: 30, completion_tokens: 6 } });
+        await withWorkflow("answer", () =>
+          withAgent("helper", async () => {
+            await withRetrieval("kb", () => Promise.resolve([]));
+            await withTool("lookup", () => Promise.resolve("found"));
+            withStep("render", () => "prompt");
+            await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
+          }),
+        );
+        mock.enqueue({ usage: { prompt_tokens: 50, completion_tokens: 10 } });
+        await withWorkflow("summarize", () => openai.chat.completions.create({ model: "gpt-4o", messages }));
+      }
+      const expected = batch * (CALLS_PER_BATCH + (options.stages === true ? STAGE_CALLS_PER_BATCH : 0));
       await prometheus
         .waitFor("sum(tokentrace_client_calls_total)", (samples) => samples[0]?.value === expected)
         .catch(async (error: unknown) => {
