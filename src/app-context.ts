@@ -4,7 +4,7 @@
  * tokentrace starts inside carries them, stamped at span start. The resolved scope is built once per
  * `withContext()` call, with its span attributes, so a call pays one context lookup and one object spread.
  */
-import { ROOT_CONTEXT, context, createContextKey } from "@opentelemetry/api";
+import { ROOT_CONTEXT, context, createContextKey, propagation } from "@opentelemetry/api";
 import type { Attributes, Context } from "@opentelemetry/api";
 import { METADATA_KEY, describe } from "./config.js";
 import { InvalidOptionError } from "./errors.js";
@@ -35,8 +35,29 @@ export interface ResolvedAppContext {
   readonly metadata: Readonly<Record<string, string | number | boolean>>;
 }
 
+/**
+ * A context value that may travel to other services in W3C baggage: an id, or one metadata key (`metadata.tenant`).
+ * On the wire they are named as on spans: `user.id`, `session.id`, `gen_ai.conversation.id`, `tokentrace.metadata.<key>`.
+ */
+export type ContextBaggageKey = "userId" | "sessionId" | "conversationId" | `metadata.${string}`;
+
+/** The third argument of `withContext()`. */
+export interface WithContextOptions {
+  /**
+   * Also put these context values in the W3C baggage of the scope (default: none), so that the app's HTTP
+   * instrumentation sends them to the services it calls, which read them with `contextFromBaggage()`. Nested scopes
+   * inherit the list and send their own values for it. Baggage goes out with every outgoing request that propagates
+   * context, to any host: list only values you may send there.
+   *
+   * @example withContext({ userId, sessionId }, handle, { baggage: ["userId", "sessionId"] })
+   */
+  baggage?: readonly ContextBaggageKey[];
+}
+
 /** One scope: the merged values, what was dropped on the way, and the span attributes they make. */
 export interface AppScope {
+  /** The keys this scope and the enclosing ones send in baggage (`WithContextOptions.baggage`). */
+  readonly baggageKeys: readonly ContextBaggageKey[];
   readonly values: ResolvedAppContext;
   /** The span attributes of `values` (and `tokentrace.context.dropped`), built once. */
   readonly attributes: Attributes;
@@ -60,6 +81,9 @@ const MAX_DROPPED_LISTED = 32;
 /** Dropped entries a scope keeps for the scopes nested in it. */
 const MAX_DROPPED_KEPT = 1_024;
 
+/** At most this many keys in one `baggage` list. */
+export const MAX_BAGGAGE_KEYS = 16;
+
 const ACCEPTED_KEYS = ["userId", "sessionId", "conversationId", "tags", "metadata"] as const;
 const acceptedKeys: ReadonlySet<string> = new Set(ACCEPTED_KEYS);
 
@@ -69,6 +93,7 @@ const acceptedKeys: ReadonlySet<string> = new Set(ACCEPTED_KEYS);
  */
 const SCOPE_KEY = createContextKey("tokentrace.app-context");
 
+const NO_BAGGAGE_KEYS: readonly ContextBaggageKey[] = Object.freeze([]);
 const EMPTY_VALUES: ResolvedAppContext = Object.freeze({ tags: Object.freeze([]), metadata: Object.freeze({}) });
 
 /** The scope a context holds, if any: one lookup, on every call's start. */
@@ -104,7 +129,7 @@ const PROBE_KEY = createContextKey("tokentrace.context-probe");
  * @example
  * await withContext({ userId: user.id, sessionId: req.sessionId, tags: ["beta"] }, () => answer(question));
  */
-export function withContext<T>(values: AppContext, fn: () => T): T {
+export function withContext<T>(values: AppContext, fn: () => T, options?: WithContextOptions): T {
   const given: unknown = values;
   if (given === null || typeof given !== "object" || Array.isArray(given)) {
     throw new InvalidOptionError("withContext", `expected an object of context values, received ${describe(given)}.`);
@@ -122,10 +147,12 @@ export function withContext<T>(values: AppContext, fn: () => T): T {
       `expected a function to run as the second argument, received ${describe(fn)}.`,
     );
   }
+  const baggageKeys = options === undefined ? undefined : validateWithContextOptions(options);
   checkPropagationOnce();
   const active = context.active();
-  const scope = mergeScope(scopeOf(active), values);
-  const scoped = active.setValue(SCOPE_KEY, scope);
+  const scope = mergeScope(scopeOf(active), values, baggageKeys);
+  let scoped = active.setValue(SCOPE_KEY, scope);
+  if (scope.baggageKeys.length > 0) scoped = withBaggage(scoped, scope);
   const result = context.with(scoped, fn);
   try {
     // Its body runs on `next()`, after `fn` returned: every step runs inside the scope.
@@ -134,6 +161,91 @@ export function withContext<T>(values: AppContext, fn: () => T): T {
     // A generator tokentrace cannot patch (frozen, a revoked proxy) is returned as it is.
     reportInternalError("context-generator", error);
   }
+  return result;
+}
+
+/** `withContext`'s third argument: `{ baggage? }`, each key an id name or `metadata.<key>`. */
+function validateWithContextOptions(options: unknown): readonly ContextBaggageKey[] | undefined {
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
+    throw new InvalidOptionError(
+      "withContext",
+      `expected an options object as the third argument, received ${describe(options)}.`,
+    );
+  }
+  for (const key of Object.keys(options)) {
+    if (key !== "baggage")
+      throw new InvalidOptionError(`withContext.${key}`, "unknown option. Accepted options: baggage.");
+  }
+  const keys = (options as { baggage?: unknown }).baggage;
+  return keys === undefined ? undefined : validateBaggageKeys(keys, "withContext.baggage");
+}
+
+const BAGGAGE_IDS: Record<string, string> = {
+  userId: names.ATTR_USER_ID,
+  sessionId: names.ATTR_SESSION_ID,
+  conversationId: names.ATTR_GEN_AI_CONVERSATION_ID,
+};
+const BAGGAGE_KEY_HELP = `Accepted keys: userId, sessionId, conversationId, or metadata.<key> with <key> matching ${String(METADATA_KEY)}.`;
+
+/** An array of at most MAX_BAGGAGE_KEYS context keys; anything else throws, naming `where`. */
+function validateBaggageKeys(keys: unknown, where: string): readonly ContextBaggageKey[] {
+  if (!Array.isArray(keys))
+    throw new InvalidOptionError(where, `expected an array of context keys, received ${describe(keys)}.`);
+  if (keys.length > MAX_BAGGAGE_KEYS) {
+    throw new InvalidOptionError(where, `at most ${MAX_BAGGAGE_KEYS} keys, received ${keys.length}.`);
+  }
+  for (let index = 0; index < keys.length; index++) {
+    const key: unknown = keys[index];
+    const valid =
+      typeof key === "string" &&
+      (Object.hasOwn(BAGGAGE_IDS, key) ||
+        (key.startsWith("metadata.") && METADATA_KEY.test(key.slice("metadata.".length))));
+    if (!valid)
+      throw new InvalidOptionError(`${where}[${index}]`, `${describe(key)} is not a context key. ${BAGGAGE_KEY_HELP}`);
+  }
+  return Object.freeze([...new Set(keys as ContextBaggageKey[])]);
+}
+
+/** The name a context key has in baggage: its span attribute's. */
+function baggageName(key: ContextBaggageKey): string {
+  return BAGGAGE_IDS[key] ?? `${names.ATTR_TOKENTRACE_METADATA_PREFIX}${key.slice("metadata.".length)}`;
+}
+
+/** The scope's values for its baggage keys, over the baggage already in `ctx` (from upstream or the app). */
+function withBaggage(ctx: Context, scope: AppScope): Context {
+  let baggage = propagation.getBaggage(ctx) ?? propagation.createBaggage();
+  const values = scope.values;
+  for (const key of scope.baggageKeys) {
+    const value = key.startsWith("metadata.")
+      ? values.metadata[key.slice("metadata.".length)]
+      : values[key as "userId"];
+    if (value !== undefined) baggage = baggage.setEntry(baggageName(key), { value: String(value) });
+  }
+  return propagation.setBaggage(ctx, baggage);
+}
+
+/**
+ * The context values an upstream service sent in W3C baggage (`withContext`'s `baggage` option), for the keys
+ * listed, from the active context (which the app's HTTP instrumentation or `propagation.extract` fills): pass the
+ * result to `withContext()`, which checks the values as it checks any (bad ones are dropped and listed). Nothing is
+ * read from baggage unless listed here.
+ *
+ * @example
+ * app.post("/answer", (req, res) => withContext(contextFromBaggage(["userId", "sessionId"]), () => answer(req, res)));
+ */
+export function contextFromBaggage(keys: readonly ContextBaggageKey[], from: Context = context.active()): AppContext {
+  const listed = validateBaggageKeys(keys, "contextFromBaggage");
+  const baggage = propagation.getBaggage(from);
+  const result: { -readonly [K in keyof AppContext]: AppContext[K] } = {};
+  if (baggage === undefined) return result;
+  let metadata: Record<string, string> | undefined;
+  for (const key of listed) {
+    const value = baggage.getEntry(baggageName(key))?.value;
+    if (value === undefined) continue;
+    if (key.startsWith("metadata.")) (metadata ??= {})[key.slice("metadata.".length)] = value;
+    else result[key as "userId"] = value;
+  }
+  if (metadata !== undefined) result.metadata = metadata;
   return result;
 }
 
@@ -149,7 +261,11 @@ export function currentContext(): ResolvedAppContext {
 }
 
 /** A scope from the enclosing one and new values: ids override, tags union, metadata by key. */
-function mergeScope(outer: AppScope | undefined, input: AppContext): AppScope {
+function mergeScope(
+  outer: AppScope | undefined,
+  input: AppContext,
+  baggageKeys: readonly ContextBaggageKey[] | undefined,
+): AppScope {
   const base = outer?.values ?? EMPTY_VALUES;
   // The enclosing scopes' drops stay listed: a nested scope does not make them valid.
   const dropped: string[] = outer === undefined ? [] : [...outer.dropped];
@@ -169,8 +285,25 @@ function mergeScope(outer: AppScope | undefined, input: AppContext): AppScope {
   if (tags !== undefined) next.tags = mergeTags(base.tags, tags, dropped);
   if (metadata !== undefined) next.metadata = mergeMetadata(base.metadata, metadata, dropped);
   const values: ResolvedAppContext = Object.freeze(next);
+  const sent = mergeBaggageKeys(outer?.baggageKeys ?? NO_BAGGAGE_KEYS, baggageKeys, dropped);
   const kept = dropped.length <= MAX_DROPPED_KEPT ? dropped : dropped.slice(0, MAX_DROPPED_KEPT);
-  return { values, attributes: attributesOf(values, kept), dropped: kept };
+  return { values, attributes: attributesOf(values, kept), dropped: kept, baggageKeys: sent };
+}
+
+/** The enclosing scopes' baggage keys and this scope's, at most MAX_BAGGAGE_KEYS; past that, listed as dropped. */
+function mergeBaggageKeys(
+  inherited: readonly ContextBaggageKey[],
+  own: readonly ContextBaggageKey[] | undefined,
+  dropped: string[],
+): readonly ContextBaggageKey[] {
+  if (own === undefined || own.length === 0) return inherited;
+  const merged = new Set(inherited);
+  for (const key of own) {
+    if (merged.has(key)) continue;
+    if (merged.size >= MAX_BAGGAGE_KEYS) dropped.push(`baggage.${key}`);
+    else merged.add(key);
+  }
+  return merged.size === inherited.length ? inherited : Object.freeze([...merged]);
 }
 
 /** An id: a non-empty string of at most MAX_CONTEXT_VALUE_LENGTH characters; anything else is dropped. */

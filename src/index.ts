@@ -2,8 +2,8 @@
 // `@opentelemetry/core` (its environment readers), never the OpenTelemetry SDK: an app with its own NodeSDK pays for nothing it did not ask for (issue 11).
 // Whatever builds providers (`setup()`, the console and memory sinks) is in `tokentrace/setup`.
 export { observe } from "./observe.js";
-export { currentContext, withContext } from "./app-context.js";
-export type { AppContext, ResolvedAppContext } from "./app-context.js";
+export { contextFromBaggage, currentContext, withContext } from "./app-context.js";
+export type { AppContext, ContextBaggageKey, ResolvedAppContext, WithContextOptions } from "./app-context.js";
 export { currentStage, traced, withAgent, withRetrieval, withStep, withTool, withWorkflow } from "./stages.js";
 export type { StageHandle, StageKind, StageOptions } from "./stages.js";
 export type { ObserveOptions } from "./config.js";
