@@ -372,6 +372,7 @@ function traceRun(
       tracer: () => recorder.tracer(),
       meter: () => recorder.meter(),
       metricContextKey: () => recorder.metricContextKey(),
+      content: () => recorder.contentOptions(),
     });
     let resource: unknown = runClient(scope.context);
     for (const key of helper.path.slice(0, -1)) resource = (resource as Record<string, unknown>)[key];

@@ -243,6 +243,9 @@ export const ATTR_GEN_AI_WORKFLOW_NAME = "gen_ai.workflow.name";
 export const ATTR_GEN_AI_TOOL_NAME = "gen_ai.tool.name";
 export const ATTR_GEN_AI_TOOL_TYPE = "gen_ai.tool.type";
 export const ATTR_GEN_AI_TOOL_CALL_ID = "gen_ai.tool.call.id";
+/** Tool stages with `capture` (content, opt-in per the conventions): the arguments and the result, JSON. */
+export const ATTR_GEN_AI_TOOL_CALL_ARGUMENTS = "gen_ai.tool.call.arguments";
+export const ATTR_GEN_AI_TOOL_CALL_RESULT = "gen_ai.tool.call.result";
 export const ATTR_GEN_AI_TOOL_DESCRIPTION = "gen_ai.tool.description";
 export const ATTR_GEN_AI_DATA_SOURCE_ID = "gen_ai.data_source.id";
 export const ATTR_GEN_AI_RETRIEVAL_TOP_K = "gen_ai.retrieval.top_k";
@@ -253,6 +256,9 @@ export const ATTR_EXCEPTION_TYPE = "exception.type";
 export const ATTR_TOKENTRACE_STAGE_END = "tokentrace.stage.end";
 /** A step's name (the other kinds use the conventions' name attributes). */
 export const ATTR_TOKENTRACE_STAGE_NAME = "tokentrace.stage.name";
+/** Other stages with `capture`: their input and output, JSON (the conventions name none for these). */
+export const ATTR_TOKENTRACE_STAGE_INPUT = "tokentrace.stage.input";
+export const ATTR_TOKENTRACE_STAGE_OUTPUT = "tokentrace.stage.output";
 /** Retrieval: the documents found, by id, their scores (when every one has a score), and how many. */
 export const ATTR_TOKENTRACE_RETRIEVAL_DOCUMENT_IDS = "tokentrace.retrieval.document.ids";
 export const ATTR_TOKENTRACE_RETRIEVAL_DOCUMENT_SCORES = "tokentrace.retrieval.document.scores";

@@ -12,7 +12,9 @@ import { SpanKind, SpanStatusCode, context, createContextKey, trace } from "@ope
 import type { AttributeValue, Attributes, Context, Counter, Histogram, Meter, Span, Tracer } from "@opentelemetry/api";
 import { isGenerator, metadataValueOf, patchGeneratorSteps, stampContext } from "./app-context.js";
 import type { AnyGenerator } from "./app-context.js";
-import { describe, resolveMetricContextKey } from "./config.js";
+import { describe, resolveMetricContextKey, resolveOptions } from "./config.js";
+import { serializeContent } from "./content.js";
+import type { SerializedContent } from "./content.js";
 import { InvalidOptionError } from "./errors.js";
 import { activeSetup, currentMeterProvider, currentTracerProvider } from "./internal/active-providers.js";
 import { reportAnomaly, reportInternalError } from "./internal/report.js";
@@ -39,6 +41,11 @@ export interface StageHandle {
   recordUsage(usage: { inputTokens?: number; outputTokens?: number; costUsd?: number }): void;
   /** Mark the stage failed although its function returned (a `{ ok: false }`-style result). */
   fail(reason?: string): void;
+  /**
+   * The stage's input (a tool's arguments, a retrieval's query), recorded as content only when the stage's
+   * `capture` option and content capture are on; serialised as JSON now, cut to `maxContentLength`.
+   */
+  recordInput(value: unknown): void;
 }
 
 export interface StageOptions<T = unknown> {
@@ -52,14 +59,22 @@ export interface StageOptions<T = unknown> {
   topK?: number;
   /** A returned value that means failure: return `true` or a reason (the span's `error.type`). */
   failWhen?: (result: Awaited<T>) => boolean | string;
+  /**
+   * Record the stage's input (`stage.recordInput()`; a `traced` function's arguments) and output (what `fn`
+   * returns, a promise's value) as content: `gen_ai.tool.call.arguments` / `.result` on tools,
+   * `tokentrace.stage.input` / `.output` on the others. Only when content capture is on (setup()'s
+   * `captureContent`), cut to `maxContentLength` like model content. Default: `false`. A generator's output is
+   * not recorded.
+   */
+  capture?: boolean;
 }
 
 const KIND_OPTIONS: Record<StageKind, readonly string[]> = {
-  workflow: ["failWhen"],
-  agent: ["description", "failWhen"],
-  tool: ["description", "callId", "type", "failWhen"],
-  retrieval: ["topK", "failWhen"],
-  step: ["failWhen"],
+  workflow: ["failWhen", "capture"],
+  agent: ["description", "failWhen", "capture"],
+  tool: ["description", "callId", "type", "failWhen", "capture"],
+  retrieval: ["topK", "failWhen", "capture"],
+  step: ["failWhen", "capture"],
 };
 
 const MAX_NAME_LENGTH = 256;
@@ -78,6 +93,9 @@ const RESERVED_KEYS: ReadonlySet<string> = new Set([
   names.ATTR_GEN_AI_CONVERSATION_ID,
   names.ATTR_ERROR_TYPE,
   names.ATTR_GEN_AI_OPERATION_NAME,
+  // Content goes through the capture rules only.
+  names.ATTR_GEN_AI_TOOL_CALL_ARGUMENTS,
+  names.ATTR_GEN_AI_TOOL_CALL_RESULT,
 ]);
 const isReserved = (key: string): boolean => RESERVED_KEYS.has(key) || key.startsWith("tokentrace.");
 
@@ -137,6 +155,8 @@ export interface StageTelemetry {
   meter(): Meter;
   /** `metricContextKey` (resolved), when on: the withContext() metadata key the stage metrics carry. */
   metricContextKey(): { key: string; maxValues: number } | undefined;
+  /** The content rules (resolved): read only for a stage with `capture`. */
+  content(): { captureContent: boolean; maxContentLength: number };
 }
 
 /** One stage in flight. */
@@ -144,6 +164,10 @@ export class Stage {
   ended = false;
   readonly totals = new Totals();
   failure: string | undefined;
+  /** `maxContentLength` when this stage records content (its `capture` option, content capture on). */
+  contentLimit: number | undefined;
+  /** Content attributes that were cut. */
+  private truncated: string[] | undefined;
 
   constructor(
     readonly kind: StageKind,
@@ -188,6 +212,36 @@ export class Stage {
     if (target === undefined) return;
     target.totals.addUsage(usage);
     target.totals.addCost(costUsd);
+  }
+
+  /** Record `value` as the stage's input or output content, when this stage records content; never throws. */
+  recordContent(which: "input" | "output", value: unknown): void {
+    const limit = this.contentLimit;
+    if (limit === undefined || this.ended || value === undefined) return;
+    const tool = this.kind === "tool";
+    const name =
+      which === "input"
+        ? tool
+          ? names.ATTR_GEN_AI_TOOL_CALL_ARGUMENTS
+          : names.ATTR_TOKENTRACE_STAGE_INPUT
+        : tool
+          ? names.ATTR_GEN_AI_TOOL_CALL_RESULT
+          : names.ATTR_TOKENTRACE_STAGE_OUTPUT;
+    let serialized: SerializedContent;
+    try {
+      serialized = serializeContent(value, limit);
+    } catch {
+      // A cycle, a BigInt, a throwing toJSON: the app's value cannot be JSON; it is left out.
+      reportAnomaly("stage-content", `${name}: a value that cannot be serialised as JSON`);
+      return;
+    }
+    safely(() => {
+      this.span.setAttribute(name, serialized.json);
+      if (serialized.truncated) {
+        (this.truncated ??= []).push(name);
+        this.span.setAttribute(names.ATTR_TOKENTRACE_CONTENT_TRUNCATED, this.truncated);
+      }
+    });
   }
 
   /** End once: roll-ups on the span, status, the span ended, the duration measured, totals to the parent. */
@@ -361,6 +415,13 @@ function validate(
     }
     checked.failWhen = failWhen as StageOptions["failWhen"];
   }
+  const capture = record["capture"];
+  if (capture !== undefined) {
+    if (typeof capture !== "boolean") {
+      throw new InvalidOptionError(`${where}.capture`, `expected true or false, received ${describe(capture)}.`);
+    }
+    checked.capture = capture;
+  }
   return { name: usable, options: checked };
 }
 
@@ -391,6 +452,10 @@ export function runStage<T>(
     const contextKey = telemetry.metricContextKey()?.key;
     const contextValue = contextKey === undefined ? undefined : metadataValueOf(parentContext, contextKey);
     stage = new Stage(kind, stageName, span, stageOf(parentContext), startMs, telemetry, true, contextValue);
+    if (checked.capture === true) {
+      const content = telemetry.content();
+      if (content.captureContent) stage.contentLimit = content.maxContentLength;
+    }
     stageContext = trace.setSpan(parentContext, span).setValue(STAGE_KEY, stage);
   } catch (error) {
     reportInternalError("stage", error);
@@ -480,6 +545,7 @@ function settle<T>(stage: Stage, result: T, failWhen: StageOptions<T>["failWhen"
     result.then(
       (value) => {
         checkFailure(stage, value as Awaited<T>, failWhen);
+        stage.recordContent("output", value);
         stage.end(undefined, false, undefined);
       },
       (error: unknown) => endWithError(stage, error),
@@ -487,6 +553,7 @@ function settle<T>(stage: Stage, result: T, failWhen: StageOptions<T>["failWhen"
     return;
   }
   checkFailure(stage, result as Awaited<T>, failWhen);
+  stage.recordContent("output", result);
   stage.end(undefined, false, undefined);
 }
 
@@ -582,6 +649,9 @@ function handleFor(stage: Stage): StageHandle {
       stage.failure ??=
         typeof reason === "string" && reason !== "" ? reason.slice(0, MAX_NAME_LENGTH) : "failed_result";
     },
+    recordInput(value) {
+      stage.recordContent("input", value);
+    },
   };
 }
 
@@ -594,6 +664,7 @@ const NO_HANDLE: StageHandle = Object.freeze({
   setToolCallId: () => undefined,
   recordUsage: () => undefined,
   fail: () => undefined,
+  recordInput: () => undefined,
 });
 
 // --- metrics ---
@@ -615,6 +686,7 @@ const globalTelemetry: StageTelemetry = {
   tracer: stageTracer,
   meter: stageMeter,
   metricContextKey: () => resolveMetricContextKey(activeSetup()?.defaults.metricContextKey),
+  content: () => resolveOptions(undefined, activeSetup()?.defaults),
 };
 
 /** setup()'s tracer, else the global provider's; looked up again only when the provider changed. */
@@ -794,16 +866,32 @@ export function withStep<T>(
  *
  * @example const search = traced("retrieval", "kb-articles", searchArticles);
  */
-export function traced<F extends (...args: never[]) => unknown>(kind: StageKind, name: string, fn: F): F {
+export function traced<F extends (...args: never[]) => unknown>(
+  kind: StageKind,
+  name: string,
+  fn: F,
+  options?: StageOptions<ReturnType<F>>,
+): F {
   if (!Object.prototype.hasOwnProperty.call(KIND_OPTIONS, kind)) {
     throw new InvalidOptionError(
       "traced",
       `expected a stage kind (${Object.keys(KIND_OPTIONS).join(", ")}), received ${describe(kind)}.`,
     );
   }
-  validate(kind, name, fn, undefined, "traced");
+  const checked = validate(kind, name, fn, options, "traced").options as StageOptions<ReturnType<F>>;
+  const capture = checked.capture === true;
   const wrapped = function (this: unknown, ...args: Parameters<F>): ReturnType<F> {
-    return runStage(kind, name, () => fn.apply(this, args) as ReturnType<F>, undefined, "traced");
+    return runStage(
+      kind,
+      name,
+      (stage) => {
+        // The arguments, as a JSON array (only recorded when content capture is on).
+        if (capture) stage.recordInput(args);
+        return fn.apply(this, args) as ReturnType<F>;
+      },
+      options,
+      "traced",
+    );
   };
   Object.defineProperty(wrapped, "name", { value: fn.name, configurable: true });
   return wrapped as unknown as F;

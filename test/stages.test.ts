@@ -249,7 +249,10 @@ describe("stage spans", () => {
       new InvalidOptionError("withTool", 'expected a function to run, received the string "nope".'),
     );
     expect(() => withTool("t", () => 1, { topK: 3 } as never)).toThrow(
-      new InvalidOptionError("withTool.topK", "unknown option. Accepted options: description, callId, type, failWhen."),
+      new InvalidOptionError(
+        "withTool.topK",
+        "unknown option. Accepted options: description, callId, type, failWhen, capture.",
+      ),
     );
     expect(() => withTool("t", () => 1, { callId: 7 as unknown as string })).toThrow(
       new InvalidOptionError("withTool.callId", "expected a string, received number 7."),
@@ -401,6 +404,88 @@ describe("roll-ups", () => {
       "tokentrace.rollup.output_tokens": 30,
       "tokentrace.rollup.cost": 0.0015,
     });
+  });
+});
+
+describe("stage content (capture)", () => {
+  const contentOf = (span: ReadableSpan): Record<string, unknown> =>
+    Object.fromEntries(
+      Object.entries(span.attributes).filter(
+        ([key]) =>
+          key.startsWith("gen_ai.tool.call.arguments") ||
+          key.startsWith("gen_ai.tool.call.result") ||
+          key.startsWith("tokentrace.stage.input") ||
+          key.startsWith("tokentrace.stage.output") ||
+          key === "tokentrace.content.truncated",
+      ),
+    );
+  async function withCapture(options: { captureContent: boolean; maxContentLength?: number }): Promise<void> {
+    await telemetry.shutdown();
+    sink = memorySink();
+    telemetry = setup({ sinks: [sink], ...options });
+  }
+
+  it("records a tool's arguments and result, and a traced function's arguments and return value, as JSON", async () => {
+    await withCapture({ captureContent: true });
+    const weather = await withTool(
+      "get_weather",
+      (stage) => {
+        stage.recordInput({ city: "Paris" });
+        return Promise.resolve({ celsius: 21, sky: "clear" });
+      },
+      { capture: true },
+    );
+    expect(weather).toEqual({ celsius: 21, sky: "clear" });
+    const render = traced("step", "render", (template: string, count: number) => `${template} x${count}`, {
+      capture: true,
+    });
+    expect(render("hello", 2)).toBe("hello x2");
+    await telemetry.flush();
+    expect(contentOf(byName("execute_tool get_weather"))).toEqual({
+      "gen_ai.tool.call.arguments": '{"city":"Paris"}',
+      "gen_ai.tool.call.result": '{"celsius":21,"sky":"clear"}',
+    });
+    expect(contentOf(byName("step render"))).toEqual({
+      "tokentrace.stage.input": '["hello",2]',
+      "tokentrace.stage.output": '"hello x2"',
+    });
+  });
+
+  it("records nothing without the stage's capture option, nor with content capture off", async () => {
+    await withCapture({ captureContent: true });
+    withTool("plain", (stage) => {
+      stage.recordInput({ secret: "s" });
+      stage.setAttribute("gen_ai.tool.call.result", "forged"); // content only through the capture rules
+      return "result";
+    });
+    await telemetry.flush();
+    expect(contentOf(byName("execute_tool plain"))).toEqual({});
+    await withCapture({ captureContent: false });
+    withTool("switched-off", (stage) => (stage.recordInput({ secret: "s" }), "result"), { capture: true });
+    await telemetry.flush();
+    expect(contentOf(byName("execute_tool switched-off"))).toEqual({});
+  });
+
+  it("cuts long content to maxContentLength and lists it, and leaves out what is not JSON, the app's value untouched", async () => {
+    await withCapture({ captureContent: true, maxContentLength: 64 });
+    const cyclic: Record<string, unknown> = { name: "loop" };
+    cyclic["self"] = cyclic;
+    expect(withStep("cyclic", () => cyclic, { capture: true })).toBe(cyclic);
+    withAgent("long", (stage) => (stage.recordInput("short"), "y".repeat(500)), { capture: true });
+    await telemetry.flush();
+    expect(contentOf(byName("step cyclic"))).toEqual({});
+    const long = contentOf(byName("invoke_agent long"));
+    expect(long["tokentrace.stage.input"]).toBe('"short"');
+    const output = long["tokentrace.stage.output"] as string;
+    expect(output.length).toBeLessThanOrEqual(64);
+    expect(JSON.parse(output)).toBe(`${"y".repeat(output.length - 2 - "…[truncated]".length)}…[truncated]`);
+    expect(long["tokentrace.content.truncated"]).toEqual(["tokentrace.stage.output"]);
+  });
+
+  it("rejects a capture option that is not a boolean", () => {
+    expect(() => withTool("t", () => 1, { capture: "yes" as never })).toThrow(
+      new InvalidOptionError("withTool.capture", 'expected true or false, received the string "yes".'),
+    );
   });
 });
 

@@ -242,6 +242,11 @@ export class Recorder {
   }
 
   /** The client's meter, as `tracer()`. */
+  /** The content rules, resolved: the tool stages of this client's runs follow them too. */
+  contentOptions(): { captureContent: boolean; maxContentLength: number } {
+    return this.options;
+  }
+
   /** `metricContextKey`, resolved: the stages of this client's runs label their metrics with it too. */
   metricContextKey(): ResolvedOptions["metricContextKey"] {
     return this.options.metricContextKey;
