@@ -58,6 +58,7 @@ function stubCall(prepared: PreparedCall): ActiveCall {
     streamStarted() {},
     lendSpan: () => undefined,
     end() {},
+    afterEnd() {},
     watch() {},
   };
 }

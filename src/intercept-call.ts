@@ -3,6 +3,7 @@ import type { Context } from "@opentelemetry/api";
 import type { CallContext, OperationAdapter, PreparedCall, ProviderAdapter } from "./providers/types.js";
 import type { ActiveCall, Recorder } from "./recorder/call.js";
 import { outcomeOf } from "./recorder/error-class.js";
+import { trackStream } from "./internal/open-streams.js";
 import { reportInternalError } from "./internal/report.js";
 import { withRewrittenEvents } from "./sse-body-filter.js";
 import type { RawEventRewrite } from "./sse-body-filter.js";
@@ -230,6 +231,8 @@ function onData(
     );
     // From here the stream, not the promise, is what the app holds on to.
     call.watch(data);
+    // A stage whose function returns this stream ends when the stream's call does.
+    trackStream(data, call);
     return;
   }
   call.end({ kind: "completed" }, operation.readResponse(data, prepared, state.context));

@@ -17,6 +17,7 @@ import { serializeContent } from "./content.js";
 import type { SerializedContent } from "./content.js";
 import { InvalidOptionError } from "./errors.js";
 import { activeSetup, currentMeterProvider, currentTracerProvider } from "./internal/active-providers.js";
+import { openStreamCall } from "./internal/open-streams.js";
 import { reportAnomaly, reportInternalError } from "./internal/report.js";
 import { errorClassifier } from "./recorder/error-class.js";
 import { ContextValueCap } from "./recorder/metric-points.js";
@@ -545,15 +546,27 @@ function settle<T>(stage: Stage, result: T, failWhen: StageOptions<T>["failWhen"
     result.then(
       (value) => {
         checkFailure(stage, value as Awaited<T>, failWhen);
-        stage.recordContent("output", value);
-        stage.end(undefined, false, undefined);
+        endWithValue(stage, value);
       },
       (error: unknown) => endWithError(stage, error),
     );
     return;
   }
   checkFailure(stage, result as Awaited<T>, failWhen);
-  stage.recordContent("output", result);
+  endWithValue(stage, result);
+}
+
+/**
+ * End a stage whose function returned `value`. An observed SDK stream still being read keeps the stage open until
+ * its call ends (its tokens then count in the stage, not as late); its chunks are not content of the stage.
+ */
+function endWithValue(stage: Stage, value: unknown): void {
+  const streamCall = openStreamCall(value);
+  if (streamCall !== undefined) {
+    streamCall.afterEnd(() => stage.end(undefined, false, undefined));
+    return;
+  }
+  stage.recordContent("output", value);
   stage.end(undefined, false, undefined);
 }
 
@@ -816,7 +829,7 @@ export function withWorkflow<T>(name: string, fn: (stage: StageHandle) => T, opt
 export function withAgent<T>(
   name: string,
   fn: (stage: StageHandle) => T,
-  options?: Pick<StageOptions<T>, "description" | "failWhen">,
+  options?: Pick<StageOptions<T>, "description" | "failWhen" | "capture">,
 ): T {
   return runStage("agent", name, fn, options, "withAgent");
 }
@@ -829,7 +842,7 @@ export function withAgent<T>(
 export function withTool<T>(
   name: string,
   fn: (stage: StageHandle) => T,
-  options?: Pick<StageOptions<T>, "description" | "callId" | "type" | "failWhen">,
+  options?: Pick<StageOptions<T>, "description" | "callId" | "type" | "failWhen" | "capture">,
 ): T {
   return runStage("tool", name, fn, options, "withTool");
 }
@@ -843,7 +856,7 @@ export function withTool<T>(
 export function withRetrieval<T>(
   dataSourceId: string,
   fn: (stage: StageHandle) => T,
-  options?: Pick<StageOptions<T>, "topK" | "failWhen">,
+  options?: Pick<StageOptions<T>, "topK" | "failWhen" | "capture">,
 ): T {
   return runStage("retrieval", dataSourceId, fn, options, "withRetrieval");
 }
@@ -856,7 +869,7 @@ export function withRetrieval<T>(
 export function withStep<T>(
   name: string,
   fn: (stage: StageHandle) => T,
-  options?: Pick<StageOptions<T>, "failWhen">,
+  options?: Pick<StageOptions<T>, "failWhen" | "capture">,
 ): T {
   return runStage("step", name, fn, options, "withStep");
 }

@@ -390,6 +390,40 @@ describe("roll-ups", () => {
     expect(outer["tokentrace.rollup.input_tokens"]).toBe(callFacts(call).input);
   });
 
+  it("keeps a stage that returns an observed stream open until the stream's call ends, read to the end or not", async () => {
+    server.enqueue({ usage: { prompt_tokens: 30, completion_tokens: 7 }, chunks: 3 });
+    const stream = await withWorkflow("streamed", () =>
+      openai.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }),
+    );
+    await telemetry.flush();
+    expect(sink.getSpans().map((span) => span.name)).toEqual([]); // nothing ended yet: the stream is unread
+    const chunks = await collect(stream);
+    expect(chunks.length).toBeGreaterThan(0);
+    await telemetry.flush();
+    const call = byName("chat gpt-4o-mini");
+    const workflow = byName("invoke_workflow streamed");
+    expect(call.attributes["tokentrace.rollup.late"]).toBeUndefined();
+    expect(rollup(workflow)).toEqual({
+      "tokentrace.rollup.model_calls": 1,
+      "tokentrace.rollup.tool_calls": 0,
+      "tokentrace.rollup.errors": 0,
+      "tokentrace.rollup.input_tokens": 30,
+      "tokentrace.rollup.output_tokens": 7,
+      "tokentrace.rollup.cost": callFacts(call).cost,
+    });
+    expect(sink.getSpans().map((span) => span.name)).toEqual(["chat gpt-4o-mini", "invoke_workflow streamed"]);
+
+    // An early break ends the call (cancelled), and the stage with it.
+    server.enqueue({ usage: { prompt_tokens: 5, completion_tokens: 9 }, chunks: 4 });
+    const second = await withAgent("broken-off", () =>
+      openai.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }),
+    );
+    for await (const _chunk of second) break;
+    await telemetry.flush();
+    expect(rollup(byName("invoke_agent broken-off"))["tokentrace.rollup.model_calls"]).toBe(1);
+    expect(byName("invoke_agent broken-off").attributes["tokentrace.rollup.late_children"]).toBeUndefined();
+  });
+
   it("adds usage a stage reports itself", async () => {
     withAgent("self-hosted", (stage) => {
       stage.recordUsage({ inputTokens: 120, outputTokens: 30, costUsd: 0.0015 });

@@ -41,6 +41,8 @@ export interface ActiveCall extends LiveCall {
   streamStarted(accumulator: StreamAccumulator, timing: StreamTiming): void;
   /** End the call; `response`: the facts of a whole response, where one was read. */
   end(outcome: CallOutcome, response?: ResponseFacts): void;
+  /** Run `callback` once, right after the call ended and reported to its stage (at once if it has ended). */
+  afterEnd(callback: () => void): void;
   /**
    * End the call as `abandoned` if `target` (the promise or stream the app holds) is garbage-collected
    * before the call ends. Watching a new target stops watching the previous one.
@@ -312,6 +314,8 @@ class Call implements ActiveCall, CallRecord, CallSummary, MetricFacts {
   ) {}
 
   private watched = false;
+  /** What waits for this call's end (a stage that returned this call's stream); at most a few. */
+  private endCallbacks: (() => void)[] | undefined;
 
   setTransport(httpStatusCode: number | undefined, requestId: string | undefined): void {
     if (this.transportSet || this.ended) return;
@@ -339,6 +343,16 @@ class Call implements ActiveCall, CallRecord, CallSummary, MetricFacts {
       this.watched = false;
     }
     this.recorder.finish(this, outcome, response);
+    const callbacks = this.endCallbacks;
+    if (callbacks !== undefined) {
+      this.endCallbacks = undefined;
+      for (const callback of callbacks) guard("call-end-callback", callback);
+    }
+  }
+
+  afterEnd(callback: () => void): void {
+    if (this.ended) guard("call-end-callback", callback);
+    else (this.endCallbacks ??= []).push(callback);
   }
 
   watch(target: object): void {
