@@ -1,7 +1,8 @@
 /**
  * tokentrace in one screen: a plain chat completion, a stream, a tool call, a failing call, a Responses API
  * call and an embedding through an observed OpenAI client, then a streamed Anthropic message, each traced and printed by the console sink
- * as one `[tokentrace] ...` line.
+ * as one `[tokentrace] ...` line; then a pipeline of stages printed as a tree, and what a span carries with content
+ * capture off (the default) and on.
  *
  * Run: `npm run demo`. Without OPENAI_API_KEY / ANTHROPIC_API_KEY it talks to the bundled mock server, so it
  * needs no network and costs nothing; with a key set it calls that real API (gpt-4o-mini, claude-haiku-4-5;
@@ -11,7 +12,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import type { ChatCompletionTool } from "openai/resources/chat/completions";
 import { observe, withAgent, withContext, withRetrieval, withTool, withWorkflow } from "../src/index.js";
-import { consoleSink, setup } from "../src/setup-entry.js";
+import { consoleSink, memorySink, setup } from "../src/setup-entry.js";
 import { startMockLLMServer } from "../src/testing/index.js";
 import type { MockLLMServer } from "../src/testing/index.js";
 
@@ -33,7 +34,9 @@ const printLine = (line: string): void => {
   output.midLine = false;
 };
 
-const telemetry = setup({ serviceName: "tokentrace-demo", sinks: [consoleSink({ write: printLine })] });
+// The memory sink lets section 8 show what a span carries with content capture off and on.
+const spans = memorySink();
+const telemetry = setup({ serviceName: "tokentrace-demo", sinks: [consoleSink({ write: printLine }), spans] });
 
 const useMockOpenAI = apiKey === undefined || apiKey === "";
 const useMockAnthropic = anthropicKey === undefined || anthropicKey === "";
@@ -164,6 +167,25 @@ try {
       }),
     ),
   );
+
+  heading("8. What leaves the process: content capture off (the default) and on");
+  // Off by default, as the GenAI conventions require: spans carry the model, tokens, timing and cost, never the
+  // prompt or the answer. `captureContent: true` adds them (gen_ai.input.messages, gen_ai.output.messages, ...).
+  const question = [{ role: "user" as const, content: "Say hello in five words." }];
+  await openai.chat.completions.create({ model, messages: question });
+  const withContent = observe(
+    server !== undefined
+      ? new OpenAI({ baseURL: server.openaiBaseURL, apiKey: "sk-demo", maxRetries: 0 })
+      : new OpenAI({ apiKey, maxRetries: 0 }),
+    { captureContent: true },
+  );
+  await withContent.chat.completions.create({ model, messages: question });
+  const [offSpan, onSpan] = spans.getSpans().slice(-2);
+  const contentKeys = (attributes: Record<string, unknown> | undefined): string[] =>
+    Object.keys(attributes ?? {}).filter((key) => key.endsWith(".messages") || key === "gen_ai.system_instructions");
+  console.log(`capture off: content attributes ${JSON.stringify(contentKeys(offSpan?.attributes))}`);
+  console.log(`capture on:  content attributes ${JSON.stringify(contentKeys(onSpan?.attributes))}`);
+  console.log(`             gen_ai.input.messages = ${String(onSpan?.attributes["gen_ai.input.messages"])}`);
 } finally {
   await telemetry.shutdown();
   await mock?.close();

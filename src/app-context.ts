@@ -24,6 +24,12 @@ export interface AppContext {
   tags?: readonly string[];
   /** Key-value facts (`tokentrace.metadata.<key>`); nested scopes override by key. */
   metadata?: Readonly<Record<string, string | number | boolean>>;
+  /**
+   * `false`: record no content (messages, tool data, error messages, stage inputs and outputs) for the calls and
+   * stages inside, whatever the client's `captureContent` says. `true` never turns capture on where the client, or
+   * an enclosing scope, turned it off.
+   */
+  captureContent?: boolean;
 }
 
 /** What `currentContext()` returns: the merged scope, with nothing that was dropped. */
@@ -33,6 +39,8 @@ export interface ResolvedAppContext {
   readonly conversationId?: string;
   readonly tags: readonly string[];
   readonly metadata: Readonly<Record<string, string | number | boolean>>;
+  /** `false` when this scope or an enclosing one turned content capture off. */
+  readonly captureContent?: false;
 }
 
 /**
@@ -84,7 +92,7 @@ const MAX_DROPPED_KEPT = 1_024;
 /** At most this many keys in one `baggage` list. */
 export const MAX_BAGGAGE_KEYS = 16;
 
-const ACCEPTED_KEYS = ["userId", "sessionId", "conversationId", "tags", "metadata"] as const;
+const ACCEPTED_KEYS = ["userId", "sessionId", "conversationId", "tags", "metadata", "captureContent"] as const;
 const acceptedKeys: ReadonlySet<string> = new Set(ACCEPTED_KEYS);
 
 /**
@@ -145,6 +153,14 @@ export function withContext<T>(values: AppContext, fn: () => T, options?: WithCo
     throw new InvalidOptionError(
       "withContext",
       `expected a function to run as the second argument, received ${describe(fn)}.`,
+    );
+  }
+  // A privacy switch is not data to drop: anything but a boolean is a programming error.
+  const capture = (given as { captureContent?: unknown }).captureContent;
+  if (capture !== undefined && typeof capture !== "boolean") {
+    throw new InvalidOptionError(
+      "withContext.captureContent",
+      `expected true or false, received ${describe(capture)}.`,
     );
   }
   const baggageKeys = options === undefined ? undefined : validateWithContextOptions(options);
@@ -255,6 +271,11 @@ export function metadataValueOf(ctx: Context, key: string): string | undefined {
   return metadata === undefined || !Object.hasOwn(metadata, key) ? undefined : String(metadata[key]);
 }
 
+/** Whether the scopes of `ctx` let calls and stages record content (none turned it off). */
+export function contentAllowedIn(ctx: Context): boolean {
+  return scopeOf(ctx)?.values.captureContent !== false;
+}
+
 /** The application context active here: merged values of every enclosing `withContext()`. */
 export function currentContext(): ResolvedAppContext {
   return scopeOf(context.active())?.values ?? EMPTY_VALUES;
@@ -280,6 +301,9 @@ function mergeScope(
     const kept = value ?? base[key];
     if (kept !== undefined) next[key] = kept;
   }
+  // Off is sticky: a nested scope cannot turn content back on.
+  const capture = own("captureContent");
+  if (base.captureContent === false || capture === false) next.captureContent = false;
   const tags = own("tags");
   const metadata = own("metadata");
   if (tags !== undefined) next.tags = mergeTags(base.tags, tags, dropped);

@@ -10,13 +10,15 @@ import type { PricingOptions } from "./metrics/cost.js";
 export interface ObserveOptions {
   /**
    * Record prompts and responses (`gen_ai.input.messages`, `gen_ai.output.messages`,
-   * `gen_ai.system_instructions`, `gen_ai.tool.definitions`).
+   * `gen_ai.system_instructions`, `gen_ai.tool.definitions`), error messages, and the inputs and outputs of stages
+   * that ask for it.
    *
-   * Default: `true`, or the environment variable `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`
-   * (`true`/`false`) when set. Turn it off when prompts may hold personal data you must not export; with
-   * capture off, content costs nothing on the hot path.
+   * Default: `false`, as the GenAI conventions require, or the environment variable
+   * `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` (`true`/`false`) when set. Turn it on where the
+   * telemetry backend may hold your users' prompts; `withContext({ captureContent: false }, fn)` turns it off
+   * again for the calls inside. With capture off, content costs nothing on the hot path.
    *
-   * @example observe(openai, { captureContent: false })
+   * @example observe(openai, { captureContent: true })
    */
   captureContent?: boolean;
   /**
@@ -182,7 +184,7 @@ const defaultNow = (): number => performance.now();
 export function resolveOptions(options: unknown, defaults: ObserveOptions = {}): ResolvedOptions {
   const given = validateObserveOptions(options, "options");
   return {
-    captureContent: given.captureContent ?? defaults.captureContent ?? envCaptureContent() ?? true,
+    captureContent: given.captureContent ?? defaults.captureContent ?? envCaptureContent() ?? false,
     maxContentLength:
       given.maxContentLength ??
       defaults.maxContentLength ??
@@ -212,7 +214,9 @@ export function resolveOptions(options: unknown, defaults: ObserveOptions = {}):
   };
 }
 
-export function resolveMetricContextKey(option: ObserveOptions["metricContextKey"]): ResolvedOptions["metricContextKey"] {
+export function resolveMetricContextKey(
+  option: ObserveOptions["metricContextKey"],
+): ResolvedOptions["metricContextKey"] {
   if (option === undefined) return undefined;
   return { key: option.key, maxValues: option.maxValues ?? DEFAULT_METRIC_CONTEXT_VALUES };
 }

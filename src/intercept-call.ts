@@ -3,6 +3,7 @@ import type { Context } from "@opentelemetry/api";
 import type { CallContext, OperationAdapter, PreparedCall, ProviderAdapter } from "./providers/types.js";
 import type { ActiveCall, Recorder } from "./recorder/call.js";
 import { outcomeOf } from "./recorder/error-class.js";
+import { contentAllowedIn } from "./app-context.js";
 import { trackStream } from "./internal/open-streams.js";
 import { reportInternalError } from "./internal/report.js";
 import { withRewrittenEvents } from "./sse-body-filter.js";
@@ -60,11 +61,21 @@ export function traceCall(
   let prepared: PreparedCall;
   let call: ActiveCall;
   try {
+    // A withContext({ captureContent: false }) scope: this call records no content, whatever the client says.
+    if (state.context.captureContent && !contentAllowedIn(state.parentContext ?? context.active())) {
+      state = withoutContent(state);
+    }
     // The span starts where the call's clock starts (issue 10): both read here, together.
     const startEpochMs = Date.now();
     const startMs = state.now();
     prepared = operation.prepare(args[0], state.context);
-    call = state.recorder.start(prepared.facts, startMs, state.parentContext, startEpochMs);
+    call = state.recorder.start(
+      prepared.facts,
+      startMs,
+      state.parentContext,
+      startEpochMs,
+      state.context.captureContent,
+    );
   } catch (error) {
     reportInternalError("prepare", error);
     return method.apply(target, args);
@@ -99,6 +110,18 @@ export function traceCall(
     call.end({ kind: "completed" });
   }
   return result;
+}
+
+const contentless = new WeakMap<ClientState, ClientState>();
+
+/** The client's state with content capture off, made once per state. */
+function withoutContent(state: ClientState): ClientState {
+  let off = contentless.get(state);
+  if (off === undefined) {
+    off = { ...state, context: { ...state.context, captureContent: false } };
+    contentless.set(state, off);
+  }
+  return off;
 }
 
 function observeApiPromise(

@@ -10,7 +10,7 @@
 import { performance } from "node:perf_hooks";
 import { SpanKind, SpanStatusCode, context, createContextKey, trace } from "@opentelemetry/api";
 import type { AttributeValue, Attributes, Context, Counter, Histogram, Meter, Span, Tracer } from "@opentelemetry/api";
-import { isGenerator, metadataValueOf, patchGeneratorSteps, stampContext } from "./app-context.js";
+import { contentAllowedIn, isGenerator, metadataValueOf, patchGeneratorSteps, stampContext } from "./app-context.js";
 import type { AnyGenerator } from "./app-context.js";
 import { describe, resolveMetricContextKey, resolveOptions } from "./config.js";
 import { serializeContent } from "./content.js";
@@ -455,7 +455,7 @@ export function runStage<T>(
     stage = new Stage(kind, stageName, span, stageOf(parentContext), startMs, telemetry, true, contextValue);
     if (checked.capture === true) {
       const content = telemetry.content();
-      if (content.captureContent) stage.contentLimit = content.maxContentLength;
+      if (content.captureContent && contentAllowedIn(parentContext)) stage.contentLimit = content.maxContentLength;
     }
     stageContext = trace.setSpan(parentContext, span).setValue(STAGE_KEY, stage);
   } catch (error) {

@@ -305,7 +305,7 @@ describe("withContext()", () => {
     expect(() => run({ user: "u" }, () => 1)).toThrow(
       new InvalidOptionError(
         "withContext.user",
-        "unknown key. Accepted keys: userId, sessionId, conversationId, tags, metadata.",
+        "unknown key. Accepted keys: userId, sessionId, conversationId, tags, metadata, captureContent.",
       ),
     );
     expect(() => run({ userId: "u" }, "not a function")).toThrow(
@@ -313,6 +313,38 @@ describe("withContext()", () => {
         "withContext",
         'expected a function to run as the second argument, received the string "not a function".',
       ),
+    );
+  });
+
+  it("turns content capture off for the calls inside with captureContent: false, and a nested true cannot turn it back on", async () => {
+    const input = (span: ReadableSpan): unknown => span.attributes["gen_ai.input.messages"];
+    const openai = h.observeClient(new OpenAI({ baseURL: h.server.openaiBaseURL, apiKey: "sk-x", maxRetries: 0 }), {
+      captureContent: true,
+    });
+    const ask = () => openai.chat.completions.create({ model: "gpt-4o-mini", messages });
+    await ask(); // this client captures content
+    await withContext({ captureContent: false }, async () => {
+      await ask();
+      await collect(await openai.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }));
+      h.server.enqueue({ status: 400 });
+      await ask().catch(() => undefined);
+      await withContext({ captureContent: true, userId: "u-1" }, ask);
+    });
+    const spans = h.spans();
+    expect(spans.map((span) => input(span) !== undefined)).toEqual([true, false, false, false, false]);
+    expect(spans.map((span) => span.attributes["gen_ai.output.messages"] !== undefined)).toEqual([
+      true,
+      false,
+      false,
+      false,
+      false,
+    ]);
+    expect(JSON.stringify(spans.slice(1).map((span) => [span.attributes, span.status, span.events]))).not.toMatch(
+      /capital of France|Hello from|rejected with status/,
+    );
+    expect(spans[4]!.attributes["user.id"]).toBe("u-1");
+    expect(() => withContext({ captureContent: "no" as never }, () => 1)).toThrow(
+      new InvalidOptionError("withContext.captureContent", 'expected true or false, received the string "no".'),
     );
   });
 

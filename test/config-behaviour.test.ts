@@ -76,7 +76,7 @@ describe("observing again", () => {
     const sink = memorySink();
     telemetry = setup({ sinks: [sink], warnings: "off" });
     const raw = newOpenAI();
-    const observed = observe(raw);
+    const observed = observe(raw, { captureContent: true });
     const off = observe(observed, { captureContent: false });
     const offAndShort = observe(off, { maxContentLength: 64 });
     expect(off).not.toBe(observed);
@@ -208,8 +208,9 @@ describe("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", () => {
       ["SPAN_AND_EVENT", true],
       ["EVENT_ONLY", false],
     ]);
+    // Unset: off, as the GenAI conventions require (issue 13).
     vi.stubEnv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", undefined);
-    expect(resolveOptions(undefined, {}).captureContent).toBe(true);
+    expect(resolveOptions(undefined, {}).captureContent).toBe(false);
   });
 
   it("turns capture off for an unrecognised value and says so on stderr, once", () => {

@@ -148,6 +148,7 @@ describe("error text with content capture on", () => {
     const anthropic = observe(new Anthropic({ apiKey: KEY, baseURL: server.url, maxRetries: 0 }), {
       tracerProvider,
       meterProvider,
+      captureContent: true,
     });
     await anthropic.messages
       .create({ model: "claude-test", max_tokens: 10, messages: [{ role: "user", content: "x" }] })

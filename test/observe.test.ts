@@ -117,6 +117,32 @@ describe("observe()", () => {
 });
 
 describe("content capture", () => {
+  it("is off by default, as the GenAI conventions require: no messages, tools or error text leave the process", async () => {
+    expect(process.env["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"]).toBeUndefined();
+    const client = h.observeClient(new OpenAI({ baseURL: h.server.openaiBaseURL, apiKey: "sk-x", maxRetries: 0 }), {
+      captureContent: undefined,
+    });
+    await client.chat.completions.create({
+      model: "gpt-4o-mini",
+      messages: [
+        { role: "system", content: "Be brief." },
+        { role: "user", content: "my card is 4111 1111 1111 1111" },
+      ],
+      tools: [{ type: "function", function: { name: "f", parameters: {} } }],
+    });
+    await collect(await client.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }));
+    h.server.enqueue({ status: 400 }); // its message: "The request was rejected with status 400. (…)"
+    await client.chat.completions.create({ model: "gpt-4o-mini", messages }).catch(() => undefined);
+    const spans = h.spans();
+    expect(spans).toHaveLength(3);
+    const recorded = JSON.stringify(spans.map((span) => [span.attributes, span.events, span.status]));
+    for (const text of ["Be brief", "4111", "capital of France", "Hello from", "rejected with status"]) {
+      expect(recorded, text).not.toContain(text);
+    }
+    expect(spans.map((span) => span.attributes["gen_ai.input.messages"])).toEqual([undefined, undefined, undefined]);
+    expect(spans[2]!.attributes["error.type"]).toBe("BadRequestError");
+  });
+
   it("records no content attributes when captureContent is false", async () => {
     const client = h.observeClient(new OpenAI({ baseURL: h.server.openaiBaseURL, apiKey: "sk-x", maxRetries: 0 }), {
       captureContent: false,
@@ -150,13 +176,24 @@ describe("content capture", () => {
     };
     diag.setLogger(logger, DiagLogLevel.WARN);
     try {
+      // No captureContent option (the harness opts in by default): the variable decides.
+      const fromEnv = (): OpenAI =>
+        h.observeClient(new OpenAI({ baseURL: h.server.openaiBaseURL, apiKey: "sk-x", maxRetries: 0 }), {
+          captureContent: undefined,
+        });
+      process.env["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "true";
+      const on = fromEnv();
       process.env["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "false";
-      const off = h.observeClient(new OpenAI({ baseURL: h.server.openaiBaseURL, apiKey: "sk-x", maxRetries: 0 }));
+      const off = fromEnv();
       process.env["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "maybe";
-      const fallback = h.observeClient(new OpenAI({ baseURL: h.server.openaiBaseURL, apiKey: "sk-x", maxRetries: 0 }));
+      const fallback = fromEnv();
+      await on.chat.completions.create({ model: "gpt-4o-mini", messages });
       await off.chat.completions.create({ model: "gpt-4o-mini", messages });
       await fallback.chat.completions.create({ model: "gpt-4o-mini", messages });
-      const [offSpan, fallbackSpan] = h.spans();
+      const [onSpan, offSpan, fallbackSpan] = h.spans();
+      expect(onSpan!.attributes["gen_ai.input.messages"]).toBe(
+        '[{"role":"user","parts":[{"type":"text","content":"What is the capital of France?"}]}]',
+      );
       expect(offSpan!.attributes["gen_ai.input.messages"]).toBeUndefined();
       expect(fallbackSpan!.attributes["gen_ai.input.messages"]).toBeUndefined();
       expect(

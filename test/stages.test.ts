@@ -492,8 +492,13 @@ describe("stage content (capture)", () => {
       stage.setAttribute("gen_ai.tool.call.result", "forged"); // content only through the capture rules
       return "result";
     });
+    // A scope that turned content off wins over the stage's capture option.
+    withContext({ captureContent: false }, () =>
+      withTool("scoped-off", (stage) => (stage.recordInput({ secret: "s" }), "result"), { capture: true }),
+    );
     await telemetry.flush();
     expect(contentOf(byName("execute_tool plain"))).toEqual({});
+    expect(contentOf(byName("execute_tool scoped-off"))).toEqual({});
     await withCapture({ captureContent: false });
     withTool("switched-off", (stage) => (stage.recordInput({ secret: "s" }), "result"), { capture: true });
     await telemetry.flush();

@@ -125,6 +125,8 @@ export class Recorder {
     startMs: number,
     parent: Context = context.active(),
     startEpochMs: number = Date.now(),
+    /** False where a withContext() scope turned content capture off for this call. */
+    captureContent = true,
   ): ActiveCall {
     const { name, attributes } = startAttributes(request);
     // The application context (withContext) is stamped at start, so samplers and onStart processors see it.
@@ -132,7 +134,16 @@ export class Recorder {
     const startTime = millisToHrTime(startEpochMs);
     const span = this.tracer().startSpan(name, { kind: SpanKind.CLIENT, attributes, startTime }, parent);
     openCalls++;
-    return new Call(this, request, span, startMs, trace.setSpan(parent, span), startEpochMs, startTime);
+    return new Call(
+      this,
+      request,
+      span,
+      startMs,
+      trace.setSpan(parent, span),
+      startEpochMs,
+      startTime,
+      captureContent && this.options.captureContent,
+    );
   }
 
   /**
@@ -179,7 +190,7 @@ export class Recorder {
       const type = guard("error-type", () => this.errorType(error)) ?? "_OTHER";
       call.errorType = type;
       if (recording) {
-        guard("span-error", () => writeError(span, error, type, endTime, this.options.captureContent, this.secrets));
+        guard("span-error", () => writeError(span, error, type, endTime, call.captureContent, this.secrets));
       }
     }
     guard("usage", () => {
@@ -203,7 +214,7 @@ export class Recorder {
       const late = stage.addCall(call.usage, call.cost?.totalUsd, outcome.kind === "error");
       if (late && recording) span.setAttribute(names.ATTR_TOKENTRACE_ROLLUP_LATE, true);
     });
-    if (recording) writeSpan(span, call, call, this.options);
+    if (recording) writeSpan(span, call, call, call.captureContent ? this.options : this.contentlessOptions());
     const metricContext = this.metricContext;
     if (metricContext !== undefined) {
       guard("metrics", () => {
@@ -244,6 +255,13 @@ export class Recorder {
   }
 
   /** The client's meter, as `tracer()`. */
+  private contentless: ResolvedOptions | undefined;
+
+  /** This client's options with content capture off: for the calls of a scope that turned it off. */
+  private contentlessOptions(): ResolvedOptions {
+    return (this.contentless ??= { ...this.options, captureContent: false });
+  }
+
   /** The content rules, resolved: the tool stages of this client's runs follow them too. */
   contentOptions(): { captureContent: boolean; maxContentLength: number } {
     return this.options;
@@ -311,6 +329,8 @@ class Call implements ActiveCall, CallRecord, CallSummary, MetricFacts {
     readonly startEpochMs: number,
     /** The span's start time (`startEpochMs`); its end is this plus the measured duration. */
     readonly startTime: HrTime,
+    /** Whether this call records content: the client's `captureContent`, unless its scope turned it off. */
+    readonly captureContent: boolean,
   ) {}
 
   private watched = false;

@@ -40,7 +40,8 @@ export async function createAnthropicHarness(options: ObserveOptions = {}): Prom
   const newClient = (extra: AnthropicClientOptions = {}): Anthropic =>
     new Anthropic({ baseURL: server.anthropicBaseURL, apiKey: ANTHROPIC_API_KEY, maxRetries: 0, ...extra });
   const observeClient = <T extends object>(client: T, extra: ObserveOptions = {}): T =>
-    observe(client, { tracerProvider, meterProvider, ...options, ...extra });
+    // Content capture is off by default (issue 13); the suites assert content, so they opt in unless told not to.
+    observe(client, { tracerProvider, meterProvider, captureContent: true, ...options, ...extra });
   const raw = newClient();
   const sdkTraces = typeof (raw as unknown as { _tracer?: unknown })._tracer === "object";
   return {

@@ -28,7 +28,8 @@ export async function createHarness(options: ObserveOptions = {}): Promise<Harne
   const { tracerProvider, meterProvider } = telemetry;
   const newClient = (): OpenAI => new OpenAI({ baseURL: server.openaiBaseURL, apiKey: API_KEY, maxRetries: 0 });
   const observeClient = (client: OpenAI, extra: ObserveOptions = {}): OpenAI =>
-    observe(client, { tracerProvider, meterProvider, ...options, ...extra });
+    // Content capture is off by default (issue 13); the suites assert content, so they opt in unless told not to.
+    observe(client, { tracerProvider, meterProvider, captureContent: true, ...options, ...extra });
   return {
     ...telemetry,
     server,

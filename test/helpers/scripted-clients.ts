@@ -80,7 +80,8 @@ export async function createScriptedClients(options: ObserveOptions = {}): Promi
   const tracerProvider = countingTracerProvider(telemetry.tracerProvider, counts);
   const openaiClient = (): OpenAI => new OpenAI({ apiKey: "sk-test", baseURL: `${server.url}/v1`, maxRetries: 0 });
   const anthropicClient = (): Anthropic => new Anthropic({ apiKey: "sk-ant-test", baseURL: server.url, maxRetries: 0 });
-  const observeOptions = { tracerProvider, meterProvider: telemetry.meterProvider, ...options };
+  // Content capture is off by default (issue 13); these suites check content too, so they opt in unless told not to.
+  const observeOptions = { tracerProvider, meterProvider: telemetry.meterProvider, captureContent: true, ...options };
   const clients = {
     raw: { openai: openaiClient(), anthropic: anthropicClient() },
     observed: {

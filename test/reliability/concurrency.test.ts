@@ -161,10 +161,11 @@ describe("1,000 concurrent mixed calls through one observed client per provider"
     const openai = observe(new OpenAI({ baseURL: server.openaiBaseURL, apiKey: "sk-concurrency", maxRetries: 0 }), {
       tracerProvider,
       meterProvider,
+      captureContent: true,
     });
     const anthropic = observe(
       new Anthropic({ baseURL: server.anthropicBaseURL, apiKey: "sk-concurrency", maxRetries: 0 }),
-      { tracerProvider, meterProvider },
+      { tracerProvider, meterProvider, captureContent: true },
     );
 
     // One distinct reply per request, per route; a 1 ms pause between events keeps the streams interleaved.
