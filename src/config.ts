@@ -214,9 +214,7 @@ export function resolveOptions(options: unknown, defaults: ObserveOptions = {}):
   };
 }
 
-export function resolveMetricContextKey(
-  option: ObserveOptions["metricContextKey"],
-): ResolvedOptions["metricContextKey"] {
+function resolveMetricContextKey(option: ObserveOptions["metricContextKey"]): ResolvedOptions["metricContextKey"] {
   if (option === undefined) return undefined;
   return { key: option.key, maxValues: option.maxValues ?? DEFAULT_METRIC_CONTEXT_VALUES };
 }

@@ -12,11 +12,17 @@ import { SpanKind, SpanStatusCode, context, createContextKey, trace } from "@ope
 import type { AttributeValue, Attributes, Context, Counter, Histogram, Meter, Span, Tracer } from "@opentelemetry/api";
 import { contentAllowedIn, isGenerator, metadataValueOf, patchGeneratorSteps, stampContext } from "./app-context.js";
 import type { AnyGenerator } from "./app-context.js";
-import { describe, resolveMetricContextKey, resolveOptions } from "./config.js";
+import { describe, resolveOptions } from "./config.js";
+import type { ResolvedOptions } from "./config.js";
 import { serializeContent } from "./content.js";
 import type { SerializedContent } from "./content.js";
 import { InvalidOptionError } from "./errors.js";
-import { activeSetup, currentMeterProvider, currentTracerProvider } from "./internal/active-providers.js";
+import {
+  activeSetup,
+  currentMeterProvider,
+  currentTracerProvider,
+  setupGeneration,
+} from "./internal/active-providers.js";
 import { openStreamCall } from "./internal/open-streams.js";
 import { reportAnomaly, reportInternalError } from "./internal/report.js";
 import { errorClassifier } from "./recorder/error-class.js";
@@ -698,9 +704,20 @@ let tracerCache: { provider: unknown; tracer: Tracer } | undefined;
 const globalTelemetry: StageTelemetry = {
   tracer: stageTracer,
   meter: stageMeter,
-  metricContextKey: () => resolveMetricContextKey(activeSetup()?.defaults.metricContextKey),
-  content: () => resolveOptions(undefined, activeSetup()?.defaults),
+  metricContextKey: () => setupOptions().metricContextKey,
+  content: () => setupOptions(),
 };
+
+let setupOptionsCache: { generation: number; options: ResolvedOptions } | undefined;
+
+/** setup()'s options, resolved once per set-up (a number compare per read), not per stage. */
+function setupOptions(): ResolvedOptions {
+  const generation = setupGeneration();
+  if (setupOptionsCache?.generation !== generation) {
+    setupOptionsCache = { generation, options: resolveOptions(undefined, activeSetup()?.defaults) };
+  }
+  return setupOptionsCache.options;
+}
 
 /** setup()'s tracer, else the global provider's; looked up again only when the provider changed. */
 function stageTracer(): Tracer {
