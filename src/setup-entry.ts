@@ -9,5 +9,5 @@ export type { ObserveOptions } from "./config.js";
 export { consoleSink } from "./sinks/console.js";
 export type { ConsoleSinkOptions } from "./sinks/console.js";
 export { memorySink } from "./sinks/memory.js";
-export type { MemorySink } from "./sinks/memory.js";
+export type { MemorySink, MemorySinkOptions } from "./sinks/memory.js";
 export type { Sink, SinkLike } from "./sinks/types.js";

@@ -1,19 +1,40 @@
+import { ExportResultCode } from "@opentelemetry/core";
+import type { ExportResult } from "@opentelemetry/core";
 import { AggregationTemporality, MetricReader } from "@opentelemetry/sdk-metrics";
 import type { ResourceMetrics } from "@opentelemetry/sdk-metrics";
-import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
-import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
+import { SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
+import { InvalidOptionError } from "../errors.js";
+import { describeValue } from "../internal/describe-value.js";
+import { warnOnce } from "../internal/report.js";
 import { defineSink } from "./types.js";
 import type { Sink } from "./types.js";
 
+export interface MemorySinkOptions {
+  /**
+   * At most this many ended spans are kept; past it, the oldest span is dropped for each new one (counted in
+   * `droppedSpans()`, and warned about once). Default: `10_000`; an integer from 1 to 1,000,000. Raise it for
+   * a test that needs more spans at once, or call `reset()` between tests of a long-lived sink.
+   *
+   * @example memorySink({ maxSpans: 100_000 })
+   */
+  maxSpans?: number;
+}
+
 /** A sink that keeps spans and metrics in memory, for tests (yours and ours). */
 export interface MemorySink extends Sink {
-  /** Spans ended so far, oldest first. */
+  /** Spans ended so far, oldest first: the newest `maxSpans` of them. */
   getSpans(): ReadableSpan[];
   /** Collect the current metric points (cumulative since start). */
   collectMetrics(): Promise<ResourceMetrics>;
-  /** Forget the spans collected so far. */
+  /** Spans dropped because `maxSpans` were already kept, since the sink was created or last `reset()`. */
+  droppedSpans(): number;
+  /** Forget the spans collected so far, and the count of dropped spans. */
   reset(): void;
 }
+
+const DEFAULT_MAX_SPANS = 10_000;
+const MAX_MAX_SPANS = 1_000_000;
 
 class CollectingMetricReader extends MetricReader {
   constructor() {
@@ -27,17 +48,111 @@ class CollectingMetricReader extends MetricReader {
   }
 }
 
-export function memorySink(): MemorySink {
-  const exporter = new InMemorySpanExporter();
+/**
+ * Keeps the newest `maxSpans` spans in a ring (issue 13: every store tokentrace owns is bounded): once full,
+ * each new span overwrites the oldest in place, O(1), where shifting an array of 10,000 would copy it per span.
+ * Otherwise as OpenTelemetry's InMemorySpanExporter: after shutdown it keeps nothing and refuses new spans.
+ */
+class RingSpanExporter implements SpanExporter {
+  /** Grows to `maxSpans` (no up-front array of a million slots), then is overwritten in place. */
+  private spans: ReadableSpan[] = [];
+  /** Once full, the index of the oldest span: the next one overwritten. */
+  private oldest = 0;
+  private dropped = 0;
+  private stopped = false;
+
+  constructor(private readonly maxSpans: number) {}
+
+  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+    if (this.stopped) {
+      done({ code: ExportResultCode.FAILED, error: new Error("memorySink has been shut down") });
+      return;
+    }
+    for (const span of spans) this.keep(span);
+    done({ code: ExportResultCode.SUCCESS });
+  }
+
+  private keep(span: ReadableSpan): void {
+    if (this.spans.length < this.maxSpans) {
+      this.spans.push(span);
+      return;
+    }
+    this.spans[this.oldest] = span;
+    this.oldest = this.oldest + 1 === this.maxSpans ? 0 : this.oldest + 1;
+    this.dropped += 1;
+    if (this.dropped === 1) {
+      warnOnce(
+        `memorySink() keeps at most ${this.maxSpans} spans (maxSpans); dropping the oldest span for each new one. Raise it with memorySink({ maxSpans }) (up to ${MAX_MAX_SPANS}), or call reset() between tests.`,
+      );
+    }
+  }
+
+  getSpans(): ReadableSpan[] {
+    return [...this.spans.slice(this.oldest), ...this.spans.slice(0, this.oldest)];
+  }
+
+  droppedSpans(): number {
+    return this.dropped;
+  }
+
+  reset(): void {
+    this.spans = [];
+    this.oldest = 0;
+    this.dropped = 0;
+  }
+
+  shutdown(): Promise<void> {
+    this.stopped = true;
+    this.spans = [];
+    this.oldest = 0;
+    return Promise.resolve();
+  }
+
+  forceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/**
+ * Keeps ended spans (the newest `maxSpans`, default 10,000) and metrics in memory, for tests: read them with
+ * `getSpans()` and `collectMetrics()`, and `reset()` between tests.
+ *
+ * @example const sink = memorySink({ maxSpans: 100_000 }); setup({ sinks: [sink] });
+ */
+export function memorySink(options: MemorySinkOptions = {}): MemorySink {
+  const { maxSpans } = resolveOptions(options);
+  const exporter = new RingSpanExporter(maxSpans);
   const reader = new CollectingMetricReader();
   const sink = defineSink("memory", { spanProcessors: [new SimpleSpanProcessor(exporter)], metricReaders: [reader] });
   return {
     ...sink,
-    getSpans: () => exporter.getFinishedSpans().slice(),
+    getSpans: () => exporter.getSpans(),
     collectMetrics: async () => {
       const { resourceMetrics } = await reader.collect();
       return resourceMetrics;
     },
+    droppedSpans: () => exporter.droppedSpans(),
     reset: () => exporter.reset(),
   };
+}
+
+/** Checks options as JavaScript callers may pass them (anything at all) and fills in the defaults. */
+function resolveOptions(value: unknown): { maxSpans: number } {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new InvalidOptionError("memorySink", `expected an options object, received ${describeValue(value)}.`);
+  }
+  const options = value as { readonly [K in keyof MemorySinkOptions]?: unknown };
+  for (const key of Object.keys(options)) {
+    if (key !== "maxSpans") {
+      throw new InvalidOptionError(`memorySink.${key}`, "unknown option. Accepted options: maxSpans.");
+    }
+  }
+  const { maxSpans = DEFAULT_MAX_SPANS } = options;
+  if (!(typeof maxSpans === "number" && Number.isInteger(maxSpans) && maxSpans >= 1 && maxSpans <= MAX_MAX_SPANS)) {
+    throw new InvalidOptionError(
+      "memorySink.maxSpans",
+      `expected an integer from 1 to ${MAX_MAX_SPANS} (spans kept), received ${describeValue(maxSpans)}.`,
+    );
+  }
+  return { maxSpans };
 }
