@@ -6,11 +6,14 @@
  */
 import { ROOT_CONTEXT, context, createContextKey, propagation } from "@opentelemetry/api";
 import type { Attributes, Context } from "@opentelemetry/api";
-import { METADATA_KEY, describe } from "./config.js";
+import { METADATA_KEY, describe, setupOptions } from "./config.js";
 import { InvalidOptionError } from "./errors.js";
+import { currentMeterProvider } from "./internal/active-providers.js";
 import { reportInternalError, warnOnce } from "./internal/report.js";
 import { hashUserId } from "./internal/user-hash.js";
+import { Redactor } from "./redaction/pipeline.js";
 import * as names from "./semconv.js";
+import { VERSION } from "./version.js";
 
 /** What `withContext()` accepts. Every field is optional; nested scopes merge with the enclosing one. */
 export interface AppContext {
@@ -71,6 +74,8 @@ export interface AppScope {
   readonly attributes: Attributes;
   /** What this scope and the enclosing ones dropped (at most MAX_DROPPED_KEPT entries). */
   readonly dropped: readonly string[];
+  /** The kinds the redaction pipeline replaced in this scope's tags and metadata and the enclosing ones'. */
+  readonly redactedKinds: readonly string[] | undefined;
 }
 
 /** Bounds: an id or metadata string longer than this is dropped, never cut. */
@@ -277,6 +282,11 @@ export function contentAllowedIn(ctx: Context): boolean {
 }
 
 /** The application context active here: merged values of every enclosing `withContext()`. */
+/** The kinds redacted in the tags and metadata of the scope in `ctx`: its spans list them beside their own. */
+export function redactedKindsOf(ctx: Context): readonly string[] | undefined {
+  return scopeOf(ctx)?.redactedKinds;
+}
+
 export function currentContext(): ResolvedAppContext {
   return scopeOf(context.active())?.values ?? EMPTY_VALUES;
 }
@@ -306,12 +316,26 @@ function mergeScope(
   if (base.captureContent === false || capture === false) next.captureContent = false;
   const tags = own("tags");
   const metadata = own("metadata");
-  if (tags !== undefined) next.tags = mergeTags(base.tags, tags, dropped);
-  if (metadata !== undefined) next.metadata = mergeMetadata(base.metadata, metadata, dropped);
+  // Tags and metadata are free text from the app, recorded on every span whatever the content switch says:
+  // each new value passes the redaction pipeline (setup()'s rules) once, here, and is kept redacted (spans,
+  // metric labels and baggage all read the kept value).
+  const redactor = tags !== undefined || metadata !== undefined ? new Redactor(setupOptions().redaction) : undefined;
+  if (tags !== undefined) next.tags = mergeTags(base.tags, tags, dropped, redactor);
+  if (metadata !== undefined) next.metadata = mergeMetadata(base.metadata, metadata, dropped, redactor);
   const values: ResolvedAppContext = Object.freeze(next);
   const sent = mergeBaggageKeys(outer?.baggageKeys ?? NO_BAGGAGE_KEYS, baggageKeys, dropped);
   const kept = dropped.length <= MAX_DROPPED_KEPT ? dropped : dropped.slice(0, MAX_DROPPED_KEPT);
-  return { values, attributes: attributesOf(values, kept), dropped: kept, baggageKeys: sent };
+  let redactedKinds = outer?.redactedKinds;
+  if (redactor !== undefined) {
+    redactor.inherit(redactedKinds);
+    const kinds = redactor.kinds();
+    if (kinds.length > 0) {
+      redactedKinds = Object.freeze(kinds);
+      redactor.report(undefined, currentMeterProvider().getMeter(names.INSTRUMENTATION_SCOPE, VERSION));
+    }
+  }
+  const attributes = attributesOf(values, kept, redactedKinds);
+  return { values, attributes, dropped: kept, baggageKeys: sent, redactedKinds };
 }
 
 /** The enclosing scopes' baggage keys and this scope's, at most MAX_BAGGAGE_KEYS; past that, listed as dropped. */
@@ -338,7 +362,12 @@ function readId(value: unknown, key: string, dropped: string[]): string | undefi
   return undefined;
 }
 
-function mergeTags(outer: readonly string[], tags: unknown, dropped: string[]): readonly string[] {
+function mergeTags(
+  outer: readonly string[],
+  tags: unknown,
+  dropped: string[],
+  redactor: Redactor | undefined,
+): readonly string[] {
   if (!Array.isArray(tags)) {
     dropped.push("tags");
     return outer;
@@ -351,9 +380,11 @@ function mergeTags(outer: readonly string[], tags: unknown, dropped: string[]): 
     const tag: unknown = tags[index];
     if (typeof tag !== "string" || tag.trim() === "" || tag.length > MAX_CONTEXT_VALUE_LENGTH) {
       dropped.push(`tags[${index}]`);
-    } else if (!merged.has(tag)) {
+    } else {
+      const clean = redactor === undefined ? tag : redactor.text(tag, names.ATTR_TOKENTRACE_TAGS);
+      if (merged.has(clean)) continue;
       if (merged.size >= MAX_TAGS) dropped.push(`tags[${index}]`);
-      else merged.add(tag);
+      else merged.add(clean);
     }
   }
   return merged.size === outer.length ? outer : Object.freeze([...merged]);
@@ -363,6 +394,7 @@ function mergeMetadata(
   outer: ResolvedAppContext["metadata"],
   metadata: unknown,
   dropped: string[],
+  redactor: Redactor | undefined,
 ): ResolvedAppContext["metadata"] {
   if (metadata === null || typeof metadata !== "object" || Array.isArray(metadata)) {
     dropped.push("metadata");
@@ -392,12 +424,19 @@ function mergeMetadata(
       continue;
     }
     if (isNew) count++;
-    merged[key] = value;
+    merged[key] =
+      typeof value === "string" && redactor !== undefined
+        ? redactor.text(value, `${names.ATTR_TOKENTRACE_METADATA_PREFIX}${key}`)
+        : value;
   }
   return Object.freeze(merged);
 }
 
-function attributesOf(values: ResolvedAppContext, dropped: readonly string[]): Attributes {
+function attributesOf(
+  values: ResolvedAppContext,
+  dropped: readonly string[],
+  redactedKinds: readonly string[] | undefined,
+): Attributes {
   const attributes: Attributes = {};
   if (values.userId !== undefined) attributes[names.ATTR_USER_ID] = values.userId;
   if (values.sessionId !== undefined) attributes[names.ATTR_SESSION_ID] = values.sessionId;
@@ -406,6 +445,7 @@ function attributesOf(values: ResolvedAppContext, dropped: readonly string[]): A
   for (const [key, value] of Object.entries(values.metadata)) {
     attributes[`${names.ATTR_TOKENTRACE_METADATA_PREFIX}${key}`] = value;
   }
+  if (redactedKinds !== undefined) attributes[names.ATTR_TOKENTRACE_REDACTION_KINDS] = [...redactedKinds];
   if (dropped.length > 0) {
     const listed = [...new Set(dropped)];
     attributes[names.ATTR_TOKENTRACE_CONTEXT_DROPPED] =

@@ -1,10 +1,15 @@
 import { performance } from "node:perf_hooks";
 import type { MeterProvider, TracerProvider } from "@opentelemetry/api";
 import { InvalidOptionError } from "./errors.js";
+import { activeSetup, setupGeneration } from "./internal/active-providers.js";
 import { envBoolean, envInteger, envString } from "./internal/env.js";
 import { warnOnce } from "./internal/report.js";
 import { validatePricingOptions } from "./metrics/cost.js";
 import type { PricingOptions } from "./metrics/cost.js";
+import { PRESET_NAMES, isValidCustomKind } from "./redaction/detectors.js";
+import type { CustomPattern, PresetName } from "./redaction/detectors.js";
+import { DEFAULT_POLICY, resolvePolicy } from "./redaction/pipeline.js";
+import type { RedactFunction, RedactionPolicy } from "./redaction/pipeline.js";
 
 /** Options accepted by `observe(client, options)`; each also has a `setup()` default. */
 export interface ObserveOptions {
@@ -127,6 +132,47 @@ export interface ObserveOptions {
    * @example setup({ sinks: [prometheusSink()], metricContextKey: { key: "tenant", maxValues: 50 } })
    */
   metricContextKey?: { key: string; maxValues?: number };
+  /**
+   * Personal data to replace wherever content is recorded (messages, tool data, stage inputs and outputs, error
+   * text, `withContext()` metadata and tags): any of `email`, `phone`, `credit_card` (Luhn-checked), `iban`
+   * (mod-97-checked), `ip_address`, `us_ssn`. Each match becomes `[EMAIL]` (or a keyed hash, see
+   * `redactReplacement`); JSON stays valid and keeps its shape. The `secrets` preset (API keys of the common
+   * providers and clouds, bearer tokens, JWTs, private keys, passwords in URLs) and the client's own credentials
+   * are always replaced, whatever this says.
+   *
+   * Default: `[]` (secrets only).
+   *
+   * @example setup({ captureContent: true, pii: ["email", "phone", "credit_card"] })
+   */
+  pii?: readonly PresetName[];
+  /**
+   * Your own patterns, replaced like the presets: `{ kind, pattern }`, where `kind` (lower-case letters, digits
+   * and `_`, starting with a letter, at most 32) names the replacement (`[TICKET]`) and `pattern` is any RegExp
+   * (run on a global copy; your object is never touched). At most 32 patterns.
+   *
+   * @example setup({ redactPatterns: [{ kind: "ticket", pattern: /TCK-\d{6}/ }] })
+   */
+  redactPatterns?: readonly CustomPattern[];
+  /**
+   * Your own redaction, run on each text after the presets and patterns: return the text to keep (changed or
+   * not), or `null` to drop it (`[REDACTED:dropped]` is written instead). It is told the attribute, and for
+   * messages the role and the part's type. It must be synchronous (an async function is rejected at set-up);
+   * if it throws or returns anything but a string or null, that text becomes `[REDACTED:redaction_failed]` and
+   * the failure is counted: the raw text is never exported.
+   *
+   * @example setup({ redact: (text, field) => (field.role === "system" ? null : text) })
+   */
+  redact?: RedactFunction;
+  /**
+   * What a match becomes: `"kind"` (`[EMAIL]`) or `"hash"` (`[EMAIL:3f2a1c9d]`, an HMAC-SHA256 of the value,
+   * so one value can be followed across calls without being revealed). The hash key is `redactHashKey`, or one
+   * generated per process (hashes then match only within the process).
+   *
+   * Default: `"kind"`.
+   */
+  redactReplacement?: "kind" | "hash";
+  /** The key of `redactReplacement: "hash"`: a secret of at least 16 characters, the same across your services. */
+  redactHashKey?: string;
 }
 
 /** Options after validation and defaults, decided once per observed client. */
@@ -143,6 +189,8 @@ export interface ResolvedOptions {
   providerName: string | undefined;
   hashUserId: { key: string } | undefined;
   metricContextKey: { key: string; maxValues: number } | undefined;
+  /** The redaction pipeline's rules (secrets always, plus `pii`, `redactPatterns`, `redact`). */
+  redaction: RedactionPolicy;
 }
 
 export const DEFAULT_MAX_CONTENT_LENGTH = 16_384;
@@ -171,7 +219,16 @@ const knownOptions: ReadonlySet<string> = new Set([
   "providerName",
   "hashUserId",
   "metricContextKey",
+  "pii",
+  "redactPatterns",
+  "redact",
+  "redactReplacement",
+  "redactHashKey",
 ]);
+
+/** The options that shape the redaction pipeline: any of them given makes a policy of its own. */
+const REDACTION_OPTIONS = ["pii", "redactPatterns", "redact", "redactReplacement", "redactHashKey"] as const;
+const MAX_REDACT_PATTERNS = 32;
 
 // Imported, not the global: Node's global `performance` is a lazy accessor, a getter call on every read.
 const defaultNow = (): number => performance.now();
@@ -211,7 +268,40 @@ export function resolveOptions(options: unknown, defaults: ObserveOptions = {}):
     providerName: given.providerName,
     hashUserId: given.hashUserId ?? defaults.hashUserId,
     metricContextKey: resolveMetricContextKey(given.metricContextKey ?? defaults.metricContextKey),
+    redaction: resolveRedaction(given, defaults),
   };
+}
+
+/** Each redaction option from observe(), else setup(); no option anywhere: the shared secrets-only policy. */
+function resolveRedaction(given: ObserveOptions, defaults: ObserveOptions): RedactionPolicy {
+  if (REDACTION_OPTIONS.every((key) => given[key] === undefined && defaults[key] === undefined)) return DEFAULT_POLICY;
+  const pick = <K extends (typeof REDACTION_OPTIONS)[number]>(key: K): ObserveOptions[K] => given[key] ?? defaults[key];
+  const options: Parameters<typeof resolvePolicy>[0] = {};
+  const pii = pick("pii");
+  if (pii !== undefined) options.pii = pii;
+  const patterns = pick("redactPatterns");
+  if (patterns !== undefined) options.redactPatterns = patterns;
+  const redact = pick("redact");
+  if (redact !== undefined) options.redact = redact;
+  const replacement = pick("redactReplacement");
+  if (replacement !== undefined) options.redactReplacement = replacement;
+  const hashKey = pick("redactHashKey");
+  if (hashKey !== undefined) options.redactHashKey = hashKey;
+  return resolvePolicy(options);
+}
+
+let setupOptionsCache: { generation: number; options: ResolvedOptions } | undefined;
+
+/**
+ * setup()'s options, resolved once per set-up (a number compare per read): the rules of what belongs to no
+ * client (stages, `withContext()` scopes).
+ */
+export function setupOptions(): ResolvedOptions {
+  const generation = setupGeneration();
+  if (setupOptionsCache?.generation !== generation) {
+    setupOptionsCache = { generation, options: resolveOptions(undefined, activeSetup()?.defaults) };
+  }
+  return setupOptionsCache.options;
 }
 
 function resolveMetricContextKey(option: ObserveOptions["metricContextKey"]): ResolvedOptions["metricContextKey"] {
@@ -264,6 +354,7 @@ export function validateObserveOptions(
       );
     }
   }
+  validateRedactionOptions(record);
   optionalProvider(record, "tracerProvider", "getTracer");
   optionalProvider(record, "meterProvider", "getMeter");
   const providerName = record["providerName"];
@@ -410,6 +501,83 @@ function validateMetricContextKey(option: unknown): void {
     throw new InvalidOptionError(
       "metricContextKey.maxValues",
       `expected an integer from 1 to ${MAX_METRIC_CONTEXT_VALUES}, received ${describe(maxValues)}.`,
+    );
+  }
+}
+
+/** `pii`, `redactPatterns`, `redact`, `redactReplacement`, `redactHashKey`: wrong shapes fail here, at set-up. */
+function validateRedactionOptions(record: Record<string, unknown>): void {
+  const pii = record["pii"];
+  if (pii !== undefined) {
+    const accepted = PRESET_NAMES.filter((name) => name !== "secrets").join(", ");
+    if (!Array.isArray(pii)) {
+      throw new InvalidOptionError("pii", `expected an array of presets (${accepted}), received ${describe(pii)}.`);
+    }
+    for (const [index, name] of (pii as unknown[]).entries()) {
+      if (typeof name !== "string" || !(PRESET_NAMES as readonly string[]).includes(name)) {
+        throw new InvalidOptionError(
+          `pii[${index}]`,
+          `unknown preset ${describe(name)}. Accepted presets: ${accepted} (secrets are always redacted).`,
+        );
+      }
+    }
+  }
+  const patterns = record["redactPatterns"];
+  if (patterns !== undefined) {
+    if (!Array.isArray(patterns) || patterns.length > MAX_REDACT_PATTERNS) {
+      throw new InvalidOptionError(
+        "redactPatterns",
+        `expected an array of at most ${MAX_REDACT_PATTERNS} { kind, pattern } entries, received ${Array.isArray(patterns) ? `${patterns.length} entries` : describe(patterns)}.`,
+      );
+    }
+    for (const [index, entry] of (patterns as unknown[]).entries()) {
+      const where = `redactPatterns[${index}]`;
+      if (entry === null || typeof entry !== "object" || Array.isArray(entry)) {
+        throw new InvalidOptionError(where, `expected an object { kind, pattern }, received ${describe(entry)}.`);
+      }
+      for (const key of Object.keys(entry)) {
+        if (key !== "kind" && key !== "pattern") {
+          throw new InvalidOptionError(`${where}.${key}`, "unknown option. Accepted options: kind, pattern.");
+        }
+      }
+      const { kind, pattern } = entry as { kind?: unknown; pattern?: unknown };
+      if (typeof kind !== "string" || !isValidCustomKind(kind)) {
+        throw new InvalidOptionError(
+          `${where}.kind`,
+          `expected a lower-case name (a letter, then up to 31 of a-z, 0-9, "_"), received ${describe(kind)}.`,
+        );
+      }
+      if (!(pattern instanceof RegExp)) {
+        throw new InvalidOptionError(`${where}.pattern`, `expected a RegExp, received ${describe(pattern)}.`);
+      }
+    }
+  }
+  const redact = record["redact"];
+  if (redact !== undefined) {
+    if (typeof redact !== "function") {
+      throw new InvalidOptionError(
+        "redact",
+        `expected a function (text, field) => string | null, received ${describe(redact)}.`,
+      );
+    }
+    // An async function's promise would arrive after the span was written: the text could only be dropped.
+    const tag = Object.prototype.toString.call(redact);
+    if (tag === "[object AsyncFunction]" || tag === "[object AsyncGeneratorFunction]") {
+      throw new InvalidOptionError(
+        "redact",
+        "expected a synchronous function (text, field) => string | null; an async function is not accepted, since content is written when the span ends.",
+      );
+    }
+  }
+  const replacement = record["redactReplacement"];
+  if (replacement !== undefined && replacement !== "kind" && replacement !== "hash") {
+    throw new InvalidOptionError("redactReplacement", `expected "kind" or "hash", received ${describe(replacement)}.`);
+  }
+  const hashKey = record["redactHashKey"];
+  if (hashKey !== undefined && (typeof hashKey !== "string" || hashKey.length < MIN_USER_HASH_KEY_LENGTH)) {
+    throw new InvalidOptionError(
+      "redactHashKey",
+      `expected a secret string of at least ${MIN_USER_HASH_KEY_LENGTH} characters, received ${typeof hashKey === "string" ? `a string of ${hashKey.length}` : describe(hashKey)}.`,
     );
   }
 }

@@ -1,4 +1,4 @@
-import { REDACTED_MARKER } from "./semconv.js";
+import * as names from "./semconv.js";
 
 /**
  * What the recorder may say about an error: its `error.type`, and the text recorded in `exception.message`,
@@ -115,22 +115,20 @@ export interface ErrorText {
   stack: string | undefined;
 }
 
-/** Below this length a "credential" would redact common words; no real key or token is this short. */
-const minimumSecretLength = 8;
-
 /**
- * The one function error text passes through before it is recorded (a later redaction pipeline replaces
- * it). Servers echo what they received in error bodies (the key in a 401, the prompt in a 400), so:
+ * The text an error is recorded with. Servers echo what they received in error bodies (the key in a 401, the
+ * prompt in a 400), so:
  * - with content capture off, no provider-supplied text at all: a neutral message of the error's type, HTTP
  *   status, code and type (`RateLimitError: HTTP 429, code rate_limit_exceeded`), and the stack's frames
  *   under that message;
- * - with capture on, the error's own text, with the client's credentials (`secrets`) replaced by `[REDACTED]`.
+ * - with capture on, the error's own text.
+ * Either way each text passes through `clean` (the redaction pipeline), told the attribute it goes into.
  */
 export function errorText(
   error: unknown,
   type: string,
   captureContent: boolean,
-  secrets: readonly string[],
+  clean: (text: string, attribute: string) => string,
 ): ErrorText {
   const fields = (error !== null && typeof error === "object" ? error : {}) as ErrorFields;
   const rawMessage =
@@ -138,8 +136,8 @@ export function errorText(
   const rawStack = error instanceof Error && typeof error.stack === "string" ? error.stack : undefined;
   if (captureContent) {
     return {
-      message: redact(rawMessage ?? String(error), secrets),
-      stack: rawStack === undefined ? undefined : redact(rawStack, secrets),
+      message: clean(rawMessage ?? String(error), names.ATTR_EXCEPTION_MESSAGE),
+      stack: rawStack === undefined ? undefined : clean(rawStack, names.ATTR_EXCEPTION_STACKTRACE),
     };
   }
   const facts: string[] = [];
@@ -149,22 +147,13 @@ export function errorText(
   if (typeof code === "string" && identifier.test(code) && code !== type) facts.push(`code ${code}`);
   const kind = fields.type;
   if (typeof kind === "string" && identifier.test(kind) && kind !== type) facts.push(`type ${kind}`);
-  const message = redact(facts.length > 0 ? `${type}: ${facts.join(", ")}` : type, secrets);
-  return { message, stack: rawStack === undefined ? undefined : `${message}\n${redact(framesOf(rawStack), secrets)}` };
+  const message = clean(facts.length > 0 ? `${type}: ${facts.join(", ")}` : type, names.ATTR_EXCEPTION_MESSAGE);
+  const frames = rawStack === undefined ? undefined : clean(framesOf(rawStack), names.ATTR_EXCEPTION_STACKTRACE);
+  return { message, stack: frames === undefined ? undefined : `${message}\n${frames}` };
 }
 
 /** The stack's frames without its first lines, which repeat the message (however many lines it has). */
 function framesOf(stack: string): string {
   const start = stack.search(/\n\s+at /);
   return start < 0 ? "" : stack.slice(start + 1);
-}
-
-/** `text` with every occurrence of each secret replaced by the marker. */
-export function redact(text: string, secrets: readonly string[]): string {
-  let result = text;
-  for (const secret of secrets) {
-    if (secret.length >= minimumSecretLength && result.includes(secret))
-      result = result.split(secret).join(REDACTED_MARKER);
-  }
-  return result;
 }

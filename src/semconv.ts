@@ -286,3 +286,39 @@ export const METRIC_TOKENTRACE_STEP_DURATION = "tokentrace.step.duration";
  * the cost per workflow. A workflow nested in another counts in both.
  */
 export const METRIC_TOKENTRACE_WORKFLOW_COST = "tokentrace.workflow.cost";
+
+// Privacy (issue 13): the one redaction pipeline every content-bearing attribute goes through.
+export const ATTR_EXCEPTION_MESSAGE = "exception.message";
+export const ATTR_EXCEPTION_STACKTRACE = "exception.stacktrace";
+/** The kinds the redaction pipeline replaced on this span (`email`, `api_key`, `client_secret`, ...), never values. */
+export const ATTR_TOKENTRACE_REDACTION_KINDS = "tokentrace.redaction.kinds";
+/** True on a span that carries content (messages, tool data, stage input or output, error text from the app or the server). */
+export const ATTR_TOKENTRACE_CONTENT_PRESENT = "tokentrace.content.present";
+/** Replacements the redaction pipeline made, by `tokentrace.redaction.kind`. */
+export const METRIC_TOKENTRACE_REDACTION_MATCHES = "tokentrace.redaction.matches";
+export const ATTR_TOKENTRACE_REDACTION_KIND = "tokentrace.redaction.kind";
+export const UNIT_MATCH = "{match}";
+
+/**
+ * Every attribute that can carry user or model text (and the status message, which repeats
+ * `exception.message`). Each is written only through the redaction pipeline (src/redaction/pipeline.ts);
+ * test/content-attributes.test.ts puts secrets in each and checks none leaves, and fails when this list and
+ * its scenarios differ. A new content attribute belongs here.
+ */
+export const CONTENT_ATTRIBUTES: readonly string[] = Object.freeze([
+  ATTR_GEN_AI_SYSTEM_INSTRUCTIONS,
+  ATTR_GEN_AI_INPUT_MESSAGES,
+  ATTR_GEN_AI_OUTPUT_MESSAGES,
+  ATTR_GEN_AI_TOOL_DEFINITIONS,
+  ATTR_GEN_AI_TOOL_CALL_ARGUMENTS,
+  ATTR_GEN_AI_TOOL_CALL_RESULT,
+  ATTR_TOKENTRACE_STAGE_INPUT,
+  ATTR_TOKENTRACE_STAGE_OUTPUT,
+  ATTR_EXCEPTION_MESSAGE,
+  ATTR_EXCEPTION_STACKTRACE,
+  "otel.status_description",
+  ATTR_TOKENTRACE_TAGS,
+]);
+
+/** Attribute families whose values come from the app as free text: `withContext()` metadata and tags. */
+export const CONTENT_ATTRIBUTE_PREFIXES: readonly string[] = Object.freeze([ATTR_TOKENTRACE_METADATA_PREFIX]);

@@ -197,6 +197,11 @@ export function setup(options: SetupOptions = {}): TokentraceHandle {
       pricing: defaults.pricing,
       hashUserId: defaults.hashUserId,
       metricContextKey: defaults.metricContextKey,
+      pii: defaults.pii,
+      redactPatterns: defaults.redactPatterns,
+      redact: defaults.redact,
+      redactReplacement: defaults.redactReplacement,
+      redactHashKey: defaults.redactHashKey,
     },
   };
   setActiveSetup(state);

@@ -10,22 +10,25 @@
 import { performance } from "node:perf_hooks";
 import { SpanKind, SpanStatusCode, context, createContextKey, trace } from "@opentelemetry/api";
 import type { AttributeValue, Attributes, Context, Counter, Histogram, Meter, Span, Tracer } from "@opentelemetry/api";
-import { contentAllowedIn, isGenerator, metadataValueOf, patchGeneratorSteps, stampContext } from "./app-context.js";
+import {
+  contentAllowedIn,
+  isGenerator,
+  metadataValueOf,
+  patchGeneratorSteps,
+  redactedKindsOf,
+  stampContext,
+} from "./app-context.js";
 import type { AnyGenerator } from "./app-context.js";
-import { describe, resolveOptions } from "./config.js";
-import type { ResolvedOptions } from "./config.js";
+import { describe, setupOptions } from "./config.js";
 import { serializeContent } from "./content.js";
 import type { SerializedContent } from "./content.js";
 import { InvalidOptionError } from "./errors.js";
-import {
-  activeSetup,
-  currentMeterProvider,
-  currentTracerProvider,
-  setupGeneration,
-} from "./internal/active-providers.js";
+import { activeSetup, currentMeterProvider, currentTracerProvider } from "./internal/active-providers.js";
 import { openStreamCall } from "./internal/open-streams.js";
 import { reportAnomaly, reportInternalError } from "./internal/report.js";
 import { errorClassifier } from "./recorder/error-class.js";
+import { Redactor } from "./redaction/pipeline.js";
+import type { RedactionPolicy } from "./redaction/pipeline.js";
 import { ContextValueCap } from "./recorder/metric-points.js";
 import * as names from "./semconv.js";
 import type { Usage } from "./usage.js";
@@ -162,8 +165,8 @@ export interface StageTelemetry {
   meter(): Meter;
   /** `metricContextKey` (resolved), when on: the withContext() metadata key the stage metrics carry. */
   metricContextKey(): { key: string; maxValues: number } | undefined;
-  /** The content rules (resolved): read only for a stage with `capture`. */
-  content(): { captureContent: boolean; maxContentLength: number };
+  /** The content rules (resolved): read at a stage's start. */
+  content(): { captureContent: boolean; maxContentLength: number; redaction: RedactionPolicy };
 }
 
 /** One stage in flight. */
@@ -173,6 +176,8 @@ export class Stage {
   failure: string | undefined;
   /** `maxContentLength` when this stage records content (its `capture` option, content capture on). */
   contentLimit: number | undefined;
+  /** The redaction pipeline, when content capture is on here: for the stage's content and its error's text. */
+  redactor: Redactor | undefined;
   /** Content attributes that were cut. */
   private truncated: string[] | undefined;
 
@@ -234,9 +239,13 @@ export class Stage {
         : tool
           ? names.ATTR_GEN_AI_TOOL_CALL_RESULT
           : names.ATTR_TOKENTRACE_STAGE_OUTPUT;
+    const redactor = this.redactor;
+    if (redactor === undefined) return;
     let serialized: SerializedContent;
     try {
-      serialized = serializeContent(value, limit);
+      // A value that cannot be JSON fails in the serialiser, which the pipeline's walk (it reads toJSON once)
+      // mirrors: the redacted copy is what is serialised.
+      serialized = serializeContent(redactor.value(value, name), limit);
     } catch {
       // A cycle, a BigInt, a throwing toJSON: the app's value cannot be JSON; it is left out.
       reportAnomaly("stage-content", `${name}: a value that cannot be serialised as JSON`);
@@ -244,6 +253,7 @@ export class Stage {
     }
     safely(() => {
       this.span.setAttribute(name, serialized.json);
+      this.span.setAttribute(names.ATTR_TOKENTRACE_CONTENT_PRESENT, true);
       if (serialized.truncated) {
         (this.truncated ??= []).push(name);
         this.span.setAttribute(names.ATTR_TOKENTRACE_CONTENT_TRUNCATED, this.truncated);
@@ -269,11 +279,28 @@ export class Stage {
         const type = errorType ?? this.failure ?? "_OTHER";
         span.setAttribute(names.ATTR_ERROR_TYPE, type);
         span.setStatus({ code: SpanStatusCode.ERROR, message: type });
-        // The type only: an app's error message may carry its users' data, and stages have no content switch yet
-        // (issue 13 brings the redaction pipeline every message will go through).
-        if (hasError) span.addEvent("exception", { [names.ATTR_EXCEPTION_TYPE]: type });
+        // With content capture off, the type only: an app's error message may carry its users' data. With it
+        // on, the message and stack too, through the redaction pipeline.
+        const redactor = this.redactor;
+        if (hasError && redactor !== undefined && error instanceof Error) {
+          const message = redactor.text(error.message, names.ATTR_EXCEPTION_MESSAGE);
+          const exception: Attributes = {
+            [names.ATTR_EXCEPTION_TYPE]: type,
+            [names.ATTR_EXCEPTION_MESSAGE]: message,
+          };
+          if (typeof error.stack === "string") {
+            exception[names.ATTR_EXCEPTION_STACKTRACE] = redactor.text(error.stack, names.ATTR_EXCEPTION_STACKTRACE);
+          }
+          span.setStatus({ code: SpanStatusCode.ERROR, message });
+          span.addEvent("exception", exception);
+          span.setAttribute(names.ATTR_TOKENTRACE_CONTENT_PRESENT, true);
+        } else if (hasError) span.addEvent("exception", { [names.ATTR_EXCEPTION_TYPE]: type });
       }
     });
+    if (this.redactor !== undefined && this.ownsSpan) {
+      const redactor = this.redactor;
+      safely(() => redactor.report(span, this.telemetry.meter()));
+    }
     if (this.ownsSpan) {
       const durationMs = performance.now() - this.startMs;
       safely(() => span.end());
@@ -459,9 +486,11 @@ export function runStage<T>(
     const contextKey = telemetry.metricContextKey()?.key;
     const contextValue = contextKey === undefined ? undefined : metadataValueOf(parentContext, contextKey);
     stage = new Stage(kind, stageName, span, stageOf(parentContext), startMs, telemetry, true, contextValue);
-    if (checked.capture === true) {
-      const content = telemetry.content();
-      if (content.captureContent && contentAllowedIn(parentContext)) stage.contentLimit = content.maxContentLength;
+    const content = telemetry.content();
+    if (content.captureContent && contentAllowedIn(parentContext)) {
+      stage.redactor = new Redactor(content.redaction);
+      stage.redactor.inherit(redactedKindsOf(parentContext));
+      if (checked.capture === true) stage.contentLimit = content.maxContentLength;
     }
     stageContext = trace.setSpan(parentContext, span).setValue(STAGE_KEY, stage);
   } catch (error) {
@@ -707,17 +736,6 @@ const globalTelemetry: StageTelemetry = {
   metricContextKey: () => setupOptions().metricContextKey,
   content: () => setupOptions(),
 };
-
-let setupOptionsCache: { generation: number; options: ResolvedOptions } | undefined;
-
-/** setup()'s options, resolved once per set-up (a number compare per read), not per stage. */
-function setupOptions(): ResolvedOptions {
-  const generation = setupGeneration();
-  if (setupOptionsCache?.generation !== generation) {
-    setupOptionsCache = { generation, options: resolveOptions(undefined, activeSetup()?.defaults) };
-  }
-  return setupOptionsCache.options;
-}
 
 /** setup()'s tracer, else the global provider's; looked up again only when the provider changed. */
 function stageTracer(): Tracer {

@@ -93,6 +93,7 @@ describe("a non-streaming message", () => {
       "gen_ai.input.messages": JSON.stringify([
         { role: "user", parts: [{ type: "text", content: "What is the capital of France?" }] },
       ]),
+      "tokentrace.content.present": true,
       "gen_ai.output.messages": JSON.stringify([textMessage(DEFAULT_TEXT, "end_turn")]),
     });
     // Priced from the bundled snapshot: 15 × $2 + 6 × $10 per million tokens.
@@ -432,6 +433,7 @@ describe("a streamed message", () => {
       "gen_ai.input.messages": JSON.stringify([
         { role: "user", parts: [{ type: "text", content: "What is the capital of France?" }] },
       ]),
+      "tokentrace.content.present": true,
       "gen_ai.output.messages": JSON.stringify([textMessage(DEFAULT_TEXT, "end_turn")]),
     });
   });

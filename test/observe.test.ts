@@ -89,6 +89,49 @@ describe("observe()", () => {
       [{ tracerProvider: {} }, "tracerProvider", "getTracer()"],
       [{ now: 5 }, "now", "expected a function"],
       [{ captureContnet: true }, "captureContnet", "unknown option. Accepted options: captureContent"],
+      // The redaction options (issue 13).
+      [
+        { pii: "email" },
+        "pii",
+        'expected an array of presets (email, phone, credit_card, iban, ip_address, us_ssn), received the string "email"',
+      ],
+      [
+        { pii: ["email", "passport"] },
+        "pii[1]",
+        'unknown preset the string "passport". Accepted presets: email, phone, credit_card, iban, ip_address, us_ssn (secrets are always redacted).',
+      ],
+      [
+        { redactPatterns: [{ kind: "Ticket", pattern: /T-\d+/ }] },
+        "redactPatterns[0].kind",
+        'expected a lower-case name (a letter, then up to 31 of a-z, 0-9, "_"), received the string "Ticket"',
+      ],
+      [
+        { redactPatterns: [{ kind: "ticket", pattern: "T-[0-9]+" }] },
+        "redactPatterns[0].pattern",
+        'expected a RegExp, received the string "T-[0-9]+"',
+      ],
+      [
+        { redactPatterns: [{ kind: "ticket", pattern: /x/, flags: "g" }] },
+        "redactPatterns[0].flags",
+        "unknown option. Accepted options: kind, pattern.",
+      ],
+      [
+        { redactPatterns: Array.from({ length: 33 }, () => ({ kind: "x", pattern: /x/ })) },
+        "redactPatterns",
+        "expected an array of at most 32 { kind, pattern } entries, received 33 entries",
+      ],
+      [{ redact: "mask" }, "redact", 'expected a function (text, field) => string | null, received the string "mask"'],
+      [
+        { redact: async (text: string) => Promise.resolve(text) },
+        "redact",
+        "expected a synchronous function (text, field) => string | null; an async function is not accepted",
+      ],
+      [{ redactReplacement: "sha256" }, "redactReplacement", 'expected "kind" or "hash", received the string "sha256"'],
+      [
+        { redactHashKey: "short" },
+        "redactHashKey",
+        "expected a secret string of at least 16 characters, received a string of 5",
+      ],
     ];
     for (const [options, option, fragment] of cases) {
       let thrown: unknown;

@@ -82,6 +82,7 @@ describe("a non-streaming chat completion", () => {
       "gen_ai.input.messages": JSON.stringify([
         { role: "user", parts: [{ type: "text", content: "What is the capital of France?" }] },
       ]),
+      "tokentrace.content.present": true,
       "gen_ai.output.messages": JSON.stringify([
         { role: "assistant", parts: [{ type: "text", content: DEFAULT_TEXT }], finish_reason: "stop" },
         { role: "assistant", parts: [{ type: "text", content: DEFAULT_TEXT }], finish_reason: "stop" },

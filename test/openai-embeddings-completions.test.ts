@@ -147,6 +147,7 @@ describe("legacy completions", () => {
       "tokentrace.request.id": "req_mock_1",
       "http.response.status_code": 200,
       "gen_ai.input.messages": JSON.stringify([{ role: "user", parts: [{ type: "text", content: "Say hello" }] }]),
+      "tokentrace.content.present": true,
       "gen_ai.output.messages": JSON.stringify([
         { role: "assistant", parts: [{ type: "text", content: DEFAULT_TEXT }], finish_reason: "stop" },
         { role: "assistant", parts: [{ type: "text", content: DEFAULT_TEXT }], finish_reason: "stop" },

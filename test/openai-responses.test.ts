@@ -100,6 +100,7 @@ describe("a non-streaming response", () => {
       "http.response.status_code": 200,
       "gen_ai.system_instructions": JSON.stringify([{ type: "text", content: "Be brief." }]),
       "gen_ai.input.messages": JSON.stringify([{ role: "user", parts: [{ type: "text", content: question }] }]),
+      "tokentrace.content.present": true,
       "gen_ai.output.messages": JSON.stringify([textMessage(DEFAULT_TEXT, "stop")]),
     });
     // gpt-4o-mini: $0.15 per million uncached input tokens, $0.075 cached, $0.60 output.
@@ -305,6 +306,7 @@ describe("a streamed response", () => {
       "tokentrace.stream.chunk_count": 14,
       "tokentrace.stream.end": "completed",
       "gen_ai.input.messages": JSON.stringify([{ role: "user", parts: [{ type: "text", content: question }] }]),
+      "tokentrace.content.present": true,
       "gen_ai.output.messages": JSON.stringify([textMessage(DEFAULT_TEXT, "stop")]),
     });
   });

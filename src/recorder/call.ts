@@ -1,6 +1,6 @@
 import { SpanKind, context, trace } from "@opentelemetry/api";
 import type { Context, HrTime, Meter, Span, Tracer } from "@opentelemetry/api";
-import { metadataValueOf, stampContext } from "../app-context.js";
+import { metadataValueOf, redactedKindsOf, stampContext } from "../app-context.js";
 import { stageOf } from "../stages.js";
 import { noResponseFacts } from "../call-record.js";
 import type { CallRecord, RequestFacts, ResponseFacts } from "../call-record.js";
@@ -11,6 +11,7 @@ import { currentMeterProvider, currentTracerProvider } from "../internal/active-
 import { createPricer } from "../metrics/cost.js";
 import type { CostBreakdown, Pricer } from "../metrics/cost.js";
 import type { StreamTiming } from "../metrics/timing.js";
+import { Redactor } from "../redaction/pipeline.js";
 import type { LiveCall, StreamAccumulator } from "../providers/types.js";
 import * as names from "../semconv.js";
 import { measured, validateUsage } from "../usage.js";
@@ -185,12 +186,15 @@ export class Recorder {
     // A span the sampler dropped (or a no-op provider's) takes no attributes: skip building them, content
     // above all. Metrics below still count every call.
     const recording = guard("span-attributes", () => span.isRecording()) ?? false;
+    // The redaction pipeline, for a span that will hold text: content, or an error's.
+    const redactor =
+      recording && (call.captureContent || outcome.kind === "error") ? this.redactorFor(call) : undefined;
     if (outcome.kind === "error") {
       const error = outcome.error;
       const type = guard("error-type", () => this.errorType(error)) ?? "_OTHER";
       call.errorType = type;
-      if (recording) {
-        guard("span-error", () => writeError(span, error, type, endTime, call.captureContent, this.secrets));
+      if (redactor !== undefined) {
+        guard("span-error", () => writeError(span, error, type, endTime, call.captureContent, redactor));
       }
     }
     guard("usage", () => {
@@ -214,7 +218,10 @@ export class Recorder {
       const late = stage.addCall(call.usage, call.cost?.totalUsd, outcome.kind === "error");
       if (late && recording) span.setAttribute(names.ATTR_TOKENTRACE_ROLLUP_LATE, true);
     });
-    if (recording) writeSpan(span, call, call, call.captureContent ? this.options : this.contentlessOptions());
+    if (recording) {
+      writeSpan(span, call, call, call.captureContent ? this.options : this.contentlessOptions(), redactor);
+    }
+    if (redactor !== undefined) guard("redaction", () => redactor.report(span, this.meter()));
     const metricContext = this.metricContext;
     if (metricContext !== undefined) {
       guard("metrics", () => {
@@ -223,6 +230,17 @@ export class Recorder {
     }
     guard("metrics", () => this.metricPoints.write(this.meter(), call));
     guard("span-end", () => span.end(endTime));
+  }
+
+  /** A call's pipeline: this client's rules and credentials, listing the kinds its scope's metadata had. */
+  private redactorFor(call: Call): Redactor {
+    let secrets: readonly string[] = [];
+    guard("secrets", () => {
+      secrets = this.secrets();
+    });
+    const redactor = new Redactor(this.options.redaction, secrets);
+    guard("redaction", () => redactor.inherit(redactedKindsOf(call.context)));
+    return redactor;
   }
 
   /** Price a call that used tokens; undefined when it used none, its model has no known price, or the price is not a sound amount. */
@@ -263,7 +281,7 @@ export class Recorder {
   }
 
   /** The content rules, resolved: the tool stages of this client's runs follow them too. */
-  contentOptions(): { captureContent: boolean; maxContentLength: number } {
+  contentOptions(): Pick<ResolvedOptions, "captureContent" | "maxContentLength" | "redaction"> {
     return this.options;
   }
 

@@ -5,6 +5,7 @@ import type { ResolvedOptions } from "../config.js";
 import { serializeContent } from "../content.js";
 import { ProviderFailure, errorText } from "../error-facts.js";
 import type { CostBreakdown } from "../metrics/cost.js";
+import type { Redactor } from "../redaction/pipeline.js";
 import type { StreamTiming } from "../metrics/timing.js";
 import * as names from "../semconv.js";
 import { measured } from "../usage.js";
@@ -15,7 +16,10 @@ import { guard } from "./guard.js";
 /** Span attributes and content: what a call's record says, written onto its span. */
 
 /** The options that shape a span's attributes. */
-export type SpanOptions = Pick<ResolvedOptions, "captureContent" | "maxContentLength" | "legacyCacheCreationAttribute">;
+export type SpanOptions = Pick<
+  ResolvedOptions,
+  "captureContent" | "maxContentLength" | "legacyCacheCreationAttribute" | "redaction"
+>;
 
 /** The span's name and the attributes it starts with (samplers see these). */
 export function startAttributes(request: RequestFacts): { name: string; attributes: Attributes } {
@@ -38,18 +42,15 @@ export function writeError(
   type: string,
   endTime: HrTime | undefined,
   captureContent: boolean,
-  secretsOf: () => readonly string[],
+  redactor: Redactor,
 ): void {
   span.setAttribute(names.ATTR_ERROR_TYPE, type);
   const status = (error as { status?: unknown } | null)?.status;
   if (typeof status === "number") span.setAttribute(names.ATTR_HTTP_RESPONSE_STATUS_CODE, status);
-  let secrets: readonly string[] = [];
-  guard("secrets", () => {
-    secrets = secretsOf();
-  });
   // The status first, with the type alone: building the text reads the error and may fail on odd values.
   span.setStatus({ code: SpanStatusCode.ERROR, message: type });
-  const text = guard("error-text", () => errorText(error, type, captureContent, secrets)) ?? {
+  const clean = (text: string, attribute: string): string => redactor.text(text, attribute);
+  const text = guard("error-text", () => errorText(error, type, captureContent, clean)) ?? {
     message: type,
     stack: undefined,
   };
@@ -60,6 +61,7 @@ export function writeError(
     if (text.stack !== undefined) exception.stack = text.stack;
     span.recordException(exception, endTime);
   }
+  if (captureContent) span.setAttribute(names.ATTR_TOKENTRACE_CONTENT_PRESENT, true);
 }
 
 /** What the end of a call wrote beside the record: its outcome, validated usage and cost, and stream timing. */
@@ -76,7 +78,13 @@ export interface CallSummary {
 }
 
 /** Every attribute of a finished call after its error: each group on its own guard. */
-export function writeSpan(span: Span, record: CallRecord, summary: CallSummary, options: SpanOptions): void {
+export function writeSpan(
+  span: Span,
+  record: CallRecord,
+  summary: CallSummary,
+  options: SpanOptions,
+  redactor: Redactor | undefined,
+): void {
   const { request, response } = record;
   const { outcome, usage, cost } = summary;
   // Straight onto the span: an attributes object for setAttributes() would be built only to be walked.
@@ -135,7 +143,9 @@ export function writeSpan(span: Span, record: CallRecord, summary: CallSummary, 
 
   guard("span-timing", () => writeTiming(span, record, summary));
 
-  if (options.captureContent) guard("span-content", () => writeContent(span, record, options.maxContentLength));
+  if (options.captureContent && redactor !== undefined) {
+    guard("span-content", () => writeContent(span, record, options.maxContentLength, redactor));
+  }
 }
 
 function writeTiming(span: Span, record: CallRecord, summary: CallSummary): void {
@@ -164,24 +174,28 @@ function writeTiming(span: Span, record: CallRecord, summary: CallSummary): void
   set(names.ATTR_TOKENTRACE_STREAM_END, summary.streamEnd);
 }
 
-function writeContent(span: Span, record: CallRecord, maxContentLength: number): void {
+function writeContent(span: Span, record: CallRecord, maxContentLength: number, redactor: Redactor): void {
   const { request, response } = record;
   const truncated: string[] = [];
-  const put = (name: string, value: () => unknown): void => {
-    // Each content attribute on its own: one that cannot be built loses only itself.
+  const put = (name: string, value: () => unknown): boolean =>
+    // Each content attribute on its own: one that cannot be built loses only itself. Redacted before it is
+    // cut, so a cut can never leave half of a secret the detectors would have found whole.
     guard("span-content", () => {
       const given = value();
-      if (given === undefined) return;
-      const { json, truncated: cut } = serializeContent(given, maxContentLength);
+      if (given === undefined) return false;
+      const { json, truncated: cut } = serializeContent(redactor.value(given, name), maxContentLength);
       span.setAttribute(name, json);
       if (cut) truncated.push(name);
-    });
-  };
-  put(names.ATTR_GEN_AI_SYSTEM_INSTRUCTIONS, () => request.systemInstructions?.());
-  put(names.ATTR_GEN_AI_INPUT_MESSAGES, () => request.inputMessages?.());
-  put(names.ATTR_GEN_AI_OUTPUT_MESSAGES, () => response.outputMessages);
-  put(names.ATTR_GEN_AI_TOOL_DEFINITIONS, () => request.toolDefinitions?.());
+      return true;
+    }) ?? false;
+  const written = [
+    put(names.ATTR_GEN_AI_SYSTEM_INSTRUCTIONS, () => request.systemInstructions?.()),
+    put(names.ATTR_GEN_AI_INPUT_MESSAGES, () => request.inputMessages?.()),
+    put(names.ATTR_GEN_AI_OUTPUT_MESSAGES, () => response.outputMessages),
+    put(names.ATTR_GEN_AI_TOOL_DEFINITIONS, () => request.toolDefinitions?.()),
+  ];
   if (truncated.length > 0) span.setAttribute(names.ATTR_TOKENTRACE_CONTENT_TRUNCATED, truncated);
+  if (written.includes(true)) span.setAttribute(names.ATTR_TOKENTRACE_CONTENT_PRESENT, true);
 }
 
 /**

@@ -1,0 +1,417 @@
+import Anthropic from "@anthropic-ai/sdk";
+import OpenAI from "openai";
+import { context } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { observe, withContext, withTool, withWorkflow } from "../src/index.js";
+import { CONTENT_ATTRIBUTES, CONTENT_ATTRIBUTE_PREFIXES } from "../src/semconv.js";
+import { memorySink, setup } from "../src/setup-entry.js";
+import type { MemorySink, TokentraceHandle } from "../src/setup-entry.js";
+import type { ObserveOptions } from "../src/index.js";
+import { sumPoints } from "./helpers/harness.js";
+import { sseText, startScriptedServer } from "./helpers/scripted-server.js";
+import type { ScriptedAnswer, ScriptedRequest, ScriptedServer } from "./helpers/scripted-server.js";
+
+/**
+ * Issue 13: every attribute that carries content goes through the one redaction pipeline. Personal data and
+ * secrets are placed in every content-bearing field (messages, instructions, tool definitions and calls, stage
+ * inputs and outputs, error bodies the server echoes, context metadata and tags) of real SDK calls against a
+ * local server; nothing matching leaves, and each content attribute of `CONTENT_ATTRIBUTES` is shown to carry
+ * the markers instead. A content attribute added to the list without a scenario here fails the first test.
+ */
+
+const JWT =
+  "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJqYW5lIiwiaWF0IjoxNzAwMDAwMDAwfQ.c2lnbmF0dXJlLXZhbHVlLWZvci10ZXN0cy1vbmx5MTIzNA";
+/** Each value, and the marker the pipeline writes for it with every preset on. */
+const CORPUS: readonly (readonly [value: string, marker: string])[] = [
+  ["jane.doe@example.com", "[EMAIL]"],
+  ["sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7dEf0h", "[API_KEY]"],
+  ["4111 1111 1111 1111", "[CREDIT_CARD]"],
+  ["+44 20 7946 0958", "[PHONE]"],
+  ["GB82 WEST 1234 5698 7654 32", "[IBAN]"],
+  ["123-45-6789", "[US_SSN]"],
+  ["81.2.69.160", "[IP_ADDRESS]"],
+  [JWT, "[JWT]"],
+  ["AKIAIOSFODNN7EXAMPLE", "[API_KEY]"],
+];
+const SENSITIVE = CORPUS.map(([value]) => `(${value})`).join(" ");
+/** For a tag, which holds at most 256 characters. */
+const SHORT_SENSITIVE = `${CORPUS[0]![0]} ${CORPUS[1]![0]}`;
+const REDACTED = CORPUS.map(([, marker]) => `(${marker})`).join(" ");
+/** The corpus with the secrets preset alone (no personal-data presets). */
+const REDACTED_SECRETS_ONLY = CORPUS.map(([value, marker]) =>
+  marker === "[API_KEY]" || marker === "[JWT]" ? `(${marker})` : `(${value})`,
+).join(" ");
+/** The client's own key, which the server echoes in its errors: replaced by `[REDACTED]` wherever it appears. */
+const CLIENT_KEY = "client-credential-0123456789";
+const ALL_PII: ObserveOptions["pii"] = ["email", "phone", "credit_card", "iban", "ip_address", "us_ssn"];
+
+/** Answers as the providers do, echoing what the request said (as models and error bodies do). */
+function answer(request: ScriptedRequest): ScriptedAnswer {
+  const body = request.body as { stream?: boolean; messages?: { content?: unknown }[] };
+  const said = JSON.stringify(body.messages ?? []);
+  if (said.includes("FAIL")) {
+    return {
+      status: 400,
+      json: {
+        error: { message: `invalid request from key ${CLIENT_KEY}: ${SENSITIVE}`, type: "invalid_request_error" },
+      },
+    };
+  }
+  const usage = { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 };
+  if (request.url.startsWith("/v1/chat/completions")) {
+    if (body.stream === true) {
+      const chunk = (choices: unknown[], extra: object = {}): object => ({
+        id: "chatcmpl-1",
+        object: "chat.completion.chunk",
+        created: 1,
+        model: "gpt-4o-mini",
+        choices,
+        ...extra,
+      });
+      return {
+        events: [
+          chunk([{ index: 0, delta: { role: "assistant", content: `streamed ${SENSITIVE}` }, finish_reason: null }]),
+          chunk([{ index: 0, delta: {}, finish_reason: "stop" }]),
+          chunk([], { usage }),
+          "[DONE]",
+        ],
+      };
+    }
+    return {
+      json: {
+        id: "chatcmpl-1",
+        object: "chat.completion",
+        created: 1,
+        model: "gpt-4o-mini",
+        choices: [
+          {
+            index: 0,
+            message: {
+              role: "assistant",
+              content: `answer ${SENSITIVE}`,
+              tool_calls: [
+                {
+                  id: "call_1",
+                  type: "function",
+                  function: { name: "send_mail", arguments: JSON.stringify({ to: SENSITIVE }) },
+                },
+              ],
+            },
+            finish_reason: "tool_calls",
+          },
+        ],
+        usage,
+      },
+    };
+  }
+  if (request.url.startsWith("/v1/responses")) {
+    return {
+      json: {
+        id: "resp_1",
+        object: "response",
+        created_at: 1,
+        status: "completed",
+        model: "gpt-4o-mini",
+        output: [
+          {
+            type: "message",
+            id: "msg_1",
+            status: "completed",
+            role: "assistant",
+            content: [{ type: "output_text", text: `answer ${SENSITIVE}`, annotations: [] }],
+          },
+        ],
+        usage: { input_tokens: 10, output_tokens: 5, total_tokens: 15 },
+      },
+    };
+  }
+  // Anthropic messages.
+  if (body.stream === true) {
+    const frame = (event: { type: string } & Record<string, unknown>): string =>
+      `event: ${event.type}\ndata: ${JSON.stringify(event)}`;
+    return {
+      headers: { "content-type": "text/event-stream" },
+      text: sseText([
+        frame({
+          type: "message_start",
+          message: {
+            id: "msg_1",
+            type: "message",
+            role: "assistant",
+            model: "claude-3-5-haiku-latest",
+            content: [],
+            stop_reason: null,
+            stop_sequence: null,
+            usage: { input_tokens: 10, output_tokens: 1 },
+          },
+        }),
+        frame({ type: "content_block_start", index: 0, content_block: { type: "text", text: "" } }),
+        frame({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text: `streamed ${SENSITIVE}` } }),
+        frame({ type: "content_block_stop", index: 0 }),
+        frame({
+          type: "message_delta",
+          delta: { stop_reason: "end_turn", stop_sequence: null },
+          usage: { output_tokens: 5 },
+        }),
+        frame({ type: "message_stop" }),
+      ]),
+    };
+  }
+  return {
+    json: {
+      id: "msg_1",
+      type: "message",
+      role: "assistant",
+      model: "claude-3-5-haiku-latest",
+      content: [{ type: "text", text: `answer ${SENSITIVE}` }],
+      stop_reason: "end_turn",
+      stop_sequence: null,
+      usage: { input_tokens: 10, output_tokens: 5 },
+    },
+  };
+}
+
+let server: ScriptedServer;
+let sink: MemorySink;
+let telemetry: TokentraceHandle | undefined;
+
+beforeAll(async () => {
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  server = await startScriptedServer(answer);
+});
+afterAll(async () => {
+  await server.close();
+  context.disable();
+});
+afterEach(async () => {
+  await telemetry?.shutdown();
+  telemetry = undefined;
+});
+
+const user = { role: "user" as const, content: `hello ${SENSITIVE}` };
+const tools = [
+  {
+    type: "function" as const,
+    function: {
+      name: "send_mail",
+      description: `sends mail, e.g. to ${SENSITIVE}`,
+      parameters: { type: "object", properties: { to: { type: "string" } } },
+    },
+  },
+];
+
+/** Every call kind and stage, each with the corpus in every field it has. */
+async function runEverything(): Promise<void> {
+  const openai = observe(new OpenAI({ apiKey: CLIENT_KEY, baseURL: `${server.url}/v1`, maxRetries: 0 }));
+  const anthropic = observe(new Anthropic({ apiKey: CLIENT_KEY, baseURL: server.url, maxRetries: 0 }));
+  await withContext({ tags: [`tag ${SHORT_SENSITIVE}`], metadata: { note: `note ${SENSITIVE}` } }, () =>
+    withWorkflow(
+      "answer",
+      async (workflow) => {
+        workflow.recordInput({ question: SENSITIVE });
+        await openai.chat.completions.create({ model: "gpt-4o-mini", messages: [user], tools });
+        const stream = await openai.chat.completions.create({
+          model: "gpt-4o-mini",
+          messages: [user],
+          stream: true,
+          stream_options: { include_usage: true },
+        });
+        for await (const chunk of stream) void chunk;
+        await openai.responses.create({ model: "gpt-4o-mini", instructions: `be kind to ${SENSITIVE}`, input: "hi" });
+        await anthropic.messages.create({
+          model: "claude-3-5-haiku-latest",
+          max_tokens: 100,
+          system: `you serve ${SENSITIVE}`,
+          messages: [user],
+        });
+        const events = await anthropic.messages.create({
+          model: "claude-3-5-haiku-latest",
+          max_tokens: 100,
+          messages: [user],
+          stream: true,
+        });
+        for await (const event of events) void event;
+        await openai.chat.completions
+          .create({ model: "gpt-4o-mini", messages: [{ role: "user", content: `FAIL ${SENSITIVE}` }] })
+          .catch(() => undefined);
+        withTool(
+          "send_mail",
+          (tool) => {
+            tool.recordInput({ to: SENSITIVE });
+            return `sent to ${SENSITIVE}`;
+          },
+          { capture: true },
+        );
+        try {
+          withTool("lookup", () => {
+            throw new Error(`no record for ${SENSITIVE}`);
+          });
+        } catch {
+          // The app's own error: recorded on the tool's span, with its text redacted.
+        }
+        return `done for ${SENSITIVE}`;
+      },
+      { capture: true },
+    ),
+  );
+}
+
+/** All the text a span exports: attributes, events' attributes, status, links' attributes. */
+function exportedText(spans: readonly ReadableSpan[]): string {
+  return JSON.stringify(
+    spans.map((span) => ({
+      name: span.name,
+      attributes: span.attributes,
+      events: span.events.map((event) => ({ name: event.name, attributes: event.attributes })),
+      status: span.status,
+      links: span.links.map((link) => link.attributes),
+    })),
+  );
+}
+
+/** Every value an attribute (or an event attribute, or the status message) of that name took. */
+function valuesOf(spans: readonly ReadableSpan[], name: string): string[] {
+  const values: string[] = [];
+  for (const span of spans) {
+    const found: unknown[] = [span.attributes[name]];
+    for (const event of span.events) found.push(event.attributes?.[name]);
+    if (name === "otel.status_description") found.push(span.status.message);
+    for (const value of found) if (value !== undefined) values.push(JSON.stringify(value));
+  }
+  for (const prefix of CONTENT_ATTRIBUTE_PREFIXES) {
+    if (name !== prefix) continue;
+    for (const span of spans)
+      for (const [key, value] of Object.entries(span.attributes))
+        if (key.startsWith(prefix)) values.push(String(value));
+  }
+  return values;
+}
+
+/** Markers as they appear inside a JSON string value (once or twice encoded). */
+const markerIn = (text: string, marker: string): boolean => text.includes(marker);
+
+describe("every content attribute goes through the redaction pipeline", () => {
+  it("with every preset on, nothing of the corpus leaves in any span, event, status or metric", async () => {
+    sink = memorySink();
+    telemetry = setup({ serviceName: "corpus", sinks: [sink], captureContent: true, pii: ALL_PII });
+    await runEverything();
+    const spans = sink.getSpans();
+    const exported = exportedText(spans);
+    for (const [value] of CORPUS) expect(exported).not.toContain(value);
+    expect(exported).not.toContain(CLIENT_KEY);
+    const metrics = JSON.stringify(await sink.collectMetrics());
+    for (const [value] of CORPUS) expect(metrics).not.toContain(value);
+
+    // Each content attribute, and each family, was written, and carries the markers: a new one without a
+    // scenario here has no values and fails.
+    for (const name of [...CONTENT_ATTRIBUTES, ...CONTENT_ATTRIBUTE_PREFIXES]) {
+      const values = valuesOf(spans, name);
+      expect(values.length, `${name} was never written`).toBeGreaterThan(0);
+      const markers = name === "tokentrace.tags" ? [CORPUS[0]!, CORPUS[1]!] : CORPUS;
+      expect(
+        values.some((value) => markers.every(([, marker]) => markerIn(value, marker))),
+        `${name} has no value with every marker: ${values.join(" | ")}`,
+      ).toBe(true);
+    }
+
+    // The error body echoed the client's key: replaced by [REDACTED], and listed.
+    const failed = spans.find((span) => span.status.message?.includes("invalid request"));
+    expect(failed?.status.message).toBe(`400 invalid request from key [REDACTED]: ${REDACTED}`);
+    expect(failed?.attributes["tokentrace.redaction.kinds"]).toEqual([
+      "email",
+      "api_key",
+      "credit_card",
+      "phone",
+      "iban",
+      "us_ssn",
+      "ip_address",
+      "jwt",
+      "client_secret",
+    ]);
+  });
+
+  it("counts replacements by kind, never values", async () => {
+    sink = memorySink();
+    telemetry = setup({ serviceName: "corpus", sinks: [sink], captureContent: true, pii: ["email"] });
+    const openai = observe(new OpenAI({ apiKey: CLIENT_KEY, baseURL: `${server.url}/v1`, maxRetries: 0 }));
+    await openai.chat.completions.create({ model: "gpt-4o-mini", messages: [user] });
+    const counts = Object.fromEntries(
+      sumPoints(await sink.collectMetrics(), "tokentrace.redaction.matches").map((point) => [
+        point.attributes["tokentrace.redaction.kind"],
+        point.value,
+      ]),
+    );
+    // The request's message and the answer each hold one email, two API keys (the OpenAI and the AWS one) and
+    // a JWT (the secrets preset, always on); the tool call's arguments hold them once more.
+    expect(counts).toEqual({ email: 3, api_key: 6, jwt: 3 });
+    const [span] = sink.getSpans();
+    expect(span?.attributes["tokentrace.redaction.kinds"]).toEqual(["email", "api_key", "jwt"]);
+    expect(span?.attributes["tokentrace.content.present"]).toBe(true);
+  });
+
+  it("hands the app's redact each text (not the messages' structure) with its attribute, role and part; null drops it, a throw fails closed", async () => {
+    sink = memorySink();
+    const seen: string[] = [];
+    telemetry = setup({
+      serviceName: "corpus",
+      sinks: [sink],
+      captureContent: true,
+      redact: (text, field) => {
+        seen.push(`${field.attribute} ${field.role ?? "-"} ${field.part ?? "-"}`);
+        if (field.role === "user") return null;
+        if (field.part === "tool_call") throw new Error("the app's redact failed");
+        return text.replace("answer", "ANSWER");
+      },
+    });
+    const openai = observe(new OpenAI({ apiKey: CLIENT_KEY, baseURL: `${server.url}/v1`, maxRetries: 0 }));
+    const completion = await openai.chat.completions.create({ model: "gpt-4o-mini", messages: [user] });
+    // The app's own result is untouched.
+    expect(completion.choices[0]?.message.content).toBe(`answer ${SENSITIVE}`);
+    const [span] = sink.getSpans();
+    expect(JSON.parse(span?.attributes["gen_ai.input.messages"] as string)).toEqual([
+      { role: "user", parts: [{ type: "text", content: "[REDACTED:dropped]" }] },
+    ]);
+    const output = JSON.parse(span?.attributes["gen_ai.output.messages"] as string) as {
+      parts: Record<string, unknown>[];
+    }[];
+    expect(output[0]?.parts[0]).toEqual({ type: "text", content: `ANSWER ${REDACTED_SECRETS_ONLY}` });
+    expect(output[0]?.parts[1]).toEqual({
+      type: "tool_call",
+      id: "call_1",
+      name: "send_mail",
+      arguments: { to: "[REDACTED:redaction_failed]" },
+    });
+    // In the order first met: the presets run before the app's redact.
+    expect(span?.attributes["tokentrace.redaction.kinds"]).toEqual(["api_key", "jwt", "dropped", "redaction_failed"]);
+    expect(seen).toEqual([
+      "gen_ai.input.messages user text",
+      "gen_ai.output.messages assistant text",
+      "gen_ai.output.messages assistant tool_call",
+    ]);
+  });
+
+  it("with content capture off, no content attribute is written at all, and context text is still redacted", async () => {
+    sink = memorySink();
+    telemetry = setup({ serviceName: "corpus", sinks: [sink], captureContent: false, pii: ALL_PII });
+    await runEverything();
+    const spans = sink.getSpans();
+    for (const name of CONTENT_ATTRIBUTES) {
+      if (name === "otel.status_description" || name === "tokentrace.tags") continue;
+      expect(
+        valuesOf(spans, name).filter((value) => !isNeutral(value)),
+        name,
+      ).toEqual([]);
+    }
+    const exported = exportedText(spans);
+    for (const [value] of CORPUS) expect(exported).not.toContain(value);
+    expect(spans.some((span) => span.attributes["tokentrace.content.present"] !== undefined)).toBe(false);
+    expect(spans[0]?.attributes["tokentrace.metadata.note"]).toBe(`note ${REDACTED}`);
+  });
+});
+
+/** With capture off an error is recorded with a neutral text of its type and status (and its stack frames). */
+function isNeutral(value: string): boolean {
+  return /^"(BadRequestError: HTTP 400, type invalid_request_error|Error)(\\n|")/.test(value);
+}
