@@ -7,6 +7,10 @@ export type { AppContext, ContextBaggageKey, ResolvedAppContext, WithContextOpti
 export { currentStage, traced, withAgent, withRetrieval, withStep, withTool, withWorkflow } from "./stages.js";
 export type { StageHandle, StageKind, StageOptions } from "./stages.js";
 export type { ObserveOptions } from "./config.js";
+export { redactingSpanProcessor } from "./redaction/span-processor.js";
+export type { RedactingSpanProcessorOptions } from "./redaction/span-processor.js";
+export type { RedactField, RedactFunction } from "./redaction/pipeline.js";
+export type { CustomPattern, PresetName } from "./redaction/detectors.js";
 export type { CostBreakdown, ModelPrice, PriceQuery, PricingOptions } from "./metrics/pricing/types.js";
 export { TokentraceError, UnsupportedClientError, InvalidOptionError, isTokentraceError } from "./errors.js";
 export type { Usage } from "./usage.js";
