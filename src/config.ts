@@ -10,6 +10,8 @@ import { PRESET_NAMES, isValidCustomKind } from "./redaction/detectors.js";
 import type { CustomPattern, PresetName } from "./redaction/detectors.js";
 import { DEFAULT_POLICY, resolvePolicy } from "./redaction/pipeline.js";
 import type { RedactFunction, RedactionPolicy } from "./redaction/pipeline.js";
+import { CONTENT_SAMPLING_OUTCOMES } from "./redaction/sampling.js";
+import type { ContentSampling } from "./redaction/sampling.js";
 
 /** Options accepted by `observe(client, options)`; each also has a `setup()` default. */
 export interface ObserveOptions {
@@ -173,6 +175,19 @@ export interface ObserveOptions {
   redactReplacement?: "kind" | "hash";
   /** The key of `redactReplacement: "hash"`: a secret of at least 16 characters, the same across your services. */
   redactHashKey?: string;
+  /**
+   * With content capture on, record content for a share of traces only: `rate` (0 to 1) of them, chosen from
+   * the trace id (its last 8 hex digits below rate × 2^32), so all spans of a trace, in every service with the
+   * same rate, agree; and always for the outcomes in `always` (`error`, `cancelled`, and the finish reasons
+   * `length` and `content_filter`), decided when the call or stage ends. Spans, usage, cost and metrics are
+   * all still recorded; spans say `tokentrace.content.sampled` (true or false) and
+   * `tokentrace.content.sampling_reason` (`rate`, the outcome, or `not_sampled`).
+   *
+   * Default: off (every call's content, when capture is on).
+   *
+   * @example setup({ captureContent: true, contentSampling: { rate: 0.1, always: ["error"] } })
+   */
+  contentSampling?: ContentSampling;
 }
 
 /** Options after validation and defaults, decided once per observed client. */
@@ -191,6 +206,7 @@ export interface ResolvedOptions {
   metricContextKey: { key: string; maxValues: number } | undefined;
   /** The redaction pipeline's rules (secrets always, plus `pii`, `redactPatterns`, `redact`). */
   redaction: RedactionPolicy;
+  contentSampling: ContentSampling | undefined;
 }
 
 export const DEFAULT_MAX_CONTENT_LENGTH = 16_384;
@@ -224,6 +240,7 @@ const knownOptions: ReadonlySet<string> = new Set([
   "redact",
   "redactReplacement",
   "redactHashKey",
+  "contentSampling",
 ]);
 
 /** The options that shape the redaction pipeline: any of them given makes a policy of its own. */
@@ -269,6 +286,7 @@ export function resolveOptions(options: unknown, defaults: ObserveOptions = {}):
     hashUserId: given.hashUserId ?? defaults.hashUserId,
     metricContextKey: resolveMetricContextKey(given.metricContextKey ?? defaults.metricContextKey),
     redaction: resolveRedaction(given, defaults),
+    contentSampling: given.contentSampling ?? defaults.contentSampling,
   };
 }
 
@@ -355,6 +373,7 @@ export function validateObserveOptions(
     }
   }
   validateRedactionOptions(record);
+  validateContentSampling(record["contentSampling"]);
   optionalProvider(record, "tracerProvider", "getTracer");
   optionalProvider(record, "meterProvider", "getMeter");
   const providerName = record["providerName"];
@@ -579,5 +598,41 @@ function validateRedactionOptions(record: Record<string, unknown>): void {
       "redactHashKey",
       `expected a secret string of at least ${MIN_USER_HASH_KEY_LENGTH} characters, received ${typeof hashKey === "string" ? `a string of ${hashKey.length}` : describe(hashKey)}.`,
     );
+  }
+}
+
+/** `contentSampling`: `{ rate, always? }`. */
+function validateContentSampling(option: unknown): void {
+  if (option === undefined) return;
+  if (option === null || typeof option !== "object" || Array.isArray(option)) {
+    throw new InvalidOptionError(
+      "contentSampling",
+      `expected an object { rate, always? }, received ${describe(option)}.`,
+    );
+  }
+  for (const key of Object.keys(option)) {
+    if (key !== "rate" && key !== "always") {
+      throw new InvalidOptionError(`contentSampling.${key}`, "unknown option. Accepted options: rate, always.");
+    }
+  }
+  const { rate, always } = option as { rate?: unknown; always?: unknown };
+  if (typeof rate !== "number" || !(rate >= 0 && rate <= 1)) {
+    throw new InvalidOptionError("contentSampling.rate", `expected a number from 0 to 1, received ${describe(rate)}.`);
+  }
+  if (always === undefined) return;
+  const accepted = CONTENT_SAMPLING_OUTCOMES.join(", ");
+  if (!Array.isArray(always)) {
+    throw new InvalidOptionError(
+      "contentSampling.always",
+      `expected an array of ${accepted}, received ${describe(always)}.`,
+    );
+  }
+  for (const [index, outcome] of (always as unknown[]).entries()) {
+    if (typeof outcome !== "string" || !(CONTENT_SAMPLING_OUTCOMES as readonly string[]).includes(outcome)) {
+      throw new InvalidOptionError(
+        `contentSampling.always[${index}]`,
+        `unknown outcome ${describe(outcome)}. Accepted outcomes: ${accepted}.`,
+      );
+    }
   }
 }

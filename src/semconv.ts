@@ -294,6 +294,9 @@ export const ATTR_EXCEPTION_STACKTRACE = "exception.stacktrace";
 export const ATTR_TOKENTRACE_REDACTION_KINDS = "tokentrace.redaction.kinds";
 /** True on a span that carries content (messages, tool data, stage input or output, error text from the app or the server). */
 export const ATTR_TOKENTRACE_CONTENT_PRESENT = "tokentrace.content.present";
+/** With `contentSampling`: whether this span's content was recorded, and why (`rate`, an outcome, `not_sampled`). */
+export const ATTR_TOKENTRACE_CONTENT_SAMPLED = "tokentrace.content.sampled";
+export const ATTR_TOKENTRACE_CONTENT_SAMPLING_REASON = "tokentrace.content.sampling_reason";
 /** Replacements the redaction pipeline made, by `tokentrace.redaction.kind`. */
 export const METRIC_TOKENTRACE_REDACTION_MATCHES = "tokentrace.redaction.matches";
 export const ATTR_TOKENTRACE_REDACTION_KIND = "tokentrace.redaction.kind";

@@ -202,6 +202,7 @@ export function setup(options: SetupOptions = {}): TokentraceHandle {
       redact: defaults.redact,
       redactReplacement: defaults.redactReplacement,
       redactHashKey: defaults.redactHashKey,
+      contentSampling: defaults.contentSampling,
     },
   };
   setActiveSetup(state);

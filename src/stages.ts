@@ -29,6 +29,8 @@ import { reportAnomaly, reportInternalError } from "./internal/report.js";
 import { errorClassifier } from "./recorder/error-class.js";
 import { Redactor } from "./redaction/pipeline.js";
 import type { RedactionPolicy } from "./redaction/pipeline.js";
+import { alwaysReason, inSampledShare } from "./redaction/sampling.js";
+import type { ContentSampling, SamplingReason } from "./redaction/sampling.js";
 import { ContextValueCap } from "./recorder/metric-points.js";
 import * as names from "./semconv.js";
 import type { Usage } from "./usage.js";
@@ -166,7 +168,12 @@ export interface StageTelemetry {
   /** `metricContextKey` (resolved), when on: the withContext() metadata key the stage metrics carry. */
   metricContextKey(): { key: string; maxValues: number } | undefined;
   /** The content rules (resolved): read at a stage's start. */
-  content(): { captureContent: boolean; maxContentLength: number; redaction: RedactionPolicy };
+  content(): {
+    captureContent: boolean;
+    maxContentLength: number;
+    redaction: RedactionPolicy;
+    contentSampling: ContentSampling | undefined;
+  };
 }
 
 /** One stage in flight. */
@@ -178,6 +185,12 @@ export class Stage {
   contentLimit: number | undefined;
   /** The redaction pipeline, when content capture is on here: for the stage's content and its error's text. */
   redactor: Redactor | undefined;
+  /**
+   * With `contentSampling`: its outcomes always recorded, and whether the trace is in the sampled share. Out
+   * of it, content waits in `pending` (input and output at most) until the end says whether it is recorded.
+   */
+  sampling: { always: ContentSampling["always"]; inShare: boolean } | undefined;
+  private pending: Map<string, SerializedContent> | undefined;
   /** Content attributes that were cut. */
   private truncated: string[] | undefined;
 
@@ -251,6 +264,11 @@ export class Stage {
       reportAnomaly("stage-content", `${name}: a value that cannot be serialised as JSON`);
       return;
     }
+    if (this.sampling?.inShare === false) (this.pending ??= new Map()).set(name, serialized);
+    else this.writeContent(name, serialized);
+  }
+
+  private writeContent(name: string, serialized: SerializedContent): void {
     safely(() => {
       this.span.setAttribute(name, serialized.json);
       this.span.setAttribute(names.ATTR_TOKENTRACE_CONTENT_PRESENT, true);
@@ -259,6 +277,24 @@ export class Stage {
         this.span.setAttribute(names.ATTR_TOKENTRACE_CONTENT_TRUNCATED, this.truncated);
       }
     });
+  }
+
+  /** `contentSampling` at the end: whether content is recorded, said on the span; pending content written if so. */
+  private sampleContent(failed: boolean): boolean {
+    const sampling = this.sampling;
+    if (sampling === undefined) return true;
+    const reason: SamplingReason = sampling.inShare
+      ? "rate"
+      : (alwaysReason(sampling.always, failed ? "error" : "completed", undefined) ?? "not_sampled");
+    const sampled = reason !== "not_sampled";
+    safely(() => {
+      this.span.setAttribute(names.ATTR_TOKENTRACE_CONTENT_SAMPLED, sampled);
+      this.span.setAttribute(names.ATTR_TOKENTRACE_CONTENT_SAMPLING_REASON, reason);
+    });
+    const pending = this.pending;
+    this.pending = undefined;
+    if (sampled && pending !== undefined) for (const [name, serialized] of pending) this.writeContent(name, serialized);
+    return sampled;
   }
 
   /** End once: roll-ups on the span, status, the span ended, the duration measured, totals to the parent. */
@@ -270,6 +306,7 @@ export class Stage {
     const totals = this.totals;
     const parentTarget = this.parent === undefined ? undefined : this.parent.openTarget();
     const late = this.parent !== undefined && parentTarget !== this.parent;
+    const contentSampled = this.redactor !== undefined && this.ownsSpan ? this.sampleContent(failed) : true;
     safely(() => {
       if (span.isRecording()) {
         span.setAttributes(rollupAttributes(this.kind, totals));
@@ -282,7 +319,7 @@ export class Stage {
         // With content capture off, the type only: an app's error message may carry its users' data. With it
         // on, the message and stack too, through the redaction pipeline.
         const redactor = this.redactor;
-        if (hasError && redactor !== undefined && error instanceof Error) {
+        if (hasError && redactor !== undefined && error instanceof Error && contentSampled) {
           const message = redactor.text(error.message, names.ATTR_EXCEPTION_MESSAGE);
           const exception: Attributes = {
             [names.ATTR_EXCEPTION_TYPE]: type,
@@ -490,6 +527,13 @@ export function runStage<T>(
     if (content.captureContent && contentAllowedIn(parentContext)) {
       stage.redactor = new Redactor(content.redaction);
       stage.redactor.inherit(redactedKindsOf(parentContext));
+      const sampling = content.contentSampling;
+      if (sampling !== undefined) {
+        stage.sampling = {
+          always: sampling.always,
+          inShare: inSampledShare(span.spanContext().traceId, sampling.rate),
+        };
+      }
       if (checked.capture === true) stage.contentLimit = content.maxContentLength;
     }
     stageContext = trace.setSpan(parentContext, span).setValue(STAGE_KEY, stage);

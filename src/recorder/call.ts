@@ -12,6 +12,8 @@ import { createPricer } from "../metrics/cost.js";
 import type { CostBreakdown, Pricer } from "../metrics/cost.js";
 import type { StreamTiming } from "../metrics/timing.js";
 import { Redactor } from "../redaction/pipeline.js";
+import { alwaysReason, inSampledShare } from "../redaction/sampling.js";
+import type { ContentSampling, SamplingReason } from "../redaction/sampling.js";
 import type { LiveCall, StreamAccumulator } from "../providers/types.js";
 import * as names from "../semconv.js";
 import { measured, validateUsage } from "../usage.js";
@@ -186,15 +188,19 @@ export class Recorder {
     // A span the sampler dropped (or a no-op provider's) takes no attributes: skip building them, content
     // above all. Metrics below still count every call.
     const recording = guard("span-attributes", () => span.isRecording()) ?? false;
+    let capture = call.captureContent;
+    const sampling = this.options.contentSampling;
+    if (capture && recording && sampling !== undefined) {
+      capture = guard("content-sampling", () => sampleContent(span, sampling, outcome, response)) ?? false;
+    }
     // The redaction pipeline, for a span that will hold text: content, or an error's.
-    const redactor =
-      recording && (call.captureContent || outcome.kind === "error") ? this.redactorFor(call) : undefined;
+    const redactor = recording && (capture || outcome.kind === "error") ? this.redactorFor(call) : undefined;
     if (outcome.kind === "error") {
       const error = outcome.error;
       const type = guard("error-type", () => this.errorType(error)) ?? "_OTHER";
       call.errorType = type;
       if (redactor !== undefined) {
-        guard("span-error", () => writeError(span, error, type, endTime, call.captureContent, redactor));
+        guard("span-error", () => writeError(span, error, type, endTime, capture, redactor));
       }
     }
     guard("usage", () => {
@@ -219,7 +225,7 @@ export class Recorder {
       if (late && recording) span.setAttribute(names.ATTR_TOKENTRACE_ROLLUP_LATE, true);
     });
     if (recording) {
-      writeSpan(span, call, call, call.captureContent ? this.options : this.contentlessOptions(), redactor);
+      writeSpan(span, call, call, capture ? this.options : this.contentlessOptions(), redactor);
     }
     if (redactor !== undefined) guard("redaction", () => redactor.report(span, this.meter()));
     const metricContext = this.metricContext;
@@ -281,7 +287,7 @@ export class Recorder {
   }
 
   /** The content rules, resolved: the tool stages of this client's runs follow them too. */
-  contentOptions(): Pick<ResolvedOptions, "captureContent" | "maxContentLength" | "redaction"> {
+  contentOptions(): Pick<ResolvedOptions, "captureContent" | "maxContentLength" | "redaction" | "contentSampling"> {
     return this.options;
   }
 
@@ -297,6 +303,20 @@ export class Recorder {
     }
     return this.meterCache.meter;
   }
+}
+
+/**
+ * `contentSampling` for a call that would record content: whether it does, written on its span with the reason.
+ * The trace's share first (known from the start), else the outcomes always recorded (known now, at the end).
+ */
+function sampleContent(span: Span, sampling: ContentSampling, outcome: CallOutcome, response: ResponseFacts): boolean {
+  const reason: SamplingReason = inSampledShare(span.spanContext().traceId, sampling.rate)
+    ? "rate"
+    : (alwaysReason(sampling.always, outcome.kind, response.finishReasons) ?? "not_sampled");
+  const sampled = reason !== "not_sampled";
+  span.setAttribute(names.ATTR_TOKENTRACE_CONTENT_SAMPLED, sampled);
+  span.setAttribute(names.ATTR_TOKENTRACE_CONTENT_SAMPLING_REASON, reason);
+  return sampled;
 }
 
 /** Milliseconds as OpenTelemetry's `[seconds, nanoseconds]`, rounded to the nanosecond (as the SDK rounds). */
