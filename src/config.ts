@@ -4,6 +4,7 @@ import { InvalidOptionError } from "./errors.js";
 import { activeSetup, setupGeneration } from "./internal/active-providers.js";
 import { envBoolean, envInteger, envString } from "./internal/env.js";
 import { warnOnce } from "./internal/report.js";
+import type { ContentLimits } from "./content.js";
 import { validatePricingOptions } from "./metrics/cost.js";
 import type { PricingOptions } from "./metrics/cost.js";
 import { PRESET_NAMES, isValidCustomKind } from "./redaction/detectors.js";
@@ -41,6 +42,31 @@ export interface ObserveOptions {
    * @example observe(openai, { maxContentLength: 4096 })
    */
   maxContentLength?: number;
+  /**
+   * Largest value, in UTF-8 bytes, of one content attribute (what backends limit), cut the same way as
+   * `maxContentLength`; both limits apply. Text outside ASCII takes 2 to 4 bytes a character.
+   *
+   * Default: `16384`.
+   *
+   * @example observe(openai, { maxContentBytes: 8192 })
+   */
+  maxContentBytes?: number;
+  /**
+   * Largest total, in UTF-8 bytes, of all the content attributes of one span. Output messages are written
+   * first, then input messages, system instructions and tool definitions, each within what is left; one that
+   * no longer fits is left out, and listed in `tokentrace.content.truncated` like a cut one.
+   *
+   * Default: `65536`.
+   */
+  maxSpanContentBytes?: number;
+  /**
+   * Most messages kept in one message list: the system/developer messages and the newest others, behind a
+   * leading `{ "truncated_items": N }` item. Applied before redaction, so a long history costs only what is
+   * kept.
+   *
+   * Default: `200`.
+   */
+  maxContentMessages?: number;
   /**
    * For streamed OpenAI chat completions without `stream_options`, ask the API for a usage chunk
    * (`stream_options.include_usage`) so token counts are exact rather than estimated. tokentrace consumes
@@ -194,6 +220,8 @@ export interface ObserveOptions {
 export interface ResolvedOptions {
   captureContent: boolean;
   maxContentLength: number;
+  /** The four content limits together: per attribute in characters and bytes, per span, messages per list. */
+  contentLimits: ContentLimits;
   injectStreamUsage: boolean;
   legacyCacheCreationAttribute: boolean;
   chunkTimingMetric: boolean;
@@ -210,6 +238,10 @@ export interface ResolvedOptions {
 }
 
 export const DEFAULT_MAX_CONTENT_LENGTH = 16_384;
+export const DEFAULT_MAX_CONTENT_BYTES = 16_384;
+export const DEFAULT_MAX_SPAN_CONTENT_BYTES = 65_536;
+export const DEFAULT_MAX_CONTENT_MESSAGES = 200;
+const MAX_CONTENT_MESSAGES = 10_000;
 const MIN_MAX_CONTENT_LENGTH = 64;
 const MIN_USER_HASH_KEY_LENGTH = 16;
 export const DEFAULT_METRIC_CONTEXT_VALUES = 20;
@@ -225,6 +257,9 @@ const ENV_CHUNK_TIMING_METRIC = "TOKENTRACE_CHUNK_TIMING_METRIC";
 const knownOptions: ReadonlySet<string> = new Set([
   "captureContent",
   "maxContentLength",
+  "maxContentBytes",
+  "maxSpanContentBytes",
+  "maxContentMessages",
   "injectStreamUsage",
   "legacyCacheCreationAttribute",
   "chunkTimingMetric",
@@ -257,18 +292,25 @@ const defaultNow = (): number => performance.now();
  */
 export function resolveOptions(options: unknown, defaults: ObserveOptions = {}): ResolvedOptions {
   const given = validateObserveOptions(options, "options");
+  const maxContentLength =
+    given.maxContentLength ??
+    defaults.maxContentLength ??
+    envInteger(
+      ENV_MAX_CONTENT_LENGTH,
+      MIN_MAX_CONTENT_LENGTH,
+      Number.MAX_SAFE_INTEGER,
+      ignoring(ENV_MAX_CONTENT_LENGTH, `an integer of at least ${MIN_MAX_CONTENT_LENGTH}`),
+    ) ??
+    DEFAULT_MAX_CONTENT_LENGTH;
   return {
     captureContent: given.captureContent ?? defaults.captureContent ?? envCaptureContent() ?? false,
-    maxContentLength:
-      given.maxContentLength ??
-      defaults.maxContentLength ??
-      envInteger(
-        ENV_MAX_CONTENT_LENGTH,
-        MIN_MAX_CONTENT_LENGTH,
-        Number.MAX_SAFE_INTEGER,
-        ignoring(ENV_MAX_CONTENT_LENGTH, `an integer of at least ${MIN_MAX_CONTENT_LENGTH}`),
-      ) ??
-      DEFAULT_MAX_CONTENT_LENGTH,
+    maxContentLength,
+    contentLimits: {
+      maxChars: maxContentLength,
+      maxBytes: given.maxContentBytes ?? defaults.maxContentBytes ?? DEFAULT_MAX_CONTENT_BYTES,
+      maxSpanBytes: given.maxSpanContentBytes ?? defaults.maxSpanContentBytes ?? DEFAULT_MAX_SPAN_CONTENT_BYTES,
+      maxMessages: given.maxContentMessages ?? defaults.maxContentMessages ?? DEFAULT_MAX_CONTENT_MESSAGES,
+    },
     injectStreamUsage:
       given.injectStreamUsage ?? defaults.injectStreamUsage ?? envFlag(ENV_INJECT_STREAM_USAGE) ?? true,
     legacyCacheCreationAttribute:
@@ -353,6 +395,28 @@ export function validateObserveOptions(
     throw new InvalidOptionError(
       "maxContentLength",
       `expected an integer of at least ${MIN_MAX_CONTENT_LENGTH} (characters), received ${describe(max)}.`,
+    );
+  }
+  for (const key of ["maxContentBytes", "maxSpanContentBytes"]) {
+    const bytes = record[key];
+    if (
+      bytes !== undefined &&
+      !(typeof bytes === "number" && Number.isInteger(bytes) && bytes >= MIN_MAX_CONTENT_LENGTH)
+    ) {
+      throw new InvalidOptionError(
+        key,
+        `expected an integer of at least ${MIN_MAX_CONTENT_LENGTH} (UTF-8 bytes), received ${describe(bytes)}.`,
+      );
+    }
+  }
+  const messages = record["maxContentMessages"];
+  if (
+    messages !== undefined &&
+    !(typeof messages === "number" && Number.isInteger(messages) && messages >= 1 && messages <= MAX_CONTENT_MESSAGES)
+  ) {
+    throw new InvalidOptionError(
+      "maxContentMessages",
+      `expected an integer from 1 to ${MAX_CONTENT_MESSAGES} (messages), received ${describe(messages)}.`,
     );
   }
   validateMetricContextKey(record["metricContextKey"]);

@@ -29,14 +29,86 @@ const PINNED_ROLES: ReadonlySet<unknown> = new Set(["system", "developer"]);
 // are escape-heavy), and the bare marker as the last resort.
 const CUT_ATTEMPTS = 5;
 
-export function serializeContent(value: unknown, maxLength: number): SerializedContent {
-  if (Array.isArray(value)) return serializeArray(value, maxLength);
+/** The content limits of one client (or of setup(), for stages), resolved once. */
+export interface ContentLimits {
+  /** `maxContentLength`: characters of one attribute's JSON. */
+  readonly maxChars: number;
+  /** `maxContentBytes`: UTF-8 bytes of one attribute's JSON. */
+  readonly maxBytes: number;
+  /** `maxSpanContentBytes`: UTF-8 bytes of all of a span's content attributes together. */
+  readonly maxSpanBytes: number;
+  /** `maxContentMessages`: messages of one list kept (the system messages and the newest). */
+  readonly maxMessages: number;
+}
+
+/** Passes at most: the first by characters, then each lowered by the bytes' excess ratio. */
+const BYTE_ATTEMPTS = 4;
+
+/**
+ * `value` serialised within `maxChars` characters and `maxBytes` UTF-8 bytes: first cut to the characters,
+ * and while its bytes exceed the limit (text outside ASCII takes 2 to 4 bytes a character), cut again to a
+ * character limit lowered by the measured ratio. `droppedBefore` messages were already dropped from the list
+ * (`capMessages`) and are counted in its marker. A bounded number of linear passes.
+ */
+export function serializeWithin(
+  value: unknown,
+  maxChars: number,
+  maxBytes: number,
+  droppedBefore = 0,
+): SerializedContent {
+  let limit = Math.min(maxChars, maxBytes);
+  for (let attempt = 0; attempt < BYTE_ATTEMPTS; attempt++) {
+    const result = serializeContent(value, limit, droppedBefore);
+    const bytes = Buffer.byteLength(result.json, "utf8");
+    if (bytes <= maxBytes) return attempt === 0 ? result : { json: result.json, truncated: true };
+    limit = Math.floor((limit * maxBytes) / bytes) - 1;
+    if (limit < TOO_LONG_MAX_LENGTH) break;
+  }
+  return { json: tooLong(stringify(value).length), truncated: true };
+}
+
+/**
+ * A message list cut to `maxMessages`: its system/developer messages and the newest others, in order, and how
+ * many were dropped (serializeWithin's marker counts them). Applied before redaction, which then reads only
+ * what is kept.
+ */
+export function capMessages(
+  items: readonly unknown[],
+  maxMessages: number,
+): { items: readonly unknown[]; dropped: number } {
+  if (items.length <= maxMessages) return { items, dropped: 0 };
+  const keep = new Array<boolean>(items.length).fill(false);
+  let kept = 0;
+  for (let index = 0; index < items.length && kept < maxMessages; index++) {
+    if (isPinned(items[index])) {
+      keep[index] = true;
+      kept++;
+    }
+  }
+  for (let index = items.length - 1; index >= 0 && kept < maxMessages; index--) {
+    if (keep[index] !== true) {
+      keep[index] = true;
+      kept++;
+    }
+  }
+  return { items: items.filter((_, index) => keep[index]), dropped: items.length - kept };
+}
+
+function isPinned(item: unknown): boolean {
+  return item !== null && typeof item === "object" && PINNED_ROLES.has((item as { role?: unknown }).role);
+}
+
+/** The longest `tooLong` marker (a 16-digit length): below it no limit can hold anything. */
+const TOO_LONG_MAX_LENGTH = 40;
+
+export function serializeContent(value: unknown, maxLength: number, droppedBefore = 0): SerializedContent {
+  if (Array.isArray(value)) return serializeArray(value, maxLength, droppedBefore);
   const whole = stringify(value);
   if (whole.length <= maxLength) return { json: whole, truncated: false };
   return { json: cutStrings(value, maxLength) ?? tooLong(whole.length), truncated: true };
 }
 
-function serializeArray(items: readonly unknown[], maxLength: number): SerializedContent {
+function serializeArray(items: readonly unknown[], maxLength: number, droppedBefore: number): SerializedContent {
   const count = items.length;
   // Each item serialised once; the whole array's length follows from theirs (brackets and commas).
   const serialized = new Array<string>(count);
@@ -49,19 +121,23 @@ function serializeArray(items: readonly unknown[], maxLength: number): Serialize
     const json = stringify(item);
     serialized[index] = json;
     total += json.length;
-    const isPinned = item !== null && typeof item === "object" && PINNED_ROLES.has((item as { role?: unknown }).role);
-    pinned[index] = isPinned;
-    if (isPinned) {
+    const itemPinned = isPinned(item);
+    pinned[index] = itemPinned;
+    if (itemPinned) {
       pinnedCount++;
       pinnedLength += json.length + 1;
     }
   }
-  if (total <= maxLength) return { json: `[${serialized.join(",")}]`, truncated: false };
+  if (droppedBefore === 0 && total <= maxLength) return { json: `[${serialized.join(",")}]`, truncated: false };
+  const alreadyDropped = droppedMarker(droppedBefore);
+  if (droppedBefore > 0 && total + alreadyDropped.length + 1 <= maxLength) {
+    return { json: `[${[alreadyDropped, ...serialized].join(",")}]`, truncated: true };
+  }
 
   // The system items, then the newest others backwards while they fit. The marker's length is bounded by
   // that of the most items that can be dropped.
   const keep = pinned.slice();
-  let used = 2 + droppedMarker(count - pinnedCount).length + pinnedLength;
+  let used = 2 + droppedMarker(droppedBefore + count - pinnedCount).length + pinnedLength;
   let keptOthers = 0;
   for (let index = count - 1; index >= 0; index--) {
     if (pinned[index]) continue;
@@ -72,7 +148,7 @@ function serializeArray(items: readonly unknown[], maxLength: number): Serialize
     keptOthers++;
   }
   if (keptOthers > 0) {
-    const parts = [droppedMarker(count - pinnedCount - keptOthers)];
+    const parts = [droppedMarker(droppedBefore + count - pinnedCount - keptOthers)];
     for (let index = 0; index < count; index++) if (keep[index]) parts.push(serialized[index] ?? "null");
     return { json: `[${parts.join(",")}]`, truncated: true };
   }
@@ -83,13 +159,14 @@ function serializeArray(items: readonly unknown[], maxLength: number): Serialize
   const kept: unknown[] = [];
   for (let index = 0; index < count; index++) if (pinned[index] || index === last) kept.push(items[index]);
   const cut =
-    cutItems(kept, count, maxLength) ?? (kept.length > 1 ? cutItems([items[last]], count, maxLength) : undefined);
+    cutItems(kept, count, maxLength, droppedBefore) ??
+    (kept.length > 1 ? cutItems([items[last]], count, maxLength, droppedBefore) : undefined);
   return { json: cut ?? tooLong(total), truncated: true };
 }
 
 /** `kept` (a selection of a `count`-item array) with its strings cut to fit, behind a marker when items were dropped. */
-function cutItems(kept: unknown[], count: number, maxLength: number): string | undefined {
-  const dropped = count - kept.length;
+function cutItems(kept: unknown[], count: number, maxLength: number, droppedBefore: number): string | undefined {
+  const dropped = droppedBefore + count - kept.length;
   const value = dropped > 0 ? [{ truncated_items: dropped }, ...kept] : kept;
   return cutStrings(value, maxLength);
 }

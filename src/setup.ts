@@ -190,6 +190,9 @@ export function setup(options: SetupOptions = {}): TokentraceHandle {
     defaults: {
       captureContent: defaults.captureContent,
       maxContentLength: defaults.maxContentLength,
+      maxContentBytes: defaults.maxContentBytes,
+      maxSpanContentBytes: defaults.maxSpanContentBytes,
+      maxContentMessages: defaults.maxContentMessages,
       injectStreamUsage: defaults.injectStreamUsage,
       legacyCacheCreationAttribute: defaults.legacyCacheCreationAttribute,
       chunkTimingMetric: defaults.chunkTimingMetric,

@@ -20,8 +20,8 @@ import {
 } from "./app-context.js";
 import type { AnyGenerator } from "./app-context.js";
 import { describe, setupOptions } from "./config.js";
-import { serializeContent } from "./content.js";
-import type { SerializedContent } from "./content.js";
+import { serializeWithin } from "./content.js";
+import type { ContentLimits, SerializedContent } from "./content.js";
 import { InvalidOptionError } from "./errors.js";
 import { activeSetup, currentMeterProvider, currentTracerProvider } from "./internal/active-providers.js";
 import { openStreamCall } from "./internal/open-streams.js";
@@ -170,7 +170,7 @@ export interface StageTelemetry {
   /** The content rules (resolved): read at a stage's start. */
   content(): {
     captureContent: boolean;
-    maxContentLength: number;
+    contentLimits: ContentLimits;
     redaction: RedactionPolicy;
     contentSampling: ContentSampling | undefined;
   };
@@ -181,8 +181,10 @@ export class Stage {
   ended = false;
   readonly totals = new Totals();
   failure: string | undefined;
-  /** `maxContentLength` when this stage records content (its `capture` option, content capture on). */
-  contentLimit: number | undefined;
+  /** The content limits, when this stage records content (its `capture` option, content capture on). */
+  contentLimit: ContentLimits | undefined;
+  /** UTF-8 bytes of the content attributes written, by name: the span's budget is what the others left. */
+  private contentBytes: Map<string, number> | undefined;
   /** The redaction pipeline, when content capture is on here: for the stage's content and its error's text. */
   redactor: Redactor | undefined;
   /**
@@ -258,7 +260,14 @@ export class Stage {
     try {
       // A value that cannot be JSON fails in the serialiser, which the pipeline's walk (it reads toJSON once)
       // mirrors: the redacted copy is what is serialised.
-      serialized = serializeContent(redactor.value(value, name), limit);
+      let othersBytes = 0;
+      for (const [written, bytes] of this.contentBytes ?? []) if (written !== name) othersBytes += bytes;
+      const maxBytes = Math.min(limit.maxBytes, limit.maxSpanBytes - othersBytes);
+      serialized =
+        maxBytes < MIN_CONTENT_BYTES
+          ? { json: JSON.stringify({ truncated: true }), truncated: true }
+          : serializeWithin(redactor.value(value, name), limit.maxChars, maxBytes);
+      (this.contentBytes ??= new Map()).set(name, Buffer.byteLength(serialized.json, "utf8"));
     } catch {
       // A cycle, a BigInt, a throwing toJSON: the app's value cannot be JSON; it is left out.
       reportAnomaly("stage-content", `${name}: a value that cannot be serialised as JSON`);
@@ -380,6 +389,9 @@ function rollupAttributes(kind: StageKind, totals: Totals): Attributes {
 export function stageOf(ctx: Context): Stage | undefined {
   return ctx.getValue(STAGE_KEY) as Stage | undefined;
 }
+
+/** Below this, an input or output could hold no more than a marker. */
+const MIN_CONTENT_BYTES = 64;
 
 function safely(step: () => void): void {
   try {
@@ -534,7 +546,7 @@ export function runStage<T>(
           inShare: inSampledShare(span.spanContext().traceId, sampling.rate),
         };
       }
-      if (checked.capture === true) stage.contentLimit = content.maxContentLength;
+      if (checked.capture === true) stage.contentLimit = content.contentLimits;
     }
     stageContext = trace.setSpan(parentContext, span).setValue(STAGE_KEY, stage);
   } catch (error) {

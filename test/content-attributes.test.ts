@@ -383,12 +383,12 @@ describe("every content attribute goes through the redaction pipeline", () => {
       name: "send_mail",
       arguments: { to: "[REDACTED:redaction_failed]" },
     });
-    // In the order first met: the presets run before the app's redact.
-    expect(span?.attributes["tokentrace.redaction.kinds"]).toEqual(["api_key", "jwt", "dropped", "redaction_failed"]);
+    // In the order first met: the answer is written first, and the presets run before the app's redact.
+    expect(span?.attributes["tokentrace.redaction.kinds"]).toEqual(["api_key", "jwt", "redaction_failed", "dropped"]);
     expect(seen).toEqual([
-      "gen_ai.input.messages user text",
       "gen_ai.output.messages assistant text",
       "gen_ai.output.messages assistant tool_call",
+      "gen_ai.input.messages user text",
     ]);
   });
 

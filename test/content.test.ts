@@ -1,7 +1,7 @@
 import OpenAI from "openai";
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { serializeContent, TRUNCATION_MARKER } from "../src/content.js";
+import { capMessages, serializeContent, serializeWithin, TRUNCATION_MARKER } from "../src/content.js";
 import { createHarness } from "./helpers/harness.js";
 import type { Harness } from "./helpers/harness.js";
 
@@ -213,6 +213,54 @@ describe("serializeContent()", () => {
   });
 });
 
+describe("serializeWithin(): UTF-8 bytes and message counts", () => {
+  const bytes = (text: string): number => Buffer.byteLength(text, "utf8");
+
+  it("is serializeContent for text whose bytes are its characters", () => {
+    const value = history(60);
+    expect(serializeWithin(value, 4_096, 4_096)).toEqual(serializeContent(value, 4_096));
+  });
+
+  it("cuts text outside ASCII to the byte limit, still valid JSON and marked", () => {
+    // 2,000 characters of 3-byte text: 6,002 bytes of JSON, 2,002 characters.
+    const text = "日本語".repeat(666) + "日本";
+    expect(serializeContent(text, 4_096)).toEqual({ json: JSON.stringify(text), truncated: false });
+    const { json, truncated } = serializeWithin(text, 4_096, 1_024);
+    expect(truncated).toBe(true);
+    expect(bytes(json)).toBeLessThanOrEqual(1_024);
+    // Close to the limit: the second pass aims just under it.
+    expect(bytes(json)).toBeGreaterThan(1_024 * 0.95);
+    const kept = JSON.parse(json) as string;
+    expect(kept.endsWith(TRUNCATION_MARKER)).toBe(true);
+    expect(text.startsWith(kept.slice(0, -TRUNCATION_MARKER.length))).toBe(true);
+  });
+
+  it("applies the character limit too, whichever is lower", () => {
+    const text = "a".repeat(5_000);
+    expect(serializeWithin(text, 1_000, 4_096).json.length).toBeLessThanOrEqual(1_000);
+    expect(serializeWithin(text, 4_096, 1_000).json.length).toBeLessThanOrEqual(1_000);
+  });
+
+  it("keeps the system messages and the newest others up to the count, and counts the rest in the marker", () => {
+    const items = history(9);
+    const capped = capMessages(items, 4);
+    expect(capped.dropped).toBe(6);
+    expect(capped.items).toEqual([items[0], items[7], items[8], items[9]]);
+    expect(capMessages(items, 10)).toEqual({ items, dropped: 0 });
+    const { json, truncated } = serializeWithin(capped.items, 16_384, 16_384, capped.dropped);
+    expect(truncated).toBe(true);
+    expect(JSON.parse(json)).toEqual([{ truncated_items: 6 }, items[0], items[7], items[8], items[9]]);
+  });
+
+  it("adds what the count dropped to what the length drops, in one marker", () => {
+    const items = history(9);
+    const capped = capMessages(items, 4);
+    const { json } = serializeWithin(capped.items, 700, 700, capped.dropped);
+    // The system message and the newest turn fit in 700 characters; two more turns are dropped for length.
+    expect(JSON.parse(json)).toEqual([{ truncated_items: 8 }, items[0], items[9]]);
+  });
+});
+
 describe("content truncation on a span", () => {
   let h: Harness;
   beforeEach(async () => {
@@ -247,5 +295,53 @@ describe("content truncation on a span", () => {
     expect(parsed[1]).toEqual(message("system", "You are a concise assistant."));
     expect(parsed.slice(2)).toEqual(turns.slice(956).map((turn) => message(turn.role, turn.content)));
     expect(attributes["tokentrace.content.truncated"]).toEqual(["gen_ai.input.messages"]);
+  });
+
+  it("writes the answer first within the span's byte budget, then the question, then what is left", async () => {
+    const client = h.observeClient(new OpenAI({ baseURL: h.server.openaiBaseURL, apiKey: "sk-x", maxRetries: 0 }), {
+      maxSpanContentBytes: 700,
+      maxContentMessages: 3,
+    });
+    const tools = [
+      { type: "function" as const, function: { name: "lookup", description: "d".repeat(300), parameters: {} } },
+    ];
+    const turns = Array.from({ length: 6 }, (_, index) => ({
+      role: index % 2 === 0 ? ("user" as const) : ("assistant" as const),
+      content: `turn ${index}: ${"lorem ipsum ".repeat(10)}`,
+    }));
+    await client.chat.completions.create({
+      model: "gpt-4o-mini",
+      messages: [{ role: "system", content: "You are a concise assistant." }, ...turns],
+      tools,
+    });
+    const attributes = h.onlySpan().attributes;
+    const output = attributes["gen_ai.output.messages"] as string;
+    const input = attributes["gen_ai.input.messages"] as string;
+    expect(output.length + input.length).toBeLessThanOrEqual(700);
+    // Three messages kept by count: the system message and the newest two turns.
+    expect(JSON.parse(input)).toEqual([
+      { truncated_items: 4 },
+      message("system", "You are a concise assistant."),
+      message(turns[4]!.role, turns[4]!.content),
+      message(turns[5]!.role, turns[5]!.content),
+    ]);
+    // The tool definitions get what is left of the 700 bytes: cut, still valid JSON.
+    const toolDefinitions = attributes["gen_ai.tool.definitions"] as string;
+    expect(toolDefinitions.length).toBeLessThanOrEqual(700 - output.length - input.length);
+    expect(JSON.parse(toolDefinitions)).toEqual([
+      { type: "function", name: "lookup", description: expect.stringMatching(/^d+…\[truncated\]$/), parameters: {} },
+    ]);
+    expect(attributes["tokentrace.content.truncated"]).toEqual(["gen_ai.input.messages", "gen_ai.tool.definitions"]);
+  });
+
+  it("leaves out, and lists, the attributes past a spent span budget", async () => {
+    const client = h.observeClient(new OpenAI({ baseURL: h.server.openaiBaseURL, apiKey: "sk-x", maxRetries: 0 }), {
+      maxSpanContentBytes: 64,
+    });
+    await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] });
+    const attributes = h.onlySpan().attributes;
+    expect((attributes["gen_ai.output.messages"] as string).length).toBeLessThanOrEqual(64);
+    expect(attributes["gen_ai.input.messages"]).toBeUndefined();
+    expect(attributes["tokentrace.content.truncated"]).toEqual(["gen_ai.output.messages", "gen_ai.input.messages"]);
   });
 });

@@ -89,7 +89,22 @@ describe("observe()", () => {
       [{ tracerProvider: {} }, "tracerProvider", "getTracer()"],
       [{ now: 5 }, "now", "expected a function"],
       [{ captureContnet: true }, "captureContnet", "unknown option. Accepted options: captureContent"],
-      // The redaction options (issue 13).
+      // The content limits and redaction options (issue 13).
+      [
+        { maxContentBytes: 10 },
+        "maxContentBytes",
+        "expected an integer of at least 64 (UTF-8 bytes), received number 10",
+      ],
+      [
+        { maxSpanContentBytes: "1MB" },
+        "maxSpanContentBytes",
+        'expected an integer of at least 64 (UTF-8 bytes), received the string "1MB"',
+      ],
+      [
+        { maxContentMessages: 0 },
+        "maxContentMessages",
+        "expected an integer from 1 to 10000 (messages), received number 0",
+      ],
       [
         { pii: "email" },
         "pii",

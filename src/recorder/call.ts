@@ -287,7 +287,7 @@ export class Recorder {
   }
 
   /** The content rules, resolved: the tool stages of this client's runs follow them too. */
-  contentOptions(): Pick<ResolvedOptions, "captureContent" | "maxContentLength" | "redaction" | "contentSampling"> {
+  contentOptions(): Pick<ResolvedOptions, "captureContent" | "contentLimits" | "redaction" | "contentSampling"> {
     return this.options;
   }
 

@@ -2,7 +2,8 @@ import { SpanStatusCode } from "@opentelemetry/api";
 import type { Attributes, AttributeValue, Exception, HrTime, Span } from "@opentelemetry/api";
 import type { CallRecord, RequestFacts } from "../call-record.js";
 import type { ResolvedOptions } from "../config.js";
-import { serializeContent } from "../content.js";
+import { capMessages, serializeWithin } from "../content.js";
+import type { ContentLimits } from "../content.js";
 import { ProviderFailure, errorText } from "../error-facts.js";
 import type { CostBreakdown } from "../metrics/cost.js";
 import type { Redactor } from "../redaction/pipeline.js";
@@ -18,7 +19,7 @@ import { guard } from "./guard.js";
 /** The options that shape a span's attributes. */
 export type SpanOptions = Pick<
   ResolvedOptions,
-  "captureContent" | "maxContentLength" | "legacyCacheCreationAttribute" | "redaction"
+  "captureContent" | "contentLimits" | "legacyCacheCreationAttribute" | "redaction"
 >;
 
 /** The span's name and the attributes it starts with (samplers see these). */
@@ -144,7 +145,7 @@ export function writeSpan(
   guard("span-timing", () => writeTiming(span, record, summary));
 
   if (options.captureContent && redactor !== undefined) {
-    guard("span-content", () => writeContent(span, record, options.maxContentLength, redactor));
+    guard("span-content", () => writeContent(span, record, options.contentLimits, redactor));
   }
 }
 
@@ -174,29 +175,44 @@ function writeTiming(span: Span, record: CallRecord, summary: CallSummary): void
   set(names.ATTR_TOKENTRACE_STREAM_END, summary.streamEnd);
 }
 
-function writeContent(span: Span, record: CallRecord, maxContentLength: number, redactor: Redactor): void {
+function writeContent(span: Span, record: CallRecord, limits: ContentLimits, redactor: Redactor): void {
   const { request, response } = record;
   const truncated: string[] = [];
+  let spanBytesLeft = limits.maxSpanBytes;
   const put = (name: string, value: () => unknown): boolean =>
-    // Each content attribute on its own: one that cannot be built loses only itself. Redacted before it is
-    // cut, so a cut can never leave half of a secret the detectors would have found whole.
+    // Each content attribute on its own: one that cannot be built loses only itself.
     guard("span-content", () => {
       const given = value();
       if (given === undefined) return false;
-      const { json, truncated: cut } = serializeContent(redactor.value(given, name), maxContentLength);
+      const maxBytes = Math.min(limits.maxBytes, spanBytesLeft);
+      if (maxBytes < MIN_ATTRIBUTE_BYTES) {
+        // The span's content budget is spent: left out, and said so.
+        truncated.push(name);
+        return false;
+      }
+      // Messages past the count first (nothing is redacted that is not kept), then redacted, then cut to the
+      // limits: redacted before the cut, so a cut never leaves half of a secret the detectors would find whole.
+      const capped = Array.isArray(given) ? capMessages(given, limits.maxMessages) : { items: given, dropped: 0 };
+      const redacted = redactor.value(capped.items, name);
+      const { json, truncated: cut } = serializeWithin(redacted, limits.maxChars, maxBytes, capped.dropped);
       span.setAttribute(name, json);
+      spanBytesLeft -= Buffer.byteLength(json, "utf8");
       if (cut) truncated.push(name);
       return true;
     }) ?? false;
+  // The answer first, then what was asked, then what framed it: what is cut when the span's budget runs out.
   const written = [
-    put(names.ATTR_GEN_AI_SYSTEM_INSTRUCTIONS, () => request.systemInstructions?.()),
-    put(names.ATTR_GEN_AI_INPUT_MESSAGES, () => request.inputMessages?.()),
     put(names.ATTR_GEN_AI_OUTPUT_MESSAGES, () => response.outputMessages),
+    put(names.ATTR_GEN_AI_INPUT_MESSAGES, () => request.inputMessages?.()),
+    put(names.ATTR_GEN_AI_SYSTEM_INSTRUCTIONS, () => request.systemInstructions?.()),
     put(names.ATTR_GEN_AI_TOOL_DEFINITIONS, () => request.toolDefinitions?.()),
   ];
   if (truncated.length > 0) span.setAttribute(names.ATTR_TOKENTRACE_CONTENT_TRUNCATED, truncated);
   if (written.includes(true)) span.setAttribute(names.ATTR_TOKENTRACE_CONTENT_PRESENT, true);
 }
+
+/** Below this, an attribute could hold no more than a truncation marker: left out instead. */
+const MIN_ATTRIBUTE_BYTES = 64;
 
 /**
  * Finish reasons as the provider gave them; where a stream stopped before the provider gave one, the
