@@ -25,6 +25,8 @@ export interface RequestFacts {
   stream: boolean;
   /** Request parameters as attributes (`gen_ai.request.*`, provider-specific request attributes). */
   requestAttributes: Record<string, AttributeValue>;
+  /** `requestAttributes` hold the request's own `metadata` (`tokentrace.request.metadata.*`): free text to redact. */
+  hasRequestMetadata?: boolean;
 
   // Content: present only when capture is on. Built lazily, at the span's end.
   inputMessages?: () => Message[] | undefined;

@@ -323,5 +323,8 @@ export const CONTENT_ATTRIBUTES: readonly string[] = Object.freeze([
   ATTR_TOKENTRACE_TAGS,
 ]);
 
-/** Attribute families whose values come from the app as free text: `withContext()` metadata and tags. */
-export const CONTENT_ATTRIBUTE_PREFIXES: readonly string[] = Object.freeze([ATTR_TOKENTRACE_METADATA_PREFIX]);
+/** Attribute families whose values come from the app as free text: `withContext()` and request metadata. */
+export const CONTENT_ATTRIBUTE_PREFIXES: readonly string[] = Object.freeze([
+  ATTR_TOKENTRACE_METADATA_PREFIX,
+  ATTR_TOKENTRACE_REQUEST_METADATA_PREFIX,
+]);

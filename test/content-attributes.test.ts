@@ -211,7 +211,12 @@ async function runEverything(): Promise<void> {
       "answer",
       async (workflow) => {
         workflow.recordInput({ question: SENSITIVE });
-        await openai.chat.completions.create({ model: "gpt-4o-mini", messages: [user], tools });
+        await openai.chat.completions.create({
+          model: "gpt-4o-mini",
+          messages: [user],
+          tools,
+          metadata: { note: `note ${SENSITIVE}` },
+        });
         const stream = await openai.chat.completions.create({
           model: "gpt-4o-mini",
           messages: [user],

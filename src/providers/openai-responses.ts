@@ -31,7 +31,8 @@ import { setOpenAIRequestUser } from "./request-user.js";
 
 // --- request ---
 
-function requestAttributes(body: Json, attributes: Record<string, AttributeValue>): void {
+/** Returns whether the request's own `metadata` was written (see `RequestFacts.hasRequestMetadata`). */
+function requestAttributes(body: Json, attributes: Record<string, AttributeValue>): boolean {
   attributes[names.ATTR_OPENAI_API_TYPE] = names.OPENAI_API_TYPE_RESPONSES;
   setNumber(attributes, names.ATTR_GEN_AI_REQUEST_MAX_TOKENS, body["max_output_tokens"]);
   setNumber(attributes, names.ATTR_GEN_AI_REQUEST_TEMPERATURE, body["temperature"]);
@@ -52,7 +53,7 @@ function requestAttributes(body: Json, attributes: Record<string, AttributeValue
   const conversation = body["conversation"];
   const conversationId = isObject(conversation) ? stringOr(conversation["id"]) : stringOr(conversation);
   if (conversationId !== undefined) attributes[names.ATTR_GEN_AI_CONVERSATION_ID] = conversationId;
-  setOpenAIRequestUser(attributes, body);
+  return setOpenAIRequestUser(attributes, body);
 }
 
 /** A content part of an input message (input_text, input_image, input_file, input_audio, output_text, refusal). */
@@ -338,7 +339,7 @@ export const responsesCreate: OperationAdapter<OpenAIClientTraits> = {
     const request = isObject(body) ? body : {};
     // The Responses API is not deployment-routed on Azure: `model` names the deployment.
     const record = startRecord(names.OPERATION_CHAT, request, context, false);
-    requestAttributes(request, record.requestAttributes);
+    if (requestAttributes(request, record.requestAttributes)) record.hasRequestMetadata = true;
     if (context.captureContent) {
       const input = Array.isArray(request["input"]) ? request["input"].slice() : request["input"];
       record.inputMessages = () => toInputMessages(input);

@@ -61,7 +61,8 @@ function detect(client: object): boolean {
 
 // --- request ---
 
-function requestAttributes(body: Json, attributes: Record<string, AttributeValue>): void {
+/** Returns whether the request's own `metadata` was written (see `RequestFacts.hasRequestMetadata`). */
+function requestAttributes(body: Json, attributes: Record<string, AttributeValue>): boolean {
   attributes[names.ATTR_OPENAI_API_TYPE] = names.OPENAI_API_TYPE_CHAT_COMPLETIONS;
   setNumber(attributes, names.ATTR_GEN_AI_REQUEST_MAX_TOKENS, body["max_completion_tokens"] ?? body["max_tokens"]);
   setSamplingAttributes(attributes, body);
@@ -73,7 +74,7 @@ function requestAttributes(body: Json, attributes: Record<string, AttributeValue
   if (tier !== undefined) attributes[names.ATTR_OPENAI_REQUEST_SERVICE_TIER] = tier;
   const effort = stringOr(body["reasoning_effort"]);
   if (effort !== undefined) attributes[names.ATTR_GEN_AI_REQUEST_REASONING_LEVEL] = effort;
-  setOpenAIRequestUser(attributes, body);
+  return setOpenAIRequestUser(attributes, body);
 }
 
 function contentParts(content: unknown): MessagePart[] {
@@ -231,7 +232,7 @@ const chatCompletionsCreate: OperationAdapter<OpenAIClientTraits, ChatPreparedCa
   prepare(body: unknown, context: OpenAIContext): ChatPreparedCall {
     const request = isObject(body) ? body : {};
     const facts = startRecord(names.OPERATION_CHAT, request, context, true);
-    requestAttributes(request, facts.requestAttributes);
+    if (requestAttributes(request, facts.requestAttributes)) facts.hasRequestMetadata = true;
     const messages = Array.isArray(request["messages"]) ? request["messages"] : [];
     if (context.captureContent) {
       // Shallow copies: the app may push to its own arrays while a stream is still being read.

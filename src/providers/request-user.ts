@@ -12,12 +12,15 @@ import type { Json } from "./json.js";
 
 const userId = (value: unknown): string | undefined => (isValidId(value) ? value : undefined);
 
-/** OpenAI chat completions and Responses: `user.id` from `safety_identifier` (or the older `user`), and `metadata`. */
-export function setOpenAIRequestUser(attributes: Record<string, AttributeValue>, body: Json): void {
+/**
+ * OpenAI chat completions and Responses: `user.id` from `safety_identifier` (or the older `user`), and `metadata`.
+ * Returns whether it wrote metadata, free text the recorder then passes through the redaction pipeline.
+ */
+export function setOpenAIRequestUser(attributes: Record<string, AttributeValue>, body: Json): boolean {
   const id = userId(body["safety_identifier"]) ?? userId(body["user"]);
   if (id !== undefined) attributes[names.ATTR_USER_ID] = id;
   const metadata = body["metadata"];
-  if (!isObject(metadata) || Array.isArray(metadata)) return;
+  if (!isObject(metadata) || Array.isArray(metadata)) return false;
   // OpenAI accepts 16 keys; at most MAX_METADATA_KEYS are recorded, and 4 × that many looked at, whatever was sent.
   let count = 0;
   let read = 0;
@@ -29,6 +32,7 @@ export function setOpenAIRequestUser(attributes: Record<string, AttributeValue>,
     attributes[`${names.ATTR_TOKENTRACE_REQUEST_METADATA_PREFIX}${key}`] = value;
     count++;
   }
+  return count > 0;
 }
 
 /** Anthropic messages: `user.id` from `metadata.user_id`. */

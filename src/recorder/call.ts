@@ -1,5 +1,5 @@
 import { SpanKind, context, trace } from "@opentelemetry/api";
-import type { Context, HrTime, Meter, Span, Tracer } from "@opentelemetry/api";
+import type { Attributes, Context, HrTime, Meter, Span, Tracer } from "@opentelemetry/api";
 import { metadataValueOf, redactedKindsOf, stampContext } from "../app-context.js";
 import { stageOf } from "../stages.js";
 import { noResponseFacts } from "../call-record.js";
@@ -132,12 +132,20 @@ export class Recorder {
     captureContent = true,
   ): ActiveCall {
     const { name, attributes } = startAttributes(request);
+    // The request's own metadata is the app's free text: through the pipeline before the span starts.
+    const redactedAtStart = request.hasRequestMetadata === true ? this.redactRequestMetadata(attributes) : undefined;
     // The application context (withContext) is stamped at start, so samplers and onStart processors see it.
     stampContext(attributes, parent, this.userHashKey);
+    if (redactedAtStart !== undefined) {
+      // The scope's kinds (stamped over the request's) and the request metadata's, listed together.
+      const scope = redactedKindsOf(parent);
+      if (scope !== undefined)
+        attributes[names.ATTR_TOKENTRACE_REDACTION_KINDS] = [...new Set([...scope, ...redactedAtStart])];
+    }
     const startTime = millisToHrTime(startEpochMs);
     const span = this.tracer().startSpan(name, { kind: SpanKind.CLIENT, attributes, startTime }, parent);
     openCalls++;
-    return new Call(
+    const call = new Call(
       this,
       request,
       span,
@@ -147,6 +155,28 @@ export class Recorder {
       startTime,
       captureContent && this.options.captureContent,
     );
+    if (redactedAtStart !== undefined) call.redactedAtStart = redactedAtStart;
+    return call;
+  }
+
+  /**
+   * `tokentrace.request.metadata.*` values in `attributes` redacted in place; the kinds found, which the span
+   * lists at its end (and which are counted now, once).
+   */
+  private redactRequestMetadata(attributes: Attributes): readonly string[] | undefined {
+    return guard("redaction", () => {
+      const redactor = new Redactor(this.options.redaction);
+      for (const [key, value] of Object.entries(attributes)) {
+        if (typeof value === "string" && key.startsWith(names.ATTR_TOKENTRACE_REQUEST_METADATA_PREFIX)) {
+          attributes[key] = redactor.text(value, key);
+        }
+      }
+      const kinds = redactor.kinds();
+      if (kinds.length === 0) return undefined;
+      attributes[names.ATTR_TOKENTRACE_REDACTION_KINDS] = kinds;
+      redactor.report(undefined, this.meter());
+      return kinds;
+    });
   }
 
   /**
@@ -245,7 +275,11 @@ export class Recorder {
       secrets = this.secrets();
     });
     const redactor = new Redactor(this.options.redaction, secrets);
-    guard("redaction", () => redactor.inherit(redactedKindsOf(call.context)));
+    guard("redaction", () => {
+      const scope = redactedKindsOf(call.context);
+      const start = call.redactedAtStart;
+      redactor.inherit(start === undefined ? scope : [...(scope ?? []), ...start]);
+    });
     return redactor;
   }
 
@@ -340,6 +374,8 @@ const NOT_ENDED: CallOutcome = { kind: "completed" };
  */
 class Call implements ActiveCall, CallRecord, CallSummary, MetricFacts {
   ended = false;
+  /** Kinds redacted in the request's metadata when the call started, listed again with the span's own. */
+  redactedAtStart: readonly string[] | undefined = undefined;
   metricContextValue: string | undefined = undefined;
   httpStatusCode: number | undefined = undefined;
   requestId: string | undefined = undefined;
