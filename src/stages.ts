@@ -192,6 +192,23 @@ export class Stage {
    * of it, content waits in `pending` (input and output at most) until the end says whether it is recorded.
    */
   sampling: { always: ContentSampling["always"]; inShare: boolean } | undefined;
+  /** The pipeline for the app's own attribute values: the content one when capture is on, else its own. */
+  private attributeRedactor: Redactor | undefined;
+
+  /** The kinds its context's tags and metadata had: listed on the span beside its own. */
+  inheritedKinds: readonly string[] | undefined;
+
+  textRedactor(): Redactor {
+    if (this.attributeRedactor === undefined) {
+      let redactor = this.redactor;
+      if (redactor === undefined) {
+        redactor = new Redactor(this.telemetry.content().redaction);
+        redactor.inherit(this.inheritedKinds);
+      }
+      this.attributeRedactor = redactor;
+    }
+    return this.attributeRedactor;
+  }
   private pending: Map<string, SerializedContent> | undefined;
   /** Content attributes that were cut. */
   private truncated: string[] | undefined;
@@ -343,10 +360,8 @@ export class Stage {
         } else if (hasError) span.addEvent("exception", { [names.ATTR_EXCEPTION_TYPE]: type });
       }
     });
-    if (this.redactor !== undefined && this.ownsSpan) {
-      const redactor = this.redactor;
-      safely(() => redactor.report(span, this.telemetry.meter()));
-    }
+    const redactor = this.redactor ?? this.attributeRedactor;
+    if (redactor !== undefined && this.ownsSpan) safely(() => redactor.report(span, this.telemetry.meter()));
     if (this.ownsSpan) {
       const durationMs = performance.now() - this.startMs;
       safely(() => span.end());
@@ -536,9 +551,10 @@ export function runStage<T>(
     const contextValue = contextKey === undefined ? undefined : metadataValueOf(parentContext, contextKey);
     stage = new Stage(kind, stageName, span, stageOf(parentContext), startMs, telemetry, true, contextValue);
     const content = telemetry.content();
+    stage.inheritedKinds = redactedKindsOf(parentContext);
     if (content.captureContent && contentAllowedIn(parentContext)) {
       stage.redactor = new Redactor(content.redaction);
-      stage.redactor.inherit(redactedKindsOf(parentContext));
+      stage.redactor.inherit(stage.inheritedKinds);
       const sampling = content.contentSampling;
       if (sampling !== undefined) {
         stage.sampling = {
@@ -708,7 +724,18 @@ function handleFor(stage: Stage): StageHandle {
     setAttribute(key, value) {
       safely(() => {
         if (typeof key !== "string" || key === "" || isReserved(key)) return;
-        stage.span.setAttribute(key, value);
+        // The app's own text (a query, a document title) may carry what content does: through the pipeline,
+        // whatever the content switch says, as withContext() metadata is.
+        if (typeof value === "string") stage.span.setAttribute(key, stage.textRedactor().text(value, key));
+        else if (Array.isArray(value) && value.some((item) => typeof item === "string")) {
+          const redactor = stage.textRedactor();
+          stage.span.setAttribute(
+            key,
+            (value as unknown[]).map((item) =>
+              typeof item === "string" ? redactor.text(item, key) : item,
+            ) as AttributeValue,
+          );
+        } else stage.span.setAttribute(key, value);
       });
     },
     addDocuments(documents) {

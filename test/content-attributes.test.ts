@@ -397,6 +397,27 @@ describe("every content attribute goes through the redaction pipeline", () => {
     ]);
   });
 
+  it("redacts the string values a stage's setAttribute is given, whatever the content switch says", async () => {
+    sink = memorySink();
+    telemetry = setup({ serviceName: "corpus", sinks: [sink], captureContent: false, pii: ["email"] });
+    withContext({ metadata: { owner: CORPUS[0]![0] } }, () =>
+      withTool("lookup", (tool) => {
+        tool.setAttribute("app.query", `find ${CORPUS[0]![0]}`);
+        tool.setAttribute("app.terms", [CORPUS[0]![0], "plain"]);
+        tool.setAttribute("app.limit", 5);
+      }),
+    );
+    const [span] = sink.getSpans();
+    expect(span?.attributes["app.query"]).toBe("find [EMAIL]");
+    expect(span?.attributes["app.terms"]).toEqual(["[EMAIL]", "plain"]);
+    expect(span?.attributes["app.limit"]).toBe(5);
+    expect(span?.attributes["tokentrace.metadata.owner"]).toBe("[EMAIL]");
+    // The scope's kind and the stage's own, listed once.
+    expect(span?.attributes["tokentrace.redaction.kinds"]).toEqual(["email"]);
+    const counts = sumPoints(await sink.collectMetrics(), "tokentrace.redaction.matches");
+    expect(counts.map((point) => [point.attributes["tokentrace.redaction.kind"], point.value])).toEqual([["email", 3]]);
+  });
+
   it("with content capture off, no content attribute is written at all, and context text is still redacted", async () => {
     sink = memorySink();
     telemetry = setup({ serviceName: "corpus", sinks: [sink], captureContent: false, pii: ALL_PII });
