@@ -171,13 +171,14 @@ try {
   heading("8. What leaves the process: content capture off (the default) and on");
   // Off by default, as the GenAI conventions require: spans carry the model, tokens, timing and cost, never the
   // prompt or the answer. `captureContent: true` adds them (gen_ai.input.messages, gen_ai.output.messages, ...).
-  const question = [{ role: "user" as const, content: "Say hello in five words." }];
+  // With it on, every text passes the redaction pipeline: secrets always, and here the email preset.
+  const question = [{ role: "user" as const, content: "Say hello in five words to jane.doe@example.com." }];
   await openai.chat.completions.create({ model, messages: question });
   const withContent = observe(
     server !== undefined
       ? new OpenAI({ baseURL: server.openaiBaseURL, apiKey: "sk-demo", maxRetries: 0 })
       : new OpenAI({ apiKey, maxRetries: 0 }),
-    { captureContent: true },
+    { captureContent: true, pii: ["email"] },
   );
   await withContent.chat.completions.create({ model, messages: question });
   const [offSpan, onSpan] = spans.getSpans().slice(-2);
@@ -186,6 +187,9 @@ try {
   console.log(`capture off: content attributes ${JSON.stringify(contentKeys(offSpan?.attributes))}`);
   console.log(`capture on:  content attributes ${JSON.stringify(contentKeys(onSpan?.attributes))}`);
   console.log(`             gen_ai.input.messages = ${String(onSpan?.attributes["gen_ai.input.messages"])}`);
+  console.log(
+    `             tokentrace.redaction.kinds = ${JSON.stringify(onSpan?.attributes["tokentrace.redaction.kinds"])}`,
+  );
 } finally {
   await telemetry.shutdown();
   await mock?.close();
