@@ -240,7 +240,12 @@ describe("a non-streaming message", () => {
         role: "user",
         parts: [
           { type: "text", content: "Weather here?" },
-          { type: "blob", modality: "image", mime_type: "image/png", content: "[6 bytes omitted, sha256:c34ab6abb7b2]" },
+          {
+            type: "blob",
+            modality: "image",
+            mime_type: "image/png",
+            content: "[6 bytes omitted, sha256:c34ab6abb7b2]",
+          },
           { type: "uri", modality: "image", uri: "https://example.com/cat.png" },
         ],
       },

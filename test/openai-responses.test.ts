@@ -143,7 +143,12 @@ describe("a non-streaming response", () => {
         role: "user",
         parts: [
           { type: "text", content: "Weather?" },
-          { type: "blob", modality: "image", mime_type: "image/png", content: "[6 bytes omitted, sha256:c34ab6abb7b2]" },
+          {
+            type: "blob",
+            modality: "image",
+            mime_type: "image/png",
+            content: "[6 bytes omitted, sha256:c34ab6abb7b2]",
+          },
         ],
       },
       {
