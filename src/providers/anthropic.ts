@@ -1,4 +1,4 @@
-import { clientSecrets } from "./credentials.js";
+import { clientSecretsReader } from "./credentials.js";
 import type { AttributeValue, Span, Tracer } from "@opentelemetry/api";
 import type { Message, MessagePart, RequestFacts, ResponseFacts } from "../call-record.js";
 import * as names from "../semconv.js";
@@ -76,7 +76,7 @@ function describeClient(client: object): ClientDescription<ClientTraits> {
     // Anthropic streams always carry usage: there is nothing to ask for.
     acceptsStreamUsageOption: false,
     requestIdHeader: "request-id",
-    secrets: () => clientSecrets(client),
+    secrets: clientSecretsReader(client),
     traits: { sdkTraces: sdkTracerOf(client) !== undefined },
   };
 }

@@ -44,6 +44,58 @@ export function clientSecrets(client: object): string[] {
   return secrets.sort((a, b) => b.length - a.length);
 }
 
+/** What a reading of a client's credentials depends on: the fields its key setters replace. */
+interface CredentialReading {
+  apiKey: unknown;
+  authToken: unknown;
+  options: unknown;
+  headers: unknown;
+  query: unknown;
+  secrets: string[];
+}
+
+/**
+ * A reader of `clientSecrets(client)` that reads again only when the client's key, token, options or their
+ * header and query objects are other objects than at the last reading (the SDKs' setters replace them): the
+ * recorder asks on every call that records text, and reading walks the client's fields. The reading lives in
+ * the reader, which the client's description holds.
+ */
+export function clientSecretsReader(client: object): () => readonly string[] {
+  let cached: CredentialReading | undefined;
+  return () => {
+    try {
+      const fields = client as {
+        apiKey?: unknown;
+        authToken?: unknown;
+        _options?: { defaultHeaders?: unknown; defaultQuery?: unknown };
+      };
+      const options = fields._options;
+      if (
+        cached !== undefined &&
+        cached.apiKey === fields.apiKey &&
+        cached.authToken === fields.authToken &&
+        cached.options === options &&
+        cached.headers === options?.defaultHeaders &&
+        cached.query === options?.defaultQuery
+      ) {
+        return cached.secrets;
+      }
+      const secrets = clientSecrets(client);
+      cached = {
+        apiKey: fields.apiKey,
+        authToken: fields.authToken,
+        options,
+        headers: options?.defaultHeaders,
+        query: options?.defaultQuery,
+        secrets,
+      };
+      return secrets;
+    } catch {
+      return clientSecrets(client);
+    }
+  };
+}
+
 /** The SDKs' `HeadersLike`: a Headers object, an array of pairs, or a record. */
 function forEachHeader(headers: unknown, visit: (name: string, value: unknown) => void): void {
   if (headers === null || typeof headers !== "object") return;

@@ -1,4 +1,4 @@
-import { clientSecrets } from "./credentials.js";
+import { clientSecretsReader } from "./credentials.js";
 import * as names from "../semconv.js";
 import { endpointOf, isLoopback } from "./endpoint.js";
 import type { ClientDescription, DescribeOptions } from "./types.js";
@@ -246,7 +246,7 @@ export function describeOpenAIClient(
     serverPort: port,
     acceptsStreamUsageOption: endpoint.acceptsStreamUsageOption(facts),
     requestIdHeader: "x-request-id",
-    secrets: () => clientSecrets(client),
+    secrets: clientSecretsReader(client),
     traits: traitsOf(client, detected, path, apiVersion),
   };
 }
