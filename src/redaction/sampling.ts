@@ -1,4 +1,4 @@
-/**
+/*
  * Content sampling (issue 13): content is recorded for a deterministic share of traces, decided from the trace
  * id so that every span of a trace (and every service that uses the same rule and rate) agrees, and always for
  * the outcomes the app lists, which are known only when a call ends. Spans, usage, cost and metrics are not
