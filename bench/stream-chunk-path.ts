@@ -9,6 +9,7 @@ import type { OpenAIContext } from "../src/providers/openai-payload.js";
 import type { PreparedCall } from "../src/providers/types.js";
 import type { ActiveCall } from "../src/recorder/call.js";
 import { traceStream } from "../src/stream-wrapper.js";
+import { CallFacts } from "../src/feedback/call-info.js";
 
 const CHUNKS = 200;
 const STREAMS = 400;
@@ -60,6 +61,7 @@ function stubCall(prepared: PreparedCall): ActiveCall {
     end() {},
     afterEnd() {},
     watch() {},
+    resultFacts: () => new CallFacts("0".repeat(32), "0".repeat(16), prepared.facts.providerName, undefined),
   };
 }
 

@@ -7,6 +7,8 @@ export type { AppContext, ContextBaggageKey, ResolvedAppContext, WithContextOpti
 export { currentStage, traced, withAgent, withRetrieval, withStep, withTool, withWorkflow } from "./stages.js";
 export type { StageHandle, StageKind, StageOptions } from "./stages.js";
 export type { ObserveOptions } from "./config.js";
+export { callInfo, currentRef } from "./feedback/call-info.js";
+export type { CallInfo } from "./feedback/call-info.js";
 export { redactingSpanProcessor } from "./redaction/span-processor.js";
 export type { RedactingSpanProcessorOptions } from "./redaction/span-processor.js";
 export type { RedactField, RedactFunction } from "./redaction/pipeline.js";

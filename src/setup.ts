@@ -38,6 +38,14 @@ export interface SetupOptions extends Omit<ObserveOptions, "tracerProvider" | "m
   /** Extra resource attributes, e.g. `{ "deployment.environment.name": "prod" }`. Default: none. */
   resourceAttributes?: Attributes;
   /**
+   * Feedback (issue 14). `secret` (at least 16 characters, the same in every process that reads the refs):
+   * `callInfo(result).ref` and `currentRef()` are signed with it (HMAC-SHA256), and a ref that was edited or
+   * forged is refused. Without it refs are plain: anyone who can send feedback can name any span.
+   *
+   * @example setup({ sinks: [otlpSink()], feedback: { secret: process.env.FEEDBACK_SECRET! } })
+   */
+  feedback?: { secret?: string };
+  /**
    * Flush buffered telemetry when the process is about to end: when its event loop runs dry
    * (`beforeExit`) and on `SIGTERM` / `SIGINT`, waiting at most `flushTimeoutMs` for the sinks. After a
    * signal, the signal is raised again once flushed (or once the bound ran out), so the process still ends
@@ -121,6 +129,7 @@ export interface TokentraceHandle {
 
 const setupKeys: ReadonlySet<string> = new Set([
   "serviceName",
+  "feedback",
   "sinks",
   "resourceAttributes",
   "flushOnExit",
@@ -175,6 +184,7 @@ export function setup(options: SetupOptions = {}): TokentraceHandle {
       `expected one of ${WARNING_MODES.map((mode) => `"${mode}"`).join(", ")}, received ${describe(options.warnings)}.`,
     );
   }
+  const feedback = validateFeedback(options.feedback);
   const { spanProcessors, metricReaders, ready, parts } = collectSinks(options.sinks);
   const resource = resourceFromAttributes({ ...options.resourceAttributes, "service.name": serviceName });
   const tracerProvider = new BasicTracerProvider({ resource, spanProcessors });
@@ -187,6 +197,7 @@ export function setup(options: SetupOptions = {}): TokentraceHandle {
   const state = {
     tracerProvider,
     meterProvider,
+    feedback,
     defaults: {
       captureContent: defaults.captureContent,
       maxContentLength: defaults.maxContentLength,
@@ -431,4 +442,26 @@ function collectSinks(sinks: unknown): {
 function hasMethods(value: unknown, methods: readonly string[]): boolean {
   if (value === null || typeof value !== "object") return false;
   return methods.every((method) => typeof (value as Record<string, unknown>)[method] === "function");
+}
+
+const MIN_FEEDBACK_SECRET_LENGTH = 16;
+
+/** `feedback`: `{ secret? }`, a secret of at least 16 characters. */
+function validateFeedback(option: unknown): { secret?: string } | undefined {
+  if (option === undefined) return undefined;
+  if (option === null || typeof option !== "object" || Array.isArray(option)) {
+    throw new InvalidOptionError("feedback", `expected an object { secret? }, received ${describe(option)}.`);
+  }
+  for (const key of Object.keys(option)) {
+    if (key !== "secret") throw new InvalidOptionError(`feedback.${key}`, "unknown option. Accepted options: secret.");
+  }
+  const { secret } = option as { secret?: unknown };
+  if (secret === undefined) return {};
+  if (typeof secret !== "string" || secret.length < MIN_FEEDBACK_SECRET_LENGTH) {
+    throw new InvalidOptionError(
+      "feedback.secret",
+      `expected a secret string of at least ${MIN_FEEDBACK_SECRET_LENGTH} characters, received ${typeof secret === "string" ? `a string of ${secret.length}` : describe(secret)}.`,
+    );
+  }
+  return { secret };
 }

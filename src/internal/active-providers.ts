@@ -12,6 +12,8 @@ interface ActiveSetup {
   tracerProvider: TracerProvider;
   meterProvider: MeterProvider;
   defaults: ObserveOptions;
+  /** `setup({ feedback })`: the secret refs are signed with (issue 14). */
+  feedback?: { secret?: string };
 }
 
 let active: ActiveSetup | undefined;

@@ -11,6 +11,7 @@ import { currentMeterProvider, currentTracerProvider } from "../internal/active-
 import { createPricer } from "../metrics/cost.js";
 import type { CostBreakdown, Pricer } from "../metrics/cost.js";
 import type { StreamTiming } from "../metrics/timing.js";
+import { CallFacts } from "../feedback/call-info.js";
 import { Redactor } from "../redaction/pipeline.js";
 import { alwaysReason, inSampledShare } from "../redaction/sampling.js";
 import type { ContentSampling, SamplingReason } from "../redaction/sampling.js";
@@ -46,6 +47,8 @@ export interface ActiveCall extends LiveCall {
   end(outcome: CallOutcome, response?: ResponseFacts): void;
   /** Run `callback` once, right after the call ended and reported to its stage (at once if it has ended). */
   afterEnd(callback: () => void): void;
+  /** The record `callInfo()` reads for what this call returned (made on first ask, filled in when it ends). */
+  resultFacts(): CallFacts;
   /**
    * End the call as `abandoned` if `target` (the promise or stream the app holds) is garbage-collected
    * before the call ends. Watching a new target stops watching the previous one.
@@ -264,6 +267,16 @@ export class Recorder {
         call.metricContextValue = metricContext.cap.of(metadataValueOf(call.context, metricContext.key));
       });
     }
+    const facts = call.facts;
+    if (facts !== undefined) {
+      guard("call-info", () => {
+        facts.responseId = response.responseId;
+        facts.model = response.responseModel;
+        facts.usage = call.usage;
+        facts.costUsd = call.cost?.totalUsd;
+        facts.ended = true;
+      });
+    }
     guard("metrics", () => this.metricPoints.write(this.meter(), call));
     guard("span-end", () => span.end(endTime));
   }
@@ -447,6 +460,16 @@ class Call implements ActiveCall, CallRecord, CallSummary, MetricFacts {
   afterEnd(callback: () => void): void {
     if (this.ended) guard("call-end-callback", callback);
     else (this.endCallbacks ??= []).push(callback);
+  }
+
+  facts: CallFacts | undefined = undefined;
+
+  resultFacts(): CallFacts {
+    if (this.facts === undefined) {
+      const { traceId, spanId } = this.span.spanContext();
+      this.facts = new CallFacts(traceId, spanId, this.request.providerName, this.request.requestModel);
+    }
+    return this.facts;
   }
 
   watch(target: object): void {

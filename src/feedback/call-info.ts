@@ -1,0 +1,107 @@
+/**
+ * `callInfo(result)` (issue 14): what tokentrace knows of the call behind anything an observed client returned
+ * (a response, a stream), for naming that call where feedback arrives. The SDK's objects are not changed: a
+ * weak map keyed by the returned object holds a small record of the call (ids, model, usage, cost), filled in
+ * when the call ends. It holds nothing of the call's span or content, so a result the app keeps costs a few
+ * hundred bytes, and one it drops leaves nothing.
+ */
+import { context, trace } from "@opentelemetry/api";
+import { activeSetup } from "../internal/active-providers.js";
+import { stageOf } from "../stages.js";
+import type { Usage } from "../usage.js";
+import { encodeRef } from "./ref.js";
+
+/** What `callInfo()` returns: a snapshot, taken when asked (a stream's usage and cost arrive when it ends). */
+export interface CallInfo {
+  /** The call's span: its trace id and span id (W3C, lower-case hex). */
+  readonly traceId: string;
+  readonly spanId: string;
+  /** `gen_ai.provider.name`. */
+  readonly provider: string;
+  /** The model asked for, and the one that answered (once it has). */
+  readonly requestModel: string | undefined;
+  readonly model: string | undefined;
+  /** The provider's id of the response (`gen_ai.response.id`), once known. */
+  readonly responseId: string | undefined;
+  /** Token usage as recorded on the span (validated), once the call has ended. */
+  readonly usage: Readonly<Usage> | undefined;
+  /** `gen_ai.usage.cost` in USD, when the call was priced. */
+  readonly costUsd: number | undefined;
+  /** Whether the call has ended (a stream still being read has not). */
+  readonly ended: boolean;
+  /**
+   * A compact string naming the call's span, safe to send to a browser and back to `recordFeedback()`; signed
+   * when `setup({ feedback: { secret } })` set a secret. Undefined when the span has no valid ids (no tracer).
+   */
+  readonly ref: string | undefined;
+}
+
+/** The record a call fills in; held by the weak map for each object the call returned. */
+export class CallFacts {
+  responseId: string | undefined = undefined;
+  model: string | undefined = undefined;
+  usage: Readonly<Usage> | undefined = undefined;
+  costUsd: number | undefined = undefined;
+  ended = false;
+
+  constructor(
+    readonly traceId: string,
+    readonly spanId: string,
+    readonly provider: string,
+    readonly requestModel: string | undefined,
+  ) {}
+}
+
+const byResult = new WeakMap<object, CallFacts>();
+
+/** Remember that `result` (what the SDK hands the app) came from the call `facts` describes. */
+export function rememberResult(result: unknown, facts: CallFacts): void {
+  if (result !== null && typeof result === "object") byResult.set(result, facts);
+}
+
+/**
+ * What tokentrace knows of the call that returned `result`: a response, a stream or a helper's result an
+ * observed client gave the app. Undefined for anything else. Never throws.
+ *
+ * @example const info = callInfo(completion); res.json({ answer, feedbackRef: info?.ref });
+ */
+export function callInfo(result: unknown): CallInfo | undefined {
+  if (result === null || typeof result !== "object") return undefined;
+  const facts = byResult.get(result);
+  if (facts === undefined) return undefined;
+  return Object.freeze({
+    traceId: facts.traceId,
+    spanId: facts.spanId,
+    provider: facts.provider,
+    requestModel: facts.requestModel,
+    model: facts.model,
+    responseId: facts.responseId,
+    usage: facts.usage,
+    costUsd: facts.costUsd,
+    ended: facts.ended,
+    ref: encodeRef(facts.traceId, facts.spanId, feedbackSecret()),
+  });
+}
+
+/**
+ * The ref of the innermost tokentrace stage running now, else of the active span (the app's own, a server
+ * span); undefined outside any span. Never throws.
+ *
+ * @example withTool("lookup", () => { pending.set(jobId, currentRef()); ... })
+ */
+export function currentRef(): string | undefined {
+  try {
+    const active = context.active();
+    const span = stageOf(active)?.span ?? trace.getSpan(active);
+    if (span === undefined) return undefined;
+    const { traceId, spanId } = span.spanContext();
+    return encodeRef(traceId, spanId, feedbackSecret());
+  } catch {
+    return undefined;
+  }
+}
+
+/** `setup({ feedback: { secret } })`, if set. */
+export function feedbackSecret(): string | undefined {
+  return activeSetup()?.feedback?.secret;
+}

@@ -1,0 +1,162 @@
+import Anthropic from "@anthropic-ai/sdk";
+import OpenAI from "openai";
+import { context } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { InvalidOptionError, callInfo, currentRef, observe, withTool } from "../src/index.js";
+import { encodeRef, parseRef } from "../src/feedback/ref.js";
+import { memorySink, setup } from "../src/setup-entry.js";
+import type { MemorySink, TokentraceHandle } from "../src/setup-entry.js";
+import { startMockLLMServer } from "../src/testing/mock-server.js";
+import type { MockLLMServer } from "../src/testing/mock-server.js";
+
+/** callInfo() and currentRef() (issue 14): naming the exact call behind what an observed client returned. */
+
+const SECRET = "feedback-secret-0123456789";
+const messages = [{ role: "user" as const, content: "What is the capital of France?" }];
+
+let server: MockLLMServer;
+let sink: MemorySink;
+let telemetry: TokentraceHandle | undefined;
+
+beforeAll(async () => {
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  server = await startMockLLMServer();
+});
+afterAll(async () => {
+  await server.close();
+  context.disable();
+});
+afterEach(async () => {
+  await telemetry?.shutdown();
+  telemetry = undefined;
+});
+
+function start(feedback?: { secret?: string }): { openai: OpenAI; raw: OpenAI; anthropic: Anthropic } {
+  sink = memorySink();
+  telemetry = setup({ serviceName: "call-info", sinks: [sink], ...(feedback === undefined ? {} : { feedback }) });
+  const raw = new OpenAI({ baseURL: server.openaiBaseURL, apiKey: "sk-test", maxRetries: 0 });
+  return {
+    raw,
+    openai: observe(new OpenAI({ baseURL: server.openaiBaseURL, apiKey: "sk-test", maxRetries: 0 })),
+    anthropic: observe(new Anthropic({ baseURL: server.anthropicBaseURL, apiKey: "sk-ant-test", maxRetries: 0 })),
+  };
+}
+
+describe("callInfo()", () => {
+  it("names a non-streaming call's span, with its model, response id, usage and cost as recorded", async () => {
+    const { openai, raw } = start();
+    const completion = await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
+    const [span] = sink.getSpans();
+    const { traceId, spanId } = span!.spanContext();
+    expect(callInfo(completion)).toEqual({
+      traceId,
+      spanId,
+      provider: "openai",
+      requestModel: "gpt-4o-mini",
+      model: span!.attributes["gen_ai.response.model"],
+      responseId: span!.attributes["gen_ai.response.id"],
+      usage: {
+        inputTokens: span!.attributes["gen_ai.usage.input_tokens"],
+        outputTokens: span!.attributes["gen_ai.usage.output_tokens"],
+        cacheReadInputTokens: span!.attributes["gen_ai.usage.cache_read.input_tokens"],
+        reasoningOutputTokens: span!.attributes["gen_ai.usage.reasoning.output_tokens"],
+      },
+      costUsd: span!.attributes["gen_ai.usage.cost"],
+      ended: true,
+      ref: encodeRef(traceId, spanId, undefined),
+    });
+    expect(typeof callInfo(completion)?.costUsd).toBe("number");
+    // The SDK's object is the one the raw client gives: same keys, nothing added.
+    const plain = await raw.chat.completions.create({ model: "gpt-4o-mini", messages });
+    expect(Object.keys(completion)).toEqual(Object.keys(plain));
+    expect(callInfo(plain)).toBeUndefined();
+  });
+
+  it("follows a stream: started, then ended with its usage once read", async () => {
+    const { openai } = start();
+    const stream = await openai.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true });
+    const before = callInfo(stream);
+    expect(before).toMatchObject({ provider: "openai", ended: false, usage: undefined, costUsd: undefined });
+    for await (const chunk of stream) void chunk;
+    const after = callInfo(stream);
+    const [span] = sink.getSpans();
+    expect(after?.spanId).toBe(span!.spanContext().spanId);
+    expect(after?.ended).toBe(true);
+    expect(after?.usage?.outputTokens).toBe(span!.attributes["gen_ai.usage.output_tokens"]);
+    // A snapshot: the one taken before did not change.
+    expect(before?.ended).toBe(false);
+  });
+
+  it("names the data of withResponse() and an Anthropic message", async () => {
+    const { openai, anthropic } = start();
+    const { data } = await openai.chat.completions.create({ model: "gpt-4o-mini", messages }).withResponse();
+    const message = await anthropic.messages.create({ model: "claude-3-5-haiku-latest", max_tokens: 50, messages });
+    const [chat, claude] = sink.getSpans();
+    expect(callInfo(data)?.spanId).toBe(chat!.spanContext().spanId);
+    expect(callInfo(message)).toMatchObject({
+      spanId: claude!.spanContext().spanId,
+      provider: "anthropic",
+      responseId: message.id,
+      ended: true,
+    });
+  });
+
+  it("is undefined for anything an observed client did not return", () => {
+    for (const value of [undefined, null, 1, "x", {}, [], new Map()]) expect(callInfo(value)).toBeUndefined();
+  });
+
+  it("signs refs with setup()'s feedback secret; they parse back to the span only with it", async () => {
+    const { openai } = start({ secret: SECRET });
+    const completion = await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
+    const ref = callInfo(completion)?.ref;
+    const [span] = sink.getSpans();
+    const { traceId, spanId } = span!.spanContext();
+    expect(ref).toBe(encodeRef(traceId, spanId, SECRET));
+    expect(parseRef((JSON.parse(JSON.stringify({ ref })) as { ref: string }).ref, SECRET)).toEqual({
+      ok: true,
+      traceId,
+      spanId,
+      signed: true,
+    });
+    expect(parseRef(ref, "another-secret-0123456789")).toEqual({ ok: false, reason: "bad_signature" });
+  });
+});
+
+describe("currentRef()", () => {
+  it("names the innermost stage, and nothing outside a span", () => {
+    start();
+    expect(currentRef()).toBeUndefined();
+    let inside: string | undefined;
+    withTool("lookup", () => {
+      inside = currentRef();
+    });
+    const [tool] = sink.getSpans();
+    expect(inside).toBe(encodeRef(tool!.spanContext().traceId, tool!.spanContext().spanId, undefined));
+  });
+});
+
+describe("setup({ feedback })", () => {
+  it("rejects what is not { secret } with a secret of 16 characters or more", () => {
+    const cases: [unknown, string, string][] = [
+      ["s3cret", "feedback", 'expected an object { secret? }, received the string "s3cret"'],
+      [{ key: SECRET }, "feedback.key", "unknown option. Accepted options: secret."],
+      [
+        { secret: "short" },
+        "feedback.secret",
+        "expected a secret string of at least 16 characters, received a string of 5",
+      ],
+    ];
+    for (const [feedback, option, fragment] of cases) {
+      let thrown: unknown;
+      try {
+        setup({ feedback } as never);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(InvalidOptionError);
+      expect((thrown as InvalidOptionError).option).toBe(option);
+      expect((thrown as Error).message).toContain(fragment);
+    }
+  });
+});
