@@ -8,8 +8,8 @@ import { observe, withContext, withTool, withWorkflow } from "../src/index.js";
 import { CONTENT_ATTRIBUTES, CONTENT_ATTRIBUTE_PREFIXES } from "../src/semconv.js";
 import { memorySink, setup } from "../src/setup-entry.js";
 import type { MemorySink, TokentraceHandle } from "../src/setup-entry.js";
-import type { ObserveOptions } from "../src/index.js";
 import { sumPoints } from "./helpers/harness.js";
+import { ALL_PII, CLIENT_KEY, CORPUS, REDACTED, SENSITIVE, exportedText } from "./helpers/content-corpus.js";
 import { sseText, startScriptedServer } from "./helpers/scripted-server.js";
 import type { ScriptedAnswer, ScriptedRequest, ScriptedServer } from "./helpers/scripted-server.js";
 
@@ -21,31 +21,12 @@ import type { ScriptedAnswer, ScriptedRequest, ScriptedServer } from "./helpers/
  * the markers instead. A content attribute added to the list without a scenario here fails the first test.
  */
 
-const JWT =
-  "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJqYW5lIiwiaWF0IjoxNzAwMDAwMDAwfQ.c2lnbmF0dXJlLXZhbHVlLWZvci10ZXN0cy1vbmx5MTIzNA";
-/** Each value, and the marker the pipeline writes for it with every preset on. */
-const CORPUS: readonly (readonly [value: string, marker: string])[] = [
-  ["jane.doe@example.com", "[EMAIL]"],
-  ["sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7dEf0h", "[API_KEY]"],
-  ["4111 1111 1111 1111", "[CREDIT_CARD]"],
-  ["+44 20 7946 0958", "[PHONE]"],
-  ["GB82 WEST 1234 5698 7654 32", "[IBAN]"],
-  ["123-45-6789", "[US_SSN]"],
-  ["81.2.69.160", "[IP_ADDRESS]"],
-  [JWT, "[JWT]"],
-  ["AKIAIOSFODNN7EXAMPLE", "[API_KEY]"],
-];
-const SENSITIVE = CORPUS.map(([value]) => `(${value})`).join(" ");
 /** For a tag, which holds at most 256 characters. */
 const SHORT_SENSITIVE = `${CORPUS[0]![0]} ${CORPUS[1]![0]}`;
-const REDACTED = CORPUS.map(([, marker]) => `(${marker})`).join(" ");
 /** The corpus with the secrets preset alone (no personal-data presets). */
 const REDACTED_SECRETS_ONLY = CORPUS.map(([value, marker]) =>
   marker === "[API_KEY]" || marker === "[JWT]" ? `(${marker})` : `(${value})`,
 ).join(" ");
-/** The client's own key, which the server echoes in its errors: replaced by `[REDACTED]` wherever it appears. */
-const CLIENT_KEY = "client-credential-0123456789";
-const ALL_PII: ObserveOptions["pii"] = ["email", "phone", "credit_card", "iban", "ip_address", "us_ssn"];
 
 /** Answers as the providers do, echoing what the request said (as models and error bodies do). */
 function answer(request: ScriptedRequest): ScriptedAnswer {
@@ -260,19 +241,6 @@ async function runEverything(): Promise<void> {
       },
       { capture: true },
     ),
-  );
-}
-
-/** All the text a span exports: attributes, events' attributes, status, links' attributes. */
-function exportedText(spans: readonly ReadableSpan[]): string {
-  return JSON.stringify(
-    spans.map((span) => ({
-      name: span.name,
-      attributes: span.attributes,
-      events: span.events.map((event) => ({ name: event.name, attributes: event.attributes })),
-      status: span.status,
-      links: span.links.map((link) => link.attributes),
-    })),
   );
 }
 

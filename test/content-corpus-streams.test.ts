@@ -5,10 +5,10 @@ import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-ho
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { observe } from "../src/index.js";
-import type { ObserveOptions } from "../src/index.js";
 import { CONTENT_ATTRIBUTES } from "../src/semconv.js";
 import { memorySink, setup } from "../src/setup-entry.js";
 import type { MemorySink, TokentraceHandle } from "../src/setup-entry.js";
+import { ALL_PII, CLIENT_KEY, CORPUS, REDACTED, SENSITIVE, exportedText } from "./helpers/content-corpus.js";
 import { sseText, startScriptedServer } from "./helpers/scripted-server.js";
 import type { ScriptedAnswer, ScriptedRequest, ScriptedServer } from "./helpers/scripted-server.js";
 
@@ -22,25 +22,6 @@ import type { ScriptedAnswer, ScriptedRequest, ScriptedServer } from "./helpers/
  * always gets what the server sent, unchanged.
  */
 
-const JWT =
-  "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJqYW5lIiwiaWF0IjoxNzAwMDAwMDAwfQ.c2lnbmF0dXJlLXZhbHVlLWZvci10ZXN0cy1vbmx5MTIzNA";
-/** Each value, and the marker the pipeline writes for it with every preset on. */
-const CORPUS: readonly (readonly [value: string, marker: string])[] = [
-  ["jane.doe@example.com", "[EMAIL]"],
-  ["sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7dEf0h", "[API_KEY]"],
-  ["4111 1111 1111 1111", "[CREDIT_CARD]"],
-  ["+44 20 7946 0958", "[PHONE]"],
-  ["GB82 WEST 1234 5698 7654 32", "[IBAN]"],
-  ["123-45-6789", "[US_SSN]"],
-  ["81.2.69.160", "[IP_ADDRESS]"],
-  [JWT, "[JWT]"],
-  ["AKIAIOSFODNN7EXAMPLE", "[API_KEY]"],
-];
-const SENSITIVE = CORPUS.map(([value]) => `(${value})`).join(" ");
-const REDACTED = CORPUS.map(([, marker]) => `(${marker})`).join(" ");
-/** The client's own key, which the server echoes in its errors: replaced by `[REDACTED]` wherever it appears. */
-const CLIENT_KEY = "client-credential-0123456789";
-const ALL_PII: ObserveOptions["pii"] = ["email", "phone", "credit_card", "iban", "ip_address", "us_ssn"];
 /** The kinds the whole corpus matches, in its order. */
 const CORPUS_KINDS = ["email", "api_key", "credit_card", "phone", "iban", "us_ssn", "ip_address", "jwt"];
 
@@ -593,19 +574,6 @@ async function runScenario(
   telemetry = setup({ serviceName: "corpus-streams", sinks: [sink], captureContent, pii: ALL_PII });
   const app = await scenario.run(clients());
   return { spans: [...sink.getSpans()], app };
-}
-
-/** All the text a span exports: attributes, events (names and attributes), status, links' attributes. */
-function exportedText(spans: readonly ReadableSpan[]): string {
-  return JSON.stringify(
-    spans.map((span) => ({
-      name: span.name,
-      attributes: span.attributes,
-      events: span.events.map((event) => ({ name: event.name, attributes: event.attributes })),
-      status: span.status,
-      links: span.links.map((link) => link.attributes),
-    })),
-  );
 }
 
 /** Every value an attribute (or an event attribute, or the status message) of that name took. */
