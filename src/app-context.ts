@@ -5,13 +5,13 @@
  * `withContext()` call, with its span attributes, so a call pays one context lookup and one object spread.
  */
 import { ROOT_CONTEXT, context, createContextKey, propagation } from "@opentelemetry/api";
-import type { Attributes, Context } from "@opentelemetry/api";
+import type { Attributes, Context, Meter } from "@opentelemetry/api";
 import { METADATA_KEY, describe, setupOptions } from "./config.js";
 import { InvalidOptionError } from "./errors.js";
 import { currentMeterProvider } from "./internal/active-providers.js";
 import { reportInternalError, warnOnce } from "./internal/report.js";
 import { hashUserId } from "./internal/user-hash.js";
-import { Redactor } from "./redaction/pipeline.js";
+import { DEFAULT_POLICY, Redactor } from "./redaction/pipeline.js";
 import * as names from "./semconv.js";
 import { VERSION } from "./version.js";
 
@@ -291,6 +291,26 @@ export function currentContext(): ResolvedAppContext {
   return scopeOf(context.active())?.values ?? EMPTY_VALUES;
 }
 
+/** The pipeline for a scope's tags and metadata: setup()'s rules, or the secrets alone if they cannot be read. */
+function scopeRedactor(): Redactor {
+  try {
+    return new Redactor(setupOptions().redaction);
+  } catch (error) {
+    reportInternalError("redaction", error);
+    return new Redactor(DEFAULT_POLICY);
+  }
+}
+
+/** The meter scope redactions are counted with; none (not counted) if the provider fails. */
+function scopeMeter(): Meter | undefined {
+  try {
+    return currentMeterProvider().getMeter(names.INSTRUMENTATION_SCOPE, VERSION);
+  } catch (error) {
+    reportInternalError("redaction", error);
+    return undefined;
+  }
+}
+
 /** A scope from the enclosing one and new values: ids override, tags union, metadata by key. */
 function mergeScope(
   outer: AppScope | undefined,
@@ -319,7 +339,7 @@ function mergeScope(
   // Tags and metadata are free text from the app, recorded on every span whatever the content switch says:
   // each new value passes the redaction pipeline (setup()'s rules) once, here, and is kept redacted (spans,
   // metric labels and baggage all read the kept value).
-  const redactor = tags !== undefined || metadata !== undefined ? new Redactor(setupOptions().redaction) : undefined;
+  const redactor = tags !== undefined || metadata !== undefined ? scopeRedactor() : undefined;
   if (tags !== undefined) next.tags = mergeTags(base.tags, tags, dropped, redactor);
   if (metadata !== undefined) next.metadata = mergeMetadata(base.metadata, metadata, dropped, redactor);
   const values: ResolvedAppContext = Object.freeze(next);
@@ -331,7 +351,7 @@ function mergeScope(
     const kinds = redactor.kinds();
     if (kinds.length > 0) {
       redactedKinds = Object.freeze(kinds);
-      redactor.report(undefined, currentMeterProvider().getMeter(names.INSTRUMENTATION_SCOPE, VERSION));
+      redactor.report(undefined, scopeMeter());
     }
   }
   const attributes = attributesOf(values, kept, redactedKinds);
