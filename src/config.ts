@@ -7,9 +7,9 @@ import { warnOnce } from "./internal/report.js";
 import type { ContentLimits } from "./content.js";
 import { validatePricingOptions } from "./metrics/cost.js";
 import type { PricingOptions } from "./metrics/cost.js";
-import { PRESET_NAMES, isValidCustomKind } from "./redaction/detectors.js";
+import { PRESET_NAMES, isValidCustomKind, kindsOf } from "./redaction/detectors.js";
 import type { CustomPattern, PresetName } from "./redaction/detectors.js";
-import { DEFAULT_POLICY, resolvePolicy } from "./redaction/pipeline.js";
+import { DEFAULT_POLICY, KIND_CLIENT_SECRET, KIND_DROPPED, KIND_FAILED, resolvePolicy } from "./redaction/pipeline.js";
 import type { RedactFunction, RedactionPolicy } from "./redaction/pipeline.js";
 import { CONTENT_SAMPLING_OUTCOMES } from "./redaction/sampling.js";
 import type { ContentSampling } from "./redaction/sampling.js";
@@ -281,6 +281,13 @@ const knownOptions: ReadonlySet<string> = new Set([
 /** The options that shape the redaction pipeline: any of them given makes a policy of its own. */
 const REDACTION_OPTIONS = ["pii", "redactPatterns", "redact", "redactReplacement", "redactHashKey"] as const;
 const MAX_REDACT_PATTERNS = 32;
+/** Kinds a custom pattern may not take: the built-in ones and the pipeline's own, which must stay unambiguous. */
+const RESERVED_KINDS: ReadonlySet<string> = new Set([
+  ...PRESET_NAMES.flatMap((preset) => kindsOf(preset)),
+  KIND_CLIENT_SECRET,
+  KIND_DROPPED,
+  KIND_FAILED,
+]);
 
 // Imported, not the global: Node's global `performance` is a lazy accessor, a getter call on every read.
 const defaultNow = (): number => performance.now();
@@ -597,7 +604,7 @@ function validateRedactionOptions(record: Record<string, unknown>): void {
       throw new InvalidOptionError("pii", `expected an array of presets (${accepted}), received ${describe(pii)}.`);
     }
     for (const [index, name] of (pii as unknown[]).entries()) {
-      if (typeof name !== "string" || !(PRESET_NAMES as readonly string[]).includes(name)) {
+      if (typeof name !== "string" || name === "secrets" || !(PRESET_NAMES as readonly string[]).includes(name)) {
         throw new InvalidOptionError(
           `pii[${index}]`,
           `unknown preset ${describe(name)}. Accepted presets: ${accepted} (secrets are always redacted).`,
@@ -624,6 +631,12 @@ function validateRedactionOptions(record: Record<string, unknown>): void {
         }
       }
       const { kind, pattern } = entry as { kind?: unknown; pattern?: unknown };
+      if (typeof kind === "string" && RESERVED_KINDS.has(kind)) {
+        throw new InvalidOptionError(
+          `${where}.kind`,
+          `${describe(kind)} names a built-in kind or one of the pipeline's own (${[...RESERVED_KINDS].join(", ")}); choose another name.`,
+        );
+      }
       if (typeof kind !== "string" || !isValidCustomKind(kind)) {
         throw new InvalidOptionError(
           `${where}.kind`,

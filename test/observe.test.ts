@@ -90,6 +90,17 @@ describe("observe()", () => {
       [{ now: 5 }, "now", "expected a function"],
       [{ captureContnet: true }, "captureContnet", "unknown option. Accepted options: captureContent"],
       // The content limits and redaction options (issue 13).
+      [{ pii: ["secrets"] }, "pii[0]", 'unknown preset the string "secrets". Accepted presets: email, phone'],
+      [
+        { redactPatterns: [{ kind: "email", pattern: /x/ }] },
+        "redactPatterns[0].kind",
+        'the string "email" names a built-in kind or one of the pipeline\'s own',
+      ],
+      [
+        { redactPatterns: [{ kind: "redaction_failed", pattern: /x/ }] },
+        "redactPatterns[0].kind",
+        "choose another name",
+      ],
       [
         { maxContentBytes: 10 },
         "maxContentBytes",

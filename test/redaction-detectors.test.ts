@@ -8,6 +8,7 @@ import {
   kindsOf,
   luhnValid,
   redactText,
+  TooManyMatchesError,
 } from "../src/redaction/detectors.js";
 import type { CustomPattern, DetectorKind } from "../src/redaction/detectors.js";
 
@@ -486,14 +487,15 @@ describe("custom patterns", () => {
     expect(foundAll("xxAB", [{ kind: "ab", pattern: /ab/iy }])).toEqual(["ab:AB"]);
   });
 
-  it("stops at 1,000 matches per pattern and 10,000 in all", () => {
-    expect(findMatches("a".repeat(1_500), new Set(), [{ kind: "a", pattern: /a/ }])).toHaveLength(1_000);
-    const letters = "abcdefghijk";
+  it("refuses a text past 1,000 matches per pattern or 10,000 in all, rather than leave the rest unredacted", () => {
+    expect(findMatches("a".repeat(1_000), new Set(), [{ kind: "a", pattern: /a/ }])).toHaveLength(1_000);
+    expect(() => findMatches("a".repeat(1_001), new Set(), [{ kind: "a", pattern: /a/ }])).toThrow(TooManyMatchesError);
+    const letters = "abcdefghij";
     const text = Array.from(letters, (letter) => letter.repeat(1_000)).join("");
     const custom = Array.from(letters, (letter) => ({ kind: letter, pattern: new RegExp(letter) }));
-    const matches = findMatches(text, new Set(), custom);
-    expect(matches).toHaveLength(10_000);
-    expect(matches.some((match) => match.kind === "k")).toBe(false);
+    expect(findMatches(text, new Set(), custom)).toHaveLength(10_000);
+    const more = [...custom, { kind: "k", pattern: /k/ }];
+    expect(() => findMatches(`${text}k`, new Set(), more)).toThrow(TooManyMatchesError);
   });
 });
 

@@ -68,7 +68,8 @@ export function parseRef(ref: unknown, secret: string | undefined): ParsedRef {
       return { ok: false, reason: "bad_signature" };
     }
   }
-  return { ok: true, traceId, spanId, signed: given !== undefined };
+  // `signed` only for a signature checked here: without a secret, a suffix proves nothing.
+  return { ok: true, traceId, spanId, signed: secret !== undefined };
 }
 
 function signature(body: string, secret: string): string {

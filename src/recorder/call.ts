@@ -168,7 +168,7 @@ export class Recorder {
    */
   private redactRequestMetadata(attributes: Attributes): readonly string[] | undefined {
     return guard("redaction", () => {
-      const redactor = new Redactor(this.options.redaction);
+      const redactor = new Redactor(this.options.redaction, guard("secrets", () => this.secrets()) ?? []);
       for (const [key, value] of Object.entries(attributes)) {
         if (typeof value === "string" && key.startsWith(names.ATTR_TOKENTRACE_REQUEST_METADATA_PREFIX)) {
           attributes[key] = redactor.text(value, key);

@@ -657,14 +657,24 @@ function globalCopy(pattern: RegExp): RegExp {
   return copy;
 }
 
+/** Thrown when custom patterns match more than their bounds allow: the caller fails closed on the whole text. */
+export class TooManyMatchesError extends Error {
+  constructor() {
+    super(`custom patterns matched more than ${MAX_MATCHES_PER_PATTERN} times (or ${MAX_CUSTOM_MATCHES} in all)`);
+    this.name = "TooManyMatchesError";
+  }
+}
+
 function findCustom(text: string, custom: readonly CustomPattern[], into: Match[]): void {
   let total = 0;
   for (const { kind, pattern } of custom) {
     const copy = globalCopy(pattern);
     let found = 0;
-    while (found < MAX_MATCHES_PER_PATTERN && total < MAX_CUSTOM_MATCHES) {
+    for (;;) {
       const match = copy.exec(text);
       if (match === null) break;
+      // Past the bounds the rest would go unredacted: refuse the text instead (the pipeline writes a marker).
+      if (found >= MAX_MATCHES_PER_PATTERN || total >= MAX_CUSTOM_MATCHES) throw new TooManyMatchesError();
       const end = match.index + match[0].length;
       if (end === match.index) {
         // An empty match finds nothing to redact; step over it, or exec would return it forever.
@@ -682,7 +692,7 @@ function findCustom(text: string, custom: readonly CustomPattern[], into: Match[
  * Non-overlapping matches, sorted by start; on overlap the earlier start wins, then the longer, then the
  * detector listed first (built-in kinds before custom patterns, custom patterns in their order).
  *
- * Linear in the text's length for the built-in kinds. Custom patterns add at most 1,000 matches each and
+ * Linear in the text's length for the built-in kinds. Custom patterns may add at most 1,000 matches each and
  * 10,000 in all; their kinds are not checked here (a pattern is never dropped, so a bad kind cannot leave
  * content unredacted), the option's resolver rejects a bad one at set-up with {@link isValidCustomKind}.
  *

@@ -142,8 +142,18 @@ export function redactString(
     return result;
   } catch (error) {
     audit.add(KIND_FAILED);
-    reportInternalError("redaction", error);
+    // The name only: an app's redact that throws often quotes the text it was given in its message.
+    reportInternalError("redaction", new Error(`redaction failed (${errorName(error)}); the text was not recorded`));
     return FAILED_MARKER;
+  }
+}
+
+function errorName(error: unknown): string {
+  try {
+    const name = (error as { name?: unknown } | null)?.name;
+    return typeof name === "string" && /^\w{1,64}$/.test(name) ? name : "a thrown value";
+  } catch {
+    return "a thrown value";
   }
 }
 
