@@ -628,13 +628,21 @@ function endWithError(stage: Stage, error: unknown): void {
   stage.end(error, true, type ?? "_OTHER");
 }
 
+/**
+ * An app's failure reason, as `error.type` (span, status, stage metric): the app's free text, so through the
+ * pipeline like its other attribute values, cut to a name's length.
+ */
+function failureReason(stage: Stage, reason: string): string {
+  return stage.textRedactor().text(reason.slice(0, MAX_NAME_LENGTH), names.ATTR_ERROR_TYPE);
+}
+
 /** Mark a returned value a failure when `failWhen` says so (its errors are ours, never the app's). */
 function checkFailure<T>(stage: Stage, value: Awaited<T>, failWhen: StageOptions<T>["failWhen"]): void {
   if (failWhen === undefined) return;
   try {
     const verdict = failWhen(value);
     if (verdict === true) stage.failure ??= "failed_result";
-    else if (typeof verdict === "string" && verdict !== "") stage.failure ??= verdict.slice(0, MAX_NAME_LENGTH);
+    else if (typeof verdict === "string" && verdict !== "") stage.failure ??= failureReason(stage, verdict);
   } catch (error) {
     reportInternalError("stage-fail-when", error);
   }
@@ -777,8 +785,9 @@ function handleFor(stage: Stage): StageHandle {
       });
     },
     fail(reason) {
-      stage.failure ??=
-        typeof reason === "string" && reason !== "" ? reason.slice(0, MAX_NAME_LENGTH) : "failed_result";
+      safely(() => {
+        stage.failure ??= typeof reason === "string" && reason !== "" ? failureReason(stage, reason) : "failed_result";
+      });
     },
     recordInput(value) {
       stage.recordContent("input", value);

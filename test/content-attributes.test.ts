@@ -386,6 +386,23 @@ describe("every content attribute goes through the redaction pipeline", () => {
     expect(counts.map((point) => [point.attributes["tokentrace.redaction.kind"], point.value])).toEqual([["email", 3]]);
   });
 
+  it("redacts an app's failure reasons, which become error.type on the span, its status and the stage metric", async () => {
+    sink = memorySink();
+    telemetry = setup({ serviceName: "corpus", sinks: [sink], captureContent: false, pii: ["email"] });
+    const email = CORPUS[0]![0];
+    withTool("lookup", () => "none", { failWhen: () => `no account for ${email}` });
+    withTool("charge", (tool) => {
+      tool.fail(`card of ${email} declined`);
+    });
+    const [lookup, charge] = sink.getSpans();
+    expect(lookup?.attributes["error.type"]).toBe("no account for [EMAIL]");
+    expect(lookup?.status.message).toBe("no account for [EMAIL]");
+    expect(charge?.attributes["error.type"]).toBe("card of [EMAIL] declined");
+    expect(exportedText(sink.getSpans())).not.toContain(email);
+    const metrics = JSON.stringify(await sink.collectMetrics());
+    expect(metrics).not.toContain(email);
+  });
+
   it("with content capture off, no content attribute is written at all, and context text is still redacted", async () => {
     sink = memorySink();
     telemetry = setup({ serviceName: "corpus", sinks: [sink], captureContent: false, pii: ALL_PII });
