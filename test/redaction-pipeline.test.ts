@@ -62,9 +62,10 @@ function redactJson(
   value: unknown,
   policy: RedactionPolicy = EMAIL_POLICY,
   attribute = FREE_ATTRIBUTE,
+  secrets: readonly string[] = [],
 ): { value: unknown; audit: RedactionAudit } {
   const audit = new RedactionAudit();
-  return { value: redactValue(value, attribute, policy, [], audit), audit };
+  return { value: redactValue(value, attribute, policy, secrets, audit), audit };
 }
 
 /** A `redact` that records what it is given and returns `answer`'s result (the text itself by default). */
@@ -366,10 +367,48 @@ describe("redactValue", () => {
     ]);
   });
 
-  it("never redacts keys, even one that looks like an email", () => {
-    const { value } = redactJson({ [EMAIL]: EMAIL, nested: { [EMAIL]: [EMAIL] } });
-    expect(value).toEqual({ [EMAIL]: "[EMAIL]", nested: { [EMAIL]: ["[EMAIL]"] } });
-    expect(JSON.stringify(value)).toBe(`{"${EMAIL}":"[EMAIL]","nested":{"${EMAIL}":["[EMAIL]"]}}`);
+  it("redacts keys as the detectors see them, never giving them to redact", () => {
+    const { redact: redactFunction, calls } = recordingRedact();
+    const policy = resolvePolicy({ pii: ["email"], redact: redactFunction });
+    const { value, audit } = redactJson({ [EMAIL]: 1, nested: { [`to ${EMAIL}`]: [true] } }, policy);
+    expect(JSON.stringify(value)).toBe('{"[EMAIL]":1,"nested":{"to [EMAIL]":[true]}}');
+    expect(audit.kinds).toEqual(["email"]);
+    expect(calls).toEqual([]);
+  });
+
+  it("gives a redacted key that meets one already written #2, #3, ... and loses no entry", () => {
+    const other = "bo@example.org";
+    const input = { [EMAIL]: 1, "[EMAIL]": 2, [other]: 3, plain: 4 };
+    expect(JSON.stringify(redactJson(input).value)).toBe('{"[EMAIL]":1,"[EMAIL]#2":2,"[EMAIL]#3":3,"plain":4}');
+  });
+
+  it("finds the client's credentials and the app's patterns in keys of letters alone", () => {
+    const policy = resolvePolicy({ redactPatterns: [{ kind: "ticket", pattern: /TICKET[A-Z]+/ }] });
+    const { value } = redactJson({ TICKETABC: 1, supersecretword: 2, city: 3 }, policy, FREE_ATTRIBUTE, [
+      "supersecretword",
+    ]);
+    expect(JSON.stringify(value)).toBe('{"[TICKET]":1,"[REDACTED]":2,"city":3}');
+  });
+
+  it("keeps the structure's own keys in the message attributes and redacts the others", () => {
+    const input = [{ role: "user", parts: [{ type: "tool_call", name: "send", arguments: { [EMAIL]: "x" } }] }];
+    expect(redactJson(input, EMAIL_POLICY, ATTR_GEN_AI_INPUT_MESSAGES).value).toEqual([
+      { role: "user", parts: [{ type: "tool_call", name: "send", arguments: { "[EMAIL]": "x" } }] },
+    ]);
+  });
+
+  it("redacts long integers the detectors match, as text, and keeps every other number", () => {
+    const policy = resolvePolicy({ pii: ["credit_card", "phone", "us_ssn"] });
+    const input = { card: 4111111111111111, other: 4111111111111112, small: 12345678, ratio: 0.5, big: 1e300 };
+    const { value, audit } = redactJson(input, policy);
+    expect(value).toEqual({
+      card: "[CREDIT_CARD]",
+      other: 4111111111111112,
+      small: 12345678,
+      ratio: 0.5,
+      big: 1e300,
+    });
+    expect(audit.kinds).toEqual(["credit_card"]);
   });
 
   it("keeps numbers, booleans and null", () => {
@@ -639,14 +678,14 @@ describe("properties", () => {
       fc
         .array(
           fc.tuple(
-            fc.string().filter((key) => !STRUCTURE_KEYS.has(key)),
+            text.filter(({ text: key }) => !STRUCTURE_KEYS.has(key) && key !== "parts"),
             tie("json"),
           ),
           { maxLength: 4 },
         )
         .map((entries) => {
           const object: Record<string, unknown> = {};
-          for (const [key, entry] of entries) {
+          for (const [{ text: key }, entry] of entries) {
             // As JSON.parse would make it: every key an own key, `__proto__` included.
             Object.defineProperty(object, key, {
               value: entry.value,
@@ -655,17 +694,29 @@ describe("properties", () => {
               configurable: true,
             });
           }
-          return { value: object, secrets: entries.flatMap(([, entry]) => entry.secrets) };
+          // Keys may embed secrets too; a key met twice is one key (the last entry's value).
+          return {
+            value: object,
+            secrets: entries.flatMap(([key, entry]) => [...key.secrets, ...entry.secrets]),
+          };
         }),
     ),
   }));
 
   /** The value's structure with every string blanked: keys in order, array lengths, non-string leaves. */
   function shape(value: unknown): unknown {
-    if (typeof value === "string") return "<string>";
+    // A long integer the detectors match becomes text.
+    if (typeof value === "string" || (Number.isInteger(value) && Math.abs(value as number) >= 1e8)) return "<string>";
     if (Array.isArray(value)) return ["array", ...value.map(shape)];
     if (value !== null && typeof value === "object") {
-      return ["object", ...Object.keys(value).map((key) => [key, shape((value as Record<string, unknown>)[key])])];
+      // Keys may be redacted: their number, order and the structure's own names are kept.
+      return [
+        "object",
+        ...Object.keys(value).map((key) => [
+          STRUCTURE_KEYS.has(key) || key === "parts" ? key : "<key>",
+          shape((value as Record<string, unknown>)[key]),
+        ]),
+      ];
     }
     return value;
   }

@@ -180,13 +180,14 @@ const MESSAGE_FIELDS: ReadonlySet<string> = new Set(["role", "finish_reason"]);
 const PART_FIELDS: ReadonlySet<string> = new Set(["type", "id", "name", "mime_type", "modality"]);
 
 /**
- * `value` with every string in it redacted (object keys kept), as a new value; `value` itself is not changed.
+ * `value` with every string in it redacted, as a new value; `value` itself is not changed. Keys pass the
+ * detectors too, but for the structure's own (a key that becomes one already present gets `#2`, `#3`, ...),
+ * and so do long integers (see redactInteger).
  * In the message attributes, the conventions' structure (a message's role and finish reason, a part's type,
  * id, name, MIME type and modality) is not given to the app's `redact` (the detectors still read it), and each
- * text is told its message's role and part's type.
- * A text whose redaction
- * fails becomes a marker; a value that cannot be JSON (a cycle, a throwing getter or toJSON) throws, as
- * JSON.stringify would, and its caller leaves the attribute out.
+ * text is told its message's role and part's type. A text whose redaction fails becomes a marker; a value that
+ * cannot be JSON (a cycle, a throwing getter or toJSON) throws, as JSON.stringify would, and its caller leaves
+ * the attribute out.
  */
 export function redactValue(
   value: unknown,
@@ -198,13 +199,34 @@ export function redactValue(
   // The objects being walked: one met again inside itself is a cycle.
   const path = new Set<object>();
   const top: Level = MESSAGE_LISTS.has(attribute) ? "messages" : PART_LISTS.has(attribute) ? "parts" : "free";
+  const fieldOf = (role: string | undefined, part: string | undefined): RedactField => {
+    const given: RedactField = { attribute };
+    if (role !== undefined) given.role = role;
+    if (part !== undefined) given.part = part;
+    return given;
+  };
+  /**
+   * A key through the credentials, detectors and patterns (not the app's `redact`, which is given texts); one
+   * that becomes a key the copy already has gets `#2`, `#3`, ...
+   */
+  const freeKey = (key: string, copy: Record<string, unknown>): string => {
+    // The common key (`city`, `max_results`): no built-in detector matches letters and underscores alone, so
+    // only the credentials and the app's patterns are looked for.
+    if (
+      policy.patterns.length === 0 &&
+      PLAIN_KEY.test(key) &&
+      !secrets.some((secret) => secret.length >= MINIMUM_SECRET_LENGTH && key.includes(secret))
+    )
+      return key;
+    const name = redactString(key, { attribute }, policy, secrets, audit, false);
+    if (!Object.hasOwn(copy, name)) return name;
+    let suffix = 2;
+    while (Object.hasOwn(copy, `${name}#${suffix}`)) suffix++;
+    return `${name}#${suffix}`;
+  };
   const walk = (item: unknown, depth: number, level: Level, role?: string, part?: string): unknown => {
-    if (typeof item === "string") {
-      const field: RedactField = { attribute };
-      if (role !== undefined) field.role = role;
-      if (part !== undefined) field.part = part;
-      return redactString(item, field, policy, secrets, audit);
-    }
+    if (typeof item === "string") return redactString(item, fieldOf(role, part), policy, secrets, audit);
+    if (typeof item === "number") return redactInteger(item, attribute, policy, secrets, audit);
     if (item === null || typeof item !== "object") return item;
     if (depth >= MAX_DEPTH) {
       audit.add(KIND_FAILED);
@@ -238,15 +260,19 @@ export function redactValue(
             structural?.has(key) === true && typeof entry === "string"
               ? redactString(entry, { attribute }, policy, secrets, audit, false)
               : walk(entry, depth + 1, level === "message" && key === "parts" ? "parts" : "free", ownRole, ownPart);
+          // Keys are content too (tool arguments, a stage's input): `{ "ann@example.com": 1 }`. The structure's
+          // own keys (role, parts, type, ...) are kept.
+          const name =
+            structural?.has(key) === true || (level === "message" && key === "parts") ? key : freeKey(key, object);
           // A payload's own `__proto__` key (JSON.parse makes one) stays a key, not the copy's prototype.
-          if (key === "__proto__") {
+          if (name === "__proto__") {
             Object.defineProperty(object, key, {
               value: redacted,
               enumerable: true,
               writable: true,
               configurable: true,
             });
-          } else object[key] = redacted;
+          } else object[name] = redacted;
         }
         copy = object;
       }
@@ -255,6 +281,30 @@ export function redactValue(
     return copy;
   };
   return walk(value, 0, top);
+}
+
+/** A key of letters and underscores only: no built-in detector can match it. */
+const PLAIN_KEY = /^[A-Za-z_]{1,64}$/;
+
+/** Integers this long can be a phone number, an account or card number, an SSN: the detectors read them. */
+const LONG_INTEGER = 1e8;
+
+/**
+ * A number, or, when it is an integer of 9 digits or more that the detectors or the client's credentials match,
+ * the redacted text of it (`4111111111111111` → `"[CREDIT_CARD]"`): the JSON stays valid, that one value becomes
+ * a string. The app's `redact` is given text only, not numbers.
+ */
+function redactInteger(
+  value: number,
+  attribute: string,
+  policy: RedactionPolicy,
+  secrets: readonly string[],
+  audit: RedactionAudit,
+): number | string {
+  if (!Number.isInteger(value) || Math.abs(value) < LONG_INTEGER) return value;
+  const text = String(value);
+  const redacted = redactString(text, { attribute }, policy, secrets, audit, false);
+  return redacted === text ? value : redacted;
 }
 
 const counters = new WeakMap<Meter, Counter>();
