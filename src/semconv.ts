@@ -321,6 +321,8 @@ export const CONTENT_ATTRIBUTES: readonly string[] = Object.freeze([
   ATTR_EXCEPTION_STACKTRACE,
   "otel.status_description",
   ATTR_TOKENTRACE_TAGS,
+  // The app's stop sequences: written whatever the capture mode, redacted before the span starts.
+  ATTR_GEN_AI_REQUEST_STOP_SEQUENCES,
 ]);
 
 /** Attribute families whose values come from the app as free text: `withContext()` and request metadata. */

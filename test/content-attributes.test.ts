@@ -197,6 +197,7 @@ async function runEverything(): Promise<void> {
           messages: [user],
           tools,
           metadata: { note: `note ${SENSITIVE}` },
+          stop: [`stop ${SHORT_SENSITIVE}`],
         });
         const stream = await openai.chat.completions.create({
           model: "gpt-4o-mini",
@@ -211,6 +212,7 @@ async function runEverything(): Promise<void> {
           max_tokens: 100,
           system: `you serve ${SENSITIVE}`,
           messages: [user],
+          stop_sequences: [`stop ${SHORT_SENSITIVE}`, "END"],
         });
         const events = await anthropic.messages.create({
           model: "claude-3-5-haiku-latest",
@@ -282,7 +284,8 @@ describe("every content attribute goes through the redaction pipeline", () => {
     for (const name of [...CONTENT_ATTRIBUTES, ...CONTENT_ATTRIBUTE_PREFIXES]) {
       const values = valuesOf(spans, name);
       expect(values.length, `${name} was never written`).toBeGreaterThan(0);
-      const markers = name === "tokentrace.tags" ? [CORPUS[0]!, CORPUS[1]!] : CORPUS;
+      const short = name === "tokentrace.tags" || name === "gen_ai.request.stop_sequences";
+      const markers = short ? [CORPUS[0]!, CORPUS[1]!] : CORPUS;
       expect(
         values.some((value) => markers.every(([, marker]) => markerIn(value, marker))),
         `${name} has no value with every marker: ${values.join(" | ")}`,
@@ -409,7 +412,9 @@ describe("every content attribute goes through the redaction pipeline", () => {
     await runEverything();
     const spans = sink.getSpans();
     for (const name of CONTENT_ATTRIBUTES) {
+      // Written in every capture mode, as the app's settings (and redacted): below.
       if (name === "otel.status_description" || name === "tokentrace.tags") continue;
+      if (name === "gen_ai.request.stop_sequences") continue;
       expect(
         valuesOf(spans, name).filter((value) => !isNeutral(value)),
         name,
@@ -419,6 +424,10 @@ describe("every content attribute goes through the redaction pipeline", () => {
     for (const [value] of CORPUS) expect(exported).not.toContain(value);
     expect(spans.some((span) => span.attributes["tokentrace.content.present"] !== undefined)).toBe(false);
     expect(spans[0]?.attributes["tokentrace.metadata.note"]).toBe(`note ${REDACTED}`);
+    expect(valuesOf(spans, "gen_ai.request.stop_sequences")).toEqual([
+      '["stop [EMAIL] [API_KEY]"]',
+      '["stop [EMAIL] [API_KEY]","END"]',
+    ]);
   });
 });
 

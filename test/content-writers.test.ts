@@ -54,7 +54,10 @@ const WRITERS: Record<string, string[]> = {
   "app-context.ts": ["tokentrace.tags", "tokentrace.metadata."],
   // The request's own metadata: written by the adapters, redacted by the recorder before the span starts.
   "providers/request-user.ts": ["tokentrace.request.metadata."],
-  "recorder/call.ts": ["tokentrace.request.metadata."],
+  "recorder/call.ts": ["gen_ai.request.stop_sequences", "tokentrace.request.metadata."],
+  // The request's stop sequences, bounded; redacted by the recorder before the span starts.
+  "providers/openai-payload.ts": ["gen_ai.request.stop_sequences"],
+  "providers/anthropic.ts": ["gen_ai.request.stop_sequences"],
   // Reads the metadata key a metric carries (already redacted in the scope).
   "recorder/metric-points.ts": ["tokentrace.metadata."],
   // The pipeline itself (message attributes are shaped), and the processor that runs it on others' spans.

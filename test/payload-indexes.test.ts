@@ -1,5 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { IgnoredEntries, MAX_CHOICES, SlotTable } from "../src/providers/payload-bounds.js";
+import {
+  IgnoredEntries,
+  MAX_CHOICES,
+  MAX_STOP_SEQUENCES,
+  MAX_STOP_SEQUENCE_LENGTH,
+  SlotTable,
+  stopSequences,
+} from "../src/providers/payload-bounds.js";
 import { anthropicFrame, arrayLengths, createScriptedClients } from "./helpers/scripted-clients.js";
 import type { ScriptedClients, StreamKind } from "./helpers/scripted-clients.js";
 import { jsonAttribute } from "./helpers/span-attributes.js";
@@ -372,5 +379,27 @@ describe("the bounded slot table", () => {
     expect(table.slot(-0, () => "zero")).toBe("first");
     expect(table.values()).toEqual(["first", "second"]);
     expect(ignored.count).toBe(9);
+  });
+});
+
+describe("stop sequences", () => {
+  it("lists a string or a list's strings, in order", () => {
+    expect(stopSequences("END")).toEqual(["END"]);
+    expect(stopSequences(["a", 1, null, "b"])).toEqual(["a", "b"]);
+    expect(stopSequences([])).toEqual([]);
+    expect(stopSequences(undefined)).toBeUndefined();
+    expect(stopSequences({ 0: "a", length: 1 })).toBeUndefined();
+  });
+
+  it("reads at most MAX_STOP_SEQUENCES entries, however long the list", () => {
+    const many = Array.from({ length: 100_000 }, (_, index) => `s${index}`);
+    expect(MAX_STOP_SEQUENCES).toBe(16);
+    expect(stopSequences(many)).toEqual(many.slice(0, 16));
+  });
+
+  it("lists one longer than MAX_STOP_SEQUENCE_LENGTH by its length only, never cut", () => {
+    const long = "x".repeat(MAX_STOP_SEQUENCE_LENGTH + 1);
+    const exact = "y".repeat(MAX_STOP_SEQUENCE_LENGTH);
+    expect(stopSequences([long, exact])).toEqual(["[257 characters omitted]", exact]);
   });
 });

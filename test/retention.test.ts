@@ -495,13 +495,14 @@ describe("collector configurations", () => {
         return match === null ? [] : [match[1]!];
       });
     // Span events carry the exception text, the status message repeats it (`otel.status_description` is its
-    // name in Jaeger and Zipkin), and tags are the app's own metadata, written in every capture mode: the rest
-    // of CONTENT_ATTRIBUTES are span attributes, removed.
+    // name in Jaeger and Zipkin), and tags and stop sequences are the app's own settings, written (redacted) in
+    // every capture mode: the rest of CONTENT_ATTRIBUTES are span attributes, removed.
     const elsewhere = new Set<string>([
       names.ATTR_EXCEPTION_MESSAGE,
       names.ATTR_EXCEPTION_STACKTRACE,
       "otel.status_description",
       names.ATTR_TOKENTRACE_TAGS,
+      names.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES,
     ]);
     expect(deleted("span.attributes")).toEqual(names.CONTENT_ATTRIBUTES.filter((name) => !elsewhere.has(name)));
     expect(deleted("spanevent.attributes")).toEqual([names.ATTR_EXCEPTION_MESSAGE, names.ATTR_EXCEPTION_STACKTRACE]);

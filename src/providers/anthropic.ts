@@ -5,7 +5,7 @@ import * as names from "../semconv.js";
 import type { Usage } from "../usage.js";
 import { base64BlobPart, estimateTokens, mediaPart, parseArguments, textPart } from "./content-parts.js";
 import { endpointOf } from "./endpoint.js";
-import { IgnoredEntries, MAX_CONTENT_BLOCKS, SlotTable } from "./payload-bounds.js";
+import { IgnoredEntries, MAX_CONTENT_BLOCKS, SlotTable, stopSequences } from "./payload-bounds.js";
 import type {
   CallContext,
   ClientDescription,
@@ -103,12 +103,8 @@ function requestAttributes(body: Json): Record<string, AttributeValue> {
   number(names.ATTR_GEN_AI_REQUEST_TEMPERATURE, body["temperature"]);
   number(names.ATTR_GEN_AI_REQUEST_TOP_P, body["top_p"]);
   number(names.ATTR_GEN_AI_REQUEST_TOP_K, body["top_k"]);
-  const stop = body["stop_sequences"];
-  if (Array.isArray(stop)) {
-    attributes[names.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES] = stop.filter(
-      (item): item is string => typeof item === "string",
-    );
-  }
+  const stop = Array.isArray(body["stop_sequences"]) ? stopSequences(body["stop_sequences"]) : undefined;
+  if (stop !== undefined) attributes[names.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES] = stop;
   attributes[names.ATTR_GEN_AI_REQUEST_STREAM] = body["stream"] === true;
   // Structured outputs: `output_config.format`, or the beta API's older `output_format`.
   const config = isObject(body["output_config"]) ? body["output_config"] : {};

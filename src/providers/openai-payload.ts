@@ -5,7 +5,7 @@ import type { CallContext, PreparedCall, StreamAccumulator } from "./types.js";
 import type { OpenAIClientTraits } from "./openai-endpoints.js";
 import { isObject, numberOr, stringOr } from "./json.js";
 import type { Json } from "./json.js";
-import { IgnoredEntries, MAX_CHOICES, SlotTable } from "./payload-bounds.js";
+import { IgnoredEntries, MAX_CHOICES, SlotTable, stopSequences } from "./payload-bounds.js";
 
 /**
  * Helpers shared by the OpenAI operation adapters (chat completions, Responses, embeddings, legacy
@@ -86,13 +86,8 @@ export function setSamplingAttributes(attributes: Record<string, AttributeValue>
   setNumber(attributes, names.ATTR_GEN_AI_REQUEST_SEED, body["seed"]);
   const choices = numberOr(body["n"]);
   if (choices !== undefined && choices !== 1) attributes[names.ATTR_GEN_AI_REQUEST_CHOICE_COUNT] = choices;
-  const stop = body["stop"];
-  if (typeof stop === "string") attributes[names.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES] = [stop];
-  else if (Array.isArray(stop)) {
-    attributes[names.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES] = stop.filter(
-      (item): item is string => typeof item === "string",
-    );
-  }
+  const stop = stopSequences(body["stop"]);
+  if (stop !== undefined) attributes[names.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES] = stop;
   attributes[names.ATTR_GEN_AI_REQUEST_STREAM] = body["stream"] === true;
 }
 

@@ -100,3 +100,27 @@ export class SlotTable<T> {
     return [...this.slots.entries()].sort((a, b) => a[0] - b[0]).map((entry) => entry[1]);
   }
 }
+
+/** Stop sequences a span lists (OpenAI accepts 4; Anthropic more): the first ones, each cut to a bound. */
+export const MAX_STOP_SEQUENCES = 16;
+/** Characters of one listed stop sequence. */
+export const MAX_STOP_SEQUENCE_LENGTH = 256;
+
+/**
+ * `gen_ai.request.stop_sequences` from a request's `stop` / `stop_sequences` (a string or a list): the strings
+ * among the first MAX_STOP_SEQUENCES entries; undefined when there are none. They are the app's text: the
+ * recorder redacts them before the span starts. One longer than MAX_STOP_SEQUENCE_LENGTH is listed by its
+ * length only: cut, a secret in it could lose the part the detectors know it by.
+ */
+export function stopSequences(value: unknown): string[] | undefined {
+  const list = typeof value === "string" ? [value] : Array.isArray(value) ? value : undefined;
+  if (list === undefined) return undefined;
+  const kept: string[] = [];
+  const end = Math.min(list.length, MAX_STOP_SEQUENCES);
+  for (let index = 0; index < end; index++) {
+    const item: unknown = list[index];
+    if (typeof item !== "string") continue;
+    kept.push(item.length <= MAX_STOP_SEQUENCE_LENGTH ? item : `[${item.length} characters omitted]`);
+  }
+  return kept;
+}

@@ -12,7 +12,7 @@ import { createPricer } from "../metrics/cost.js";
 import type { CostBreakdown, Pricer } from "../metrics/cost.js";
 import type { StreamTiming } from "../metrics/timing.js";
 import { CallFacts } from "../feedback/call-info.js";
-import { Redactor } from "../redaction/pipeline.js";
+import { FAILED_MARKER, Redactor } from "../redaction/pipeline.js";
 import { alwaysReason, inSampledShare } from "../redaction/sampling.js";
 import type { ContentSampling, SamplingReason } from "../redaction/sampling.js";
 import type { LiveCall, StreamAccumulator } from "../providers/types.js";
@@ -135,8 +135,12 @@ export class Recorder {
     captureContent = true,
   ): ActiveCall {
     const { name, attributes } = startAttributes(request);
-    // The request's own metadata is the app's free text: through the pipeline before the span starts.
-    const redactedAtStart = request.hasRequestMetadata === true ? this.redactRequestMetadata(attributes) : undefined;
+    // The request's own metadata and its stop sequences are the app's free text: through the pipeline before the
+    // span starts.
+    const redactedAtStart =
+      request.hasRequestMetadata === true || attributes[names.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES] !== undefined
+        ? this.redactRequestMetadata(attributes)
+        : undefined;
     // The application context (withContext) is stamped at start, so samplers and onStart processors see it.
     stampContext(attributes, parent, this.userHashKey);
     if (redactedAtStart !== undefined) {
@@ -163,23 +167,40 @@ export class Recorder {
   }
 
   /**
-   * `tokentrace.request.metadata.*` values in `attributes` redacted in place; the kinds found, which the span
-   * lists at its end (and which are counted now, once).
+   * `tokentrace.request.metadata.*` values and `gen_ai.request.stop_sequences` in `attributes` redacted in place;
+   * the kinds found, which the span lists at its end (and which are counted now, once). When the redaction itself
+   * fails, they are left out.
    */
   private redactRequestMetadata(attributes: Attributes): readonly string[] | undefined {
-    return guard("redaction", () => {
+    const redacted = guard("redaction", () => {
       const redactor = new Redactor(this.options.redaction, guard("secrets", () => this.secrets()) ?? []);
       for (const [key, value] of Object.entries(attributes)) {
         if (typeof value === "string" && key.startsWith(names.ATTR_TOKENTRACE_REQUEST_METADATA_PREFIX)) {
           attributes[key] = redactor.text(value, key);
         }
       }
+      const stop = attributes[names.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES];
+      if (Array.isArray(stop)) {
+        attributes[names.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES] = stop.map((sequence: unknown) =>
+          typeof sequence === "string" ? redactor.text(sequence, names.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES) : "",
+        );
+      }
       const kinds = redactor.kinds();
-      if (kinds.length === 0) return undefined;
-      attributes[names.ATTR_TOKENTRACE_REDACTION_KINDS] = kinds;
-      redactor.report(undefined, this.meter());
-      return kinds;
+      if (kinds.length > 0) {
+        attributes[names.ATTR_TOKENTRACE_REDACTION_KINDS] = kinds;
+        redactor.report(undefined, this.meter());
+      }
+      return { kinds };
     });
+    if (redacted === undefined) {
+      // Fails closed: text that did not pass the pipeline is not recorded.
+      for (const key of Object.keys(attributes)) {
+        if (key.startsWith(names.ATTR_TOKENTRACE_REQUEST_METADATA_PREFIX)) attributes[key] = FAILED_MARKER;
+        else if (key === names.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES) attributes[key] = [FAILED_MARKER];
+      }
+      return undefined;
+    }
+    return redacted.kinds.length > 0 ? redacted.kinds : undefined;
   }
 
   /**
