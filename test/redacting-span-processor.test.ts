@@ -425,11 +425,37 @@ describe("redactingSpanProcessor and the span itself", () => {
     expect(spans[1]).toBe(before.ended[1]);
   });
 
-  it("passes tokentrace's own spans on as they are: the pipeline already ran on them with their client's options", async () => {
+  it("leaves tokentrace's own content on its spans as it is: the pipeline already ran on it with its client's options", async () => {
     const { exported } = pipeline();
-    const attributes = { "gen_ai.input.messages": JSON.stringify([{ role: "user", parts: [] }]), note: EMAIL };
-    const span = await exported({ ...attributes, "tokentrace.metadata.owner": EMAIL }, INSTRUMENTATION_SCOPE);
-    expect(span.attributes).toEqual({ ...attributes, "tokentrace.metadata.owner": EMAIL });
+    const attributes = {
+      "gen_ai.input.messages": JSON.stringify([{ role: "user", parts: [{ type: "text", content: EMAIL }] }]),
+      "tokentrace.stage.input": EMAIL,
+      "tokentrace.metadata.owner": EMAIL,
+      note: EMAIL,
+    };
+    const span = await exported(attributes, INSTRUMENTATION_SCOPE);
+    expect(span.attributes).toEqual(attributes);
+  });
+
+  it("redacts what others wrote onto tokentrace's spans, and leaves its events and status to it", async () => {
+    const { exporter, provider } = pipeline();
+    const span = provider.getTracer(INSTRUMENTATION_SCOPE).startSpan("workflow answer");
+    // An app or library writing onto the active stage's span through the OpenTelemetry API.
+    span.setAttributes({ "input.value": `ask ${EMAIL}`, "ai.prompt": JSON.stringify({ to: EMAIL }) });
+    span.addEvent("exception", { "exception.message": "already redacted by tokentrace" });
+    span.setStatus({ code: SpanStatusCode.ERROR, message: "Error" });
+    span.end();
+    await provider.forceFlush();
+    const [copy] = exporter.getFinishedSpans();
+    expect(copy!.attributes).toEqual({
+      "input.value": "ask [EMAIL]",
+      "ai.prompt": '{"to":"[EMAIL]"}',
+      "tokentrace.redaction.kinds": ["email"],
+    });
+    expect(copy!.events.map((event) => event.attributes)).toEqual([
+      { "exception.message": "already redacted by tokentrace" },
+    ]);
+    expect(copy!.status).toEqual({ code: SpanStatusCode.ERROR, message: "Error" });
   });
 
   it("forwards onStart to next with the span and its parent context", () => {

@@ -3,8 +3,8 @@
  * instrumentations (OpenInference, OpenLLMetry, the Vercel AI SDK, the OpenTelemetry GenAI ones) record prompts
  * and responses as they are; this processor stands in front of the app's exporting processor and hands it, at
  * span end, a copy of each span whose content attributes, event attributes and status message went through the
- * same pipeline as tokentrace's own content. tokentrace's own spans went through it already, with their client's
- * options, and are passed on untouched.
+ * same pipeline as tokentrace's own content. tokentrace's own content went through it already, with its client's
+ * options, and is passed on untouched; what others wrote onto tokentrace's spans is redacted.
  *
  * Runs once per span, when it ends, off the call's path. A span with nothing to redact is passed on itself, not
  * copied; content is matched by an exact-name set, a few prefixes and one anchored regex, compiled once.
@@ -277,6 +277,15 @@ class ContentMatcher {
   }
 }
 
+const OWN_CONTENT: ReadonlySet<string> = new Set(names.CONTENT_ATTRIBUTES);
+
+/** A content attribute tokentrace writes on its own spans, always through the pipeline. */
+function isTokentraceContent(key: string): boolean {
+  if (OWN_CONTENT.has(key)) return true;
+  for (const prefix of names.CONTENT_ATTRIBUTE_PREFIXES) if (key.startsWith(prefix)) return true;
+  return false;
+}
+
 // --- The warning about content it does not know -----------------------------------------------------------
 
 /** Distinct attribute names (indexes left out) looked at for the warning; past this, no more are. */
@@ -400,11 +409,14 @@ class RedactingSpanProcessor implements SpanProcessor {
 
   /** `span`, or a copy of it with its content redacted. */
   private redacted(span: ReadableSpan): ReadableSpan {
-    if (scopeName(span) === names.INSTRUMENTATION_SCOPE) return span;
-    const pass = new SpanPass(this.policy(), this.matcher);
+    // tokentrace's own spans: their content went through the pipeline already, with their client's options (and
+    // once is what the audit counts). What others wrote onto them (an app or library setting attributes on the
+    // active stage's span through the OpenTelemetry API) did not: those attributes are redacted here.
+    const own = scopeName(span) === names.INSTRUMENTATION_SCOPE;
+    const pass = new SpanPass(this.policy(), this.matcher, own);
     let attributes = pass.attributes(span.attributes);
-    const events = pass.events(span.events);
-    const status = pass.status(span.status);
+    const events = own ? span.events : pass.events(span.events);
+    const status = own ? span.status : pass.status(span.status);
     if (pass.genAi && this.lookedAt.size < MAX_LOOKED_AT_NAMES) {
       this.lookForUnknownContent(span.attributes);
       for (const event of span.events) if (event.attributes !== undefined) this.lookForUnknownContent(event.attributes);
@@ -472,13 +484,15 @@ class SpanPass {
   constructor(
     private readonly policy: RedactionPolicy,
     private readonly matcher: ContentMatcher,
+    /** A span of tokentrace's: the attributes it writes itself (redacted when written) are left alone. */
+    private readonly own = false,
   ) {}
 
   attributes(attributes: Attributes): Attributes {
     let copy: Attributes | undefined;
     for (const key of Object.keys(attributes)) {
       if (!this.genAi && GEN_AI_KEY.test(key)) this.genAi = true;
-      if (!this.matcher.isContent(key)) continue;
+      if (!this.matcher.isContent(key) || (this.own && isTokentraceContent(key))) continue;
       const value = attributes[key];
       const redacted = this.value(value, key);
       if (redacted !== value) {
