@@ -20,7 +20,7 @@ import {
 } from "./app-context.js";
 import type { AnyGenerator } from "./app-context.js";
 import { describe, setupOptions } from "./config.js";
-import { serializeWithin } from "./content.js";
+import { capMessages, serializeWithin } from "./content.js";
 import type { ContentLimits, SerializedContent } from "./content.js";
 import { InvalidOptionError } from "./errors.js";
 import { activeSetup, currentMeterProvider, currentTracerProvider } from "./internal/active-providers.js";
@@ -273,6 +273,14 @@ export class Stage {
           : names.ATTR_TOKENTRACE_STAGE_OUTPUT;
     const redactor = this.redactor;
     if (redactor === undefined) return;
+    // Content that can never be written is not redacted: a span not recording, or a trace out of the sampled
+    // share when an error (a stage's one outcome `always` can list) would not record it either.
+    const sampling = this.sampling;
+    if (
+      !this.span.isRecording() ||
+      (sampling?.inShare === false && alwaysReason(sampling.always, "error", undefined) === undefined)
+    )
+      return;
     let serialized: SerializedContent;
     try {
       // A value that cannot be JSON fails in the serialiser, which the pipeline's walk (it reads toJSON once)
@@ -280,10 +288,15 @@ export class Stage {
       let othersBytes = 0;
       for (const [written, bytes] of this.contentBytes ?? []) if (written !== name) othersBytes += bytes;
       const maxBytes = Math.min(limit.maxBytes, limit.maxSpanBytes - othersBytes);
-      serialized =
-        maxBytes < MIN_CONTENT_BYTES
-          ? { json: JSON.stringify({ truncated: true }), truncated: true }
-          : serializeWithin(redactor.value(value, name), limit.maxChars, maxBytes);
+      if (maxBytes < MIN_CONTENT_BYTES) serialized = { json: JSON.stringify({ truncated: true }), truncated: true };
+      else {
+        // As a call's messages: a list past the count keeps its newest items, a text past the limit is cut
+        // before it is redacted (bounded work), then the redacted copy is cut to the limits.
+        const capped = Array.isArray(value) ? capMessages(value, limit.maxMessages) : { items: value, dropped: 0 };
+        const redacted = redactor.valueWithin(capped.items, name, limit.maxChars);
+        serialized = serializeWithin(redacted.value, limit.maxChars, maxBytes, capped.dropped);
+        if (redacted.cut && !serialized.truncated) serialized = { json: serialized.json, truncated: true };
+      }
       (this.contentBytes ??= new Map()).set(name, Buffer.byteLength(serialized.json, "utf8"));
     } catch {
       // A cycle, a BigInt, a throwing toJSON: the app's value cannot be JSON; it is left out.

@@ -11,6 +11,7 @@ import {
   FAILED_MARKER,
   KIND_CLIENT_SECRET,
   KIND_DROPPED,
+  CUT_MARGIN,
   KIND_FAILED,
   RedactionAudit,
   Redactor,
@@ -528,6 +529,41 @@ class CollectingReader extends MetricReader {
     return Promise.resolve();
   }
 }
+
+describe("Redactor.valueWithin", () => {
+  it("redacts only the first maxChars + CUT_MARGIN characters of a longer text, and keeps at most maxChars", () => {
+    const { redact: redactFunction, calls } = recordingRedact();
+    const redactor = new Redactor(resolvePolicy({ pii: ["email"], redact: redactFunction }));
+    const huge = `${EMAIL} ${"x".repeat(10_000_000)}`;
+    const { value, cut } = redactor.valueWithin({ text: huge, short: EMAIL }, FREE_ATTRIBUTE, 1000);
+    expect(cut).toBe(true);
+    // The app's redact read the head only: maxChars + CUT_MARGIN characters, redacted first by the detectors.
+    expect(calls.map(([text]) => text.length)).toEqual([1000 + CUT_MARGIN - EMAIL.length + "[EMAIL]".length, 7]);
+    // The head shrank by 13 characters ("[EMAIL]" for the 20 of the address): 1,000 - 13 are kept.
+    expect(value).toEqual({ text: `[EMAIL] ${"x".repeat(987 - 8)}`, short: "[EMAIL]" });
+    expect(redactor.kinds()).toEqual(["email"]);
+  });
+
+  it("never keeps part of a secret the cut split: what lies in the margin is dropped after the redaction", () => {
+    const redactor = new Redactor(EMAIL_POLICY);
+    // 250 addresses (5,250 characters, 2,000 once redacted), then the key; the cut falls 14 characters into it.
+    const prefix = `${EMAIL} `.repeat(250);
+    const text = `${prefix}${OPENAI_KEY}${" b".repeat(5000)}`;
+    const maxChars = prefix.length + 14 - CUT_MARGIN;
+    const { value, cut } = redactor.valueWithin([text], FREE_ATTRIBUTE, maxChars);
+    expect(cut).toBe(true);
+    // The redacted head is 2,014 characters, all within the margin: nothing is kept, not "sk-proj-Ab3dEA".
+    expect(value).toEqual([""]);
+  });
+
+  it("keeps a text of maxChars + CUT_MARGIN characters whole, and says nothing was cut", () => {
+    const redactor = new Redactor(EMAIL_POLICY);
+    const text = `${EMAIL} ${"y".repeat(100 + CUT_MARGIN - EMAIL.length - 1)}`;
+    const { value, cut } = redactor.valueWithin([text], FREE_ATTRIBUTE, 100);
+    expect(cut).toBe(false);
+    expect(value).toEqual([`[EMAIL] ${"y".repeat(100 + CUT_MARGIN - EMAIL.length - 1)}`]);
+  });
+});
 
 describe("Redactor", () => {
   const exporter = new InMemorySpanExporter();

@@ -191,13 +191,15 @@ function writeContent(span: Span, record: CallRecord, limits: ContentLimits, red
         return false;
       }
       // Messages past the count first (nothing is redacted that is not kept), then redacted, then cut to the
-      // limits: redacted before the cut, so a cut never leaves half of a secret the detectors would find whole.
+      // limits: redacted before the final cut, so a cut never leaves half of a secret the detectors would find
+      // whole.
       const capped = Array.isArray(given) ? capMessages(given, limits.maxMessages) : { items: given, dropped: 0 };
-      const redacted = redactor.value(capped.items, name);
-      const { json, truncated: cut } = serializeWithin(redacted, limits.maxChars, maxBytes, capped.dropped);
+      // A text longer than the limit is cut before it is redacted (with a margin dropped after): bounded work.
+      const redacted = redactor.valueWithin(capped.items, name, limits.maxChars);
+      const { json, truncated: cut } = serializeWithin(redacted.value, limits.maxChars, maxBytes, capped.dropped);
       span.setAttribute(name, json);
       spanBytesLeft -= Buffer.byteLength(json, "utf8");
-      if (cut) truncated.push(name);
+      if (cut || redacted.cut) truncated.push(name);
       return true;
     }) ?? false;
   // The answer first, then what was asked, then what framed it: what is cut when the span's budget runs out.

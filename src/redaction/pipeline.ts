@@ -195,6 +195,9 @@ export function redactValue(
   policy: RedactionPolicy,
   secrets: readonly string[],
   audit: RedactionAudit,
+  /** Texts longer than this (plus CUT_MARGIN) are cut before they are redacted (see redactCut); `cut` is told. */
+  maxTextChars = Infinity,
+  cut?: () => void,
 ): unknown {
   // The objects being walked: one met again inside itself is a cycle.
   const path = new Set<object>();
@@ -225,7 +228,12 @@ export function redactValue(
     return `${name}#${suffix}`;
   };
   const walk = (item: unknown, depth: number, level: Level, role?: string, part?: string): unknown => {
-    if (typeof item === "string") return redactString(item, fieldOf(role, part), policy, secrets, audit);
+    if (typeof item === "string") {
+      if (item.length <= maxTextChars + CUT_MARGIN)
+        return redactString(item, fieldOf(role, part), policy, secrets, audit);
+      cut?.();
+      return redactCut(item, maxTextChars, (text) => redactString(text, fieldOf(role, part), policy, secrets, audit));
+    }
     if (typeof item === "number") return redactInteger(item, attribute, policy, secrets, audit);
     if (item === null || typeof item !== "object") return item;
     if (depth >= MAX_DEPTH) {
@@ -281,6 +289,23 @@ export function redactValue(
     return copy;
   };
   return walk(value, 0, top);
+}
+
+/**
+ * Characters read past a cut: a secret the cut splits lies in them, and they are dropped after the redaction.
+ * Longer than an API key, a bearer token or a JWT of a few kilobytes; a private key block the cut leaves without
+ * its end is redacted to the end of the text by its detector.
+ */
+export const CUT_MARGIN = 4096;
+
+/**
+ * A text that would be cut to `maxChars` anyway, redacted in bounded time: its first `maxChars + CUT_MARGIN`
+ * characters are redacted and the last CUT_MARGIN characters of the result dropped, so whatever the cut split
+ * (half of a key the detectors no longer see whole) is not kept. The result is at most `maxChars` long.
+ */
+function redactCut(text: string, maxChars: number, redact: (text: string) => string): string {
+  const head = redact(text.slice(0, maxChars + CUT_MARGIN));
+  return head.slice(0, Math.max(0, Math.min(maxChars, head.length - CUT_MARGIN)));
 }
 
 /** A key of letters and underscores only: no built-in detector can match it. */
@@ -339,6 +364,18 @@ export class Redactor {
   /** A JSON value (messages, tool data, a stage's input) with every string in it redacted. */
   value(value: unknown, attribute: string): unknown {
     return redactValue(value, attribute, this.policy, this.secrets, this.audit);
+  }
+
+  /**
+   * `value()` for content about to be cut to `maxChars`: a text longer than that (plus CUT_MARGIN) is cut before
+   * it is redacted, so a 10 MB string costs what a 20 KB one does; `cut` says whether any was.
+   */
+  valueWithin(value: unknown, attribute: string, maxChars: number): { value: unknown; cut: boolean } {
+    let cut = false;
+    const redacted = redactValue(value, attribute, this.policy, this.secrets, this.audit, maxChars, () => {
+      cut = true;
+    });
+    return { value: redacted, cut };
   }
 
   /** One text (an error message, a stack trace, a metadata value). */
