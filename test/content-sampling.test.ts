@@ -103,6 +103,11 @@ describe("contentSampling", () => {
     expect(alwaysReason(["content_filter"], "completed", ["stop", "refusal"])).toBe("content_filter");
     expect(alwaysReason(["cancelled", "error"], "error", undefined)).toBe("error");
     expect(alwaysReason(undefined, "error", undefined)).toBeUndefined();
+    // `cancelled` stands for every way the app stopped a call: a stream it stopped reading, an abort, a drop.
+    for (const outcome of ["cancelled", "aborted", "abandoned"]) {
+      expect(alwaysReason(["cancelled"], outcome, undefined)).toBe("cancelled");
+    }
+    expect(alwaysReason(["error"], "aborted", undefined)).toBeUndefined();
   });
 
   it("records content in the sampled share and leaves it out past it, with usage and cost either way", async () => {
@@ -204,6 +209,32 @@ describe("contentSampling", () => {
       result: undefined,
       message: "no record 7",
     });
+  });
+
+  it("does not redact a stage's content that can never be recorded", () => {
+    const seen: string[] = [];
+    sink = memorySink();
+    telemetry = setup({
+      serviceName: "sampling",
+      sinks: [sink],
+      captureContent: true,
+      // `length` ends calls, never stages: a stage out of the share is never recorded.
+      contentSampling: { rate: 0.5, always: ["length"] },
+      redact: (text) => {
+        seen.push(text);
+        return text;
+      },
+    });
+    const run = (traceId: string): void =>
+      inTrace(traceId, () => withTool("lookup", (tool) => tool.recordInput({ id: "seven" }), { capture: true }));
+    run(OUT_OF_SHARE);
+    expect(seen).toEqual([]);
+    run(IN_SHARE);
+    expect(seen).toEqual(["seven"]);
+    expect(sink.getSpans().map((span) => span.attributes["gen_ai.tool.call.arguments"])).toEqual([
+      undefined,
+      '{"id":"seven"}',
+    ]);
   });
 
   it("rejects invalid settings at set-up, naming the option and what it accepts", () => {

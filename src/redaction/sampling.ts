@@ -50,12 +50,15 @@ export function alwaysReason(
 ): ContentSamplingOutcome | undefined {
   if (always === undefined) return undefined;
   for (const listed of always) {
-    if (listed === outcome) return listed;
+    if (listed === outcome || (listed === "cancelled" && CANCELLED.has(outcome))) return listed;
     const reasons = FINISH_REASONS[listed];
     if (reasons !== undefined && finishReasons?.some((reason) => reasons.includes(reason)) === true) return listed;
   }
   return undefined;
 }
+
+/** The outcomes `cancelled` stands for: a stream the app stopped reading, a request it aborted, a result it dropped. */
+const CANCELLED: ReadonlySet<string> = new Set(["cancelled", "aborted", "abandoned"]);
 
 /** The finish reasons each early-ending outcome stands for, as OpenAI and Anthropic write them. */
 const FINISH_REASONS: Partial<Record<ContentSamplingOutcome, readonly (string | undefined)[]>> = {
