@@ -2,6 +2,9 @@ import OpenAI from "openai";
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { capMessages, serializeContent, serializeWithin, TRUNCATION_MARKER } from "../src/content.js";
+import { withTool } from "../src/index.js";
+import { memorySink, setup } from "../src/setup-entry.js";
+import type { TokentraceHandle } from "../src/setup-entry.js";
 import { createHarness } from "./helpers/harness.js";
 import type { Harness } from "./helpers/harness.js";
 
@@ -343,5 +346,53 @@ describe("content truncation on a span", () => {
     expect((attributes["gen_ai.output.messages"] as string).length).toBeLessThanOrEqual(64);
     expect(attributes["gen_ai.input.messages"]).toBeUndefined();
     expect(attributes["tokentrace.content.truncated"]).toEqual(["gen_ai.output.messages", "gen_ai.input.messages"]);
+  });
+});
+
+describe("long content, bounded work", () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await createHarness();
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it("records a 10 MB message as its first characters within the limit, redacting only what can be kept", async () => {
+    const seen: number[] = [];
+    const client = h.observeClient(new OpenAI({ baseURL: h.server.openaiBaseURL, apiKey: "sk-x", maxRetries: 0 }), {
+      maxContentLength: 1_000,
+      redact: (text) => {
+        seen.push(text.length);
+        return text;
+      },
+    });
+    const huge = `start ${"0123456789".repeat(1_000_000)}`;
+    await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: huge }] });
+    const attributes = h.onlySpan().attributes;
+    // The app's redact was given at most the limit and the 4 KB margin of the message, never its 10 MB.
+    expect(Math.max(...seen)).toBe(1_000 + 4_096);
+    const input = attributes["gen_ai.input.messages"] as string;
+    expect(input.length).toBeLessThanOrEqual(1_000);
+    const [parsed] = JSON.parse(input) as [{ role: string; parts: [{ content: string }] }];
+    expect(parsed.role).toBe("user");
+    expect(parsed.parts[0].content).toMatch(/^start (0123456789)+\d*…\[truncated\]$/);
+    expect(attributes["tokentrace.content.truncated"]).toEqual(["gen_ai.input.messages"]);
+  });
+});
+
+describe("a stage's content within the limits", () => {
+  let telemetry: TokentraceHandle | undefined;
+  afterEach(async () => {
+    await telemetry?.shutdown();
+  });
+
+  it("keeps the newest maxContentMessages items of a list, and marks the rest as dropped", () => {
+    const sink = memorySink();
+    telemetry = setup({ serviceName: "limits", sinks: [sink], captureContent: true, maxContentMessages: 3 });
+    withTool("search", (tool) => tool.recordInput(["a", "b", "c", "d", "e"]), { capture: true });
+    const [span] = sink.getSpans();
+    expect(span?.attributes["gen_ai.tool.call.arguments"]).toBe('[{"truncated_items":2},"c","d","e"]');
+    expect(span?.attributes["tokentrace.content.truncated"]).toEqual(["gen_ai.tool.call.arguments"]);
   });
 });

@@ -540,7 +540,7 @@ describe("Redactor.valueWithin", () => {
     // The app's redact read the head only: maxChars + CUT_MARGIN characters, redacted first by the detectors.
     expect(calls.map(([text]) => text.length)).toEqual([1000 + CUT_MARGIN - EMAIL.length + "[EMAIL]".length, 7]);
     // The head shrank by 13 characters ("[EMAIL]" for the 20 of the address): 1,000 - 13 are kept.
-    expect(value).toEqual({ text: `[EMAIL] ${"x".repeat(987 - 8)}`, short: "[EMAIL]" });
+    expect(value).toEqual({ text: `[EMAIL] ${"x".repeat(987 - 8)}…[truncated]`, short: "[EMAIL]" });
     expect(redactor.kinds()).toEqual(["email"]);
   });
 
@@ -553,7 +553,7 @@ describe("Redactor.valueWithin", () => {
     const { value, cut } = redactor.valueWithin([text], FREE_ATTRIBUTE, maxChars);
     expect(cut).toBe(true);
     // The redacted head is 2,014 characters, all within the margin: nothing is kept, not "sk-proj-Ab3dEA".
-    expect(value).toEqual([""]);
+    expect(value).toEqual(["…[truncated]"]);
   });
 
   it("keeps a text of maxChars + CUT_MARGIN characters whole, and says nothing was cut", () => {

@@ -9,6 +9,7 @@
  */
 import { createHmac, randomBytes } from "node:crypto";
 import type { Counter, Meter, Span } from "@opentelemetry/api";
+import { TRUNCATION_MARKER } from "../content.js";
 import { reportInternalError } from "../internal/report.js";
 import * as names from "../semconv.js";
 import { PRESET_NAMES, kindsOf, redactText } from "./detectors.js";
@@ -301,11 +302,12 @@ export const CUT_MARGIN = 4096;
 /**
  * A text that would be cut to `maxChars` anyway, redacted in bounded time: its first `maxChars + CUT_MARGIN`
  * characters are redacted and the last CUT_MARGIN characters of the result dropped, so whatever the cut split
- * (half of a key the detectors no longer see whole) is not kept. The result is at most `maxChars` long.
+ * (half of a key the detectors no longer see whole) is not kept: at most `maxChars` characters of it, then
+ * the truncation marker.
  */
 function redactCut(text: string, maxChars: number, redact: (text: string) => string): string {
   const head = redact(text.slice(0, maxChars + CUT_MARGIN));
-  return head.slice(0, Math.max(0, Math.min(maxChars, head.length - CUT_MARGIN)));
+  return head.slice(0, Math.max(0, Math.min(maxChars, head.length - CUT_MARGIN))) + TRUNCATION_MARKER;
 }
 
 /** A key of letters and underscores only: no built-in detector can match it. */
