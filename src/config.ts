@@ -386,7 +386,9 @@ export function validateObserveOptions(
   if (options === null || typeof options !== "object" || Array.isArray(options)) {
     throw new InvalidOptionError(where, `expected an object, received ${describe(options)}.`);
   }
-  const record = options as Record<string, unknown>;
+  // Checked and used as one snapshot: the app changing its options object (or a getter answering otherwise
+  // on a second read) later cannot put an unchecked value into a resolved client.
+  const record = snapshotOf(options as Record<string, unknown>);
   for (const key of Object.keys(record)) {
     if (!knownOptions.has(key) && !extraKeys.has(key)) {
       const accepted = [...knownOptions, ...extraKeys].join(", ");
@@ -469,6 +471,34 @@ export function validateObserveOptions(
   }
   if (record["pricing"] !== undefined) {
     return { ...(record as ObserveOptions), pricing: validatePricingOptions(record["pricing"], "pricing") };
+  }
+  return record;
+}
+
+/** Options whose value is a list or a small record of plain values: copied one level deep and frozen. */
+const NESTED_OPTIONS = ["pii", "redactPatterns", "contentSampling", "metricContextKey", "hashUserId"] as const;
+
+/** `options`' own keys, each read once; the NESTED_OPTIONS copied and frozen (what they hold is checked after). */
+function snapshotOf(options: Record<string, unknown>): Record<string, unknown> {
+  const copy: Record<string, unknown> = { ...options };
+  for (const key of NESTED_OPTIONS) {
+    const value = copy[key];
+    if (value === null || typeof value !== "object") continue;
+    copy[key] = Array.isArray(value)
+      ? Object.freeze(value.map((item: unknown) => (isPlainRecord(item) ? Object.freeze({ ...item }) : item)))
+      : Object.freeze(frozenLists({ ...(value as Record<string, unknown>) }));
+  }
+  return copy;
+}
+
+function isPlainRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value) && !(value instanceof RegExp);
+}
+
+/** `record` with each of its array values copied and frozen (`contentSampling.always`). */
+function frozenLists(record: Record<string, unknown>): Record<string, unknown> {
+  for (const [key, value] of Object.entries(record)) {
+    if (Array.isArray(value)) record[key] = Object.freeze([...(value as unknown[])]);
   }
   return record;
 }

@@ -173,6 +173,37 @@ describe("observe()", () => {
     }
   });
 
+  it("uses the options as checked: changing the options object afterwards changes nothing", async () => {
+    const sink = memorySink();
+    const pii: string[] = ["email"];
+    const contentSampling = { rate: 1, always: ["error"] };
+    const given = { serviceName: "snapshot", sinks: [sink], captureContent: true, pii, contentSampling };
+    const telemetry = setup(given as Parameters<typeof setup>[0]);
+    try {
+      // After set-up: an unknown preset (which set-up would have refused) and another rate.
+      pii.push("passport");
+      contentSampling.rate = 0;
+      contentSampling.always.push("sometimes");
+      const h = await createHarness();
+      try {
+        const client = observe(new OpenAI({ baseURL: h.server.openaiBaseURL, apiKey: API_KEY, maxRetries: 0 }));
+        await client.chat.completions.create({
+          model: "gpt-4o-mini",
+          messages: [{ role: "user", content: "mail ann@example.com" }],
+        });
+      } finally {
+        await h.close();
+      }
+      const [span] = sink.getSpans();
+      expect(span?.attributes["gen_ai.input.messages"]).toBe(
+        JSON.stringify([{ role: "user", parts: [{ type: "text", content: "mail [EMAIL]" }] }]),
+      );
+      expect(span?.attributes["tokentrace.content.sampling_reason"]).toBe("rate");
+    } finally {
+      await telemetry.shutdown();
+    }
+  });
+
   it("recognises its errors from another copy of the package by name", () => {
     const foreign = new Error("from another copy");
     foreign.name = "InvalidOptionError";
