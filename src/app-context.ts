@@ -23,6 +23,11 @@ export interface AppContext {
   sessionId?: string;
   /** The conversation or thread (`gen_ai.conversation.id`). */
   conversationId?: string;
+  /**
+   * The app's own id of the answer being produced (`tokentrace.message.id`), by which `recordFeedback({ messageId })`
+   * later names the call, in this process, for a while (see the README's feedback section).
+   */
+  messageId?: string;
   /** Labels (`tokentrace.tags`); nested scopes add to the enclosing scope's tags. */
   tags?: readonly string[];
   /** Key-value facts (`tokentrace.metadata.<key>`); nested scopes override by key. */
@@ -40,6 +45,7 @@ export interface ResolvedAppContext {
   readonly userId?: string;
   readonly sessionId?: string;
   readonly conversationId?: string;
+  readonly messageId?: string;
   readonly tags: readonly string[];
   readonly metadata: Readonly<Record<string, string | number | boolean>>;
   /** `false` when this scope or an enclosing one turned content capture off. */
@@ -97,7 +103,15 @@ const MAX_DROPPED_KEPT = 1_024;
 /** At most this many keys in one `baggage` list. */
 export const MAX_BAGGAGE_KEYS = 16;
 
-const ACCEPTED_KEYS = ["userId", "sessionId", "conversationId", "tags", "metadata", "captureContent"] as const;
+const ACCEPTED_KEYS = [
+  "userId",
+  "sessionId",
+  "conversationId",
+  "messageId",
+  "tags",
+  "metadata",
+  "captureContent",
+] as const;
 const acceptedKeys: ReadonlySet<string> = new Set(ACCEPTED_KEYS);
 
 /**
@@ -112,6 +126,11 @@ const EMPTY_VALUES: ResolvedAppContext = Object.freeze({ tags: Object.freeze([])
 /** The scope a context holds, if any: one lookup, on every call's start. */
 export function scopeOf(ctx: Context): AppScope | undefined {
   return ctx.getValue(SCOPE_KEY) as AppScope | undefined;
+}
+
+/** `withContext({ messageId })` in `ctx`, if any. */
+export function messageIdOf(ctx: Context): string | undefined {
+  return scopeOf(ctx)?.values.messageId;
 }
 
 /**
@@ -326,7 +345,7 @@ function mergeScope(
   };
   const own = (key: keyof AppContext): unknown =>
     Object.prototype.hasOwnProperty.call(input, key) ? input[key] : undefined;
-  for (const key of ["userId", "sessionId", "conversationId"] as const) {
+  for (const key of ["userId", "sessionId", "conversationId", "messageId"] as const) {
     const value = readId(own(key), key, dropped);
     const kept = value ?? base[key];
     if (kept !== undefined) next[key] = kept;
@@ -461,6 +480,7 @@ function attributesOf(
   if (values.userId !== undefined) attributes[names.ATTR_USER_ID] = values.userId;
   if (values.sessionId !== undefined) attributes[names.ATTR_SESSION_ID] = values.sessionId;
   if (values.conversationId !== undefined) attributes[names.ATTR_GEN_AI_CONVERSATION_ID] = values.conversationId;
+  if (values.messageId !== undefined) attributes[names.ATTR_TOKENTRACE_MESSAGE_ID] = values.messageId;
   if (values.tags.length > 0) attributes[names.ATTR_TOKENTRACE_TAGS] = [...values.tags];
   for (const [key, value] of Object.entries(values.metadata)) {
     attributes[`${names.ATTR_TOKENTRACE_METADATA_PREFIX}${key}`] = value;

@@ -198,6 +198,8 @@ export const ATTR_USER_HASH = "user.hash";
 export const ATTR_TOKENTRACE_TAGS = "tokentrace.tags";
 /** `withContext({ metadata })`: one attribute per key. */
 export const ATTR_TOKENTRACE_METADATA_PREFIX = "tokentrace.metadata.";
+/** `withContext({ messageId })`: the app's own id of the answer, by which feedback can name the call (issue 14). */
+export const ATTR_TOKENTRACE_MESSAGE_ID = "tokentrace.message.id";
 /** Context values `withContext()` dropped as invalid (their keys, e.g. `userId`, `tags[2]`, `metadata.plan`). */
 export const ATTR_TOKENTRACE_CONTEXT_DROPPED = "tokentrace.context.dropped";
 /** The request's own `metadata` (OpenAI): one attribute per key. */
@@ -302,6 +304,30 @@ export const METRIC_TOKENTRACE_REDACTION_MATCHES = "tokentrace.redaction.matches
 export const ATTR_TOKENTRACE_REDACTION_KIND = "tokentrace.redaction.kind";
 export const UNIT_MATCH = "{match}";
 
+// Feedback and evaluations (issue 14): the conventions' `gen_ai.evaluation.result` event and its attributes.
+export const EVENT_GEN_AI_EVALUATION_RESULT = "gen_ai.evaluation.result";
+export const ATTR_GEN_AI_EVALUATION_NAME = "gen_ai.evaluation.name";
+export const ATTR_GEN_AI_EVALUATION_SCORE_VALUE = "gen_ai.evaluation.score.value";
+export const ATTR_GEN_AI_EVALUATION_SCORE_LABEL = "gen_ai.evaluation.score.label";
+/** Free text (a user's comment, an evaluator's reasoning): content, recorded only with capture on, redacted. */
+export const ATTR_GEN_AI_EVALUATION_EXPLANATION = "gen_ai.evaluation.explanation";
+/** Who gave it: `human`, `llm` or `code`. */
+export const ATTR_TOKENTRACE_EVALUATION_SOURCE = "tokentrace.evaluation.source";
+/** The evaluator's name (a built-in's, an LLM judge's model, the app's own). */
+export const ATTR_TOKENTRACE_EVALUATION_EVALUATOR = "tokentrace.evaluation.evaluator";
+/** The app's id of this piece of feedback, so a backend can de-duplicate a resubmission. */
+export const ATTR_TOKENTRACE_FEEDBACK_ID = "tokentrace.feedback.id";
+/** Evaluation scores, by name, label, source, model and agent. */
+export const METRIC_TOKENTRACE_EVALUATION_SCORE = "tokentrace.evaluation.score";
+/** Evaluation results (with or without a score), by the same labels. */
+export const METRIC_TOKENTRACE_EVALUATION_RESULTS = "tokentrace.evaluation.results";
+/** Feedback `recordFeedback()` refused, by `tokentrace.feedback.rejection_reason`. */
+export const METRIC_TOKENTRACE_FEEDBACK_REJECTIONS = "tokentrace.feedback.rejections";
+export const ATTR_TOKENTRACE_FEEDBACK_REJECTION_REASON = "tokentrace.feedback.rejection_reason";
+export const UNIT_SCORE = "{score}";
+export const UNIT_RESULT = "{result}";
+export const UNIT_FEEDBACK = "{feedback}";
+
 /**
  * Every attribute that can carry user or model text (and the status message, which repeats
  * `exception.message`). Each is written only through the redaction pipeline (src/redaction/pipeline.ts);
@@ -323,6 +349,7 @@ export const CONTENT_ATTRIBUTES: readonly string[] = Object.freeze([
   ATTR_TOKENTRACE_TAGS,
   // The app's stop sequences: written whatever the capture mode, redacted before the span starts.
   ATTR_GEN_AI_REQUEST_STOP_SEQUENCES,
+  ATTR_GEN_AI_EVALUATION_EXPLANATION,
 ]);
 
 /** Attribute families whose values come from the app as free text: `withContext()` and request metadata. */

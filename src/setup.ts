@@ -15,6 +15,7 @@ import { describe, validateObserveOptions } from "./config.js";
 import type { ObserveOptions } from "./config.js";
 import { InvalidOptionError } from "./errors.js";
 import { activeSetup, setActiveSetup } from "./internal/active-providers.js";
+import type { FeedbackSettings } from "./internal/active-providers.js";
 import { envString } from "./internal/env.js";
 import { WARNING_MODES, setWarningMode, warnOnce, warnOncePerKind } from "./internal/report.js";
 import type { WarningMode } from "./internal/report.js";
@@ -44,7 +45,15 @@ export interface SetupOptions extends Omit<ObserveOptions, "tracerProvider" | "m
    *
    * @example setup({ sinks: [otlpSink()], feedback: { secret: process.env.FEEDBACK_SECRET! } })
    */
-  feedback?: { secret?: string };
+  feedback?: {
+    secret?: string;
+    /**
+     * Also record each feedback result as a zero-length child span `evaluation {name}` of the span it rates, for
+     * backends that store traces only. `"auto"` (the default): when no OpenTelemetry logger provider is
+     * registered (the results' log records would go nowhere).
+     */
+    spans?: boolean | "auto";
+  };
   /**
    * Flush buffered telemetry when the process is about to end: when its event loop runs dry
    * (`beforeExit`) and on `SIGTERM` / `SIGINT`, waiting at most `flushTimeoutMs` for the sinks. After a
@@ -446,22 +455,33 @@ function hasMethods(value: unknown, methods: readonly string[]): boolean {
 
 const MIN_FEEDBACK_SECRET_LENGTH = 16;
 
-/** `feedback`: `{ secret? }`, a secret of at least 16 characters. */
-function validateFeedback(option: unknown): { secret?: string } | undefined {
+/** `feedback`: `{ secret?, spans? }`: a secret of at least 16 characters; `spans` true, false or "auto". */
+function validateFeedback(option: unknown): FeedbackSettings | undefined {
   if (option === undefined) return undefined;
   if (option === null || typeof option !== "object" || Array.isArray(option)) {
-    throw new InvalidOptionError("feedback", `expected an object { secret? }, received ${describe(option)}.`);
+    throw new InvalidOptionError("feedback", `expected an object { secret?, spans? }, received ${describe(option)}.`);
   }
-  for (const key of Object.keys(option)) {
-    if (key !== "secret") throw new InvalidOptionError(`feedback.${key}`, "unknown option. Accepted options: secret.");
+  const given = { ...(option as Record<string, unknown>) };
+  for (const key of Object.keys(given)) {
+    if (key !== "secret" && key !== "spans") {
+      throw new InvalidOptionError(`feedback.${key}`, "unknown option. Accepted options: secret, spans.");
+    }
   }
-  const { secret } = option as { secret?: unknown };
-  if (secret === undefined) return {};
+  const settings: { secret?: string; spans?: boolean | "auto" } = {};
+  const { secret, spans } = given;
+  if (spans !== undefined) {
+    if (spans !== true && spans !== false && spans !== "auto") {
+      throw new InvalidOptionError("feedback.spans", `expected true, false or "auto", received ${describe(spans)}.`);
+    }
+    settings.spans = spans;
+  }
+  if (secret === undefined) return Object.freeze(settings);
   if (typeof secret !== "string" || secret.length < MIN_FEEDBACK_SECRET_LENGTH) {
     throw new InvalidOptionError(
       "feedback.secret",
       `expected a secret string of at least ${MIN_FEEDBACK_SECRET_LENGTH} characters, received ${typeof secret === "string" ? `a string of ${secret.length}` : describe(secret)}.`,
     );
   }
-  return { secret };
+  settings.secret = secret;
+  return Object.freeze(settings);
 }

@@ -418,6 +418,13 @@ export function stageOf(ctx: Context): Stage | undefined {
   return ctx.getValue(STAGE_KEY) as Stage | undefined;
 }
 
+/** The name of the innermost agent stage in `ctx` (`gen_ai.agent.name`), if any. */
+export function agentNameOf(ctx: Context): string | undefined {
+  for (let stage = stageOf(ctx); stage !== undefined; stage = stage.parent)
+    if (stage.kind === "agent") return stage.name;
+  return undefined;
+}
+
 /** Below this, an input or output could hold no more than a marker. */
 const MIN_CONTENT_BYTES = 64;
 

@@ -305,7 +305,7 @@ describe("withContext()", () => {
     expect(() => run({ user: "u" }, () => 1)).toThrow(
       new InvalidOptionError(
         "withContext.user",
-        "unknown key. Accepted keys: userId, sessionId, conversationId, tags, metadata, captureContent.",
+        "unknown key. Accepted keys: userId, sessionId, conversationId, messageId, tags, metadata, captureContent.",
       ),
     );
     expect(() => run({ userId: "u" }, "not a function")).toThrow(

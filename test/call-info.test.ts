@@ -137,10 +137,11 @@ describe("currentRef()", () => {
 });
 
 describe("setup({ feedback })", () => {
-  it("rejects what is not { secret } with a secret of 16 characters or more", () => {
+  it("rejects what is not { secret?, spans? } with a secret of 16 characters or more", () => {
     const cases: [unknown, string, string][] = [
-      ["s3cret", "feedback", 'expected an object { secret? }, received the string "s3cret"'],
-      [{ key: SECRET }, "feedback.key", "unknown option. Accepted options: secret."],
+      ["s3cret", "feedback", 'expected an object { secret?, spans? }, received the string "s3cret"'],
+      [{ key: SECRET }, "feedback.key", "unknown option. Accepted options: secret, spans."],
+      [{ spans: "yes" }, "feedback.spans", 'expected true, false or "auto", received the string "yes"'],
       [
         { secret: "short" },
         "feedback.secret",

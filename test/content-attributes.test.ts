@@ -4,7 +4,7 @@ import { context } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { observe, withContext, withTool, withWorkflow } from "../src/index.js";
+import { observe, recordFeedback, withContext, withTool, withWorkflow } from "../src/index.js";
 import { CONTENT_ATTRIBUTES, CONTENT_ATTRIBUTE_PREFIXES } from "../src/semconv.js";
 import { memorySink, setup } from "../src/setup-entry.js";
 import type { MemorySink, TokentraceHandle } from "../src/setup-entry.js";
@@ -192,13 +192,15 @@ async function runEverything(): Promise<void> {
       "answer",
       async (workflow) => {
         workflow.recordInput({ question: SENSITIVE });
-        await openai.chat.completions.create({
+        const completion = await openai.chat.completions.create({
           model: "gpt-4o-mini",
           messages: [user],
           tools,
           metadata: { note: `note ${SENSITIVE}` },
           stop: [`stop ${SHORT_SENSITIVE}`],
         });
+        // A user's comment on the answer: with no logger provider, also an `evaluation thumbs` span.
+        recordFeedback(completion, { name: "thumbs", value: 0, comment: `wrong ${SENSITIVE}` });
         const stream = await openai.chat.completions.create({
           model: "gpt-4o-mini",
           messages: [user],

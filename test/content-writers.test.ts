@@ -58,6 +58,8 @@ const WRITERS: Record<string, string[]> = {
   // The request's stop sequences, bounded; redacted by the recorder before the span starts.
   "providers/openai-payload.ts": ["gen_ai.request.stop_sequences"],
   "providers/anthropic.ts": ["gen_ai.request.stop_sequences"],
+  // A feedback comment: with content capture on, redacted and cut before it is recorded.
+  "feedback/record.ts": ["gen_ai.evaluation.explanation"],
   // Reads the metadata key a metric carries (already redacted in the scope).
   "recorder/metric-points.ts": ["tokentrace.metadata."],
   // The pipeline itself (message attributes are shaped), and the processor that runs it on others' spans.

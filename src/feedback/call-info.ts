@@ -9,6 +9,7 @@ import { context, trace } from "@opentelemetry/api";
 import { activeSetup } from "../internal/active-providers.js";
 import { stageOf } from "../stages.js";
 import type { Usage } from "../usage.js";
+import { RecentCalls } from "./recent.js";
 import { encodeRef } from "./ref.js";
 
 /** What `callInfo()` returns: a snapshot, taken when asked (a stream's usage and cost arrive when it ends). */
@@ -49,14 +50,27 @@ export class CallFacts {
     readonly spanId: string,
     readonly provider: string,
     readonly requestModel: string | undefined,
+    /** `withContext({ messageId })` around the call. */
+    readonly messageId?: string,
+    /** The agent stage the call ran in (`gen_ai.agent.name`), for the feedback metrics. */
+    readonly agentName?: string,
   ) {}
 }
 
 const byResult = new WeakMap<object, CallFacts>();
+/** The process's recent calls, by span id and message id (bounded: see recent.ts). */
+export const recentCalls = new RecentCalls();
 
 /** Remember that `result` (what the SDK hands the app) came from the call `facts` describes. */
 export function rememberResult(result: unknown, facts: CallFacts): void {
-  if (result !== null && typeof result === "object") byResult.set(result, facts);
+  if (result === null || typeof result !== "object") return;
+  byResult.set(result, facts);
+  recentCalls.note(facts);
+}
+
+/** The call that returned `result`, if an observed client did. */
+export function factsOf(result: object): CallFacts | undefined {
+  return byResult.get(result);
 }
 
 /**

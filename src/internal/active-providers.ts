@@ -8,12 +8,18 @@ import type { ObserveOptions } from "../config.js";
  * observed before `setup()` still reports through it; they compare `setupGeneration()` per call (a number
  * compare) and resolve their options again when a `setup()` or `shutdown()` changed the defaults.
  */
+/** `setup({ feedback })`, checked. */
+export interface FeedbackSettings {
+  readonly secret?: string;
+  readonly spans?: boolean | "auto";
+}
+
 interface ActiveSetup {
   tracerProvider: TracerProvider;
   meterProvider: MeterProvider;
   defaults: ObserveOptions;
-  /** `setup({ feedback })`: the secret refs are signed with (issue 14). */
-  feedback?: { secret?: string };
+  /** `setup({ feedback })`: the secret refs are signed with, and whether results are also spans (issue 14). */
+  feedback?: FeedbackSettings;
 }
 
 let active: ActiveSetup | undefined;

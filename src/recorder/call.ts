@@ -1,7 +1,7 @@
 import { SpanKind, context, trace } from "@opentelemetry/api";
 import type { Attributes, Context, HrTime, Meter, Span, Tracer } from "@opentelemetry/api";
-import { metadataValueOf, redactedKindsOf, stampContext } from "../app-context.js";
-import { stageOf } from "../stages.js";
+import { messageIdOf, metadataValueOf, redactedKindsOf, stampContext } from "../app-context.js";
+import { agentNameOf, stageOf } from "../stages.js";
 import { noResponseFacts } from "../call-record.js";
 import type { CallRecord, RequestFacts, ResponseFacts } from "../call-record.js";
 import type { ResolvedOptions } from "../config.js";
@@ -488,7 +488,14 @@ class Call implements ActiveCall, CallRecord, CallSummary, MetricFacts {
   resultFacts(): CallFacts {
     if (this.facts === undefined) {
       const { traceId, spanId } = this.span.spanContext();
-      this.facts = new CallFacts(traceId, spanId, this.request.providerName, this.request.requestModel);
+      this.facts = new CallFacts(
+        traceId,
+        spanId,
+        this.request.providerName,
+        this.request.requestModel,
+        messageIdOf(this.context),
+        agentNameOf(this.context),
+      );
     }
     return this.facts;
   }

@@ -186,12 +186,11 @@ function hasMethods(value: unknown, methods: readonly string[]): boolean {
  */
 const KNOWN_CONTENT_NAMES: readonly string[] = [
   ...names.CONTENT_ATTRIBUTES,
-  // GenAI conventions beside tokentrace's: span-event content (before 1.28), retrieval, evaluation; OpenLLMetry.
+  // GenAI conventions beside tokentrace's: span-event content (before 1.28), retrieval, guardrails; OpenLLMetry.
   "gen_ai.prompt",
   "gen_ai.completion",
   "gen_ai.retrieval.documents",
   "gen_ai.retrieval.query.text",
-  "gen_ai.evaluation.explanation",
   "gen_ai.guardrail.input",
   "gen_ai.guardrail.output",
   "gen_ai.guardrail.error.message",
