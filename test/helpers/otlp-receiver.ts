@@ -2,7 +2,9 @@
  * A local OTLP/HTTP receiver for tests: decodes what OpenTelemetry's exporters really send, protobuf
  * (with the protobufjs code generated from the published opentelemetry-proto definitions, as shipped in
  * `@opentelemetry/otlp-transformer` 0.216, installed here as `otlp-proto-root`) and JSON, into one plain
- * shape. It can also play a collector that fails (an HTTP status) or is slow (delayed answers).
+ * shape. That generated code covers traces and metrics only (0.216 already wrote logs by hand), so logs are
+ * decoded by protobufjs's reflection, from the OTLP logs messages written out below. It can also play a
+ * collector that fails (an HTTP status) or is slow (delayed answers).
  */
 import { createServer } from "node:http";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -29,6 +31,64 @@ const require = createRequire(import.meta.url);
 const root = require("otlp-proto-root/build/src/generated/root.js") as ProtoRoot;
 const { ExportTraceServiceRequest } = root.opentelemetry.proto.collector.trace.v1;
 const { ExportMetricsServiceRequest } = root.opentelemetry.proto.collector.metrics.v1;
+
+interface ProtobufJs {
+  parse(source: string): { root: { lookupType(name: string): ProtoMessageType } };
+}
+
+/**
+ * `ExportLogsServiceRequest` (opentelemetry-proto's `collector/logs/v1/logs_service.proto`) and the messages it
+ * uses, with their published field names and numbers; fields left out here (a resource's entity refs) are skipped
+ * when decoding. The severity enum is declared as its wire type (a varint): it decodes to the same number.
+ */
+const LOGS_PROTO = `
+syntax = "proto3";
+package otlp_logs;
+
+message AnyValue {
+  oneof value {
+    string string_value = 1;
+    bool bool_value = 2;
+    int64 int_value = 3;
+    double double_value = 4;
+    ArrayValue array_value = 5;
+    KeyValueList kvlist_value = 6;
+    bytes bytes_value = 7;
+  }
+}
+message ArrayValue { repeated AnyValue values = 1; }
+message KeyValueList { repeated KeyValue values = 1; }
+message KeyValue { string key = 1; AnyValue value = 2; }
+message InstrumentationScope {
+  string name = 1;
+  string version = 2;
+  repeated KeyValue attributes = 3;
+  uint32 dropped_attributes_count = 4;
+}
+message Resource { repeated KeyValue attributes = 1; uint32 dropped_attributes_count = 2; }
+
+message ExportLogsServiceRequest { repeated ResourceLogs resource_logs = 1; }
+message ResourceLogs { Resource resource = 1; repeated ScopeLogs scope_logs = 2; string schema_url = 3; }
+message ScopeLogs { InstrumentationScope scope = 1; repeated LogRecord log_records = 2; string schema_url = 3; }
+message LogRecord {
+  fixed64 time_unix_nano = 1;
+  fixed64 observed_time_unix_nano = 11;
+  int32 severity_number = 2;
+  string severity_text = 3;
+  AnyValue body = 5;
+  repeated KeyValue attributes = 6;
+  uint32 dropped_attributes_count = 7;
+  fixed32 flags = 8;
+  bytes trace_id = 9;
+  bytes span_id = 10;
+  string event_name = 12;
+}
+`;
+// The protobufjs that otlp-proto-root's generated code runs on (its dependency), with reflection.
+const protobuf = createRequire(require.resolve("otlp-proto-root/build/src/generated/root.js"))(
+  "protobufjs",
+) as ProtobufJs;
+const ExportLogsServiceRequest = protobuf.parse(LOGS_PROTO).root.lookupType("otlp_logs.ExportLogsServiceRequest");
 /** protobufjs conversion: 64-bit integers as strings (no precision loss), bytes as base64, enums as numbers. */
 const toObjectOptions = { longs: String, bytes: String, defaults: false, arrays: true };
 
@@ -46,10 +106,34 @@ export interface ReceivedSpan {
   traceId: string;
   spanId: string;
   parentSpanId: string | undefined;
+  /** Nanoseconds since the epoch, as decimal strings (exact: they exceed a double's integers). */
+  startTimeUnixNano: string;
+  endTimeUnixNano: string;
   attributes: Record<string, unknown>;
   /** OTLP status code: 0 unset, 1 ok, 2 error. */
   status: { code: number; message: string | undefined };
   events: string[];
+  resource: Record<string, unknown>;
+  scope: { name: string; version: string | undefined };
+}
+
+export interface ReceivedLogRecord {
+  /** `event_name`: set for events (e.g. `gen_ai.evaluation.result`); undefined for a plain log. */
+  eventName: string | undefined;
+  /** The span the record was emitted in (lower-case hex); undefined when it carried no span context. */
+  traceId: string | undefined;
+  spanId: string | undefined;
+  /** OTLP trace flags (bit 0: sampled); 0 when absent. */
+  flags: number;
+  /** OTLP severity number (9 is INFO); 0 when unspecified. */
+  severityNumber: number;
+  severityText: string | undefined;
+  /** The body as an attribute value is decoded (a string, a number, an array, an object); undefined when absent. */
+  body: unknown;
+  attributes: Record<string, unknown>;
+  /** Nanoseconds since the epoch, as decimal strings; undefined when absent (0). */
+  timeUnixNano: string | undefined;
+  observedTimeUnixNano: string | undefined;
   resource: Record<string, unknown>;
   scope: { name: string; version: string | undefined };
 }
@@ -92,6 +176,8 @@ export interface OtlpReceiver {
   spans: ReceivedSpan[];
   /** Every metric of every export, in arrival order (cumulative exports repeat metrics). */
   metrics: ReceivedMetric[];
+  /** Every log record of every export, in arrival order. */
+  logs: ReceivedLogRecord[];
   /** The most recent export of the metric with this name. */
   latestMetric(name: string): ReceivedMetric | undefined;
   /** Wait until `predicate` holds, polling every 10 ms. */
@@ -105,6 +191,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const requests: ReceivedRequest[] = [];
   const spans: ReceivedSpan[] = [];
   const metrics: ReceivedMetric[] = [];
+  const logs: ReceivedLogRecord[] = [];
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   let behaviour: CollectorBehaviour = {};
@@ -138,6 +225,11 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
           ? (JSON.parse(body.toString("utf8")) as unknown)
           : ExportMetricsServiceRequest.toObject(ExportMetricsServiceRequest.decode(body), toObjectOptions);
         metrics.push(...metricsOf(payload));
+      } else if (path === "/v1/logs") {
+        const payload = json
+          ? (JSON.parse(body.toString("utf8")) as unknown)
+          : ExportLogsServiceRequest.toObject(ExportLogsServiceRequest.decode(body), toObjectOptions);
+        logs.push(...logsOf(payload));
       } else {
         response.statusCode = 404;
         response.end();
@@ -175,6 +267,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     requests,
     spans,
     metrics,
+    logs,
     latestMetric(name) {
       for (let index = metrics.length - 1; index >= 0; index--)
         if (metrics[index]!.name === name) return metrics[index];
@@ -194,6 +287,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       requests.length = 0;
       spans.length = 0;
       metrics.length = 0;
+      logs.length = 0;
       behaviour = {};
     },
     close() {
@@ -232,12 +326,46 @@ function spansOf(payload: unknown): ReceivedSpan[] {
           spanId: idOf(span.spanId),
           parentSpanId:
             span.parentSpanId === undefined || span.parentSpanId === "" ? undefined : idOf(span.parentSpanId),
+          startTimeUnixNano: String(span.startTimeUnixNano ?? "0"),
+          endTimeUnixNano: String(span.endTimeUnixNano ?? "0"),
           attributes: attributesOf(span.attributes),
           status: {
             code: Number(status.code ?? 0),
             message: status.message === undefined ? undefined : String(status.message),
           },
           events: list(span.events).map((event) => String(event.name)),
+          resource,
+          scope,
+        });
+      }
+    }
+  }
+  return result;
+}
+
+function logsOf(payload: unknown): ReceivedLogRecord[] {
+  const result: ReceivedLogRecord[] = [];
+  const optionalId = (value: unknown): string | undefined =>
+    value === undefined || value === "" ? undefined : idOf(value);
+  const optionalTime = (value: unknown): string | undefined =>
+    value === undefined || String(value) === "0" ? undefined : String(value);
+  for (const resourceLogs of list((payload as Json).resourceLogs)) {
+    const resource = attributesOf((resourceLogs.resource as Json | undefined)?.attributes);
+    for (const scopeLogs of list(resourceLogs.scopeLogs)) {
+      const scope = scopeOf(scopeLogs.scope);
+      for (const record of list(scopeLogs.logRecords)) {
+        result.push({
+          eventName: record.eventName === undefined || record.eventName === "" ? undefined : String(record.eventName),
+          traceId: optionalId(record.traceId),
+          spanId: optionalId(record.spanId),
+          flags: Number(record.flags ?? 0),
+          severityNumber: Number(record.severityNumber ?? 0),
+          severityText:
+            record.severityText === undefined || record.severityText === "" ? undefined : String(record.severityText),
+          body: record.body === undefined ? undefined : anyValueOf(record.body),
+          attributes: attributesOf(record.attributes),
+          timeUnixNano: optionalTime(record.timeUnixNano),
+          observedTimeUnixNano: optionalTime(record.observedTimeUnixNano),
           resource,
           scope,
         });
