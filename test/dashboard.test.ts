@@ -1,11 +1,16 @@
 import { readFileSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse, stringify } from "yaml";
 import { runPromtool, startPrometheusScenario } from "./helpers/prometheus-server.js";
-import type { PrometheusScenario } from "./helpers/prometheus-server.js";
+import type { PrometheusSample, PrometheusScenario } from "./helpers/prometheus-server.js";
 
 const dashboardPath = fileURLToPath(new URL("../examples/grafana/tokentrace-dashboard.json", import.meta.url));
 const alertsPath = fileURLToPath(new URL("../examples/prometheus/alerts.yml", import.meta.url));
+const readmePath = fileURLToPath(new URL("../README.md", import.meta.url));
 const prometheusConfigPath = fileURLToPath(new URL("../examples/prometheus/prometheus.yml", import.meta.url));
 
 interface Target {
@@ -19,6 +24,7 @@ interface Panel {
   title: string;
   type: string;
   datasource?: { type: string; uid: string };
+  gridPos: { h: number; w: number; x: number; y: number };
   targets?: Target[];
 }
 interface Dashboard {
@@ -29,6 +35,19 @@ interface Dashboard {
 }
 
 const dashboard = JSON.parse(readFileSync(dashboardPath, "utf8")) as Dashboard;
+
+interface AlertRule {
+  alert: string;
+  expr: string;
+  for: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+const alertRules = (parse(readFileSync(alertsPath, "utf8")) as { groups: Array<{ name: string; rules: AlertRule[] }> })
+  .groups[0]!.rules;
+const negativeFeedbackRule = alertRules.find((rule) => rule.alert === "TokentraceNegativeFeedbackRising")!;
+/** The test copy of the negative-feedback rule: the same expression with `for: 0s`, so it fires at once. */
+const FIRING_COPY_GROUP = "tokentrace-for-0s";
 
 /**
  * Panels whose metric tokentrace does not emit yet: their query must return nothing, and the metric must be
@@ -63,6 +82,10 @@ describe("examples/grafana/tokentrace-dashboard.json", () => {
       "Cache-read share of input tokens by model",
       "Stage duration p95 by kind",
       "Cost per hour by workflow",
+      "Negative feedback rate by model",
+      "Mean evaluation score by name",
+      "Evaluation results by name and label",
+      "Feedback rejected by reason",
     ]);
     expect(new Set(dashboard.panels.map((panel) => panel.id)).size).toBe(dashboard.panels.length);
     for (const panel of dashboard.panels) {
@@ -71,16 +94,63 @@ describe("examples/grafana/tokentrace-dashboard.json", () => {
       for (const target of panel.targets ?? []) expect(target.datasource, panel.title).toEqual(panel.datasource);
     }
   });
+
+  it("lays the panels out in order on Grafana's 24-column grid, none overlapping", () => {
+    expect(dashboard.panels.map((panel) => panel.id)).toEqual(dashboard.panels.map((_, index) => index + 1));
+    const feedbackPanels = dashboard.panels.slice(-4).map((panel) => [panel.title, panel.gridPos]);
+    expect(feedbackPanels).toEqual([
+      ["Negative feedback rate by model", { h: 8, w: 12, x: 0, y: 44 }],
+      ["Mean evaluation score by name", { h: 8, w: 12, x: 12, y: 44 }],
+      ["Evaluation results by name and label", { h: 8, w: 12, x: 0, y: 52 }],
+      ["Feedback rejected by reason", { h: 8, w: 12, x: 12, y: 52 }],
+    ]);
+    for (const [index, { title, gridPos: a }] of dashboard.panels.entries()) {
+      expect(a.x + a.w, title).toBeLessThanOrEqual(24);
+      for (const { title: other, gridPos: b } of dashboard.panels.slice(index + 1)) {
+        const overlap = a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+        expect(overlap, `${title} / ${other}`).toBe(false);
+      }
+    }
+  });
 });
+
+/** A value to 12 significant digits: rates are ratios of floats, exact up to rounding. */
+function exact(value: number): number {
+  return Number(value.toPrecision(12));
+}
+
+/** `{ "label values joined by |": value }` of a query's samples, for comparisons independent of order. */
+function byLabels(samples: PrometheusSample[], ...labels: string[]): Record<string, number> {
+  const result: Record<string, number> = {};
+  for (const sample of samples) result[labels.map((label) => sample.metric[label] ?? "").join("|")] = sample.value;
+  return result;
+}
 
 describe("the example dashboard and alert rules against a real Prometheus", () => {
   let scenario: PrometheusScenario;
+  let copyDirectory: string | undefined;
   beforeAll(async () => {
-    scenario = await startPrometheusScenario({ ruleFiles: [alertsPath], stages: true });
+    // The negative-feedback rule's `for: 15m` keeps it pending for the test's life; a copy with `for: 0s`, in a
+    // group of its own in the same Prometheus, shows that the expression makes it fire.
+    copyDirectory = await mkdtemp(join(tmpdir(), "tokentrace-alerts-"));
+    const copyPath = join(copyDirectory, "alerts-for-0s.yml");
+    await writeFile(
+      copyPath,
+      stringify({ groups: [{ name: FIRING_COPY_GROUP, rules: [{ ...negativeFeedbackRule, for: "0s" }] }] }),
+    );
+    scenario = await startPrometheusScenario({ ruleFiles: [alertsPath, copyPath], stages: true, feedback: true });
   }, 60_000);
   afterAll(async () => {
     await scenario?.close();
+    if (copyDirectory !== undefined) await rm(copyDirectory, { recursive: true, force: true });
   });
+
+  /** A panel's one query, as Grafana sends it. */
+  const panelQuery = (title: string): Promise<PrometheusSample[]> => {
+    const targets = dashboard.panels.find((panel) => panel.title === title)!.targets!;
+    expect(targets, title).toHaveLength(1);
+    return scenario.prometheus.query(expand(targets[0]!.expr));
+  };
 
   const queries = dashboard.panels.flatMap((panel) =>
     (panel.targets ?? []).map((target) => ({ panel: panel.title, target })),
@@ -131,6 +201,54 @@ describe("the example dashboard and alert rules against a real Prometheus", () =
     expect(byWorkflow).toEqual({ answer: 2 * (30 * 0.15e-6 + 6 * 0.6e-6), summarize: 2 * (50 * 2.5e-6 + 10 * 10e-6) });
   });
 
+  it("charts feedback exactly: negative share by model, mean score by name, results and rejections", async () => {
+    // Each batch: thumbs on gpt-4o-mini 7 up / 3 down, on gpt-4o 1 up / 1 down; ratings 4 and 5 on gpt-4o.
+    const negative = await panelQuery("Negative feedback rate by model");
+    expect(negative.map((sample) => [sample.metric["gen_ai_request_model"], exact(sample.value)]).sort()).toEqual([
+      ["gpt-4o", 0.5],
+      ["gpt-4o-mini", 0.3],
+    ]);
+    const mean = await panelQuery("Mean evaluation score by name");
+    // thumbs: 8 of 12 up (1) → 2/3; rating: (4 + 5) / 2.
+    expect(mean.map((sample) => [sample.metric["gen_ai_evaluation_name"], exact(sample.value)]).sort()).toEqual([
+      ["rating", 4.5],
+      ["thumbs", exact(2 / 3)],
+    ]);
+    // Rates: every series grew by the same count each batch, so their ratios are the per-batch counts' ratios.
+    const results = byLabels(
+      await panelQuery("Evaluation results by name and label"),
+      "gen_ai_evaluation_name",
+      "gen_ai_evaluation_score_label",
+    );
+    expect(Object.keys(results).sort()).toEqual(["rating|", "thumbs|down", "thumbs|up"]);
+    expect(results["rating|"]).toBeGreaterThan(0);
+    const perRating = Object.fromEntries(
+      Object.entries(results).map(([labels, value]) => [labels, exact(value / results["rating|"]!)]),
+    );
+    expect(perRating).toEqual({ "thumbs|up": 4, "thumbs|down": 2, "rating|": 1 });
+    const rejected = byLabels(await panelQuery("Feedback rejected by reason"), "tokentrace_feedback_rejection_reason");
+    expect(Object.keys(rejected).sort()).toEqual(["out_of_range", "unknown_name"]);
+    expect(rejected["out_of_range"]).toBeGreaterThan(0);
+    expect(exact(rejected["unknown_name"]! / rejected["out_of_range"]!)).toBe(2);
+  });
+
+  it("gives the same shares with the README's PromQL for the thumbs-down rate by model", async () => {
+    const blocks = [...readFileSync(readmePath, "utf8").matchAll(/```promql\n([\s\S]*?)```/g)]
+      .map((match) => match[1]!)
+      .filter((block) => block.includes('gen_ai_evaluation_score_label="down"'));
+    expect(blocks.length).toBeGreaterThan(0);
+    for (const block of blocks) {
+      const shares = await scenario.prometheus.query(block);
+      expect(
+        shares.map((sample) => [sample.metric["gen_ai_request_model"], exact(sample.value)]).sort(),
+        block,
+      ).toEqual([
+        ["gpt-4o", 0.5],
+        ["gpt-4o-mini", 0.3],
+      ]);
+    }
+  });
+
   it("loads the alert rules, evaluates them without errors, and fires the error-rate alert on 20% errors", async () => {
     // 2 of 10 calls failed: above the 5% threshold, so the alert is pending (it fires after `for: 10m`).
     const alerts = await scenario.prometheus.waitFor(
@@ -140,18 +258,29 @@ describe("the example dashboard and alert rules against a real Prometheus", () =
     expect(alerts.map((sample) => [sample.metric["alertstate"], sample.metric["gen_ai_request_model"]])).toEqual([
       ["pending", "gpt-4o-mini"],
     ]);
+    // The negative-feedback alert (and its copy) evaluated on the same data: see the next test.
+    await scenario.prometheus.waitFor(
+      'ALERTS{alertname="TokentraceNegativeFeedbackRising"}',
+      (samples) => samples.length === 2,
+    );
     const data = (await scenario.prometheus.api("/api/v1/rules")) as {
       groups: Array<{
         name: string;
         rules: Array<{ name: string; health: string; lastError?: string; state: string }>;
       }>;
     };
-    expect(data.groups.map((group) => group.name)).toEqual(["tokentrace"]);
-    expect(data.groups[0]!.rules.map((rule) => [rule.name, rule.health, rule.lastError ?? "", rule.state])).toEqual([
+    const rules = (name: string) =>
+      data.groups
+        .find((group) => group.name === name)!
+        .rules.map((rule) => [rule.name, rule.health, rule.lastError ?? "", rule.state]);
+    expect(data.groups.map((group) => group.name).sort()).toEqual(["tokentrace", FIRING_COPY_GROUP]);
+    expect(rules("tokentrace")).toEqual([
       ["TokentraceHighErrorRate", "ok", "", "pending"],
       ["TokentraceSlowTimeToFirstChunk", "ok", "", "inactive"],
       ["TokentraceCostBurnRate", "ok", "", "inactive"],
+      ["TokentraceNegativeFeedbackRising", "ok", "", "pending"],
     ]);
+    expect(rules(FIRING_COPY_GROUP)).toEqual([["TokentraceNegativeFeedbackRising", "ok", "", "firing"]]);
     // The alert expressions' left-hand sides have data: the rules watch metrics that exist.
     expect(
       await scenario.prometheus.query(
@@ -160,12 +289,58 @@ describe("the example dashboard and alert rules against a real Prometheus", () =
     ).toHaveLength(1);
     expect(await scenario.prometheus.query("sum(rate(tokentrace_client_cost_total[30m])) * 3600")).toHaveLength(1);
   });
+
+  it("fires the negative-feedback alert on gpt-4o-mini's 3 down of 10, not on gpt-4o's 1 of 2", async () => {
+    expect(negativeFeedbackRule.for).toBe("15m");
+    const alerts = await scenario.prometheus.waitFor(
+      'ALERTS{alertname="TokentraceNegativeFeedbackRising"}',
+      (samples) => samples.length === 2,
+    );
+    // The rule itself is pending (`for: 15m`); its copy with `for: 0s` fires. Neither for gpt-4o.
+    expect(alerts.map((sample) => [sample.metric["alertstate"], sample.metric["gen_ai_request_model"]]).sort()).toEqual(
+      [
+        ["firing", "gpt-4o-mini"],
+        ["pending", "gpt-4o-mini"],
+      ],
+    );
+    // The expression: gpt-4o's share is above 20% too, but its 2 results are under the minimum of 10.
+    const fired = await scenario.prometheus.query(negativeFeedbackRule.expr);
+    expect(fired.map((sample) => [sample.metric, exact(sample.value)])).toEqual([
+      [{ gen_ai_request_model: "gpt-4o-mini" }, 0.3],
+    ]);
+    const thumbs = 'tokentrace_evaluation_results_total{gen_ai_evaluation_name="thumbs"}';
+    const down =
+      'tokentrace_evaluation_results_total{gen_ai_evaluation_name="thumbs", gen_ai_evaluation_score_label="down"}';
+    const shares = await scenario.prometheus.query(
+      `sum by (gen_ai_request_model) (increase(${down}[30m])) / sum by (gen_ai_request_model) (increase(${thumbs}[30m]))`,
+    );
+    expect(shares.map((sample) => [sample.metric["gen_ai_request_model"], exact(sample.value)]).sort()).toEqual([
+      ["gpt-4o", 0.5],
+      ["gpt-4o-mini", 0.3],
+    ]);
+    const enough = await scenario.prometheus.query(`sum by (gen_ai_request_model) (increase(${thumbs}[30m])) >= 10`);
+    expect(enough.map((sample) => sample.metric["gen_ai_request_model"])).toEqual(["gpt-4o-mini"]);
+    // What Alertmanager receives from the firing copy: the rule's labels and rendered annotations.
+    const { alerts: active } = (await scenario.prometheus.api("/api/v1/alerts")) as {
+      alerts: Array<{ labels: Record<string, string>; annotations: Record<string, string>; state: string }>;
+    };
+    const firing = active.filter(
+      (alert) => alert.labels["alertname"] === "TokentraceNegativeFeedbackRising" && alert.state === "firing",
+    );
+    expect(firing.map((alert) => alert.labels)).toEqual([
+      { alertname: "TokentraceNegativeFeedbackRising", gen_ai_request_model: "gpt-4o-mini", severity: "warning" },
+    ]);
+    expect(firing[0]!.annotations["summary"]).toBe("gpt-4o-mini: 30% of thumbs feedback is down");
+    expect(firing[0]!.annotations["description"]).toMatch(
+      /^More than 20% of the thumbs feedback on gpt-4o-mini's answers was down over the last 30 minutes/,
+    );
+  });
 });
 
 describe("examples/prometheus", () => {
   it("passes promtool check rules", async () => {
     const { code, output } = await runPromtool(["check", "rules", alertsPath]);
-    expect({ code, output }).toEqual({ code: 0, output: expect.stringContaining("SUCCESS: 3 rules found") as unknown });
+    expect({ code, output }).toEqual({ code: 0, output: expect.stringContaining("SUCCESS: 4 rules found") as unknown });
   });
 
   it("has a scrape configuration that passes promtool check config", async () => {

@@ -12,7 +12,19 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import OpenAI from "openai";
-import { observe, withAgent, withRetrieval, withStep, withTool, withWorkflow } from "../../src/index.js";
+import {
+  callInfo,
+  defineFeedback,
+  observe,
+  recordFeedback,
+  withAgent,
+  withRetrieval,
+  withStep,
+  withTool,
+  withWorkflow,
+} from "../../src/index.js";
+import type { Feedback, FeedbackRejection, FeedbackTarget } from "../../src/index.js";
+import { clearFeedbackDefinitions } from "../../src/feedback/definitions.js";
 import { setup } from "../../src/setup-entry.js";
 import type { TokentraceHandle } from "../../src/setup-entry.js";
 import { prometheusSink } from "../../src/prometheus.js";
@@ -219,6 +231,8 @@ export interface PrometheusScenario {
 export const CALLS_PER_BATCH = 5;
 /** The model calls inside the stages a batch adds with `stages: true`. */
 const STAGE_CALLS_PER_BATCH = 2;
+/** The results a batch records with `feedback: true` (see `recordBatchFeedback`): 12 thumbs, 2 ratings. */
+const FEEDBACK_RESULTS_PER_BATCH = 14;
 
 /**
  * An app with `prometheusSink()` on a free port, scraped every second by a real Prometheus (with the
@@ -230,9 +244,11 @@ const STAGE_CALLS_PER_BATCH = 2;
  * - with `stages: true`, one more: a workflow "answer" (an agent "helper" with a retrieval "kb", a tool "lookup",
  *   a step "render" and one gpt-4o-mini call, usage 30 in / 6 out) and a workflow "summarize" (one gpt-4o call,
  *   usage 50 in / 10 out)
+ * - with `feedback: true`, after `defineFeedback` of `thumbs` (boolean, labels up / down) and `rating` (numeric,
+ *   1 to 5), the feedback `recordBatchFeedback` records on the batch's calls through `recordFeedback()`
  */
 export async function startPrometheusScenario(
-  options: { ruleFiles?: string[]; stages?: boolean } = {},
+  options: { ruleFiles?: string[]; stages?: boolean; feedback?: boolean } = {},
 ): Promise<PrometheusScenario> {
   requirePrometheusBinaries();
   const mock = await startMockLLMServer();
@@ -244,29 +260,33 @@ export async function startPrometheusScenario(
     await prometheus?.close();
     await telemetry.shutdown();
     await mock.close();
+    if (options.feedback === true) clearFeedbackDefinitions();
   };
   try {
     await telemetry.ready;
     const target = new URL(sink.url()!).host;
     prometheus = await startPrometheus({ targets: [target], ruleFiles: options.ruleFiles });
     await prometheus.waitFor('up{job="tokentrace"}', (samples) => samples[0]?.value === 1);
+    if (options.feedback === true) {
+      defineFeedback({ name: "thumbs", type: "boolean", labels: ["up", "down"] });
+      defineFeedback({ name: "rating", type: "numeric", range: [1, 5] });
+    }
     const openai = observe(new OpenAI({ baseURL: mock.openaiBaseURL, apiKey: "sk-test", maxRetries: 0 }));
     const messages = [{ role: "user" as const, content: "Hello" }];
     for (let batch = 1; batch <= 2; batch++) {
+      const miniResults: object[] = [];
       for (let index = 0; index < 2; index++) {
         mock.enqueue({ usage: { prompt_tokens: 10, completion_tokens: 5 } });
-        await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
+        miniResults.push(await openai.chat.completions.create({ model: "gpt-4o-mini", messages }));
       }
       mock.enqueue({ usage: { prompt_tokens: 20, completion_tokens: 8 }, chunks: 4 });
-      for await (const _chunk of await openai.chat.completions.create({
-        model: "gpt-4o-mini",
-        messages,
-        stream: true,
-      })) {
+      const stream = await openai.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true });
+      for await (const _chunk of stream) {
         // read to the end
       }
+      miniResults.push(stream);
       mock.enqueue({ usage: { prompt_tokens: 100, completion_tokens: 40, cached_tokens: 60 } });
-      await openai.chat.completions.create({ model: "gpt-4o", messages });
+      const gpt4o = await openai.chat.completions.create({ model: "gpt-4o", messages });
       mock.enqueue({ status: 429 });
       await openai.chat.completions.create({ model: "gpt-4o-mini", messages }).catch(() => undefined);
       if (options.stages === true) {
@@ -282,6 +302,7 @@ export async function startPrometheusScenario(
         mock.enqueue({ usage: { prompt_tokens: 50, completion_tokens: 10 } });
         await withWorkflow("summarize", () => openai.chat.completions.create({ model: "gpt-4o", messages }));
       }
+      if (options.feedback === true) recordBatchFeedback(miniResults, gpt4o);
       const expected = batch * (CALLS_PER_BATCH + (options.stages === true ? STAGE_CALLS_PER_BATCH : 0));
       await prometheus
         .waitFor("sum(tokentrace_client_calls_total)", (samples) => samples[0]?.value === expected)
@@ -294,10 +315,54 @@ export async function startPrometheusScenario(
               .join("\n")}`,
           );
         });
+      if (options.feedback === true) {
+        await prometheus.waitFor(
+          "sum(tokentrace_evaluation_results_total)",
+          (samples) => samples[0]?.value === batch * FEEDBACK_RESULTS_PER_BATCH,
+        );
+      }
     }
     return { prometheus, sink, telemetry, mock, close };
   } catch (error) {
     await close();
     throw error;
   }
+}
+
+/**
+ * One batch's feedback, recorded synchronously (no scrape sees half of it), every batch the same, so that each
+ * series grows by the same factor and the dashboard's rate ratios come out exact:
+ * - `thumbs` on the gpt-4o-mini results: 7 up, 3 down (30% negative, 10 results), as refs, `{ ref }`, the
+ *   response and the stream
+ * - `thumbs` on the gpt-4o result: 1 up, 1 down (50% negative, but 2 results: too few to alert on)
+ * - `rating` (source `llm`) on the gpt-4o result: 4 and 5
+ * - refused: `stars` twice (`unknown_name`), a `rating` of 7 once (`out_of_range`)
+ */
+function recordBatchFeedback(miniResults: object[], gpt4o: object): void {
+  const ref = (result: object): string => {
+    const found = callInfo(result)?.ref;
+    if (found === undefined) throw new Error("the scenario: callInfo() gave no ref for an observed call's result");
+    return found;
+  };
+  const record = (target: FeedbackTarget, feedback: Feedback, refused?: FeedbackRejection): void => {
+    const result = recordFeedback(target, feedback);
+    const expected = refused === undefined ? { ok: true } : { ok: false, reason: refused };
+    if (result.ok !== expected.ok || (!result.ok && result.reason !== refused)) {
+      throw new Error(
+        `the scenario: recordFeedback(${JSON.stringify(feedback)}) answered ${JSON.stringify(result)}, expected ${JSON.stringify(expected)}`,
+      );
+    }
+  };
+  const [first, second, stream] = miniResults as [object, object, object];
+  const miniTargets: FeedbackTarget[] = [ref(first), second, stream, { ref: ref(second) }];
+  for (let index = 0; index < 10; index++) {
+    record(miniTargets[index % miniTargets.length]!, { name: "thumbs", value: index < 7 });
+  }
+  record(gpt4o, { name: "thumbs", value: true });
+  record(ref(gpt4o), { name: "thumbs", label: "down" });
+  record(gpt4o, { name: "rating", value: 4, source: "llm", evaluator: "judge" });
+  record(gpt4o, { name: "rating", value: 5, source: "llm", evaluator: "judge" });
+  record(gpt4o, { name: "stars", value: 3 }, "unknown_name");
+  record(ref(gpt4o), { name: "stars", value: 5 }, "unknown_name");
+  record(gpt4o, { name: "rating", value: 7 }, "out_of_range");
 }
