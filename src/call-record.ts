@@ -27,6 +27,8 @@ export interface RequestFacts {
   requestAttributes: Record<string, AttributeValue>;
   /** `requestAttributes` hold the request's own `metadata` (`tokentrace.request.metadata.*`): free text to redact. */
   hasRequestMetadata?: boolean;
+  /** The JSON schema the request declared for its output (the request's own object, for evaluators; never exported). */
+  outputSchema?: unknown;
 
   // Content: present only when capture is on. Built lazily, at the span's end.
   inputMessages?: () => Message[] | undefined;

@@ -13,6 +13,8 @@ import { DEFAULT_POLICY, KIND_CLIENT_SECRET, KIND_DROPPED, KIND_FAILED, resolveP
 import type { RedactFunction, RedactionPolicy } from "./redaction/pipeline.js";
 import { CONTENT_SAMPLING_OUTCOMES } from "./redaction/sampling.js";
 import type { ContentSampling } from "./redaction/sampling.js";
+import { checkEvaluators } from "./feedback/evaluators.js";
+import type { Evaluator } from "./feedback/evaluators.js";
 
 /** Options accepted by `observe(client, options)`; each also has a `setup()` default. */
 export interface ObserveOptions {
@@ -214,6 +216,14 @@ export interface ObserveOptions {
    * @example setup({ captureContent: true, contentSampling: { rate: 0.1, always: ["error"] } })
    */
   contentSampling?: ContentSampling;
+  /**
+   * Checks run on every finished call (or a share of them), off the call's path, each reporting feedback with
+   * `source: "code"`: `builtInEvaluators()` (truncation, refusal, empty answer, length ratio), `jsonEvaluator()`, or
+   * the app's own `{ name, evaluate(call), sample?, timeoutMs?, source? }` (an LLM judge is `source: "llm"`).
+   *
+   * @example setup({ evaluators: [...builtInEvaluators(), jsonEvaluator()] })
+   */
+  evaluators?: readonly Evaluator[];
 }
 
 /** Options after validation and defaults, decided once per observed client. */
@@ -235,6 +245,8 @@ export interface ResolvedOptions {
   /** The redaction pipeline's rules (secrets always, plus `pii`, `redactPatterns`, `redact`). */
   redaction: RedactionPolicy;
   contentSampling: ContentSampling | undefined;
+  /** Checked evaluators; empty for none. */
+  evaluators: readonly Evaluator[];
 }
 
 export const DEFAULT_MAX_CONTENT_LENGTH = 16_384;
@@ -276,6 +288,7 @@ const knownOptions: ReadonlySet<string> = new Set([
   "redactReplacement",
   "redactHashKey",
   "contentSampling",
+  "evaluators",
 ]);
 
 /** The options that shape the redaction pipeline: any of them given makes a policy of its own. */
@@ -288,6 +301,8 @@ const RESERVED_KINDS: ReadonlySet<string> = new Set([
   KIND_DROPPED,
   KIND_FAILED,
 ]);
+
+const NO_EVALUATORS: readonly Evaluator[] = Object.freeze([]);
 
 // Imported, not the global: Node's global `performance` is a lazy accessor, a getter call on every read.
 const defaultNow = (): number => performance.now();
@@ -336,6 +351,7 @@ export function resolveOptions(options: unknown, defaults: ObserveOptions = {}):
     metricContextKey: resolveMetricContextKey(given.metricContextKey ?? defaults.metricContextKey),
     redaction: resolveRedaction(given, defaults),
     contentSampling: given.contentSampling ?? defaults.contentSampling,
+    evaluators: given.evaluators ?? defaults.evaluators ?? NO_EVALUATORS,
   };
 }
 
@@ -447,6 +463,7 @@ export function validateObserveOptions(
   }
   validateRedactionOptions(record);
   validateContentSampling(record["contentSampling"]);
+  if (record["evaluators"] !== undefined) record["evaluators"] = checkEvaluators(record["evaluators"]);
   optionalProvider(record, "tracerProvider", "getTracer");
   optionalProvider(record, "meterProvider", "getMeter");
   const providerName = record["providerName"];

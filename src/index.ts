@@ -12,6 +12,14 @@ export type { CallInfo } from "./feedback/call-info.js";
 export { recordFeedback } from "./feedback/record.js";
 export type { Feedback, FeedbackRejection, FeedbackResult, FeedbackSource, FeedbackTarget } from "./feedback/record.js";
 export { defineFeedback } from "./feedback/definitions.js";
+export {
+  builtInEvaluators,
+  emptyAnswerEvaluator,
+  lengthRatioEvaluator,
+  refusalEvaluator,
+  truncationEvaluator,
+} from "./feedback/evaluators.js";
+export type { EvaluatedCall, EvaluationResult, Evaluator, EvaluatorOutput } from "./feedback/evaluators.js";
 export type { FeedbackDefinition, FeedbackType } from "./feedback/definitions.js";
 export { redactingSpanProcessor } from "./redaction/span-processor.js";
 export type { RedactingSpanProcessorOptions } from "./redaction/span-processor.js";

@@ -327,6 +327,9 @@ export const ATTR_TOKENTRACE_FEEDBACK_REJECTION_REASON = "tokentrace.feedback.re
 export const UNIT_SCORE = "{score}";
 export const UNIT_RESULT = "{result}";
 export const UNIT_FEEDBACK = "{feedback}";
+/** Evaluations that failed, by `tokentrace.evaluation.evaluator` and `error.type` (exception, timeout, invalid_result). */
+export const METRIC_TOKENTRACE_EVALUATION_FAILURES = "tokentrace.evaluation.failures";
+export const UNIT_EVALUATION = "{evaluation}";
 
 /**
  * Every attribute that can carry user or model text (and the status message, which repeats

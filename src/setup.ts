@@ -226,6 +226,7 @@ export function setup(options: SetupOptions = {}): TokentraceHandle {
       redactReplacement: defaults.redactReplacement,
       redactHashKey: defaults.redactHashKey,
       contentSampling: defaults.contentSampling,
+      evaluators: defaults.evaluators,
     },
   };
   setActiveSetup(state);

@@ -21,6 +21,7 @@ import * as names from "../semconv.js";
 import { VERSION } from "../version.js";
 import { factsOf, feedbackSecret, recentCalls } from "./call-info.js";
 import type { CallFacts } from "./call-info.js";
+import type { EvaluationSink } from "./evaluators.js";
 import { MAX_LABEL_LENGTH, definitionOf, isPrintableLabel, isValidName } from "./definitions.js";
 import { parseRef } from "./ref.js";
 
@@ -206,6 +207,41 @@ function checkFeedback(given: unknown): Checked | { ok: false; reason: FeedbackR
   };
 }
 
+/**
+ * Where evaluators' results go (evaluators.ts): checked as feedback is, with the evaluator's name and source,
+ * on the call's span; a result that does not fit is counted as the evaluator's `invalid_result`.
+ */
+export const evaluationSink: EvaluationSink = {
+  record(facts, evaluator, result) {
+    try {
+      const checked = checkFeedback({
+        name: result.name ?? evaluator.name,
+        value: result.value,
+        label: result.label,
+        comment: result.comment,
+        source: evaluator.source ?? "code",
+        evaluator: evaluator.name,
+      });
+      if ("reason" in checked) {
+        evaluationSink.fail(evaluator, "invalid_result");
+        return;
+      }
+      emit({ traceId: facts.traceId, spanId: facts.spanId, facts }, checked);
+    } catch (error) {
+      reportInternalError("evaluation", error);
+    }
+  },
+  fail(evaluator, failure) {
+    safely(() => {
+      const found = instruments();
+      found.failures.add(1, {
+        [names.ATTR_TOKENTRACE_EVALUATION_EVALUATOR]: found.evaluators.of(evaluator.name),
+        [names.ATTR_ERROR_TYPE]: failure,
+      });
+    });
+  },
+};
+
 // --- emitting ----------------------------------------------------------------------------------------------
 
 function emit(rated: Rated, feedback: Checked): void {
@@ -289,9 +325,11 @@ interface Instruments {
   readonly score: Histogram;
   readonly results: Counter;
   readonly rejections: Counter;
+  readonly failures: Counter;
   readonly names: ContextValueCap;
   readonly labels: ContextValueCap;
   readonly agents: ContextValueCap;
+  readonly evaluators: ContextValueCap;
 }
 
 const instrumentsByProvider = new WeakMap<MeterProvider, Instruments>();
@@ -320,9 +358,14 @@ function instruments(): Instruments {
         description: "Feedback recordFeedback() refused, by reason.",
         unit: names.UNIT_FEEDBACK,
       }),
+      failures: meter.createCounter(names.METRIC_TOKENTRACE_EVALUATION_FAILURES, {
+        description: "Evaluations that failed (threw, timed out, or returned what is not a result), by evaluator.",
+        unit: names.UNIT_EVALUATION,
+      }),
       names: new ContextValueCap(MAX_LABEL_VALUES),
       labels: new ContextValueCap(MAX_LABEL_VALUES),
       agents: new ContextValueCap(MAX_LABEL_VALUES),
+      evaluators: new ContextValueCap(MAX_LABEL_VALUES),
     };
     instrumentsByProvider.set(provider, found);
   }

@@ -93,6 +93,17 @@ function detect(client: object): boolean {
 
 // --- request ---
 
+/** The JSON schema of structured outputs: `output_config.format`, or the beta API's older `output_format`. */
+function outputSchemaOf(body: Json): unknown {
+  const config = isObject(body["output_config"]) ? body["output_config"] : {};
+  const format = isObject(config["format"])
+    ? config["format"]
+    : isObject(body["output_format"])
+      ? body["output_format"]
+      : {};
+  return format["type"] === "json_schema" ? format["schema"] : undefined;
+}
+
 function requestAttributes(body: Json): Record<string, AttributeValue> {
   const attributes: Record<string, AttributeValue> = {};
   const number = (name: string, value: unknown): void => {
@@ -331,6 +342,8 @@ function createOperation(path: readonly string[]): OperationAdapter<ClientTraits
         stream: request["stream"] === true,
         requestAttributes: requestAttributes(request),
       };
+      const schema = outputSchemaOf(request);
+      if (schema !== undefined) record.outputSchema = schema;
       if (context.captureContent) {
         // Shallow copies: the app may push to its own arrays while a stream is still being read.
         const messages = Array.isArray(request["messages"]) ? request["messages"].slice() : [];

@@ -340,6 +340,10 @@ export const responsesCreate: OperationAdapter<OpenAIClientTraits> = {
     // The Responses API is not deployment-routed on Azure: `model` names the deployment.
     const record = startRecord(names.OPERATION_CHAT, request, context, false);
     if (requestAttributes(request, record.requestAttributes)) record.hasRequestMetadata = true;
+    // Structured outputs: `text: { format: { type: "json_schema", schema } }`.
+    const text = isObject(request["text"]) ? request["text"] : {};
+    const format = isObject(text["format"]) ? text["format"] : {};
+    if (format["type"] === "json_schema" && format["schema"] !== undefined) record.outputSchema = format["schema"];
     if (context.captureContent) {
       const input = Array.isArray(request["input"]) ? request["input"].slice() : request["input"];
       record.inputMessages = () => toInputMessages(input);

@@ -233,6 +233,10 @@ const chatCompletionsCreate: OperationAdapter<OpenAIClientTraits, ChatPreparedCa
     const request = isObject(body) ? body : {};
     const facts = startRecord(names.OPERATION_CHAT, request, context, true);
     if (requestAttributes(request, facts.requestAttributes)) facts.hasRequestMetadata = true;
+    // Structured outputs: `response_format: { type: "json_schema", json_schema: { schema } }`.
+    const format = isObject(request["response_format"]) ? request["response_format"] : {};
+    const declared = isObject(format["json_schema"]) ? format["json_schema"]["schema"] : undefined;
+    if (format["type"] === "json_schema" && declared !== undefined) facts.outputSchema = declared;
     const messages = Array.isArray(request["messages"]) ? request["messages"] : [];
     if (context.captureContent) {
       // Shallow copies: the app may push to its own arrays while a stream is still being read.

@@ -12,6 +12,9 @@ import { createPricer } from "../metrics/cost.js";
 import type { CostBreakdown, Pricer } from "../metrics/cost.js";
 import type { StreamTiming } from "../metrics/timing.js";
 import { CallFacts } from "../feedback/call-info.js";
+import { scheduleEvaluations } from "../feedback/evaluators.js";
+import type { EvaluatedCall } from "../feedback/evaluators.js";
+import { evaluationSink } from "../feedback/record.js";
 import { FAILED_MARKER, Redactor } from "../redaction/pipeline.js";
 import { alwaysReason, inSampledShare } from "../redaction/sampling.js";
 import type { ContentSampling, SamplingReason } from "../redaction/sampling.js";
@@ -288,7 +291,9 @@ export class Recorder {
         call.metricContextValue = metricContext.cap.of(metadataValueOf(call.context, metricContext.key));
       });
     }
-    const facts = call.facts;
+    const evaluators = this.options.evaluators;
+    // Evaluators rate the call through its facts: made here when the app kept no result of it.
+    const facts = evaluators.length > 0 ? call.resultFacts() : call.facts;
     if (facts !== undefined) {
       guard("call-info", () => {
         facts.responseId = response.responseId;
@@ -300,6 +305,18 @@ export class Recorder {
     }
     guard("metrics", () => this.metricPoints.write(this.meter(), call));
     guard("span-end", () => span.end(endTime));
+    if (facts !== undefined && evaluators.length > 0) {
+      // Off the call's path: the evaluators run in a later turn, on what this call's client let it see.
+      guard("evaluation", () =>
+        scheduleEvaluations(
+          evaluators,
+          facts.traceId,
+          facts,
+          () => evaluatedCall(call, outcome, response),
+          evaluationSink,
+        ),
+      );
+    }
   }
 
   /** A call's pipeline: this client's rules and credentials, listing the kinds its scope's metadata had. */
@@ -371,6 +388,32 @@ export class Recorder {
     }
     return this.meterCache.meter;
   }
+}
+
+/** What an evaluator is given of a finished call; content only where the call's client and scope capture it. */
+function evaluatedCall(call: Call, outcome: CallOutcome, response: ResponseFacts): EvaluatedCall {
+  const { request } = call;
+  const { traceId, spanId } = call.span.spanContext();
+  const maxTokens = request.requestAttributes[names.ATTR_GEN_AI_REQUEST_MAX_TOKENS];
+  const outputType = request.requestAttributes[names.ATTR_GEN_AI_OUTPUT_TYPE];
+  const content = call.captureContent;
+  return {
+    traceId,
+    spanId,
+    operation: request.operationName,
+    provider: request.providerName,
+    requestModel: request.requestModel,
+    responseModel: response.responseModel,
+    responseId: response.responseId,
+    outcome: outcome.kind,
+    finishReasons: Object.freeze([...(response.finishReasons ?? [])]),
+    usage: Object.freeze({ ...call.usage }),
+    maxTokens: typeof maxTokens === "number" ? maxTokens : undefined,
+    outputType: typeof outputType === "string" ? outputType : undefined,
+    outputSchema: request.outputSchema,
+    output: content ? response.outputMessages : undefined,
+    toolDefinitions: content ? request.toolDefinitions?.() : undefined,
+  };
 }
 
 /**

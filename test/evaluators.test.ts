@@ -1,0 +1,324 @@
+import Anthropic from "@anthropic-ai/sdk";
+import OpenAI from "openai";
+import { context } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { InvalidOptionError, builtInEvaluators, observe } from "../src/index.js";
+import type { EvaluatedCall, Evaluator } from "../src/index.js";
+import { memorySink, setup } from "../src/setup-entry.js";
+import type { MemorySink, TokentraceHandle } from "../src/setup-entry.js";
+import { histogramPoints, sumPoints } from "./helpers/harness.js";
+import { startScriptedServer } from "./helpers/scripted-server.js";
+import type { ScriptedAnswer, ScriptedRequest, ScriptedServer } from "./helpers/scripted-server.js";
+
+/**
+ * Evaluators (issue 14): checks on finished calls, run off the call's path, reported as feedback with
+ * `source: "code"`. The built-in ones read the providers' structured fields (finish reasons, usage, limits).
+ */
+
+/** What the scripted provider answers, chosen by a word in the request: LONG, REFUSE, EMPTY, else a plain answer. */
+function kindOf(request: ScriptedRequest): "long" | "refuse" | "empty" | "plain" {
+  const said = JSON.stringify(request.body);
+  if (said.includes("LONG")) return "long";
+  if (said.includes("REFUSE")) return "refuse";
+  return said.includes("EMPTY") ? "empty" : "plain";
+}
+
+function answer(request: ScriptedRequest): ScriptedAnswer {
+  const kind = kindOf(request);
+  const text = kind === "empty" ? "" : "Paris.";
+  const outputTokens = kind === "empty" ? 0 : kind === "long" ? 100 : 3;
+  if (request.url.startsWith("/v1/chat/completions")) {
+    const finish = { long: "length", refuse: "content_filter", empty: "stop", plain: "stop" }[kind];
+    return {
+      json: {
+        id: "chatcmpl-1",
+        object: "chat.completion",
+        created: 1,
+        model: "gpt-4o-mini",
+        choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: finish }],
+        usage: { prompt_tokens: 10, completion_tokens: outputTokens, total_tokens: 10 + outputTokens },
+      },
+    };
+  }
+  if (request.url.startsWith("/v1/responses")) {
+    return {
+      json: {
+        id: "resp_1",
+        object: "response",
+        created_at: 1,
+        model: "gpt-4o-mini",
+        status: kind === "long" ? "incomplete" : "completed",
+        incomplete_details: kind === "long" ? { reason: "max_output_tokens" } : null,
+        output: [
+          {
+            type: "message",
+            id: "msg_1",
+            role: "assistant",
+            status: "completed",
+            content: [{ type: "output_text", text, annotations: [] }],
+          },
+        ],
+        usage: { input_tokens: 10, output_tokens: outputTokens, total_tokens: 10 + outputTokens },
+      },
+    };
+  }
+  const stop = { long: "max_tokens", refuse: "refusal", empty: "end_turn", plain: "end_turn" }[kind];
+  return {
+    json: {
+      id: "msg_1",
+      type: "message",
+      role: "assistant",
+      model: "claude-3-5-haiku-20241022",
+      content: kind === "empty" ? [] : [{ type: "text", text }],
+      stop_reason: stop,
+      stop_sequence: null,
+      usage: { input_tokens: 10, output_tokens: outputTokens },
+    },
+  };
+}
+
+let server: ScriptedServer;
+let sink: MemorySink;
+let telemetry: TokentraceHandle | undefined;
+
+beforeAll(async () => {
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  server = await startScriptedServer(answer);
+});
+afterAll(async () => {
+  await server.close();
+  context.disable();
+});
+afterEach(async () => {
+  await telemetry?.shutdown();
+  telemetry = undefined;
+});
+
+function start(evaluators: readonly Evaluator[]): { openai: OpenAI; anthropic: Anthropic } {
+  sink = memorySink();
+  telemetry = setup({ serviceName: "evaluators", sinks: [sink], evaluators, feedback: { spans: false } });
+  return {
+    openai: observe(new OpenAI({ apiKey: "sk-test", baseURL: `${server.url}/v1`, maxRetries: 0 })),
+    anthropic: observe(new Anthropic({ apiKey: "sk-ant-test", baseURL: server.url, maxRetries: 0 })),
+  };
+}
+
+/** Let the evaluations scheduled by calls that ended run (a later turn of the event loop, then their promises). */
+async function evaluationsRan(): Promise<void> {
+  for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** The results counter as `name label model` → count. */
+async function results(): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const point of sumPoints(await sink.collectMetrics(), "tokentrace.evaluation.results")) {
+    const { attributes } = point;
+    expect(attributes["tokentrace.evaluation.source"]).toBe("code");
+    const key = [
+      attributes["gen_ai.evaluation.name"],
+      attributes["gen_ai.evaluation.score.label"],
+      attributes["gen_ai.request.model"],
+    ]
+      .filter((part) => part !== undefined)
+      .map(String)
+      .join(" ");
+    counts[key] = (counts[key] ?? 0) + point.value;
+  }
+  return counts;
+}
+
+async function failures(): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const point of sumPoints(await sink.collectMetrics(), "tokentrace.evaluation.failures")) {
+    counts[`${String(point.attributes["tokentrace.evaluation.evaluator"])} ${String(point.attributes["error.type"])}`] =
+      point.value;
+  }
+  return counts;
+}
+
+describe("the built-in evaluators", () => {
+  it("rate OpenAI chat answers: truncated, refused, empty, and the length against max_tokens", async () => {
+    const { openai } = start(builtInEvaluators());
+    for (const word of ["plain", "LONG", "REFUSE", "EMPTY"]) {
+      await openai.chat.completions.create({
+        model: "gpt-4o-mini",
+        max_tokens: 100,
+        messages: [{ role: "user", content: word }],
+      });
+    }
+    await evaluationsRan();
+    expect(await results()).toEqual({
+      "truncated complete gpt-4o-mini": 3,
+      "truncated truncated gpt-4o-mini": 1,
+      "refusal answered gpt-4o-mini": 3,
+      "refusal refused gpt-4o-mini": 1,
+      "empty_answer not_empty gpt-4o-mini": 3,
+      "empty_answer empty gpt-4o-mini": 1,
+      "length_ratio gpt-4o-mini": 4,
+    });
+    // Output tokens over max_tokens 100: 3, 100, 3 and 0.
+    const ratio = histogramPoints(await sink.collectMetrics(), "tokentrace.evaluation.score").find(
+      (point) => point.attributes["gen_ai.evaluation.name"] === "length_ratio",
+    );
+    expect(ratio?.value.count).toBe(4);
+    expect(ratio?.value.sum).toBeCloseTo(1.06, 12);
+  });
+
+  it("rate Responses and Anthropic answers from their own stop reasons", async () => {
+    const { openai, anthropic } = start(builtInEvaluators());
+    await openai.responses.create({ model: "gpt-4o-mini", max_output_tokens: 100, input: "LONG" });
+    await anthropic.messages.create({
+      model: "claude-3-5-haiku-latest",
+      max_tokens: 100,
+      messages: [{ role: "user", content: "LONG" }],
+    });
+    await anthropic.messages.create({
+      model: "claude-3-5-haiku-latest",
+      max_tokens: 100,
+      messages: [{ role: "user", content: "REFUSE" }],
+    });
+    await anthropic.messages.create({
+      model: "claude-3-5-haiku-latest",
+      max_tokens: 100,
+      messages: [{ role: "user", content: "EMPTY" }],
+    });
+    await evaluationsRan();
+    expect(await results()).toEqual({
+      "truncated truncated gpt-4o-mini": 1,
+      "refusal answered gpt-4o-mini": 1,
+      "empty_answer not_empty gpt-4o-mini": 1,
+      "length_ratio gpt-4o-mini": 1,
+      "truncated truncated claude-3-5-haiku-latest": 1,
+      "truncated complete claude-3-5-haiku-latest": 2,
+      "refusal refused claude-3-5-haiku-latest": 1,
+      "refusal answered claude-3-5-haiku-latest": 2,
+      "empty_answer empty claude-3-5-haiku-latest": 1,
+      "empty_answer not_empty claude-3-5-haiku-latest": 2,
+      "length_ratio claude-3-5-haiku-latest": 3,
+    });
+  });
+});
+
+describe("evaluators of the app's own", () => {
+  it("get the finished call as a plain record, after the app got its answer", async () => {
+    const seen: EvaluatedCall[] = [];
+    const { openai } = start([{ name: "spy", evaluate: (call) => void seen.push(call) }]);
+    const completion = await openai.chat.completions.create({
+      model: "gpt-4o-mini",
+      max_tokens: 100,
+      messages: [{ role: "user", content: "LONG" }],
+    });
+    // Not on the call's path: nothing has run yet when the app has its answer.
+    expect(seen).toEqual([]);
+    await evaluationsRan();
+    const [span] = sink.getSpans();
+    expect(seen).toEqual([
+      {
+        traceId: span!.spanContext().traceId,
+        spanId: span!.spanContext().spanId,
+        operation: "chat",
+        provider: "openai",
+        requestModel: "gpt-4o-mini",
+        responseModel: "gpt-4o-mini",
+        responseId: completion.id,
+        outcome: "completed",
+        finishReasons: ["length"],
+        usage: { inputTokens: 10, outputTokens: 100 },
+        maxTokens: 100,
+        outputType: undefined,
+        outputSchema: undefined,
+        // Content capture is off: no content.
+        output: undefined,
+        toolDefinitions: undefined,
+      },
+    ]);
+    expect(Object.isFrozen(seen[0])).toBe(true);
+  });
+
+  it("count a throwing, a slow and a malformed evaluator, and still record the others' results", async () => {
+    const throwing: Evaluator = {
+      name: "throws",
+      evaluate() {
+        throw new Error("evaluator bug");
+      },
+    };
+    const slow: Evaluator = { name: "slow", timeoutMs: 5, evaluate: () => new Promise(() => undefined) };
+    const rejecting: Evaluator = { name: "rejects", evaluate: () => Promise.reject(new Error("judge down")) };
+    const malformed: Evaluator = { name: "malformed", evaluate: () => "great" as never };
+    const late: Evaluator = {
+      name: "late",
+      timeoutMs: 5,
+      evaluate: () => new Promise((resolve) => setTimeout(() => resolve({ value: 1 }), 50)),
+    };
+    const judge: Evaluator = {
+      name: "judge",
+      source: "llm",
+      evaluate: () => Promise.resolve({ value: 0.9, label: "good" }),
+    };
+    const { openai } = start([throwing, slow, rejecting, malformed, late, judge]);
+    const completion = await openai.chat.completions.create({
+      model: "gpt-4o-mini",
+      messages: [{ role: "user", content: "hi" }],
+    });
+    expect(completion.choices[0]?.message.content).toBe("Paris.");
+    await evaluationsRan();
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    expect(await failures()).toEqual({
+      "throws exception": 1,
+      "slow timeout": 1,
+      "rejects exception": 1,
+      "malformed invalid_result": 1,
+      "late timeout": 1,
+    });
+    const recorded = sumPoints(await sink.collectMetrics(), "tokentrace.evaluation.results");
+    expect(
+      recorded.map((point) => [
+        point.attributes["gen_ai.evaluation.name"],
+        point.attributes["tokentrace.evaluation.source"],
+        point.value,
+      ]),
+    ).toEqual([["judge", "llm", 1]]);
+  });
+
+  it("run on the share of calls their sample says, by trace id", async () => {
+    let calls = 0;
+    const { openai } = start([{ name: "never", sample: 0, evaluate: () => void calls++ }]);
+    for (let index = 0; index < 5; index++)
+      await openai.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] });
+    await evaluationsRan();
+    expect(calls).toBe(0);
+  });
+
+  it("are checked at set-up, naming the option and what it accepts", () => {
+    const evaluate = () => undefined;
+    const cases: Array<[unknown, string, string]> = [
+      ["all", "evaluators", "expected an array of at most 32 evaluators"],
+      [[null], "evaluators[0]", "expected an evaluator { name, evaluate, sample?, timeoutMs?, source? }"],
+      [[{ evaluate }], "evaluators[0].name", "expected a non-blank string"],
+      [[{ name: "a", evaluate: "x" }], "evaluators[0].evaluate", "expected a function (call) => result"],
+      [[{ name: "a", evaluate, sample: 2 }], "evaluators[0].sample", "expected a number from 0 to 1"],
+      [[{ name: "a", evaluate, timeoutMs: 0 }], "evaluators[0].timeoutMs", "expected an integer from 1 to 60000"],
+      [[{ name: "a", evaluate, source: "human" }], "evaluators[0].source", 'expected "code" or "llm"'],
+      [
+        [
+          { name: "a", evaluate },
+          { name: "a", evaluate },
+        ],
+        "evaluators[1].name",
+        '"a" is listed twice',
+      ],
+    ];
+    for (const [evaluators, option, fragment] of cases) {
+      let thrown: unknown;
+      try {
+        setup({ serviceName: "bad", sinks: [memorySink()], evaluators: evaluators as Evaluator[] });
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown, option).toBeInstanceOf(InvalidOptionError);
+      expect((thrown as InvalidOptionError).option).toBe(option);
+      expect((thrown as Error).message).toContain(fragment);
+    }
+  });
+});
