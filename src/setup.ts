@@ -6,6 +6,8 @@ import type {
 import { context } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { resourceFromAttributes } from "@opentelemetry/resources";
+import { LoggerProvider } from "@opentelemetry/sdk-logs";
+import type { LogRecordProcessor } from "@opentelemetry/sdk-logs";
 import { MeterProvider } from "@opentelemetry/sdk-metrics";
 import type { MetricReader } from "@opentelemetry/sdk-metrics";
 import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
@@ -194,10 +196,14 @@ export function setup(options: SetupOptions = {}): TokentraceHandle {
     );
   }
   const feedback = validateFeedback(options.feedback);
-  const { spanProcessors, metricReaders, ready, parts } = collectSinks(options.sinks);
+  const { spanProcessors, metricReaders, logRecordProcessors, ready, parts } = collectSinks(options.sinks);
   const resource = resourceFromAttributes({ ...options.resourceAttributes, "service.name": serviceName });
   const tracerProvider = new BasicTracerProvider({ resource, spanProcessors });
   const meterProvider = new MeterProvider({ resource, readers: metricReaders });
+  // Feedback results are log records: with a sink that takes them, through a provider of setup()'s own (not
+  // registered globally, as the others).
+  const loggerProvider =
+    logRecordProcessors.length > 0 ? new LoggerProvider({ resource, processors: logRecordProcessors }) : undefined;
 
   // Each set-up decides anew (undefined: back to TOKENTRACE_WARNINGS or the default), and shutdown() undoes it.
   setWarningMode(options.warnings);
@@ -206,6 +212,7 @@ export function setup(options: SetupOptions = {}): TokentraceHandle {
   const state = {
     tracerProvider,
     meterProvider,
+    loggerProvider,
     feedback,
     defaults: {
       captureContent: defaults.captureContent,
@@ -408,14 +415,17 @@ function flushBeforeExit(flush: () => Promise<FlushReport>, timeoutMs: number): 
 function collectSinks(sinks: unknown): {
   spanProcessors: SpanProcessor[];
   metricReaders: MetricReader[];
+  logRecordProcessors: LogRecordProcessor[];
   ready: Promise<void>;
   parts: SinkParts[];
 } {
   const spanProcessors: SpanProcessor[] = [];
   const metricReaders: MetricReader[] = [];
+  const logRecordProcessors: LogRecordProcessor[] = [];
   const starting: Promise<void>[] = [];
   const parts: SinkParts[] = [];
-  if (sinks === undefined) return { spanProcessors, metricReaders, ready: Promise.resolve(), parts };
+  if (sinks === undefined)
+    return { spanProcessors, metricReaders, logRecordProcessors, ready: Promise.resolve(), parts };
   if (!Array.isArray(sinks)) {
     throw new InvalidOptionError("sinks", `expected an array of sinks, received ${describe(sinks)}.`);
   }
@@ -424,7 +434,9 @@ function collectSinks(sinks: unknown): {
     if (isSink(sink)) {
       spanProcessors.push(...sink.spanProcessors);
       metricReaders.push(...sink.metricReaders);
-      parts.push({ label, pieces: [...sink.spanProcessors, ...sink.metricReaders] });
+      const logs = sink.logRecordProcessors ?? [];
+      logRecordProcessors.push(...logs);
+      parts.push({ label, pieces: [...sink.spanProcessors, ...sink.metricReaders, ...logs] });
       if (sink.ready !== undefined) starting.push(sink.ready);
     } else if (hasMethods(sink, ["onStart", "onEnd", "shutdown", "forceFlush"])) {
       spanProcessors.push(sink as SpanProcessor);
@@ -446,7 +458,7 @@ function collectSinks(sinks: unknown): {
   const ready = Promise.all(starting).then(() => undefined);
   // The sink reports its own failure through diag; an app that never awaits `ready` must not crash on it.
   ready.catch(() => undefined);
-  return { spanProcessors, metricReaders, ready, parts };
+  return { spanProcessors, metricReaders, logRecordProcessors, ready, parts };
 }
 
 function hasMethods(value: unknown, methods: readonly string[]): boolean {

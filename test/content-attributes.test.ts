@@ -199,7 +199,7 @@ async function runEverything(): Promise<void> {
           metadata: { note: `note ${SENSITIVE}` },
           stop: [`stop ${SHORT_SENSITIVE}`],
         });
-        // A user's comment on the answer: with no logger provider, also an `evaluation thumbs` span.
+        // A user's comment on the answer: a log record the memory sink keeps.
         recordFeedback(completion, { name: "thumbs", value: 0, comment: `wrong ${SENSITIVE}` });
         const stream = await openai.chat.completions.create({
           model: "gpt-4o-mini",
@@ -269,12 +269,27 @@ function valuesOf(spans: readonly ReadableSpan[], name: string): string[] {
 /** Markers as they appear inside a JSON string value (once or twice encoded). */
 const markerIn = (text: string, marker: string): boolean => text.includes(marker);
 
+/** The sink's spans, and its log records (feedback's events) read as spans: name, attributes, nothing else. */
+function exportedSignals(from: MemorySink): ReadableSpan[] {
+  const records = from.getLogRecords().map(
+    (record) =>
+      ({
+        name: record.eventName ?? "",
+        attributes: record.attributes,
+        events: [],
+        status: { code: 0 },
+        links: [],
+      }) as unknown as ReadableSpan,
+  );
+  return [...from.getSpans(), ...records];
+}
+
 describe("every content attribute goes through the redaction pipeline", () => {
   it("with every preset on, nothing of the corpus leaves in any span, event, status or metric", async () => {
     sink = memorySink();
     telemetry = setup({ serviceName: "corpus", sinks: [sink], captureContent: true, pii: ALL_PII });
     await runEverything();
-    const spans = sink.getSpans();
+    const spans = exportedSignals(sink);
     const exported = exportedText(spans);
     for (const [value] of CORPUS) expect(exported).not.toContain(value);
     expect(exported).not.toContain(CLIENT_KEY);
@@ -412,7 +427,7 @@ describe("every content attribute goes through the redaction pipeline", () => {
     sink = memorySink();
     telemetry = setup({ serviceName: "corpus", sinks: [sink], captureContent: false, pii: ALL_PII });
     await runEverything();
-    const spans = sink.getSpans();
+    const spans = exportedSignals(sink);
     for (const name of CONTENT_ATTRIBUTES) {
       // Written in every capture mode, as the app's settings (and redacted): below.
       if (name === "otel.status_description" || name === "tokentrace.tags") continue;

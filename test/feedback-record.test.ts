@@ -55,9 +55,18 @@ afterEach(async () => {
   logExporter = undefined;
 });
 
-/** setup() with a memory sink; `withLogs`: a global logger provider keeping log records in memory. */
+/**
+ * setup() with a memory sink, which takes log records; `spansOnly`: only its span processor and metric reader
+ * (no sink takes log records); `globalLogs`: a global logger provider keeping log records in memory too.
+ */
 function start(
-  options: { withLogs?: boolean; secret?: string; spans?: boolean | "auto"; captureContent?: boolean } = {},
+  options: {
+    globalLogs?: boolean;
+    spansOnly?: boolean;
+    secret?: string;
+    spans?: boolean | "auto";
+    captureContent?: boolean;
+  } = {},
 ): OpenAI {
   sink = memorySink();
   const feedback: { secret?: string; spans?: boolean | "auto" } = {};
@@ -65,12 +74,12 @@ function start(
   if (options.spans !== undefined) feedback.spans = options.spans;
   telemetry = setup({
     serviceName: "feedback",
-    sinks: [sink],
+    sinks: options.spansOnly === true ? [...sink.spanProcessors, ...sink.metricReaders] : [sink],
     feedback,
     captureContent: options.captureContent ?? false,
     pii: ["email"],
   });
-  if (options.withLogs === true) {
+  if (options.globalLogs === true) {
     logExporter = new InMemoryLogRecordExporter();
     logs.setGlobalLoggerProvider(
       new LoggerProvider({ processors: [new SimpleLogRecordProcessor({ exporter: logExporter })] }),
@@ -85,9 +94,9 @@ function callSpan(): ReadableSpan {
   return span;
 }
 
-/** The log records emitted, as plain facts. */
+/** The log records emitted, the sink's then the global provider's, as plain facts. */
 function logRecords() {
-  return (logExporter?.getFinishedLogRecords() ?? []).map((record) => ({
+  return [...sink.getLogRecords(), ...(logExporter?.getFinishedLogRecords() ?? [])].map((record) => ({
     eventName: record.eventName,
     traceId: record.spanContext?.traceId,
     spanId: record.spanContext?.spanId,
@@ -106,7 +115,7 @@ async function rejections(): Promise<Record<string, number>> {
 
 describe("recordFeedback()", () => {
   it("records a result on the call an observed client returned, as a log record parented to its span", async () => {
-    const openai = start({ withLogs: true });
+    const openai = start();
     const completion = await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
     const span = callSpan();
     const { traceId, spanId } = span.spanContext();
@@ -132,12 +141,12 @@ describe("recordFeedback()", () => {
         },
       },
     ]);
-    // A logger provider is registered: no evaluation span by default.
+    // The sink takes log records: no evaluation span by default.
     expect(sink.getSpans().map((recorded) => recorded.name)).toEqual(["chat gpt-4o-mini"]);
   });
 
   it("follows a ref through JSON, from another async context, after the span ended", async () => {
-    const openai = start({ withLogs: true, secret: SECRET });
+    const openai = start({ secret: SECRET });
     const completion = await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
     const sent = JSON.stringify({ ref: callInfo(completion)?.ref });
     const { traceId, spanId } = callSpan().spanContext();
@@ -158,7 +167,7 @@ describe("recordFeedback()", () => {
   });
 
   it("names a call by withContext({ messageId }), which its span carries", async () => {
-    const openai = start({ withLogs: true });
+    const openai = start();
     await withContext({ messageId: "msg-42" }, () =>
       openai.chat.completions.create({ model: "gpt-4o-mini", messages }),
     );
@@ -178,7 +187,7 @@ describe("recordFeedback()", () => {
   });
 
   it("rates a stage through currentRef()", () => {
-    start({ withLogs: true });
+    start();
     let ref: string | undefined;
     withTool("lookup", () => {
       ref = currentRef();
@@ -198,8 +207,8 @@ describe("recordFeedback()", () => {
     });
   });
 
-  it("also records a zero-length child span when no logger provider is registered, or when told to", async () => {
-    const openai = start();
+  it("also records a zero-length child span when no sink or global provider takes log records, or when told to", async () => {
+    const openai = start({ spansOnly: true });
     const completion = await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
     const call = callSpan();
     recordFeedback(completion, { name: "thumbs", value: 0, label: "down" });
@@ -217,26 +226,32 @@ describe("recordFeedback()", () => {
     await telemetry?.shutdown();
 
     // spans: true with a logger provider: both; spans: false without one: neither.
-    const both = start({ withLogs: true, spans: true });
+    const both = start({ spans: true });
     recordFeedback(await both.chat.completions.create({ model: "gpt-4o-mini", messages }), { name: "x", value: 1 });
     expect(sink.getSpans().map((span) => span.name)).toEqual(["chat gpt-4o-mini", "evaluation x"]);
     expect(logRecords()).toHaveLength(1);
     await telemetry?.shutdown();
+    // No sink takes log records, but a global logger provider does: the log record, no span.
+    const global = start({ spansOnly: true, globalLogs: true });
+    recordFeedback(await global.chat.completions.create({ model: "gpt-4o-mini", messages }), { name: "y", value: 1 });
+    expect(sink.getSpans().map((span) => span.name)).toEqual(["chat gpt-4o-mini"]);
+    expect(logRecords().map((record) => record.attributes["gen_ai.evaluation.name"])).toEqual(["y"]);
+    await telemetry?.shutdown();
     logs.disable();
-    const neither = start({ spans: false });
+    logExporter = undefined;
+    const neither = start({ spansOnly: true, spans: false });
     recordFeedback(await neither.chat.completions.create({ model: "gpt-4o-mini", messages }), { name: "x", value: 1 });
     expect(sink.getSpans().map((span) => span.name)).toEqual(["chat gpt-4o-mini"]);
   });
 
   it("records a comment only with content capture on, redacted", async () => {
-    const openai = start({ withLogs: true });
+    const openai = start();
     const completion = await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
     recordFeedback(completion, { name: "thumbs", value: 0, comment: "wrong, mail me at ann@example.com" });
     expect(logRecords()[0]?.attributes["gen_ai.evaluation.explanation"]).toBeUndefined();
     await telemetry?.shutdown();
-    logs.disable();
 
-    const capturing = start({ withLogs: true, captureContent: true });
+    const capturing = start({ captureContent: true });
     const answer = await capturing.chat.completions.create({ model: "gpt-4o-mini", messages });
     recordFeedback(answer, { name: "thumbs", value: 0, comment: "wrong, mail me at ann@example.com" });
     expect(logRecords()[0]?.attributes).toMatchObject({
@@ -246,7 +261,7 @@ describe("recordFeedback()", () => {
   });
 
   it("counts results and scores by name, label, source, model, provider and agent", async () => {
-    const openai = start({ withLogs: true });
+    const openai = start();
     defineFeedback({ name: "thumbs", type: "boolean", labels: ["up", "down"] });
     const inAgent = await withAgent("support", () =>
       openai.chat.completions.create({ model: "gpt-4o-mini", messages }),
@@ -283,7 +298,7 @@ describe("recordFeedback()", () => {
   });
 
   it("refuses what does not fit, never throwing, and counts each refusal by reason", async () => {
-    const openai = start({ withLogs: true, secret: SECRET });
+    const openai = start({ secret: SECRET });
     const completion = await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
     const ref = callInfo(completion)!.ref!;
     defineFeedback({ name: "thumbs", type: "boolean", labels: ["up", "down"] });

@@ -1,6 +1,6 @@
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { InvalidOptionError } from "../src/index.js";
+import { InvalidOptionError, recordFeedback } from "../src/index.js";
 import { memorySink, setup } from "../src/setup-entry.js";
 import type { MemorySink, MemorySinkOptions, TokentraceHandle } from "../src/setup-entry.js";
 import { resetWarningsForTests } from "../src/internal/report.js";
@@ -116,6 +116,20 @@ describe("memorySink's cap", () => {
     expect(one.droppedSpans()).toBe(1);
     expect(() => memorySink({ maxSpans: 1_000_000 })).not.toThrow();
     expect(() => memorySink({ maxSpans: undefined })).not.toThrow();
+  });
+});
+
+describe("memorySink's log records", () => {
+  it("keeps the newest maxSpans log records of feedback, oldest first, and reset() empties them", () => {
+    const sink = memorySink({ maxSpans: 2 });
+    telemetry = setup({ sinks: [sink], warnings: "stderr" });
+    const ref = `tt1.${Buffer.from("ab".repeat(24), "hex").toString("base64url")}`;
+    for (const value of [1, 2, 3]) expect(recordFeedback(ref, { name: "rating", value })).toMatchObject({ ok: true });
+    expect(sink.getLogRecords().map((record) => record.attributes["gen_ai.evaluation.score.value"])).toEqual([2, 3]);
+    // The sink takes log records: no `evaluation` spans by default.
+    expect(sink.getSpans()).toEqual([]);
+    sink.reset();
+    expect(sink.getLogRecords()).toEqual([]);
   });
 });
 

@@ -1,4 +1,4 @@
-/**
+/*
  * Evaluators (issue 14): checks run on finished calls, off the call's path, whose results are recorded as
  * feedback with `source: "code"` (or `"llm"` for a judge the app plugs in). Each gets the finished call as a
  * plain record (never the SDK's objects) after its span ended, in a later turn of the event loop, on a

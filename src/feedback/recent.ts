@@ -1,4 +1,4 @@
-/**
+/*
  * The recent calls of this process (issue 14), by span id and by the app's message id: how `recordFeedback()`
  * finds what a ref alone does not carry (the model, the agent, the response id) and which span a
  * `{ messageId }` names. Bounded twice: at most `maxEntries` calls (the oldest forgotten first) and each for

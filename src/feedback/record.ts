@@ -10,6 +10,7 @@
  * result as a counter, by name, label, source, model and agent, every label bounded.
  */
 import { logs, SeverityNumber } from "@opentelemetry/api-logs";
+import type { LoggerProvider } from "@opentelemetry/api-logs";
 import { ROOT_CONTEXT, SpanKind, TraceFlags, trace } from "@opentelemetry/api";
 import type { Attributes, Context, Counter, Histogram, Meter, MeterProvider } from "@opentelemetry/api";
 import { setupOptions } from "../config.js";
@@ -256,7 +257,7 @@ function emit(rated: Rated, feedback: Checked): void {
   const attributes = eventAttributes(rated, feedback);
   // Each signal on its own: one that fails (a throwing exporter, a provider's bug) loses only itself.
   safely(() =>
-    logs.getLogger(names.INSTRUMENTATION_SCOPE, VERSION).emit({
+    loggerProvider().getLogger(names.INSTRUMENTATION_SCOPE, VERSION).emit({
       eventName: names.EVENT_GEN_AI_EVALUATION_RESULT,
       timestamp: now,
       severityNumber: SeverityNumber.INFO,
@@ -305,11 +306,20 @@ function eventAttributes(rated: Rated, feedback: Checked): Attributes {
   return attributes;
 }
 
-/** Whether results are also recorded as spans: `feedback.spans`, or, by default, when no logger provider is set. */
+/** setup()'s logger provider (when a sink takes log records), else the global one. */
+function loggerProvider(): LoggerProvider {
+  return activeSetup()?.loggerProvider ?? logs.getLoggerProvider();
+}
+
+/**
+ * Whether results are also recorded as spans: `feedback.spans`, or, by default, when their log records go
+ * nowhere (no sink of setup()'s takes them, and no logger provider is registered globally).
+ */
 function wantSpans(): boolean {
-  const spans = activeSetup()?.feedback?.spans ?? "auto";
+  const active = activeSetup();
+  const spans = active?.feedback?.spans ?? "auto";
   if (spans !== "auto") return spans;
-  return !loggerProviderRegistered();
+  return active?.loggerProvider === undefined && !loggerProviderRegistered();
 }
 
 /** The key `@opentelemetry/api-logs` registers a global logger provider under (its `setGlobalLoggerProvider`). */

@@ -1,5 +1,6 @@
 import { metrics, trace } from "@opentelemetry/api";
 import type { MeterProvider, TracerProvider } from "@opentelemetry/api";
+import type { LoggerProvider } from "@opentelemetry/api-logs";
 import type { ObserveOptions } from "../config.js";
 
 /**
@@ -17,6 +18,8 @@ export interface FeedbackSettings {
 interface ActiveSetup {
   tracerProvider: TracerProvider;
   meterProvider: MeterProvider;
+  /** For feedback's log records, when a sink takes them. */
+  loggerProvider?: LoggerProvider | undefined;
   defaults: ObserveOptions;
   /** `setup({ feedback })`: the secret refs are signed with, and whether results are also spans (issue 14). */
   feedback?: FeedbackSettings;

@@ -2,6 +2,8 @@ import { ExportResultCode } from "@opentelemetry/core";
 import type { ExportResult } from "@opentelemetry/core";
 import { AggregationTemporality, MetricReader } from "@opentelemetry/sdk-metrics";
 import type { ResourceMetrics } from "@opentelemetry/sdk-metrics";
+import { SimpleLogRecordProcessor } from "@opentelemetry/sdk-logs";
+import type { LogRecordExporter, ReadableLogRecord } from "@opentelemetry/sdk-logs";
 import { SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { InvalidOptionError } from "../errors.js";
@@ -21,15 +23,17 @@ export interface MemorySinkOptions {
   maxSpans?: number;
 }
 
-/** A sink that keeps spans and metrics in memory, for tests (yours and ours). */
+/** A sink that keeps spans, metrics and log records in memory, for tests (yours and ours). */
 export interface MemorySink extends Sink {
   /** Spans ended so far, oldest first: the newest `maxSpans` of them. */
   getSpans(): ReadableSpan[];
+  /** Log records emitted so far (feedback's `gen_ai.evaluation.result` events), oldest first: the newest `maxSpans`. */
+  getLogRecords(): ReadableLogRecord[];
   /** Collect the current metric points (cumulative since start). */
   collectMetrics(): Promise<ResourceMetrics>;
   /** Spans dropped because `maxSpans` were already kept, since the sink was created or last `reset()`. */
   droppedSpans(): number;
-  /** Forget the spans collected so far, and the count of dropped spans. */
+  /** Forget the spans and log records collected so far, and the count of dropped spans. */
   reset(): void;
 }
 
@@ -113,9 +117,47 @@ class RingSpanExporter implements SpanExporter {
   }
 }
 
+/** Keeps the newest `max` log records: past it, the oldest is dropped for each new one (a shift: log records are few). */
+class BoundedLogExporter implements LogRecordExporter {
+  private records: ReadableLogRecord[] = [];
+  private stopped = false;
+
+  constructor(private readonly max: number) {}
+
+  export(records: ReadableLogRecord[], done: (result: ExportResult) => void): void {
+    if (this.stopped) {
+      done({ code: ExportResultCode.FAILED, error: new Error("memorySink has been shut down") });
+      return;
+    }
+    for (const record of records) {
+      if (this.records.length >= this.max) this.records.shift();
+      this.records.push(record);
+    }
+    done({ code: ExportResultCode.SUCCESS });
+  }
+
+  getLogRecords(): ReadableLogRecord[] {
+    return [...this.records];
+  }
+
+  reset(): void {
+    this.records = [];
+  }
+
+  shutdown(): Promise<void> {
+    this.stopped = true;
+    this.records = [];
+    return Promise.resolve();
+  }
+
+  forceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
 /**
- * Keeps ended spans (the newest `maxSpans`, default 10,000) and metrics in memory, for tests: read them with
- * `getSpans()` and `collectMetrics()`, and `reset()` between tests.
+ * Keeps ended spans (the newest `maxSpans`, default 10,000), log records (as many) and metrics in memory, for
+ * tests: read them with `getSpans()`, `getLogRecords()` and `collectMetrics()`, and `reset()` between tests.
  *
  * @example const sink = memorySink({ maxSpans: 100_000 }); setup({ sinks: [sink] });
  */
@@ -123,16 +165,25 @@ export function memorySink(options: MemorySinkOptions = {}): MemorySink {
   const { maxSpans } = resolveOptions(options);
   const exporter = new RingSpanExporter(maxSpans);
   const reader = new CollectingMetricReader();
-  const sink = defineSink("memory", { spanProcessors: [new SimpleSpanProcessor(exporter)], metricReaders: [reader] });
+  const logExporter = new BoundedLogExporter(maxSpans);
+  const sink = defineSink("memory", {
+    spanProcessors: [new SimpleSpanProcessor(exporter)],
+    metricReaders: [reader],
+    logRecordProcessors: [new SimpleLogRecordProcessor({ exporter: logExporter })],
+  });
   return {
     ...sink,
     getSpans: () => exporter.getSpans(),
+    getLogRecords: () => logExporter.getLogRecords(),
     collectMetrics: async () => {
       const { resourceMetrics } = await reader.collect();
       return resourceMetrics;
     },
     droppedSpans: () => exporter.droppedSpans(),
-    reset: () => exporter.reset(),
+    reset: () => {
+      exporter.reset();
+      logExporter.reset();
+    },
   };
 }
 
