@@ -4,7 +4,7 @@ import type { CallContext, OperationAdapter, PreparedCall, ProviderAdapter } fro
 import type { ActiveCall, Recorder } from "./recorder/call.js";
 import { outcomeOf } from "./recorder/error-class.js";
 import { contentAllowedIn } from "./app-context.js";
-import { rememberResult } from "./feedback/call-info.js";
+import { linkCall, rememberResult } from "./feedback/call-info.js";
 import { trackStream } from "./internal/open-streams.js";
 import { reportInternalError } from "./internal/report.js";
 import { withRewrittenEvents } from "./sse-body-filter.js";
@@ -247,7 +247,9 @@ function onData(
   if (call.ended) return;
   // What the app gets back names its call for callInfo() (issue 14).
   try {
-    rememberResult(data, call.resultFacts());
+    const facts = call.resultFacts();
+    rememberResult(data, facts);
+    linkCall(call.context, facts);
   } catch (error) {
     reportInternalError("call-info", error);
   }

@@ -17,7 +17,9 @@ import type { ActiveCall } from "./recorder/call.js";
 import { outcomeOf } from "./recorder/error-class.js";
 import { nonRecordingSpan } from "./recorder/lent-span.js";
 import { reportInternalError } from "./internal/report.js";
+import { context } from "@opentelemetry/api";
 import type { Context } from "@opentelemetry/api";
+import { HELPER_LINK_KEY, HelperLink, rememberHelper, rememberResult } from "./feedback/call-info.js";
 
 /** Every provider tokentrace knows. The core never branches on which one a client is. */
 const adapters: readonly ProviderAdapter[] = [openaiAdapter, anthropicAdapter];
@@ -340,12 +342,50 @@ function resourceWrapper(
         if (child !== undefined && value !== null && typeof value === "object") {
           return resourceWrapper(value, child, source, clientWrapper, runClient);
         }
+        // A streaming helper beside a traced `create` (`chat.completions.stream()`, `messages.stream()`): its
+        // result names the call it makes, for callInfo() (issue 14).
+        if (property === "stream" && child === undefined && typeof value === "function" && tracesCreate(node)) {
+          const method = value as (...args: unknown[]) => unknown;
+          return cached(
+            bound,
+            method,
+            () =>
+              function linkedHelper(this: unknown, ...args: unknown[]): unknown {
+                return callLinked(method, wrapper, args);
+              },
+          );
+        }
       }
       return bindTo(value, wrapper, bound);
     },
   });
   perClient.set(resource, wrapper);
   return wrapper;
+}
+
+function tracesCreate(node: PathNode): boolean {
+  return node.children.get("create")?.operation !== undefined;
+}
+
+/** `method` run with a helper link in context, its result remembered by that link; the result as it is. */
+function callLinked(method: (...args: unknown[]) => unknown, thisArg: object, args: unknown[]): unknown {
+  let link: HelperLink | undefined;
+  let linked = context.active();
+  try {
+    link = new HelperLink();
+    linked = linked.setValue(HELPER_LINK_KEY, link);
+  } catch (error) {
+    reportInternalError("call-info", error);
+  }
+  const result = context.with(linked, () => method.apply(thisArg, args));
+  if (link !== undefined) {
+    try {
+      rememberHelper(result, link);
+    } catch (error) {
+      reportInternalError("call-info", error);
+    }
+  }
+  return result;
 }
 
 /**
@@ -392,6 +432,12 @@ function traceRun(
   if (run !== undefined) {
     const active = run;
     const runScope = scope;
+    // The runner names the run's span for callInfo() (issue 14).
+    try {
+      rememberResult(result, active.resultFacts());
+    } catch (error) {
+      reportInternalError("call-info", error);
+    }
     try {
       helper.watchRun(result, (how) => {
         // The roll-ups first: the recorder ends the span.

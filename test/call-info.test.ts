@@ -102,6 +102,35 @@ describe("callInfo()", () => {
     });
   });
 
+  it("names the call of a streaming helper's object, and the run's span of a runTools() runner", async () => {
+    const { openai, anthropic } = start();
+    const chatStream = openai.chat.completions.stream({ model: "gpt-4o-mini", messages });
+    // Made before its request: nothing to name yet.
+    expect(callInfo(chatStream)).toBeUndefined();
+    await chatStream.finalChatCompletion();
+    const runner = openai.chat.completions.runTools({ model: "gpt-4o-mini", messages, tools: [] });
+    await runner.finalChatCompletion();
+    const messageStream = anthropic.messages.stream({ model: "claude-3-5-haiku-latest", max_tokens: 50, messages });
+    await messageStream.finalMessage();
+    const responseStream = openai.responses.stream({ model: "gpt-4o-mini", input: "hi" });
+    await responseStream.finalResponse();
+    const ids = sink.getSpans().map((span) => [span.name, span.spanContext().spanId]);
+    expect(ids.map(([name]) => name)).toEqual([
+      "chat gpt-4o-mini",
+      "chat gpt-4o-mini",
+      "invoke_agent",
+      "chat claude-3-5-haiku-latest",
+      "chat gpt-4o-mini",
+    ]);
+    expect([chatStream, runner, messageStream, responseStream].map((result) => callInfo(result)?.spanId)).toEqual([
+      ids[0]![1],
+      ids[2]![1],
+      ids[3]![1],
+      ids[4]![1],
+    ]);
+    expect(callInfo(messageStream)).toMatchObject({ provider: "anthropic", ended: true });
+  });
+
   it("is undefined for anything an observed client did not return", () => {
     for (const value of [undefined, null, 1, "x", {}, [], new Map()]) expect(callInfo(value)).toBeUndefined();
   });

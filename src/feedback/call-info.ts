@@ -5,7 +5,8 @@
  * when the call ends. It holds nothing of the call's span or content, so a result the app keeps costs a few
  * hundred bytes, and one it drops leaves nothing.
  */
-import { context, trace } from "@opentelemetry/api";
+import { context, createContextKey, trace } from "@opentelemetry/api";
+import type { Context } from "@opentelemetry/api";
 import { activeSetup } from "../internal/active-providers.js";
 import { stageOf } from "../stages.js";
 import type { Usage } from "../usage.js";
@@ -68,9 +69,33 @@ export function rememberResult(result: unknown, facts: CallFacts): void {
   recentCalls.note(facts);
 }
 
-/** The call that returned `result`, if an observed client did. */
+/**
+ * An SDK helper's result (`chat.completions.stream()`'s ChatCompletionStream, `messages.stream()`'s
+ * MessageStream) is made before the request it runs: the link it is remembered by gets the facts of the first
+ * call made under it (the helper runs in a context that carries the link).
+ */
+export class HelperLink {
+  facts: CallFacts | undefined = undefined;
+}
+
+/** The context key a helper's link travels under, into the call the helper makes. */
+export const HELPER_LINK_KEY = createContextKey("tokentrace.helper-link");
+const byHelper = new WeakMap<object, HelperLink>();
+
+/** Remember that `result`, a helper's, names whichever call `link` will be given. */
+export function rememberHelper(result: unknown, link: HelperLink): void {
+  if (result !== null && typeof result === "object" && !byResult.has(result)) byHelper.set(result, link);
+}
+
+/** A call made under a helper's link gives the link its facts (the first call only). */
+export function linkCall(callContext: Context, facts: CallFacts): void {
+  const link = callContext.getValue(HELPER_LINK_KEY);
+  if (link instanceof HelperLink && link.facts === undefined) link.facts = facts;
+}
+
+/** The call that returned `result`, if an observed client (or one of its helpers) did. */
 export function factsOf(result: object): CallFacts | undefined {
-  return byResult.get(result);
+  return byResult.get(result) ?? byHelper.get(result)?.facts;
 }
 
 /**
@@ -81,7 +106,7 @@ export function factsOf(result: object): CallFacts | undefined {
  */
 export function callInfo(result: unknown): CallInfo | undefined {
   if (result === null || typeof result !== "object") return undefined;
-  const facts = byResult.get(result);
+  const facts = factsOf(result);
   if (facts === undefined) return undefined;
   return Object.freeze({
     traceId: facts.traceId,
