@@ -52,6 +52,8 @@ export interface ResponseFacts {
   responseAttributes: Record<string, AttributeValue>;
   /** Present only when capture is on. */
   outputMessages?: Message[];
+  /** The provider said it refused in a field of its own (OpenAI's `refusal`), whatever the finish reason. */
+  refused?: boolean;
   /**
    * A failure the provider reported as data rather than as an error the app sees (a `status: "failed"`, a
    * failure event the SDK passes on). The recorder ends such a call as an error: status ERROR, `error.type` =

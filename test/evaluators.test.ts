@@ -24,7 +24,56 @@ function kindOf(request: ScriptedRequest): "long" | "refuse" | "empty" | "plain"
   return said.includes("EMPTY") ? "empty" : "plain";
 }
 
+/** A structured outputs refusal, in OpenAI's own field (the finish reason stays `stop`). */
+function decline(request: ScriptedRequest): ScriptedAnswer {
+  const refusal = "I can't help with that.";
+  if (request.url.startsWith("/v1/responses")) {
+    return {
+      json: {
+        id: "resp_2",
+        object: "response",
+        created_at: 1,
+        model: "gpt-4o-mini",
+        status: "completed",
+        output: [
+          {
+            type: "message",
+            id: "msg_2",
+            role: "assistant",
+            status: "completed",
+            content: [{ type: "refusal", refusal }],
+          },
+        ],
+        usage: { input_tokens: 10, output_tokens: 6, total_tokens: 16 },
+      },
+    };
+  }
+  const chunk = (delta: object, finish: string | null) => ({
+    id: "chatcmpl-2",
+    object: "chat.completion.chunk",
+    created: 1,
+    model: "gpt-4o-mini",
+    choices: [{ index: 0, delta, finish_reason: finish }],
+  });
+  if ((request.body as { stream?: boolean }).stream === true) {
+    return {
+      events: [chunk({ role: "assistant", refusal: "" }, null), chunk({ refusal }, null), chunk({}, "stop"), "[DONE]"],
+    };
+  }
+  return {
+    json: {
+      id: "chatcmpl-2",
+      object: "chat.completion",
+      created: 1,
+      model: "gpt-4o-mini",
+      choices: [{ index: 0, message: { role: "assistant", content: null, refusal }, finish_reason: "stop" }],
+      usage: { prompt_tokens: 10, completion_tokens: 6, total_tokens: 16 },
+    },
+  };
+}
+
 function answer(request: ScriptedRequest): ScriptedAnswer {
+  if (JSON.stringify(request.body).includes("DECLINE")) return decline(request);
   const kind = kindOf(request);
   const text = kind === "empty" ? "" : "Paris.";
   const outputTokens = kind === "empty" ? 0 : kind === "long" ? 100 : 3;
@@ -200,6 +249,20 @@ describe("the built-in evaluators", () => {
   });
 });
 
+describe("the refusal evaluator", () => {
+  it("reads OpenAI's own refusal field, whole, streamed and in the Responses API, whatever the finish reason", async () => {
+    const { openai } = start([builtInEvaluators()[1]!]);
+    const ask = [{ role: "user" as const, content: "DECLINE" }];
+    await openai.chat.completions.create({ model: "gpt-4o-mini", messages: ask });
+    const stream = await openai.chat.completions.create({ model: "gpt-4o-mini", messages: ask, stream: true });
+    for await (const chunk of stream) void chunk;
+    await openai.responses.create({ model: "gpt-4o-mini", input: "DECLINE" });
+    await openai.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] });
+    await evaluationsRan();
+    expect(await results()).toEqual({ "refusal refused gpt-4o-mini": 3, "refusal answered gpt-4o-mini": 1 });
+  });
+});
+
 describe("evaluators of the app's own", () => {
   it("get the finished call as a plain record, after the app got its answer", async () => {
     const seen: EvaluatedCall[] = [];
@@ -224,6 +287,7 @@ describe("evaluators of the app's own", () => {
         responseId: completion.id,
         outcome: "completed",
         finishReasons: ["length"],
+        refused: false,
         usage: { inputTokens: 10, outputTokens: 100 },
         maxTokens: 100,
         outputType: undefined,

@@ -35,6 +35,8 @@ export interface EvaluatedCall {
   readonly outputType: string | undefined;
   /** The JSON schema the request declared for its output, if any. */
   readonly outputSchema: unknown;
+  /** The provider refused in a field of its own (OpenAI's `refusal`), or by its finish reason. */
+  readonly refused: boolean;
   /** The answer's messages (the conventions' parts); undefined when content capture was off. */
   readonly output: readonly Message[] | undefined;
   /** The tools the request declared (the conventions' `gen_ai.tool.definitions` shape), with capture on. */
@@ -243,7 +245,8 @@ function toolCalls(call: EvaluatedCall): MessagePart[] {
 }
 
 const TRUNCATED: ReadonlySet<string | undefined> = new Set(["length", "max_tokens", "max_output_tokens"]);
-const REFUSED: ReadonlySet<string | undefined> = new Set(["content_filter", "refusal"]);
+/** Finish reasons that say the provider refused or filtered the answer. */
+export const REFUSAL_FINISH_REASONS: ReadonlySet<string | undefined> = new Set(["content_filter", "refusal"]);
 
 /**
  * `truncated`: 1 when the answer stopped at the token limit (finish reason `length`, `max_tokens`,
@@ -261,15 +264,15 @@ export function truncationEvaluator(): Evaluator {
 }
 
 /**
- * `refusal`: 1 when the provider said it refused or filtered the answer (finish reason `content_filter`,
- * Anthropic's `refusal`), else 0. No content needed.
+ * `refusal`: 1 when the provider said it refused or filtered the answer (OpenAI's `refusal` field, finish
+ * reason `content_filter`, Anthropic's `refusal`), else 0. No content needed.
  */
 export function refusalEvaluator(): Evaluator {
   return {
     name: "refusal",
     evaluate(call) {
-      if (call.outcome !== "completed" || call.finishReasons.length === 0) return undefined;
-      const refused = call.finishReasons.some((reason) => REFUSED.has(reason));
+      if (call.outcome !== "completed" || (call.finishReasons.length === 0 && !call.refused)) return undefined;
+      const refused = call.refused;
       return { value: refused ? 1 : 0, label: refused ? "refused" : "answered" };
     },
   };

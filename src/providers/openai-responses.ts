@@ -304,6 +304,12 @@ function recordProviderError(record: ResponseFacts, code: string | undefined, me
 }
 
 /** A whole Response object (a non-stream body, or the response of a stream's final event) into the facts. */
+/** Whether an output message item holds a `refusal` content part (structured outputs' refusal). */
+function hasRefusal(item: unknown): boolean {
+  if (!isObject(item) || !Array.isArray(item["content"])) return false;
+  return (item["content"] as unknown[]).some((part) => isObject(part) && part["type"] === "refusal");
+}
+
 function readWholeResponse(
   record: ResponseFacts,
   response: Json,
@@ -321,6 +327,7 @@ function readWholeResponse(
   // A whole response's output is as long as what was received; it is bounded as a stream's items are.
   const output = ignored.list(Array.isArray(response["output"]) ? response["output"] : [], MAX_OUTPUT_ITEMS);
   ignored.writeTo(record);
+  if (output.some(hasRefusal)) record.refused = true;
   if (capture && (output.length > 0 || reason !== undefined)) {
     const message: Message = { role: "assistant", parts: outputParts(output) };
     if (reason !== undefined) message.finish_reason = reason;

@@ -160,6 +160,8 @@ export function toInputMessages(messages: readonly unknown[]): Message[] {
   return result;
 }
 
+const nonEmpty = (value: unknown): boolean => typeof value === "string" && value !== "";
+
 function toToolDefinitions(tools: readonly unknown[]): unknown[] {
   return tools.map((tool) => {
     if (!isObject(tool)) return tool;
@@ -269,6 +271,9 @@ const chatCompletionsCreate: OperationAdapter<OpenAIClientTraits, ChatPreparedCa
     const ignored = new IgnoredEntries();
     const choices = ignored.list(Array.isArray(data["choices"]) ? data["choices"].filter(isObject) : [], MAX_CHOICES);
     record.finishReasons = choices.map((choice) => stringOr(choice["finish_reason"]));
+    // Structured outputs' refusal: a `refusal` text instead of content.
+    if (choices.some((choice) => isObject(choice["message"]) && nonEmpty(choice["message"]["refusal"])))
+      record.refused = true;
     if (context.captureContent) {
       const output: Message[] = [];
       for (const choice of choices) {
@@ -326,6 +331,8 @@ const newToolCall = (): ToolCallDraft => ({ id: undefined, name: undefined, argu
 /** Counts the streamed output (content capture off): no content is kept. */
 class ChatStreamAccumulator extends ChoiceStreamAccumulator<ChatChoice> {
   protected readonly newSlot = newChatChoice;
+  /** A choice streamed a non-empty `refusal`. */
+  protected refused = false;
 
   constructor(protected readonly chat: ChatPreparedCall) {
     super(chat);
@@ -337,7 +344,10 @@ class ChatStreamAccumulator extends ChoiceStreamAccumulator<ChatChoice> {
     const content = delta["content"];
     const refusal = delta["refusal"];
     if (typeof content === "string") this.outputCharacters += content.length;
-    if (typeof refusal === "string") this.outputCharacters += refusal.length;
+    if (typeof refusal === "string") {
+      this.outputCharacters += refusal.length;
+      if (refusal !== "") this.refused = true;
+    }
     const toolCalls = delta["tool_calls"];
     if (!Array.isArray(toolCalls)) return;
     for (const call of toolCalls) {
@@ -364,6 +374,7 @@ class ChatStreamAccumulator extends ChoiceStreamAccumulator<ChatChoice> {
   /** Finish reasons and usage, and the choices in index order. */
   protected finishFacts(): ChatChoice[] {
     const choices = this.finishChoices();
+    if (this.refused) this.facts.refused = true;
     this.facts.usage =
       this.usage !== undefined
         ? normaliseUsage(this.usage)
@@ -388,6 +399,7 @@ class CapturingChatStreamAccumulator extends ChatStreamAccumulator {
     if (typeof refusal === "string") {
       this.outputCharacters += refusal.length;
       slot.refusal += refusal;
+      if (refusal !== "") this.refused = true;
     }
     const toolCalls = delta["tool_calls"];
     if (!Array.isArray(toolCalls)) return;

@@ -12,7 +12,7 @@ import { createPricer } from "../metrics/cost.js";
 import type { CostBreakdown, Pricer } from "../metrics/cost.js";
 import type { StreamTiming } from "../metrics/timing.js";
 import { CallFacts } from "../feedback/call-info.js";
-import { scheduleEvaluations } from "../feedback/evaluators.js";
+import { REFUSAL_FINISH_REASONS, scheduleEvaluations } from "../feedback/evaluators.js";
 import type { EvaluatedCall } from "../feedback/evaluators.js";
 import { evaluationSink } from "../feedback/record.js";
 import { FAILED_MARKER, Redactor } from "../redaction/pipeline.js";
@@ -407,6 +407,8 @@ function evaluatedCall(call: Call, outcome: CallOutcome, response: ResponseFacts
     responseId: response.responseId,
     outcome: outcome.kind,
     finishReasons: Object.freeze([...(response.finishReasons ?? [])]),
+    refused:
+      response.refused === true || (response.finishReasons ?? []).some((reason) => REFUSAL_FINISH_REASONS.has(reason)),
     usage: Object.freeze({ ...call.usage }),
     maxTokens: typeof maxTokens === "number" ? maxTokens : undefined,
     outputType: typeof outputType === "string" ? outputType : undefined,
