@@ -15,6 +15,7 @@ export { defineFeedback } from "./feedback/definitions.js";
 export {
   builtInEvaluators,
   emptyAnswerEvaluator,
+  jsonEvaluator,
   lengthRatioEvaluator,
   refusalEvaluator,
   truncationEvaluator,

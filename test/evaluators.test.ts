@@ -3,7 +3,7 @@ import OpenAI from "openai";
 import { context } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { InvalidOptionError, builtInEvaluators, observe } from "../src/index.js";
+import { InvalidOptionError, builtInEvaluators, jsonEvaluator, observe } from "../src/index.js";
 import type { EvaluatedCall, Evaluator } from "../src/index.js";
 import { memorySink, setup } from "../src/setup-entry.js";
 import type { MemorySink, TokentraceHandle } from "../src/setup-entry.js";
@@ -72,8 +72,81 @@ function decline(request: ScriptedRequest): ScriptedAnswer {
   };
 }
 
+const CITY_SCHEMA = {
+  type: "object",
+  properties: { city: { type: "string" }, population: { type: "integer" } },
+  required: ["city", "population"],
+  additionalProperties: false,
+};
+/** The answer's text for JSON_OK, JSON_BAD (cut short) and JSON_SCHEMA (a string where an integer belongs). */
+const JSON_TEXTS: Record<string, string> = {
+  JSON_OK: '{"city":"Paris","population":2100000}',
+  JSON_BAD: '{"city":"Paris"',
+  JSON_SCHEMA: '{"city":"Paris","population":"many"}',
+};
+
+/** Structured output answers, and a tool call whose arguments break the tool's parameters (TOOL_BAD). */
+function jsonAnswer(request: ScriptedRequest, said: string): ScriptedAnswer {
+  const word = Object.keys(JSON_TEXTS).find((key) => said.includes(key));
+  const text = word === undefined ? "" : JSON_TEXTS[word]!;
+  if (request.url.startsWith("/v1/responses")) {
+    return {
+      json: {
+        id: "resp_3",
+        object: "response",
+        created_at: 1,
+        model: "gpt-4o-mini",
+        status: "completed",
+        output: [
+          {
+            type: "message",
+            id: "msg_3",
+            role: "assistant",
+            status: "completed",
+            content: [{ type: "output_text", text, annotations: [] }],
+          },
+        ],
+        usage: { input_tokens: 10, output_tokens: 9, total_tokens: 19 },
+      },
+    };
+  }
+  if (request.url.startsWith("/v1/messages")) {
+    return {
+      json: {
+        id: "msg_3",
+        type: "message",
+        role: "assistant",
+        model: "claude-3-5-haiku-20241022",
+        content: [{ type: "text", text }],
+        stop_reason: "end_turn",
+        stop_sequence: null,
+        usage: { input_tokens: 10, output_tokens: 9 },
+      },
+    };
+  }
+  const message = said.includes("TOOL_BAD")
+    ? {
+        role: "assistant",
+        content: null,
+        tool_calls: [{ id: "call_1", type: "function", function: { name: "lookup", arguments: '{"id":"seven"}' } }],
+      }
+    : { role: "assistant", content: text };
+  return {
+    json: {
+      id: "chatcmpl-3",
+      object: "chat.completion",
+      created: 1,
+      model: "gpt-4o-mini",
+      choices: [{ index: 0, message, finish_reason: said.includes("TOOL_BAD") ? "tool_calls" : "stop" }],
+      usage: { prompt_tokens: 10, completion_tokens: 9, total_tokens: 19 },
+    },
+  };
+}
+
 function answer(request: ScriptedRequest): ScriptedAnswer {
-  if (JSON.stringify(request.body).includes("DECLINE")) return decline(request);
+  const said = JSON.stringify(request.body);
+  if (said.includes("JSON_") || said.includes("TOOL_BAD")) return jsonAnswer(request, said);
+  if (said.includes("DECLINE")) return decline(request);
   const kind = kindOf(request);
   const text = kind === "empty" ? "" : "Paris.";
   const outputTokens = kind === "empty" ? 0 : kind === "long" ? 100 : 3;
@@ -144,9 +217,9 @@ afterEach(async () => {
   telemetry = undefined;
 });
 
-function start(evaluators: readonly Evaluator[]): { openai: OpenAI; anthropic: Anthropic } {
+function start(evaluators: readonly Evaluator[], captureContent = false): { openai: OpenAI; anthropic: Anthropic } {
   sink = memorySink();
-  telemetry = setup({ serviceName: "evaluators", sinks: [sink], evaluators, feedback: { spans: false } });
+  telemetry = setup({ serviceName: "evaluators", sinks: [sink], evaluators, captureContent });
   return {
     openai: observe(new OpenAI({ apiKey: "sk-test", baseURL: `${server.url}/v1`, maxRetries: 0 })),
     anthropic: observe(new Anthropic({ apiKey: "sk-ant-test", baseURL: server.url, maxRetries: 0 })),
@@ -246,6 +319,78 @@ describe("the built-in evaluators", () => {
       "empty_answer not_empty claude-3-5-haiku-latest": 2,
       "length_ratio claude-3-5-haiku-latest": 3,
     });
+  });
+});
+
+describe("the JSON evaluator", () => {
+  it("checks structured outputs against the request's schema, for OpenAI chat, Responses and Anthropic", async () => {
+    const { openai, anthropic } = start([jsonEvaluator()], true);
+    const format = { type: "json_schema" as const, json_schema: { name: "city", strict: true, schema: CITY_SCHEMA } };
+    for (const word of ["JSON_OK", "JSON_BAD", "JSON_SCHEMA"]) {
+      await openai.chat.completions.create({
+        model: "gpt-4o-mini",
+        messages: [{ role: "user", content: word }],
+        response_format: format,
+      });
+    }
+    await openai.responses.create({
+      model: "gpt-4o-mini",
+      input: "JSON_SCHEMA",
+      text: { format: { type: "json_schema", name: "city", strict: true, schema: CITY_SCHEMA } },
+    });
+    await anthropic.messages.create({
+      model: "claude-3-5-haiku-latest",
+      max_tokens: 100,
+      messages: [{ role: "user", content: "JSON_OK" }],
+      output_config: { format: { type: "json_schema", schema: CITY_SCHEMA } },
+    } as Parameters<typeof anthropic.messages.create>[0]);
+    await evaluationsRan();
+    expect(await results()).toEqual({
+      "json_valid valid gpt-4o-mini": 1,
+      "json_valid invalid_json gpt-4o-mini": 1,
+      "json_valid schema_violation gpt-4o-mini": 2,
+      "json_valid valid claude-3-5-haiku-latest": 1,
+    });
+    // The comment says where and which rule, never the answer's text ("many").
+    const comments = sink
+      .getLogRecords()
+      .map((record) => record.attributes["gen_ai.evaluation.explanation"])
+      .filter((comment) => comment !== undefined);
+    expect(comments).toEqual([
+      'type at "/population": expected integer, got string',
+      'type at "/population": expected integer, got string',
+    ]);
+  });
+
+  it("checks tool calls' arguments against the declared tool's parameters", async () => {
+    const { openai } = start([jsonEvaluator()], true);
+    const tools = [
+      {
+        type: "function" as const,
+        function: {
+          name: "lookup",
+          parameters: { type: "object", properties: { id: { type: "integer" } }, required: ["id"] },
+        },
+      },
+    ];
+    await openai.chat.completions.create({
+      model: "gpt-4o-mini",
+      messages: [{ role: "user", content: "TOOL_BAD" }],
+      tools,
+    });
+    await evaluationsRan();
+    expect(await results()).toEqual({ "tool_arguments_valid schema_violation gpt-4o-mini": 1 });
+  });
+
+  it("says nothing without content capture", async () => {
+    const { openai } = start([jsonEvaluator()]);
+    await openai.chat.completions.create({
+      model: "gpt-4o-mini",
+      messages: [{ role: "user", content: "JSON_BAD" }],
+      response_format: { type: "json_object" },
+    });
+    await evaluationsRan();
+    expect(await results()).toEqual({});
   });
 });
 

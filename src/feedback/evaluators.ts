@@ -11,6 +11,7 @@ import { reportInternalError } from "../internal/report.js";
 import { inSampledShare } from "../redaction/sampling.js";
 import type { Usage } from "../usage.js";
 import type { CallFacts } from "./call-info.js";
+import { schemaViolation } from "./json-schema.js";
 import type { FeedbackSource } from "./record.js";
 
 /** A finished call, as an evaluator sees it. Content fields are present only when content capture was on. */
@@ -310,6 +311,76 @@ export function lengthRatioEvaluator(): Evaluator {
       return { value: Math.min(1, output / maxTokens) };
     },
   };
+}
+
+/**
+ * `json_valid` and `tool_arguments_valid` (content capture on): for a call that asked for JSON output, whether
+ * the answer parses and conforms to the request's schema; for an answer with tool calls, whether each call's
+ * arguments parse and conform to the declared tool's `parameters`. 1 `valid`, else 0 with label `invalid_json`
+ * or `schema_violation` and, as the comment, where and which rule (never the answer's text).
+ */
+export function jsonEvaluator(): Evaluator {
+  return {
+    name: "json_valid",
+    evaluate(call) {
+      if (call.outcome !== "completed" || call.output === undefined) return undefined;
+      const results: EvaluationResult[] = [];
+      const text = answerText(call);
+      if ((call.outputType === "json" || call.outputSchema !== undefined) && text !== undefined && text !== "") {
+        results.push({ name: "json_valid", ...checkJson(parseJson(text), call.outputSchema) });
+      }
+      const calls = toolCalls(call);
+      if (calls.length > 0) {
+        let verdict: Omit<EvaluationResult, "name"> = VALID;
+        for (const part of calls) {
+          const declared = parametersOf(call.toolDefinitions, part["name"]);
+          // parseArguments kept text that is not JSON as a string; arguments of a tool without parameters pass.
+          const args = part["arguments"];
+          const parsed = typeof args === "string" ? parseJson(args) : { ok: true as const, value: args };
+          verdict = checkJson(parsed, declared);
+          if (verdict.value !== 1) break;
+        }
+        results.push({ name: "tool_arguments_valid", ...verdict });
+      }
+      return results.length > 0 ? results : undefined;
+    },
+  };
+}
+
+const VALID = Object.freeze({ value: 1, label: "valid" });
+
+function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown };
+  } catch {
+    return { ok: false };
+  }
+}
+
+function checkJson(
+  parsed: { ok: true; value: unknown } | { ok: false },
+  schema: unknown,
+): Omit<EvaluationResult, "name"> {
+  if (!parsed.ok) return { value: 0, label: "invalid_json" };
+  if (schema === undefined) return VALID;
+  const violation = schemaViolation(parsed.value, schema);
+  if (violation === undefined) return VALID;
+  return {
+    value: 0,
+    label: "schema_violation",
+    comment: `${violation.rule} at "${violation.path}": ${violation.message}`,
+  };
+}
+
+/** The `parameters` of the declared tool `name` (the conventions' `{ type, name, parameters }` or an Anthropic `input_schema`). */
+function parametersOf(definitions: readonly unknown[] | undefined, name: unknown): unknown {
+  if (definitions === undefined || typeof name !== "string") return undefined;
+  for (const definition of definitions) {
+    if (definition === null || typeof definition !== "object") continue;
+    const record = definition as Record<string, unknown>;
+    if (record["name"] === name) return record["parameters"] ?? record["input_schema"];
+  }
+  return undefined;
 }
 
 /** Every built-in evaluator that needs no content: truncation, refusal, empty answer, length ratio. */
