@@ -26,7 +26,8 @@
  *   to strings of at most `MAX_PATTERN_INPUT` code points, and only when the estimated cost, (choices) × n^k, is
  *   at most `MAX_PATTERN_COST`: n is the string's length, k counts the long repetitions (`*`, `+`, `{m,}`, more
  *   than `SHORT_REPEAT`), plus one unless the pattern starts with `^`, and the choices are those of short
- *   repetitions and alternations. The estimate is charged to the budget. A pattern that may backtrack
+ *   repetitions and alternations. The estimate is charged to the budget (a step per `PATTERN_COST_PER_STEP`), so
+ *   one call matches at most about 10^8 of it (a few hundred milliseconds at worst). A pattern that may backtrack
  *   exponentially whatever the length (a long repetition of a group that repeats or alternates, `(a|b)*`,
  *   `(-[a-z]+)*`; a backreference) is never applied, nor one that does not compile. Skipped is unconstrained.
  *
@@ -39,20 +40,22 @@
 export interface SchemaViolation {
   /** JSON pointer (RFC 6901) to the offending value: `""` for the root, `/items/2/name` below. */
   readonly path: string;
-  /** The keyword broken (`type`, `required`, `anyOf`, ...), `false` for a false schema, or `depth`, `budget`, `unreadable`. */
+  /** The keyword broken (`type`, `required`, ...), `false` for a false schema, or `depth`, `budget`, `unreadable`. */
   readonly rule: string;
   /** What was expected and what was found, e.g. `expected integer, got string`. */
   readonly message: string;
 }
 
+/** Nested steps (properties, items, branches, `$ref`s): OpenAI's strict mode allows 10 levels of nesting. */
 export const MAX_DEPTH = 64;
+/** Steps in all, for one call. */
 export const MAX_STEPS = 100_000;
 /** Code points: a longer string is not matched against `pattern`. */
 export const MAX_PATTERN_INPUT = 1_000;
 /** The largest estimated cost of one pattern match that is run (about a millisecond). */
 export const MAX_PATTERN_COST = 1_000_000;
 /** Pattern cost per step of budget: 100 matches at the largest cost use the whole budget. */
-const PATTERN_COST_PER_STEP = 1_000;
+export const PATTERN_COST_PER_STEP = 1_000;
 /** A repetition allowing more than this many times is long (a power of n in the estimate); fewer are choices. */
 export const SHORT_REPEAT = 32;
 /** Characters of a schema string quoted in a message. */
