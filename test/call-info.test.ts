@@ -1,45 +1,29 @@
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
-import { context } from "@opentelemetry/api";
-import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { InvalidOptionError, callInfo, currentRef, observe, withTool } from "../src/index.js";
 import { encodeRef, parseRef } from "../src/feedback/ref.js";
 import { memorySink, setup } from "../src/setup-entry.js";
-import type { MemorySink, TokentraceHandle } from "../src/setup-entry.js";
+import type { MemorySink } from "../src/setup-entry.js";
 import { startMockLLMServer } from "../src/testing/mock-server.js";
-import type { MockLLMServer } from "../src/testing/mock-server.js";
+import { setupSuite } from "./helpers/telemetry.js";
 
 /** callInfo() and currentRef() (issue 14): naming the exact call behind what an observed client returned. */
 
 const SECRET = "feedback-secret-0123456789";
 const messages = [{ role: "user" as const, content: "What is the capital of France?" }];
 
-let server: MockLLMServer;
 let sink: MemorySink;
-let telemetry: TokentraceHandle | undefined;
-
-beforeAll(async () => {
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  server = await startMockLLMServer();
-});
-afterAll(async () => {
-  await server.close();
-  context.disable();
-});
-afterEach(async () => {
-  await telemetry?.shutdown();
-  telemetry = undefined;
-});
+const suite = setupSuite(startMockLLMServer);
 
 function start(feedback?: { secret?: string }): { openai: OpenAI; raw: OpenAI; anthropic: Anthropic } {
   sink = memorySink();
-  telemetry = setup({ serviceName: "call-info", sinks: [sink], ...(feedback === undefined ? {} : { feedback }) });
-  const raw = new OpenAI({ baseURL: server.openaiBaseURL, apiKey: "sk-test", maxRetries: 0 });
+  suite.telemetry = setup({ serviceName: "call-info", sinks: [sink], ...(feedback === undefined ? {} : { feedback }) });
+  const raw = new OpenAI({ baseURL: suite.server.openaiBaseURL, apiKey: "sk-test", maxRetries: 0 });
   return {
     raw,
-    openai: observe(new OpenAI({ baseURL: server.openaiBaseURL, apiKey: "sk-test", maxRetries: 0 })),
-    anthropic: observe(new Anthropic({ baseURL: server.anthropicBaseURL, apiKey: "sk-ant-test", maxRetries: 0 })),
+    openai: observe(new OpenAI({ baseURL: suite.server.openaiBaseURL, apiKey: "sk-test", maxRetries: 0 })),
+    anthropic: observe(new Anthropic({ baseURL: suite.server.anthropicBaseURL, apiKey: "sk-ant-test", maxRetries: 0 })),
   };
 }
 

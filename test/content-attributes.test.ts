@@ -1,17 +1,24 @@
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
-import { context } from "@opentelemetry/api";
-import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { observe, recordFeedback, withContext, withTool, withWorkflow } from "../src/index.js";
 import { CONTENT_ATTRIBUTES, CONTENT_ATTRIBUTE_PREFIXES } from "../src/semconv.js";
 import { memorySink, setup } from "../src/setup-entry.js";
-import type { MemorySink, TokentraceHandle } from "../src/setup-entry.js";
+import type { MemorySink } from "../src/setup-entry.js";
 import { sumPoints } from "./helpers/harness.js";
 import { ALL_PII, CLIENT_KEY, CORPUS, REDACTED, SENSITIVE, exportedText } from "./helpers/content-corpus.js";
+import {
+  anthropicMessage,
+  chatChunk,
+  chatCompletion,
+  chatUsage,
+  responsesResponse,
+} from "./helpers/provider-bodies.js";
+import { anthropicFrame } from "./helpers/scripted-clients.js";
 import { sseText, startScriptedServer } from "./helpers/scripted-server.js";
-import type { ScriptedAnswer, ScriptedRequest, ScriptedServer } from "./helpers/scripted-server.js";
+import type { ScriptedAnswer, ScriptedRequest } from "./helpers/scripted-server.js";
+import { setupSuite } from "./helpers/telemetry.js";
 
 /**
  * Issue 13: every attribute that carries content goes through the one redaction pipeline. Personal data and
@@ -40,136 +47,59 @@ function answer(request: ScriptedRequest): ScriptedAnswer {
       },
     };
   }
-  const usage = { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 };
   if (request.url.startsWith("/v1/chat/completions")) {
     if (body.stream === true) {
-      const chunk = (choices: unknown[], extra: object = {}): object => ({
-        id: "chatcmpl-1",
-        object: "chat.completion.chunk",
-        created: 1,
-        model: "gpt-4o-mini",
-        choices,
-        ...extra,
-      });
       return {
         events: [
-          chunk([{ index: 0, delta: { role: "assistant", content: `streamed ${SENSITIVE}` }, finish_reason: null }]),
-          chunk([{ index: 0, delta: {}, finish_reason: "stop" }]),
-          chunk([], { usage }),
+          chatChunk([
+            { index: 0, delta: { role: "assistant", content: `streamed ${SENSITIVE}` }, finish_reason: null },
+          ]),
+          chatChunk([{ index: 0, delta: {}, finish_reason: "stop" }]),
+          chatChunk([], { usage: chatUsage(10, 5) }),
           "[DONE]",
         ],
       };
     }
-    return {
-      json: {
-        id: "chatcmpl-1",
-        object: "chat.completion",
-        created: 1,
-        model: "gpt-4o-mini",
-        choices: [
-          {
-            index: 0,
-            message: {
-              role: "assistant",
-              content: `answer ${SENSITIVE}`,
-              tool_calls: [
-                {
-                  id: "call_1",
-                  type: "function",
-                  function: { name: "send_mail", arguments: JSON.stringify({ to: SENSITIVE }) },
-                },
-              ],
-            },
-            finish_reason: "tool_calls",
-          },
-        ],
-        usage,
+    const toolCalls = [
+      {
+        id: "call_1",
+        type: "function" as const,
+        function: { name: "send_mail", arguments: JSON.stringify({ to: SENSITIVE }) },
       },
-    };
+    ];
+    return { json: chatCompletion({ content: `answer ${SENSITIVE}`, toolCalls, finishReason: "tool_calls" }) };
   }
-  if (request.url.startsWith("/v1/responses")) {
-    return {
-      json: {
-        id: "resp_1",
-        object: "response",
-        created_at: 1,
-        status: "completed",
-        model: "gpt-4o-mini",
-        output: [
-          {
-            type: "message",
-            id: "msg_1",
-            status: "completed",
-            role: "assistant",
-            content: [{ type: "output_text", text: `answer ${SENSITIVE}`, annotations: [] }],
-          },
-        ],
-        usage: { input_tokens: 10, output_tokens: 5, total_tokens: 15 },
-      },
-    };
-  }
+  if (request.url.startsWith("/v1/responses")) return { json: responsesResponse({ text: `answer ${SENSITIVE}` }) };
   // Anthropic messages.
   if (body.stream === true) {
-    const frame = (event: { type: string } & Record<string, unknown>): string =>
-      `event: ${event.type}\ndata: ${JSON.stringify(event)}`;
     return {
       headers: { "content-type": "text/event-stream" },
       text: sseText([
-        frame({
+        anthropicFrame({
           type: "message_start",
-          message: {
-            id: "msg_1",
-            type: "message",
-            role: "assistant",
-            model: "claude-3-5-haiku-latest",
-            content: [],
-            stop_reason: null,
-            stop_sequence: null,
-            usage: { input_tokens: 10, output_tokens: 1 },
-          },
+          message: anthropicMessage({ stopReason: null, usage: { input_tokens: 10, output_tokens: 1 } }),
         }),
-        frame({ type: "content_block_start", index: 0, content_block: { type: "text", text: "" } }),
-        frame({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text: `streamed ${SENSITIVE}` } }),
-        frame({ type: "content_block_stop", index: 0 }),
-        frame({
+        anthropicFrame({ type: "content_block_start", index: 0, content_block: { type: "text", text: "" } }),
+        anthropicFrame({
+          type: "content_block_delta",
+          index: 0,
+          delta: { type: "text_delta", text: `streamed ${SENSITIVE}` },
+        }),
+        anthropicFrame({ type: "content_block_stop", index: 0 }),
+        anthropicFrame({
           type: "message_delta",
           delta: { stop_reason: "end_turn", stop_sequence: null },
           usage: { output_tokens: 5 },
         }),
-        frame({ type: "message_stop" }),
+        anthropicFrame({ type: "message_stop" }),
       ]),
     };
   }
-  return {
-    json: {
-      id: "msg_1",
-      type: "message",
-      role: "assistant",
-      model: "claude-3-5-haiku-latest",
-      content: [{ type: "text", text: `answer ${SENSITIVE}` }],
-      stop_reason: "end_turn",
-      stop_sequence: null,
-      usage: { input_tokens: 10, output_tokens: 5 },
-    },
-  };
+  return { json: anthropicMessage({ text: `answer ${SENSITIVE}` }) };
 }
 
-let server: ScriptedServer;
 let sink: MemorySink;
-let telemetry: TokentraceHandle | undefined;
-
-beforeAll(async () => {
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  server = await startScriptedServer(answer);
-});
-afterAll(async () => {
-  await server.close();
-  context.disable();
-});
-afterEach(async () => {
-  await telemetry?.shutdown();
-  telemetry = undefined;
-});
+const suite = setupSuite(() => startScriptedServer(answer));
 
 const user = { role: "user" as const, content: `hello ${SENSITIVE}` };
 const tools = [
@@ -185,8 +115,8 @@ const tools = [
 
 /** Every call kind and stage, each with the corpus in every field it has. */
 async function runEverything(): Promise<void> {
-  const openai = observe(new OpenAI({ apiKey: CLIENT_KEY, baseURL: `${server.url}/v1`, maxRetries: 0 }));
-  const anthropic = observe(new Anthropic({ apiKey: CLIENT_KEY, baseURL: server.url, maxRetries: 0 }));
+  const openai = observe(new OpenAI({ apiKey: CLIENT_KEY, baseURL: `${suite.server.url}/v1`, maxRetries: 0 }));
+  const anthropic = observe(new Anthropic({ apiKey: CLIENT_KEY, baseURL: suite.server.url, maxRetries: 0 }));
   await withContext({ tags: [`tag ${SHORT_SENSITIVE}`], metadata: { note: `note ${SENSITIVE}` } }, () =>
     withWorkflow(
       "answer",
@@ -287,7 +217,7 @@ function exportedSignals(from: MemorySink): ReadableSpan[] {
 describe("every content attribute goes through the redaction pipeline", () => {
   it("with every preset on, nothing of the corpus leaves in any span, event, status or metric", async () => {
     sink = memorySink();
-    telemetry = setup({ serviceName: "corpus", sinks: [sink], captureContent: true, pii: ALL_PII });
+    suite.telemetry = setup({ serviceName: "corpus", sinks: [sink], captureContent: true, pii: ALL_PII });
     await runEverything();
     const spans = exportedSignals(sink);
     const exported = exportedText(spans);
@@ -327,8 +257,8 @@ describe("every content attribute goes through the redaction pipeline", () => {
 
   it("counts replacements by kind, never values", async () => {
     sink = memorySink();
-    telemetry = setup({ serviceName: "corpus", sinks: [sink], captureContent: true, pii: ["email"] });
-    const openai = observe(new OpenAI({ apiKey: CLIENT_KEY, baseURL: `${server.url}/v1`, maxRetries: 0 }));
+    suite.telemetry = setup({ serviceName: "corpus", sinks: [sink], captureContent: true, pii: ["email"] });
+    const openai = observe(new OpenAI({ apiKey: CLIENT_KEY, baseURL: `${suite.server.url}/v1`, maxRetries: 0 }));
     await openai.chat.completions.create({ model: "gpt-4o-mini", messages: [user] });
     const counts = Object.fromEntries(
       sumPoints(await sink.collectMetrics(), "tokentrace.redaction.matches").map((point) => [
@@ -347,7 +277,7 @@ describe("every content attribute goes through the redaction pipeline", () => {
   it("hands the app's redact each text (not the messages' structure) with its attribute, role and part; null drops it, a throw fails closed", async () => {
     sink = memorySink();
     const seen: string[] = [];
-    telemetry = setup({
+    suite.telemetry = setup({
       serviceName: "corpus",
       sinks: [sink],
       captureContent: true,
@@ -358,7 +288,7 @@ describe("every content attribute goes through the redaction pipeline", () => {
         return text.replace("answer", "ANSWER");
       },
     });
-    const openai = observe(new OpenAI({ apiKey: CLIENT_KEY, baseURL: `${server.url}/v1`, maxRetries: 0 }));
+    const openai = observe(new OpenAI({ apiKey: CLIENT_KEY, baseURL: `${suite.server.url}/v1`, maxRetries: 0 }));
     const completion = await openai.chat.completions.create({ model: "gpt-4o-mini", messages: [user] });
     // The app's own result is untouched.
     expect(completion.choices[0]?.message.content).toBe(`answer ${SENSITIVE}`);
@@ -387,7 +317,7 @@ describe("every content attribute goes through the redaction pipeline", () => {
 
   it("redacts the string values a stage's setAttribute is given, whatever the content switch says", async () => {
     sink = memorySink();
-    telemetry = setup({ serviceName: "corpus", sinks: [sink], captureContent: false, pii: ["email"] });
+    suite.telemetry = setup({ serviceName: "corpus", sinks: [sink], captureContent: false, pii: ["email"] });
     withContext({ metadata: { owner: CORPUS[0]![0] } }, () =>
       withTool("lookup", (tool) => {
         tool.setAttribute("app.query", `find ${CORPUS[0]![0]}`);
@@ -408,7 +338,7 @@ describe("every content attribute goes through the redaction pipeline", () => {
 
   it("redacts an app's failure reasons, which become error.type on the span, its status and the stage metric", async () => {
     sink = memorySink();
-    telemetry = setup({ serviceName: "corpus", sinks: [sink], captureContent: false, pii: ["email"] });
+    suite.telemetry = setup({ serviceName: "corpus", sinks: [sink], captureContent: false, pii: ["email"] });
     const email = CORPUS[0]![0];
     withTool("lookup", () => "none", { failWhen: () => `no account for ${email}` });
     withTool("charge", (tool) => {
@@ -425,7 +355,7 @@ describe("every content attribute goes through the redaction pipeline", () => {
 
   it("with content capture off, no content attribute is written at all, and context text is still redacted", async () => {
     sink = memorySink();
-    telemetry = setup({ serviceName: "corpus", sinks: [sink], captureContent: false, pii: ALL_PII });
+    suite.telemetry = setup({ serviceName: "corpus", sinks: [sink], captureContent: false, pii: ALL_PII });
     await runEverything();
     const spans = exportedSignals(sink);
     for (const name of CONTENT_ATTRIBUTES) {

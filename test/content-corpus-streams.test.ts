@@ -1,16 +1,17 @@
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
-import { context } from "@opentelemetry/api";
-import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { observe } from "../src/index.js";
 import { CONTENT_ATTRIBUTES } from "../src/semconv.js";
 import { memorySink, setup } from "../src/setup-entry.js";
-import type { MemorySink, TokentraceHandle } from "../src/setup-entry.js";
+import type { MemorySink } from "../src/setup-entry.js";
 import { ALL_PII, CLIENT_KEY, CORPUS, REDACTED, SENSITIVE, exportedText } from "./helpers/content-corpus.js";
+import { anthropicMessage, chatCompletion, chatUsage, responsesResponse } from "./helpers/provider-bodies.js";
+import { anthropicFrame } from "./helpers/scripted-clients.js";
 import { sseText, startScriptedServer } from "./helpers/scripted-server.js";
-import type { ScriptedAnswer, ScriptedRequest, ScriptedServer } from "./helpers/scripted-server.js";
+import type { ScriptedAnswer, ScriptedRequest } from "./helpers/scripted-server.js";
+import { setupSuite } from "./helpers/telemetry.js";
 
 /**
  * Issue 13, the call kinds and fields test/content-attributes.test.ts does not reach: legacy completions (plain
@@ -25,8 +26,7 @@ import type { ScriptedAnswer, ScriptedRequest, ScriptedServer } from "./helpers/
 /** The kinds the whole corpus matches, in its order. */
 const CORPUS_KINDS = ["email", "api_key", "credit_card", "phone", "iban", "us_ssn", "ip_address", "jwt"];
 
-const usage = { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 };
-const responsesUsage = { input_tokens: 10, output_tokens: 5, total_tokens: 15 };
+const usage = chatUsage(10, 5);
 /** Arguments (and a tool's input) holding the corpus, as JSON text. */
 const ARGUMENTS = JSON.stringify({ to: SENSITIVE, note: `call ${SENSITIVE}` });
 
@@ -63,15 +63,7 @@ function responsesStream(): ScriptedAnswer {
   let sequence = 0;
   const frame = (type: string, fields: object): string =>
     `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sequence++, ...fields })}`;
-  const base = {
-    id: "resp_1",
-    object: "response",
-    created_at: 1,
-    status: "in_progress",
-    model: "gpt-4o-mini",
-    output: [],
-    usage: null,
-  };
+  const base = responsesResponse({ status: "in_progress", output: [], usage: null });
   const text = `streamed ${SENSITIVE}`;
   const message = (status: string, content: object[]): object => ({
     id: "msg_1",
@@ -107,25 +99,14 @@ function responsesStream(): ScriptedAnswer {
       ...pieces(ARGUMENTS, 3).map((delta) => frame("response.function_call_arguments.delta", { ...callAt, delta })),
       frame("response.function_call_arguments.done", { ...callAt, arguments: ARGUMENTS }),
       frame("response.output_item.done", { output_index: 1, item: output[1] }),
-      frame("response.completed", { response: { ...base, status: "completed", output, usage: responsesUsage } }),
+      frame("response.completed", { response: responsesResponse({ output }) }),
     ]),
   };
 }
 
-const anthropicFrame = (event: { type: string } & Record<string, unknown>): string =>
-  `event: ${event.type}\ndata: ${JSON.stringify(event)}`;
 const messageStart = anthropicFrame({
   type: "message_start",
-  message: {
-    id: "msg_1",
-    type: "message",
-    role: "assistant",
-    model: "claude-3-5-haiku-latest",
-    content: [],
-    stop_reason: null,
-    stop_sequence: null,
-    usage: { input_tokens: 10, output_tokens: 1 },
-  },
+  message: anthropicMessage({ stopReason: null, usage: { input_tokens: 10, output_tokens: 1 } }),
 });
 /** The body of the error event an overloaded stream ends with. */
 const OVERLOADED = {
@@ -169,21 +150,11 @@ function anthropicAnswer(body: { stream?: boolean }, said: string): ScriptedAnsw
       ]),
     };
   }
-  return {
-    json: {
-      id: "msg_1",
-      type: "message",
-      role: "assistant",
-      model: "claude-3-5-haiku-latest",
-      content: [
-        { type: "text", text: `calling for ${SENSITIVE}` },
-        { ...toolUse, input: JSON.parse(ARGUMENTS) as unknown },
-      ],
-      stop_reason: "tool_use",
-      stop_sequence: null,
-      usage: { input_tokens: 10, output_tokens: 5 },
-    },
-  };
+  const content = [
+    { type: "text", text: `calling for ${SENSITIVE}` },
+    { ...toolUse, input: JSON.parse(ARGUMENTS) as unknown },
+  ];
+  return { json: anthropicMessage({ content, stopReason: "tool_use" }) };
 }
 
 /** Answers as the providers do, echoing the corpus in every field the answer has. */
@@ -205,57 +176,15 @@ function answer(request: ScriptedRequest): ScriptedAnswer {
   if (request.url.startsWith("/v1/completions")) return completionsAnswer(body);
   if (request.url.startsWith("/v1/responses")) {
     if (body.stream === true) return responsesStream();
-    return {
-      json: {
-        id: "resp_1",
-        object: "response",
-        created_at: 1,
-        status: "completed",
-        model: "gpt-4o-mini",
-        output: [
-          {
-            type: "message",
-            id: "msg_1",
-            status: "completed",
-            role: "assistant",
-            content: [{ type: "output_text", text: `answer ${SENSITIVE}`, annotations: [] }],
-          },
-        ],
-        usage: responsesUsage,
-      },
-    };
+    return { json: responsesResponse({ text: `answer ${SENSITIVE}` }) };
   }
-  if (request.url.startsWith("/v1/chat/completions")) {
-    return {
-      json: {
-        id: "chatcmpl-1",
-        object: "chat.completion",
-        created: 1,
-        model: "gpt-4o-mini",
-        choices: [{ index: 0, message: { role: "assistant", content: `answer ${SENSITIVE}` }, finish_reason: "stop" }],
-        usage,
-      },
-    };
-  }
+  if (request.url.startsWith("/v1/chat/completions"))
+    return { json: chatCompletion({ content: `answer ${SENSITIVE}` }) };
   return anthropicAnswer(body, request.rawBody);
 }
 
-let server: ScriptedServer;
 let sink: MemorySink;
-let telemetry: TokentraceHandle | undefined;
-
-beforeAll(async () => {
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  server = await startScriptedServer(answer);
-});
-afterAll(async () => {
-  await server.close();
-  context.disable();
-});
-afterEach(async () => {
-  await telemetry?.shutdown();
-  telemetry = undefined;
-});
+const suite = setupSuite(() => startScriptedServer(answer));
 
 interface Clients {
   openai: OpenAI;
@@ -561,8 +490,8 @@ const SCENARIOS: readonly Scenario[] = [
 
 function clients(): Clients {
   return {
-    openai: observe(new OpenAI({ apiKey: CLIENT_KEY, baseURL: `${server.url}/v1`, maxRetries: 0 })),
-    anthropic: observe(new Anthropic({ apiKey: CLIENT_KEY, baseURL: server.url, maxRetries: 0 })),
+    openai: observe(new OpenAI({ apiKey: CLIENT_KEY, baseURL: `${suite.server.url}/v1`, maxRetries: 0 })),
+    anthropic: observe(new Anthropic({ apiKey: CLIENT_KEY, baseURL: suite.server.url, maxRetries: 0 })),
   };
 }
 
@@ -571,7 +500,7 @@ async function runScenario(
   captureContent: boolean,
 ): Promise<{ spans: ReadableSpan[]; app: string }> {
   sink = memorySink();
-  telemetry = setup({ serviceName: "corpus-streams", sinks: [sink], captureContent, pii: ALL_PII });
+  suite.telemetry = setup({ serviceName: "corpus-streams", sinks: [sink], captureContent, pii: ALL_PII });
   const app = await scenario.run(clients());
   return { spans: [...sink.getSpans()], app };
 }

@@ -1,14 +1,15 @@
 import OpenAI from "openai";
 import { ROOT_CONTEXT, TraceFlags, context, trace } from "@opentelemetry/api";
-import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { InvalidOptionError, observe, withTool } from "../src/index.js";
 import { alwaysReason, inSampledShare } from "../src/redaction/sampling.js";
 import { memorySink, setup } from "../src/setup-entry.js";
-import type { MemorySink, TokentraceHandle } from "../src/setup-entry.js";
+import type { MemorySink } from "../src/setup-entry.js";
+import { chatCompletion } from "./helpers/provider-bodies.js";
 import { startScriptedServer } from "./helpers/scripted-server.js";
-import type { ScriptedServer } from "./helpers/scripted-server.js";
+import type { ScriptedAnswer, ScriptedRequest } from "./helpers/scripted-server.js";
+import { setupSuite } from "./helpers/telemetry.js";
 
 /**
  * Content sampling (issue 13): content for a share of traces, decided from the trace id, and always for the
@@ -19,37 +20,17 @@ import type { ScriptedServer } from "./helpers/scripted-server.js";
 const IN_SHARE = "0123456789abcdef012345677fffffff";
 const OUT_OF_SHARE = "0123456789abcdef0123456780000000";
 
-let server: ScriptedServer;
-let sink: MemorySink;
-let telemetry: TokentraceHandle | undefined;
+/** Answers every chat call: a 400 for FAIL, cut short for LONG, else a plain answer. */
+function answer(request: ScriptedRequest): ScriptedAnswer {
+  const said = JSON.stringify(request.body);
+  if (said.includes("FAIL"))
+    return { status: 400, json: { error: { message: "bad: FAIL", type: "invalid_request_error" } } };
+  const stop = said.includes("LONG") ? "length" : "stop";
+  return { json: chatCompletion({ content: "the answer", finishReason: stop }) };
+}
 
-beforeAll(async () => {
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  server = await startScriptedServer((request) => {
-    const said = JSON.stringify(request.body);
-    if (said.includes("FAIL"))
-      return { status: 400, json: { error: { message: "bad: FAIL", type: "invalid_request_error" } } };
-    const stop = said.includes("LONG") ? "length" : "stop";
-    return {
-      json: {
-        id: "chatcmpl-1",
-        object: "chat.completion",
-        created: 1,
-        model: "gpt-4o-mini",
-        choices: [{ index: 0, message: { role: "assistant", content: "the answer" }, finish_reason: stop }],
-        usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 },
-      },
-    };
-  });
-});
-afterAll(async () => {
-  await server.close();
-  context.disable();
-});
-afterEach(async () => {
-  await telemetry?.shutdown();
-  telemetry = undefined;
-});
+let sink: MemorySink;
+const suite = setupSuite(() => startScriptedServer(answer));
 
 /** Run `fn` in a trace with this id (the app's own parent span, as an upstream service would send it). */
 function inTrace<T>(traceId: string, fn: () => T): T {
@@ -64,8 +45,8 @@ function inTrace<T>(traceId: string, fn: () => T): T {
 function start(always?: ("error" | "length")[]): OpenAI {
   sink = memorySink();
   const contentSampling = always === undefined ? { rate: 0.5 } : { rate: 0.5, always };
-  telemetry = setup({ serviceName: "sampling", sinks: [sink], captureContent: true, contentSampling });
-  return observe(new OpenAI({ apiKey: "sk-test", baseURL: `${server.url}/v1`, maxRetries: 0 }));
+  suite.telemetry = setup({ serviceName: "sampling", sinks: [sink], captureContent: true, contentSampling });
+  return observe(new OpenAI({ apiKey: "sk-test", baseURL: `${suite.server.url}/v1`, maxRetries: 0 }));
 }
 
 const ask = (openai: OpenAI, content: string) =>
@@ -141,7 +122,7 @@ describe("contentSampling", () => {
     let [span] = sink.getSpans();
     expect(facts(span)).toMatchObject({ sampled: true, reason: "error", input: true, present: true });
     expect(span?.status.message).toBe("400 bad: FAIL");
-    await telemetry?.shutdown();
+    await suite.telemetry?.shutdown();
 
     openai = start();
     await inTrace(OUT_OF_SHARE, () => ask(openai, "FAIL").catch(() => undefined));
@@ -214,7 +195,7 @@ describe("contentSampling", () => {
   it("does not redact a stage's content that can never be recorded", () => {
     const seen: string[] = [];
     sink = memorySink();
-    telemetry = setup({
+    suite.telemetry = setup({
       serviceName: "sampling",
       sinks: [sink],
       captureContent: true,

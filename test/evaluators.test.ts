@@ -1,15 +1,22 @@
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
-import { context } from "@opentelemetry/api";
-import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { InvalidOptionError, builtInEvaluators, jsonEvaluator, observe } from "../src/index.js";
 import type { EvaluatedCall, Evaluator } from "../src/index.js";
 import { memorySink, setup } from "../src/setup-entry.js";
-import type { MemorySink, TokentraceHandle } from "../src/setup-entry.js";
+import type { MemorySink } from "../src/setup-entry.js";
 import { histogramPoints, sumPoints } from "./helpers/harness.js";
+import {
+  anthropicMessage,
+  chatChunk,
+  chatCompletion,
+  chatUsage,
+  responsesResponse,
+  responsesUsage,
+} from "./helpers/provider-bodies.js";
 import { startScriptedServer } from "./helpers/scripted-server.js";
-import type { ScriptedAnswer, ScriptedRequest, ScriptedServer } from "./helpers/scripted-server.js";
+import type { ScriptedAnswer, ScriptedRequest } from "./helpers/scripted-server.js";
+import { setupSuite } from "./helpers/telemetry.js";
 
 /**
  * Evaluators (issue 14): checks on finished calls, run off the call's path, reported as feedback with
@@ -27,49 +34,17 @@ function kindOf(request: ScriptedRequest): "long" | "refuse" | "empty" | "plain"
 /** A structured outputs refusal, in OpenAI's own field (the finish reason stays `stop`). */
 function decline(request: ScriptedRequest): ScriptedAnswer {
   const refusal = "I can't help with that.";
-  if (request.url.startsWith("/v1/responses")) {
-    return {
-      json: {
-        id: "resp_2",
-        object: "response",
-        created_at: 1,
-        model: "gpt-4o-mini",
-        status: "completed",
-        output: [
-          {
-            type: "message",
-            id: "msg_2",
-            role: "assistant",
-            status: "completed",
-            content: [{ type: "refusal", refusal }],
-          },
-        ],
-        usage: { input_tokens: 10, output_tokens: 6, total_tokens: 16 },
-      },
-    };
-  }
-  const chunk = (delta: object, finish: string | null) => ({
-    id: "chatcmpl-2",
-    object: "chat.completion.chunk",
-    created: 1,
-    model: "gpt-4o-mini",
-    choices: [{ index: 0, delta, finish_reason: finish }],
-  });
+  const usage = chatUsage(10, 6);
+  if (request.url.startsWith("/v1/responses"))
+    return { json: responsesResponse({ id: "resp_2", messageId: "msg_2", refusal, usage: responsesUsage(10, 6) }) };
+  const chunk = (delta: object, finish: string | null) =>
+    chatChunk([{ index: 0, delta, finish_reason: finish }], { id: "chatcmpl-2" });
   if ((request.body as { stream?: boolean }).stream === true) {
     return {
       events: [chunk({ role: "assistant", refusal: "" }, null), chunk({ refusal }, null), chunk({}, "stop"), "[DONE]"],
     };
   }
-  return {
-    json: {
-      id: "chatcmpl-2",
-      object: "chat.completion",
-      created: 1,
-      model: "gpt-4o-mini",
-      choices: [{ index: 0, message: { role: "assistant", content: null, refusal }, finish_reason: "stop" }],
-      usage: { prompt_tokens: 10, completion_tokens: 6, total_tokens: 16 },
-    },
-  };
+  return { json: chatCompletion({ id: "chatcmpl-2", refusal, usage }) };
 }
 
 const CITY_SCHEMA = {
@@ -89,58 +64,20 @@ const JSON_TEXTS: Record<string, string> = {
 function jsonAnswer(request: ScriptedRequest, said: string): ScriptedAnswer {
   const word = Object.keys(JSON_TEXTS).find((key) => said.includes(key));
   const text = word === undefined ? "" : JSON_TEXTS[word]!;
-  if (request.url.startsWith("/v1/responses")) {
-    return {
-      json: {
-        id: "resp_3",
-        object: "response",
-        created_at: 1,
-        model: "gpt-4o-mini",
-        status: "completed",
-        output: [
-          {
-            type: "message",
-            id: "msg_3",
-            role: "assistant",
-            status: "completed",
-            content: [{ type: "output_text", text, annotations: [] }],
-          },
-        ],
-        usage: { input_tokens: 10, output_tokens: 9, total_tokens: 19 },
-      },
-    };
-  }
+  if (request.url.startsWith("/v1/responses"))
+    return { json: responsesResponse({ id: "resp_3", messageId: "msg_3", text, usage: responsesUsage(10, 9) }) };
   if (request.url.startsWith("/v1/messages")) {
-    return {
-      json: {
-        id: "msg_3",
-        type: "message",
-        role: "assistant",
-        model: "claude-3-5-haiku-20241022",
-        content: [{ type: "text", text }],
-        stop_reason: "end_turn",
-        stop_sequence: null,
-        usage: { input_tokens: 10, output_tokens: 9 },
-      },
-    };
+    const usage = { input_tokens: 10, output_tokens: 9 };
+    return { json: anthropicMessage({ id: "msg_3", model: "claude-3-5-haiku-20241022", text, usage }) };
   }
-  const message = said.includes("TOOL_BAD")
-    ? {
-        role: "assistant",
-        content: null,
-        tool_calls: [{ id: "call_1", type: "function", function: { name: "lookup", arguments: '{"id":"seven"}' } }],
-      }
-    : { role: "assistant", content: text };
-  return {
-    json: {
-      id: "chatcmpl-3",
-      object: "chat.completion",
-      created: 1,
-      model: "gpt-4o-mini",
-      choices: [{ index: 0, message, finish_reason: said.includes("TOOL_BAD") ? "tool_calls" : "stop" }],
-      usage: { prompt_tokens: 10, completion_tokens: 9, total_tokens: 19 },
-    },
-  };
+  const usage = chatUsage(10, 9);
+  if (said.includes("TOOL_BAD")) {
+    const toolCalls = [
+      { id: "call_1", type: "function" as const, function: { name: "lookup", arguments: '{"id":"seven"}' } },
+    ];
+    return { json: chatCompletion({ id: "chatcmpl-3", toolCalls, finishReason: "tool_calls", usage }) };
+  }
+  return { json: chatCompletion({ id: "chatcmpl-3", content: text, usage }) };
 }
 
 function answer(request: ScriptedRequest): ScriptedAnswer {
@@ -152,77 +89,39 @@ function answer(request: ScriptedRequest): ScriptedAnswer {
   const outputTokens = kind === "empty" ? 0 : kind === "long" ? 100 : 3;
   if (request.url.startsWith("/v1/chat/completions")) {
     const finish = { long: "length", refuse: "content_filter", empty: "stop", plain: "stop" }[kind];
-    return {
-      json: {
-        id: "chatcmpl-1",
-        object: "chat.completion",
-        created: 1,
-        model: "gpt-4o-mini",
-        choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: finish }],
-        usage: { prompt_tokens: 10, completion_tokens: outputTokens, total_tokens: 10 + outputTokens },
-      },
-    };
+    return { json: chatCompletion({ content: text, finishReason: finish, usage: chatUsage(10, outputTokens) }) };
   }
   if (request.url.startsWith("/v1/responses")) {
+    const long = kind === "long";
     return {
-      json: {
-        id: "resp_1",
-        object: "response",
-        created_at: 1,
-        model: "gpt-4o-mini",
-        status: kind === "long" ? "incomplete" : "completed",
-        incomplete_details: kind === "long" ? { reason: "max_output_tokens" } : null,
-        output: [
-          {
-            type: "message",
-            id: "msg_1",
-            role: "assistant",
-            status: "completed",
-            content: [{ type: "output_text", text, annotations: [] }],
-          },
-        ],
-        usage: { input_tokens: 10, output_tokens: outputTokens, total_tokens: 10 + outputTokens },
-      },
+      json: responsesResponse({
+        status: long ? "incomplete" : "completed",
+        incompleteDetails: long ? { reason: "max_output_tokens" } : null,
+        text,
+        usage: responsesUsage(10, outputTokens),
+      }),
     };
   }
   const stop = { long: "max_tokens", refuse: "refusal", empty: "end_turn", plain: "end_turn" }[kind];
   return {
-    json: {
-      id: "msg_1",
-      type: "message",
-      role: "assistant",
+    json: anthropicMessage({
       model: "claude-3-5-haiku-20241022",
-      content: kind === "empty" ? [] : [{ type: "text", text }],
-      stop_reason: stop,
-      stop_sequence: null,
+      text: kind === "empty" ? undefined : text,
+      stopReason: stop,
       usage: { input_tokens: 10, output_tokens: outputTokens },
-    },
+    }),
   };
 }
 
-let server: ScriptedServer;
 let sink: MemorySink;
-let telemetry: TokentraceHandle | undefined;
-
-beforeAll(async () => {
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  server = await startScriptedServer(answer);
-});
-afterAll(async () => {
-  await server.close();
-  context.disable();
-});
-afterEach(async () => {
-  await telemetry?.shutdown();
-  telemetry = undefined;
-});
+const suite = setupSuite(() => startScriptedServer(answer));
 
 function start(evaluators: readonly Evaluator[], captureContent = false): { openai: OpenAI; anthropic: Anthropic } {
   sink = memorySink();
-  telemetry = setup({ serviceName: "evaluators", sinks: [sink], evaluators, captureContent });
+  suite.telemetry = setup({ serviceName: "evaluators", sinks: [sink], evaluators, captureContent });
   return {
-    openai: observe(new OpenAI({ apiKey: "sk-test", baseURL: `${server.url}/v1`, maxRetries: 0 })),
-    anthropic: observe(new Anthropic({ apiKey: "sk-ant-test", baseURL: server.url, maxRetries: 0 })),
+    openai: observe(new OpenAI({ apiKey: "sk-test", baseURL: `${suite.server.url}/v1`, maxRetries: 0 })),
+    anthropic: observe(new Anthropic({ apiKey: "sk-ant-test", baseURL: suite.server.url, maxRetries: 0 })),
   };
 }
 

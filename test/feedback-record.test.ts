@@ -1,10 +1,9 @@
 import OpenAI from "openai";
 import { ROOT_CONTEXT, context } from "@opentelemetry/api";
 import { logs } from "@opentelemetry/api-logs";
-import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from "@opentelemetry/sdk-logs";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   InvalidOptionError,
   callInfo,
@@ -21,10 +20,10 @@ import { clearFeedbackDefinitions } from "../src/feedback/definitions.js";
 import { CallFacts } from "../src/feedback/call-info.js";
 import { RecentCalls } from "../src/feedback/recent.js";
 import { memorySink, setup } from "../src/setup-entry.js";
-import type { MemorySink, TokentraceHandle } from "../src/setup-entry.js";
+import type { MemorySink } from "../src/setup-entry.js";
 import { startMockLLMServer } from "../src/testing/mock-server.js";
-import type { MockLLMServer } from "../src/testing/mock-server.js";
 import { histogramPoints, sumPoints } from "./helpers/harness.js";
+import { setupSuite } from "./helpers/telemetry.js";
 
 /**
  * recordFeedback() and defineFeedback() (issue 14): results tied to the exact span they rate, as the
@@ -34,22 +33,9 @@ import { histogramPoints, sumPoints } from "./helpers/harness.js";
 const SECRET = "feedback-secret-0123456789";
 const messages = [{ role: "user" as const, content: "What is the capital of France?" }];
 
-let server: MockLLMServer;
 let sink: MemorySink;
-let telemetry: TokentraceHandle | undefined;
 let logExporter: InMemoryLogRecordExporter | undefined;
-
-beforeAll(async () => {
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  server = await startMockLLMServer();
-});
-afterAll(async () => {
-  await server.close();
-  context.disable();
-});
-afterEach(async () => {
-  await telemetry?.shutdown();
-  telemetry = undefined;
+const suite = setupSuite(startMockLLMServer, () => {
   clearFeedbackDefinitions();
   logs.disable();
   logExporter = undefined;
@@ -72,7 +58,7 @@ function start(
   const feedback: { secret?: string; spans?: boolean | "auto" } = {};
   if (options.secret !== undefined) feedback.secret = options.secret;
   if (options.spans !== undefined) feedback.spans = options.spans;
-  telemetry = setup({
+  suite.telemetry = setup({
     serviceName: "feedback",
     sinks: options.spansOnly === true ? [...sink.spanProcessors, ...sink.metricReaders] : [sink],
     feedback,
@@ -85,7 +71,7 @@ function start(
       new LoggerProvider({ processors: [new SimpleLogRecordProcessor({ exporter: logExporter })] }),
     );
   }
-  return observe(new OpenAI({ baseURL: server.openaiBaseURL, apiKey: "sk-test", maxRetries: 0 }));
+  return observe(new OpenAI({ baseURL: suite.server.openaiBaseURL, apiKey: "sk-test", maxRetries: 0 }));
 }
 
 function callSpan(): ReadableSpan {
@@ -223,20 +209,20 @@ describe("recordFeedback()", () => {
       "tokentrace.evaluation.source": "human",
       "gen_ai.response.id": call.attributes["gen_ai.response.id"],
     });
-    await telemetry?.shutdown();
+    await suite.telemetry?.shutdown();
 
     // spans: true with a logger provider: both; spans: false without one: neither.
     const both = start({ spans: true });
     recordFeedback(await both.chat.completions.create({ model: "gpt-4o-mini", messages }), { name: "x", value: 1 });
     expect(sink.getSpans().map((span) => span.name)).toEqual(["chat gpt-4o-mini", "evaluation x"]);
     expect(logRecords()).toHaveLength(1);
-    await telemetry?.shutdown();
+    await suite.telemetry?.shutdown();
     // No sink takes log records, but a global logger provider does: the log record, no span.
     const global = start({ spansOnly: true, globalLogs: true });
     recordFeedback(await global.chat.completions.create({ model: "gpt-4o-mini", messages }), { name: "y", value: 1 });
     expect(sink.getSpans().map((span) => span.name)).toEqual(["chat gpt-4o-mini"]);
     expect(logRecords().map((record) => record.attributes["gen_ai.evaluation.name"])).toEqual(["y"]);
-    await telemetry?.shutdown();
+    await suite.telemetry?.shutdown();
     logs.disable();
     logExporter = undefined;
     const neither = start({ spansOnly: true, spans: false });
@@ -249,7 +235,7 @@ describe("recordFeedback()", () => {
     const completion = await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
     recordFeedback(completion, { name: "thumbs", value: 0, comment: "wrong, mail me at ann@example.com" });
     expect(logRecords()[0]?.attributes["gen_ai.evaluation.explanation"]).toBeUndefined();
-    await telemetry?.shutdown();
+    await suite.telemetry?.shutdown();
 
     const capturing = start({ captureContent: true });
     const answer = await capturing.chat.completions.create({ model: "gpt-4o-mini", messages });

@@ -1,8 +1,11 @@
+import { context } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { MeterProvider } from "@opentelemetry/sdk-metrics";
 import { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { memorySink } from "../../src/setup-entry.js";
-import type { MemorySink } from "../../src/setup-entry.js";
+import type { MemorySink, TokentraceHandle } from "../../src/setup-entry.js";
+import { afterAll, afterEach, beforeAll } from "vitest";
 
 /** Providers over an in-memory sink, and the span look-ups every provider's tests use. */
 export interface TestTelemetry {
@@ -47,4 +50,44 @@ export function createTestTelemetry(): TestTelemetry {
       await meterProvider.shutdown();
     },
   };
+}
+
+/** What a file whose tests each call setup() shares: its server, and the running test's setup() handle. */
+export interface SetupSuite<S> {
+  readonly server: S;
+  /** Shut down after the test, then cleared. */
+  telemetry: TokentraceHandle | undefined;
+}
+
+/**
+ * Hooks for a file whose tests each call setup(): an AsyncLocalStorage context manager and the server
+ * `startServer` gives, for the whole file; after each test, the handle left in `telemetry` shut down, then
+ * `afterEachTest`.
+ */
+export function setupSuite<S extends { close(): Promise<void> }>(
+  startServer: () => Promise<S>,
+  afterEachTest?: () => void,
+): SetupSuite<S> {
+  let server: S | undefined;
+  const suite: SetupSuite<S> = {
+    get server(): S {
+      if (server === undefined) throw new Error("the suite's server starts in beforeAll");
+      return server;
+    },
+    telemetry: undefined,
+  };
+  beforeAll(async () => {
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    server = await startServer();
+  });
+  afterAll(async () => {
+    await server?.close();
+    context.disable();
+  });
+  afterEach(async () => {
+    await suite.telemetry?.shutdown();
+    suite.telemetry = undefined;
+    afterEachTest?.();
+  });
+  return suite;
 }

@@ -3,6 +3,14 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { observe } from "../../src/index.js";
 import { createTestTelemetry } from "../helpers/telemetry.js";
+import {
+  anthropicMessage,
+  chatChunk,
+  chatCompletion,
+  chatUsage,
+  responsesResponse,
+  responsesUsage,
+} from "../helpers/provider-bodies.js";
 import { startScriptedServer } from "../helpers/scripted-server.js";
 import type { ScriptedAnswer, ScriptedRequest, ScriptedServer } from "../helpers/scripted-server.js";
 
@@ -36,46 +44,23 @@ function echoOf(request: ScriptedRequest): string {
   return `authorization=${header("authorization")} x-api-key=${header("x-api-key")} x-custom-auth=${header("x-custom-auth")} url=${request.url}`;
 }
 
-const chatChunk = (delta: Record<string, unknown>, finishReason: string | null = null): object => ({
-  id: "chatcmpl-1",
-  object: "chat.completion.chunk",
-  created: 1,
-  model: "gpt-4o-mini",
-  choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
-});
-const responseObject = (status: string): Record<string, unknown> => ({
-  id: "resp_1",
-  object: "response",
-  created_at: 1,
-  status,
-  model: "gpt-4o-mini",
-  output: [
-    {
-      type: "message",
-      id: "msg_1",
-      status: "completed",
-      role: "assistant",
-      content: [{ type: "output_text", text: "ok", annotations: [] }],
+const chatDelta = (delta: Record<string, unknown>, finishReason: string | null = null): object =>
+  chatChunk([{ index: 0, delta, logprobs: null, finish_reason: finishReason }]);
+const responseObject = (status: string): Record<string, unknown> =>
+  responsesResponse({
+    status,
+    text: "ok",
+    usage: {
+      ...responsesUsage(3, 1),
+      input_tokens_details: { cached_tokens: 0 },
+      output_tokens_details: { reasoning_tokens: 0 },
     },
-  ],
-  usage: {
-    input_tokens: 3,
-    output_tokens: 1,
-    total_tokens: 4,
-    input_tokens_details: { cached_tokens: 0 },
-    output_tokens_details: { reasoning_tokens: 0 },
-  },
-});
-const anthropicMessage = {
-  id: "msg_1",
-  type: "message",
-  role: "assistant",
+  });
+const okMessage = anthropicMessage({
   model: "claude-sonnet-5",
-  content: [{ type: "text", text: "ok" }],
-  stop_reason: "end_turn",
-  stop_sequence: null,
+  text: "ok",
   usage: { input_tokens: 3, output_tokens: 1 },
-};
+});
 const anthropicEvent = (name: string, data: object): string => `event: ${name}\ndata: ${JSON.stringify(data)}`;
 
 function answer(request: ScriptedRequest): ScriptedAnswer {
@@ -121,11 +106,11 @@ function answer(request: ScriptedRequest): ScriptedAnswer {
   }
   const failing = scenario === "error event";
   if (anthropic) {
-    if (body.stream !== true) return { json: anthropicMessage };
+    if (body.stream !== true) return { json: okMessage };
     const start = [
       anthropicEvent("message_start", {
         type: "message_start",
-        message: { ...anthropicMessage, content: [], stop_reason: null, usage: { input_tokens: 3, output_tokens: 1 } },
+        message: { ...okMessage, content: [], stop_reason: null, usage: { input_tokens: 3, output_tokens: 1 } },
       }),
       anthropicEvent("content_block_start", {
         type: "content_block_start",
@@ -165,25 +150,9 @@ function answer(request: ScriptedRequest): ScriptedAnswer {
     return { events: [created, end] };
   }
   if (body.stream !== true) {
-    return {
-      json: {
-        id: "chatcmpl-1",
-        object: "chat.completion",
-        created: 1,
-        model: "gpt-4o-mini",
-        choices: [
-          {
-            index: 0,
-            message: { role: "assistant", content: "ok", refusal: null },
-            logprobs: null,
-            finish_reason: "stop",
-          },
-        ],
-        usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 },
-      },
-    };
+    return { json: chatCompletion({ content: "ok", refusal: null, logprobs: null, usage: chatUsage(3, 1) }) };
   }
-  const events: (string | object)[] = [chatChunk({ role: "assistant", content: "" }), chatChunk({ content: "ok" })];
+  const events: (string | object)[] = [chatDelta({ role: "assistant", content: "" }), chatDelta({ content: "ok" })];
   if (failing)
     events.push({
       error: {
@@ -193,7 +162,7 @@ function answer(request: ScriptedRequest): ScriptedAnswer {
         code: "server_error",
       },
     });
-  else events.push(chatChunk({}, "stop"), "[DONE]");
+  else events.push(chatDelta({}, "stop"), "[DONE]");
   return { events };
 }
 
