@@ -1,8 +1,17 @@
 import OpenAI from "openai";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { observe, withAgent, withRetrieval, withStep, withTool, withWorkflow } from "../src/index.js";
+import {
+  callInfo,
+  observe,
+  recordFeedback,
+  withAgent,
+  withRetrieval,
+  withStep,
+  withTool,
+  withWorkflow,
+} from "../src/index.js";
 import { CONSOLE_MAX_BUFFERED_SPANS } from "../src/sinks/console.js";
-import { consoleSink, setup } from "../src/setup-entry.js";
+import { consoleSink, memorySink, setup } from "../src/setup-entry.js";
 import { startMockLLMServer } from "../src/testing/index.js";
 import type { MockLLMServer } from "../src/testing/index.js";
 import { sequenceClock } from "./helpers/harness.js";
@@ -163,5 +172,65 @@ describe("consoleSink() request trees (issue 12)", () => {
     } finally {
       await telemetry.shutdown();
     }
+  });
+});
+
+describe("consoleSink() and feedback", () => {
+  async function callThenFeedback(verbose: boolean): Promise<{ lines: string[]; traceId: string; spanId: string }> {
+    const lines: string[] = [];
+    const memory = memorySink();
+    const telemetry = setup({
+      sinks: [consoleSink({ verbose, write: (line) => lines.push(line) }), memory],
+      captureContent: false,
+    });
+    try {
+      const openai = observe(new OpenAI({ baseURL: server.openaiBaseURL, apiKey: "sk-test", maxRetries: 0 }));
+      server.enqueue({ id: "chatcmpl-console-feedback", usage: { prompt_tokens: 12, completion_tokens: 5 } });
+      const completion = await openai.chat.completions.create({
+        model: "gpt-4o-mini",
+        messages: [{ role: "user", content: "Hi" }],
+      });
+      lines.length = 0; // keep only what feedback prints
+      const [span] = memory.getSpans();
+      const { traceId, spanId } = span!.spanContext();
+      expect(recordFeedback(callInfo(completion)!.ref!, { name: "thumbs", value: 0, label: "down" })).toEqual({
+        ok: true,
+        traceId,
+        spanId,
+      });
+      expect(
+        recordFeedback(completion, { name: "helpfulness", value: 0.8, source: "llm", evaluator: "judge-1" }),
+      ).toMatchObject({ ok: true });
+      return { lines: [...lines], traceId, spanId };
+    } finally {
+      await telemetry.shutdown();
+    }
+  }
+
+  it("prints one line per feedback result as it is recorded, with the ids of the span it rates", async () => {
+    const { lines, traceId, spanId } = await callThenFeedback(false);
+    // No `evaluation` span line besides: the sink takes the log records, so feedback.spans "auto" records none.
+    expect(lines).toEqual([
+      `[tokentrace] evaluation thumbs  score 0  label down  source human  trace ${traceId}  span ${spanId}`,
+      `[tokentrace] evaluation helpfulness  score 0.8  source llm  evaluator judge-1  trace ${traceId}  span ${spanId}`,
+    ]);
+  });
+
+  it("with verbose, adds every attribute of the log record, one per line", async () => {
+    const { lines, traceId, spanId } = await callThenFeedback(true);
+    expect(lines).toEqual([
+      `[tokentrace] evaluation thumbs  score 0  label down  source human  trace ${traceId}  span ${spanId}`,
+      '    gen_ai.evaluation.name = "thumbs"',
+      "    gen_ai.evaluation.score.value = 0",
+      '    gen_ai.evaluation.score.label = "down"',
+      '    tokentrace.evaluation.source = "human"',
+      '    gen_ai.response.id = "chatcmpl-console-feedback"',
+      `[tokentrace] evaluation helpfulness  score 0.8  source llm  evaluator judge-1  trace ${traceId}  span ${spanId}`,
+      '    gen_ai.evaluation.name = "helpfulness"',
+      "    gen_ai.evaluation.score.value = 0.8",
+      '    tokentrace.evaluation.source = "llm"',
+      '    tokentrace.evaluation.evaluator = "judge-1"',
+      '    gen_ai.response.id = "chatcmpl-console-feedback"',
+    ]);
   });
 });

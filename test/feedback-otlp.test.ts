@@ -1,10 +1,8 @@
 import OpenAI from "openai";
 import { ROOT_CONTEXT, context, trace } from "@opentelemetry/api";
-import { SeverityNumber, logs } from "@opentelemetry/api-logs";
-import { OTLPLogExporter as JsonLogExporter } from "@opentelemetry/exporter-logs-otlp-http";
-import { OTLPLogExporter as ProtobufLogExporter } from "@opentelemetry/exporter-logs-otlp-proto";
+import { SeverityNumber } from "@opentelemetry/api-logs";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import { BatchLogRecordProcessor, LoggerProvider } from "@opentelemetry/sdk-logs";
+import { LoggerProvider } from "@opentelemetry/sdk-logs";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { VERSION, callInfo, observe, recordFeedback, withContext } from "../src/index.js";
 import type { FeedbackResult } from "../src/index.js";
@@ -17,9 +15,9 @@ import { startOtlpReceiver } from "./helpers/otlp-receiver.js";
 import type { OtlpReceiver, ReceivedDataPoint, ReceivedSpan } from "./helpers/otlp-receiver.js";
 
 /**
- * recordFeedback() end to end (issue 14): the real OpenAI SDK against the mock server, setup() exporting spans and
- * metrics over OTLP/HTTP, and a global OpenTelemetry logger provider exporting log records over OTLP/HTTP
- * (protobuf to one receiver, JSON to another), all decoded from what arrived on the wire.
+ * recordFeedback() end to end (issue 14): the real OpenAI SDK against the mock server, setup() exporting spans,
+ * metrics and log records with otlpSink() over OTLP/HTTP (protobuf to one receiver, and the log records also as
+ * JSON to another, through a second, logs-only otlpSink()), all decoded from what arrived on the wire.
  */
 
 const SERVICE = "feedback-otlp-test";
@@ -29,30 +27,19 @@ const messages = [{ role: "user" as const, content: "What is the capital of Fran
 const SCORE_BOUNDS = [0, 0.1, 0.25, 0.5, 0.75, 0.9, 1, 2, 3, 4, 5, 10];
 
 let server: MockLLMServer;
-/** Spans, metrics, and the log records of the protobuf exporter. */
+/** Spans, metrics, and the log records in protobuf. */
 let receiver: OtlpReceiver;
-/** The log records of the JSON exporter. */
+/** The log records in JSON. */
 let jsonReceiver: OtlpReceiver;
-let loggerProvider: LoggerProvider;
 let telemetry: TokentraceHandle | undefined;
 
 beforeAll(async () => {
   server = await startMockLLMServer();
   receiver = await startOtlpReceiver();
   jsonReceiver = await startOtlpReceiver();
-  loggerProvider = new LoggerProvider({
-    resource: resourceFromAttributes({ "service.name": LOGS_SERVICE }),
-    processors: [
-      new BatchLogRecordProcessor({ exporter: new ProtobufLogExporter({ url: `${receiver.url}/v1/logs` }) }),
-      new BatchLogRecordProcessor({ exporter: new JsonLogExporter({ url: `${jsonReceiver.url}/v1/logs` }) }),
-    ],
-  });
-  expect(logs.setGlobalLoggerProvider(loggerProvider)).toBe(loggerProvider);
 });
 
 afterAll(async () => {
-  logs.disable();
-  await loggerProvider.shutdown();
   await jsonReceiver.close();
   await receiver.close();
   await server.close();
@@ -69,17 +56,26 @@ afterEach(async () => {
   telemetry = undefined;
 });
 
-/** setup() exporting to the receiver over OTLP/HTTP protobuf, and an observed client on the mock server. */
+/**
+ * setup() exporting everything to the receiver over OTLP/HTTP protobuf and the log records also to the JSON
+ * receiver (a logs-only sink), and an observed client on the mock server.
+ */
 function start(options: Pick<SetupOptions, "feedback"> = {}): OpenAI {
-  telemetry = setup({ serviceName: SERVICE, sinks: [otlpSink({ url: receiver.url })], ...options });
+  telemetry = setup({
+    serviceName: SERVICE,
+    sinks: [
+      otlpSink({ url: receiver.url }),
+      otlpSink({ url: jsonReceiver.url, protocol: "http/json", traces: false, metrics: false }),
+    ],
+    ...options,
+  });
   return observe(new OpenAI({ baseURL: server.openaiBaseURL, apiKey: "sk-test", maxRetries: 0 }));
 }
 
-/** Everything exported so far, delivered: spans and metrics (setup's sink) and log records (both exporters). */
+/** Everything exported so far, delivered: spans, metrics and log records (both sinks). */
 async function flushAll(): Promise<void> {
   const report = await telemetry!.flush();
   expect(report).toMatchObject({ ok: true, failed: [], pending: [] });
-  await loggerProvider.forceFlush();
 }
 
 function onlyCallSpan(): ReceivedSpan {
@@ -155,7 +151,7 @@ describe("recordFeedback() over OTLP", () => {
         },
         timeUnixNano: expect.stringMatching(/^\d+000000$/),
         observedTimeUnixNano: expect.stringMatching(/^\d+$/),
-        resource: { "service.name": LOGS_SERVICE },
+        resource: { "service.name": SERVICE },
         scope: { name: "tokentrace", version: VERSION },
       },
     ]);
@@ -165,7 +161,7 @@ describe("recordFeedback() over OTLP", () => {
     expect(millis).toBeLessThanOrEqual(after);
     // The JSON encoding of the same record decodes alike.
     expect(jsonReceiver.logs).toEqual(receiver.logs);
-    // A logger provider is registered and spans were not asked for ("auto"): no `evaluation` span.
+    // The sinks take log records and spans were not asked for ("auto"): no `evaluation` span.
     expect(receiver.spans.map((span) => span.name)).toEqual(["chat gpt-4o-mini"]);
 
     expect(receiver.latestMetric("tokentrace.evaluation.results")).toMatchObject({
@@ -356,7 +352,7 @@ describe("recordFeedback() over OTLP", () => {
     // After the call: the span marks when the feedback came.
     expect(BigInt(evaluation!.startTimeUnixNano)).toBeGreaterThanOrEqual(BigInt(call.endTimeUnixNano));
 
-    // The log record is still emitted (a logger provider is registered), at the same instant, on the call's span.
+    // The log record is still emitted (the sinks take log records), at the same instant, on the call's span.
     expect(receiver.logs).toHaveLength(1);
     expect(receiver.logs[0]).toMatchObject({
       eventName: "gen_ai.evaluation.result",
@@ -367,8 +363,15 @@ describe("recordFeedback() over OTLP", () => {
     });
   });
 
-  it("the receiver decodes a plain log record (a body, no span context) alike from protobuf and JSON", async () => {
-    logs.getLogger("receiver-check", "1.2.3").emit({
+  it("the receiver decodes a plain log record (a body, no span context) alike from otlpSink()'s protobuf and JSON", async () => {
+    // A provider of our own over the sinks' log record processors, for a record recordFeedback() never emits.
+    const protobufSink = otlpSink({ url: receiver.url, traces: false, metrics: false });
+    const jsonSink = otlpSink({ url: jsonReceiver.url, protocol: "http/json", traces: false, metrics: false });
+    const loggerProvider = new LoggerProvider({
+      resource: resourceFromAttributes({ "service.name": LOGS_SERVICE }),
+      processors: [...protobufSink.logRecordProcessors!, ...jsonSink.logRecordProcessors!],
+    });
+    loggerProvider.getLogger("receiver-check", "1.2.3").emit({
       timestamp: 1_700_000_000_123,
       severityNumber: SeverityNumber.WARN,
       severityText: "WARN",
@@ -376,7 +379,7 @@ describe("recordFeedback() over OTLP", () => {
       attributes: { "check.kind": "plain" },
       context: ROOT_CONTEXT,
     });
-    await loggerProvider.forceFlush();
+    await loggerProvider.shutdown();
     expect(receiver.logs).toEqual([
       {
         eventName: undefined,

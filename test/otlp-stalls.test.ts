@@ -1,7 +1,7 @@
 import OpenAI from "openai";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { observe } from "../src/index.js";
-import { setup } from "../src/setup-entry.js";
+import { callInfo, observe, recordFeedback } from "../src/index.js";
+import { memorySink, setup } from "../src/setup-entry.js";
 import type { TokentraceHandle } from "../src/setup-entry.js";
 import { otlpSink } from "../src/otlp.js";
 import type { OtlpSinkOptions } from "../src/otlp.js";
@@ -129,9 +129,34 @@ describe("otlpSink() never hurts the app", () => {
     const openai = observe(newClient());
     // 5 spans fill the queue and leave as one batch (hanging on the slow collector), 5 more wait, 2 drop.
     for (let index = 0; index < 12; index++) await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
-    expect(sink.dropped()).toEqual({ spans: 2, metricDataPoints: 0 });
+    expect(sink.dropped()).toEqual({ spans: 2, metricDataPoints: 0, logRecords: 0 });
     expect(dropWarnings()).toEqual([
       `tokentrace: otlpSink dropped 1 span for ${receiver.url}/v1/traces: the queue of 5 spans waiting for export is full. The app is not affected; further drops are only counted (see the sink's dropped()).`,
     ]);
+  });
+
+  it("drops feedback's log records beyond maxQueueSize instead of buffering without bound, and counts them", async () => {
+    receiver.setBehaviour({ delayMs: 10_000 });
+    const sink = otlpSink({ url: receiver.url, maxQueueSize: 2, traces: false, metrics: false, timeoutMs: 1_000 });
+    telemetry = setup({ sinks: [sink, memorySink()] });
+    const openai = observe(newClient());
+    const completion = await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
+    const ref = callInfo(completion)!.ref!;
+    // 2 records fill the queue and leave as one batch (hanging on the slow collector), 2 more wait, 2 drop.
+    const results: unknown[] = [];
+    for (let index = 0; index < 6; index++) {
+      const started = performance.now();
+      results.push(recordFeedback(ref, { name: "rating", value: index }));
+      expect(performance.now() - started).toBeLessThan(50);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(results).toEqual(new Array(6).fill(expect.objectContaining({ ok: true })));
+    expect(sink.dropped()).toEqual({ spans: 0, metricDataPoints: 0, logRecords: 2 });
+    expect(dropWarnings()).toEqual([
+      `tokentrace: otlpSink dropped 1 log record for ${receiver.url}/v1/logs: the queue of 2 log records waiting for export is full. The app is not affected; further drops are only counted (see the sink's dropped()).`,
+    ]);
+    // The first batch did reach the collector (its answer is what hangs).
+    await receiver.waitFor(() => receiver.logs.length === 2, 5_000, "the first batch of log records");
+    expect(receiver.logs.map((record) => record.attributes["gen_ai.evaluation.score.value"])).toEqual([0, 1]);
   });
 });

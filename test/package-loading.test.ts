@@ -109,14 +109,19 @@ describe("the built package", () => {
     const exporters = (packages: string[]): string[] =>
       packages.filter((name) => name.startsWith("@opentelemetry/exporter-"));
     expect(exporters(await loadedPackages("esm", "tokentrace/otlp"))).toEqual([]);
+    // The log exporter too, by default, where it is installed (it is here).
     expect(exporters(await loadedPackages("esm", "tokentrace/otlp", "m.otlpSink({ metrics: false });"))).toEqual([
+      "@opentelemetry/exporter-logs-otlp-proto",
       "@opentelemetry/exporter-trace-otlp-proto",
     ]);
     expect(
       exporters(
         await loadedPackages("cjs", "tokentrace/otlp", 'm.otlpSink({ protocol: "http/json", traces: false });'),
       ),
-    ).toEqual(["@opentelemetry/exporter-metrics-otlp-http"]);
+    ).toEqual(["@opentelemetry/exporter-logs-otlp-http", "@opentelemetry/exporter-metrics-otlp-http"]);
+    expect(
+      exporters(await loadedPackages("esm", "tokentrace/otlp", "m.otlpSink({ metrics: false, logs: false });")),
+    ).toEqual(["@opentelemetry/exporter-trace-otlp-proto"]);
   });
 
   it("loads the Prometheus exporter only when prometheusSink() is called", async () => {
@@ -173,6 +178,7 @@ const attempt = (label, make) => {
 };
 attempt("otlp", () => otlpSink());
 attempt("otlp json traces", () => otlpSink({ protocol: "http/json", metrics: false }));
+attempt("otlp logs", () => otlpSink({ traces: false, metrics: false, logs: true }));
 attempt("prometheus", () => prometheusSink({ port: false }));
 
 const server = await startMockLLMServer({ defaultReply: { text: "The capital of France is Paris." } });
@@ -218,6 +224,13 @@ process.stdout.write(JSON.stringify(results));
       name: "TokentraceError",
       message:
         "otlpSink() needs the optional package @opentelemetry/exporter-trace-otlp-http, which is not installed. Install it: npm install @opentelemetry/exporter-trace-otlp-http",
+      isTokentraceError: true,
+    });
+    // Logs by default only where their exporter is installed; asked for, it is required.
+    expect(results["otlp logs"]).toEqual({
+      name: "TokentraceError",
+      message:
+        "otlpSink() needs the optional package @opentelemetry/exporter-logs-otlp-proto, which is not installed. Install it: npm install @opentelemetry/exporter-logs-otlp-proto",
       isTokentraceError: true,
     });
     expect(results["prometheus"]).toEqual({

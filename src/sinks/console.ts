@@ -1,4 +1,5 @@
 import type { Context } from "@opentelemetry/api";
+import type { LogRecordProcessor, ReadWriteLogRecord } from "@opentelemetry/sdk-logs";
 import { AggregationTemporality, DataPointType, MetricReader } from "@opentelemetry/sdk-metrics";
 import type { ResourceMetrics } from "@opentelemetry/sdk-metrics";
 import type { ReadableSpan, Span, SpanProcessor } from "@opentelemetry/sdk-trace-base";
@@ -8,7 +9,7 @@ import type { Sink } from "./types.js";
 
 export interface ConsoleSinkOptions {
   /**
-   * Also print every attribute of each call, one per line, and tokentrace's metrics (cumulative, one line
+   * Also print every attribute of each call and feedback result, one per line, and tokentrace's metrics (cumulative, one line
    * per series) whenever telemetry is flushed (`flush()`, `shutdown()`). Default: `false`. Turn it on while
    * developing to see exactly what a backend would receive.
    *
@@ -27,7 +28,9 @@ export interface ConsoleSinkOptions {
  * A readable line per traced call, for development and the demo:
  * `chat gpt-4o-mini  412 ms  ttft 88 ms  tokens 24 in / 9 out  finish stop`.
  * Calls inside stages print when the request's outermost stage ends, as a tree: the stage first with what ran
- * under it, then its calls and stages indented in the order they started.
+ * under it, then its calls and stages indented in the order they started. Feedback results (the
+ * `gen_ai.evaluation.result` log records of `recordFeedback()` and evaluators) print a line each as they are
+ * recorded: `evaluation thumbs  score 0  label down  source human  trace 4bf9…  span 00f0…`.
  */
 export function consoleSink(options: ConsoleSinkOptions = {}): Sink {
   const write = options.write ?? ((line: string) => console.log(line));
@@ -35,7 +38,59 @@ export function consoleSink(options: ConsoleSinkOptions = {}): Sink {
   return defineSink("console", {
     spanProcessors: [new ConsoleLineProcessor(write, verbose)],
     metricReaders: verbose ? [new ConsoleMetricsReader(write)] : [],
+    logRecordProcessors: [new ConsoleLogLineProcessor(write, verbose)],
   });
+}
+
+/** A line per tokentrace log record (feedback's `gen_ai.evaluation.result` events), as it is emitted. */
+class ConsoleLogLineProcessor implements LogRecordProcessor {
+  constructor(
+    private readonly write: (line: string) => void,
+    private readonly verbose: boolean,
+  ) {}
+
+  onEmit(record: ReadWriteLogRecord): void {
+    if (record.instrumentationScope.name !== names.INSTRUMENTATION_SCOPE) return;
+    this.write(formatLogLine(record));
+    if (this.verbose) {
+      for (const [key, value] of Object.entries(record.attributes)) this.write(`    ${key} = ${JSON.stringify(value)}`);
+    }
+  }
+
+  forceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/**
+ * `[tokentrace] evaluation thumbs  score 0  label down  source human  trace … span …`: a feedback result, with
+ * the ids of the span it rates (to find it in a backend). Any other record: its event name (or `log`) and body.
+ */
+function formatLogLine(record: ReadWriteLogRecord): string {
+  const attributes = record.attributes;
+  const pieces: string[] = [];
+  if (record.eventName === names.EVENT_GEN_AI_EVALUATION_RESULT) {
+    pieces.push(`[tokentrace] evaluation ${logValue(attributes[names.ATTR_GEN_AI_EVALUATION_NAME])}`);
+    const score = attributes[names.ATTR_GEN_AI_EVALUATION_SCORE_VALUE];
+    if (typeof score === "number") pieces.push(`score ${formatNumber(score)}`);
+    const label = attributes[names.ATTR_GEN_AI_EVALUATION_SCORE_LABEL];
+    if (label !== undefined) pieces.push(`label ${logValue(label)}`);
+    const source = attributes[names.ATTR_TOKENTRACE_EVALUATION_SOURCE];
+    if (source !== undefined) pieces.push(`source ${logValue(source)}`);
+    const evaluator = attributes[names.ATTR_TOKENTRACE_EVALUATION_EVALUATOR];
+    if (evaluator !== undefined) pieces.push(`evaluator ${logValue(evaluator)}`);
+  } else {
+    pieces.push(`[tokentrace] ${record.eventName ?? "log"}`);
+    const body = record.body;
+    if (body !== undefined) pieces.push(logValue(body));
+  }
+  const span = record.spanContext;
+  if (span !== undefined) pieces.push(`trace ${span.traceId}`, `span ${span.spanId}`);
+  return pieces.join("  ");
 }
 
 /** Verbose mode: prints tokentrace's metrics when flushed or shut down (not twice in a row unchanged). */
@@ -247,6 +302,12 @@ export function formatCallLine(span: ReadableSpan, totalCostUsd: number, indent 
   const errorType = attributes[names.ATTR_ERROR_TYPE];
   if (errorType !== undefined) pieces.push(`error ${String(errorType)}`);
   return pieces.join("  ");
+}
+
+/** A log attribute or body as text: strings as they are, anything else as JSON (`?` when absent). */
+function logValue(value: unknown): string {
+  if (typeof value === "string") return value;
+  return value === undefined ? "?" : JSON.stringify(value);
 }
 
 /** Dollars with enough digits for sub-cent calls: `$1.23`, `$0.000450`, `$6.0e-8` (an embedding). */

@@ -5,6 +5,13 @@ import type { ExportResult } from "@opentelemetry/core";
 // Types only: the exporters are optional peer dependencies, loaded when a sink needs one (loadExporters).
 import type { OTLPMetricExporterOptions } from "@opentelemetry/exporter-metrics-otlp-http";
 import type { OTLPTraceExporter as OTLPProtobufTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
+import { BatchLogRecordProcessor } from "@opentelemetry/sdk-logs";
+import type {
+  LogRecordExporter,
+  LogRecordProcessor,
+  ReadableLogRecord,
+  ReadWriteLogRecord,
+} from "@opentelemetry/sdk-logs";
 import { AggregationTemporality, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
 import type { PushMetricExporter, ResourceMetrics } from "@opentelemetry/sdk-metrics";
 import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
@@ -23,10 +30,10 @@ export type OtlpProtocol = "http/protobuf" | "http/json";
 
 export interface OtlpSinkOptions {
   /**
-   * Base URL of the OTLP/HTTP endpoint; `/v1/traces` and `/v1/metrics` are appended (after any base path,
-   * as `OTEL_EXPORTER_OTLP_ENDPOINT` is). Default: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` /
-   * `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` (full URLs), else `OTEL_EXPORTER_OTLP_ENDPOINT`, else
-   * `http://localhost:4318` (a local OpenTelemetry Collector or agent).
+   * Base URL of the OTLP/HTTP endpoint; `/v1/traces`, `/v1/metrics` and `/v1/logs` are appended (after any
+   * base path, as `OTEL_EXPORTER_OTLP_ENDPOINT` is). Default: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` /
+   * `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` / `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` (full URLs), else
+   * `OTEL_EXPORTER_OTLP_ENDPOINT`, else `http://localhost:4318` (a local OpenTelemetry Collector or agent).
    *
    * @example otlpSink({ url: "https://otlp.last9.io" })
    */
@@ -39,7 +46,7 @@ export interface OtlpSinkOptions {
    */
   headers?: Record<string, string>;
   /**
-   * Wire encoding. Default: `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` / `..._METRICS_PROTOCOL`, else
+   * Wire encoding. Default: `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` / `..._METRICS_PROTOCOL` / `..._LOGS_PROTOCOL`, else
    * `OTEL_EXPORTER_OTLP_PROTOCOL`, else `"http/protobuf"` (smaller; what the OTLP spec recommends). Use
    * `"http/json"` for a backend that only takes JSON, or to read payloads while debugging.
    *
@@ -63,6 +70,15 @@ export interface OtlpSinkOptions {
   /** Send metrics. Default: `true`. @example otlpSink({ metrics: false }) */
   metrics?: boolean;
   /**
+   * Send log records: the `gen_ai.evaluation.result` events of `recordFeedback()` and evaluators, on the span
+   * they rate. Default: on when the log exporter package is installed (`true` requires it). Turn off for a
+   * backend that takes no OTLP logs; feedback is then recorded as `evaluation {name}` spans instead (setup's
+   * `feedback.spans: "auto"`) unless another sink takes log records.
+   *
+   * @example otlpSink({ logs: false })
+   */
+  logs?: boolean;
+  /**
    * Aggregation temporality of exported metrics. Default: `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`,
    * else `"cumulative"` (what Prometheus-style backends expect). Datadog's OTLP intake wants `"delta"`.
    *
@@ -85,18 +101,19 @@ export interface OtlpSinkOptions {
    */
   timeoutMs?: number;
   /**
-   * Most spans kept waiting for export. When the collector cannot keep up, further spans are dropped
-   * (and counted) instead of growing memory. Default: 2048.
+   * Most spans kept waiting for export, and apart from them most log records. When the collector cannot keep
+   * up, further ones are dropped (and counted) instead of growing memory. Default: 2048.
    *
    * @example otlpSink({ maxQueueSize: 10_000 })
    */
   maxQueueSize?: number;
 }
 
-/** Telemetry an OTLP sink could not deliver (collector down, slow or refusing, or the span queue full). */
+/** Telemetry an OTLP sink could not deliver (collector down, slow or refusing, or a queue full). */
 export interface OtlpDroppedCounts {
   spans: number;
   metricDataPoints: number;
+  logRecords: number;
 }
 
 /** The sink `otlpSink()` returns. */
@@ -104,13 +121,20 @@ export interface OtlpSink extends Sink {
   /** Telemetry dropped so far. The first drop of each kind is also reported once (through `diag`, and on stderr while no diag logger is registered). */
   dropped(): OtlpDroppedCounts;
   /** The URLs exported to, after defaults and environment variables (`undefined` for a signal turned off). */
-  readonly endpoints: { readonly traces: string | undefined; readonly metrics: string | undefined };
+  readonly endpoints: {
+    readonly traces: string | undefined;
+    readonly metrics: string | undefined;
+    readonly logs: string | undefined;
+  };
 }
 
-type Signal = "traces" | "metrics";
+type Signal = "traces" | "metrics" | "logs";
+const SIGNALS: readonly Signal[] = ["traces", "metrics", "logs"];
 type TraceExporterConfig = NonNullable<ConstructorParameters<typeof OTLPProtobufTraceExporter>[0]>;
 type TraceExporterClass = new (config: TraceExporterConfig) => SpanExporter;
 type MetricExporterClass = new (config: TraceExporterConfig & OTLPMetricExporterOptions) => PushMetricExporter;
+/** The log exporters take the trace exporters' configuration (both are otlp-exporter-base's node config). */
+type LogExporterClass = new (config: TraceExporterConfig) => LogRecordExporter;
 
 /** The package of each signal's exporter, by protocol. */
 const exporterPackages = {
@@ -122,22 +146,41 @@ const exporterPackages = {
     "http/protobuf": "@opentelemetry/exporter-metrics-otlp-proto",
     "http/json": "@opentelemetry/exporter-metrics-otlp-http",
   },
+  logs: {
+    "http/protobuf": "@opentelemetry/exporter-logs-otlp-proto",
+    "http/json": "@opentelemetry/exporter-logs-otlp-http",
+  },
+} as const;
+
+/** The class each signal's exporter package exports. */
+const exporterClasses = {
+  traces: "OTLPTraceExporter",
+  metrics: "OTLPMetricExporter",
+  logs: "OTLPLogExporter",
 } as const;
 
 /**
  * The exporter classes for the signals that are on, loaded now: a missing package throws at `otlpSink()`,
  * naming every package missing and the command that installs them.
  */
-function loadExporters(
-  traces: OtlpProtocol | undefined,
-  metrics: OtlpProtocol | undefined,
-): { TraceExporter?: TraceExporterClass; MetricExporter?: MetricExporterClass } {
-  const names = [
-    ...(traces === undefined ? [] : [exporterPackages.traces[traces]]),
-    ...(metrics === undefined ? [] : [exporterPackages.metrics[metrics]]),
-  ];
+function loadExporters(protocols: { readonly [S in Signal]: OtlpProtocol | undefined }): {
+  TraceExporter?: TraceExporterClass;
+  MetricExporter?: MetricExporterClass;
+  LogExporter?: LogExporterClass;
+} {
+  const wanted: Signal[] = [];
+  const names: string[] = [];
+  for (const signal of SIGNALS) {
+    const protocol = protocols[signal];
+    if (protocol === undefined) continue;
+    wanted.push(signal);
+    names.push(exporterPackages[signal][protocol]);
+  }
   const modules = requireOptional("otlpSink()", names);
-  const exported = (index: number, name: string): unknown => {
+  const exported = (signal: Signal): unknown => {
+    const index = wanted.indexOf(signal);
+    if (index === -1) return undefined;
+    const name = exporterClasses[signal];
     const value = (modules[index] as Record<string, unknown> | undefined)?.[name];
     if (typeof value !== "function") {
       throw new TokentraceError(
@@ -147,10 +190,20 @@ function loadExporters(
     return value;
   };
   return {
-    TraceExporter: traces === undefined ? undefined : (exported(0, "OTLPTraceExporter") as TraceExporterClass),
-    MetricExporter:
-      metrics === undefined ? undefined : (exported(names.length - 1, "OTLPMetricExporter") as MetricExporterClass),
+    TraceExporter: exported("traces") as TraceExporterClass | undefined,
+    MetricExporter: exported("metrics") as MetricExporterClass | undefined,
+    LogExporter: exported("logs") as LogExporterClass | undefined,
   };
+}
+
+/** The log exporter for `protocol` when its package is installed; undefined when it is not. */
+function installedLogExporter(protocol: OtlpProtocol): LogExporterClass | undefined {
+  try {
+    return loadExporters({ traces: undefined, metrics: undefined, logs: protocol }).LogExporter;
+  } catch (error) {
+    if (error instanceof TokentraceError) return undefined;
+    throw error;
+  }
 }
 
 const DEFAULT_ENDPOINT = "http://localhost:4318";
@@ -166,6 +219,7 @@ const knownOptions: ReadonlySet<string> = new Set([
   "compression",
   "traces",
   "metrics",
+  "logs",
   "temporality",
   "metricExportIntervalMs",
   "timeoutMs",
@@ -173,9 +227,10 @@ const knownOptions: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * Sends traces and metrics over OTLP/HTTP (protobuf or JSON) with OpenTelemetry's own exporters: to an
- * OpenTelemetry Collector, or straight to a backend that accepts OTLP (Grafana Cloud, Honeycomb, Last9,
- * Datadog, Jaeger, ...). Configured by the options, else by the standard `OTEL_EXPORTER_OTLP_*` variables.
+ * Sends traces, metrics and log records (feedback's `gen_ai.evaluation.result` events) over OTLP/HTTP
+ * (protobuf or JSON) with OpenTelemetry's own exporters: to an OpenTelemetry Collector, or straight to a
+ * backend that accepts OTLP (Grafana Cloud, Honeycomb, Last9, Datadog, Jaeger, ...). Configured by the
+ * options, else by the standard `OTEL_EXPORTER_OTLP_*` variables.
  *
  * Exports run in the background with bounded queues: a collector that is down, slow or failing never
  * changes a model call's result or latency; what cannot be delivered is dropped, counted (`dropped()`)
@@ -186,21 +241,19 @@ const knownOptions: ReadonlySet<string> = new Set([
  */
 export function otlpSink(options: OtlpSinkOptions = {}): OtlpSink {
   validateOptions(options);
-  const counts: OtlpDroppedCounts = { spans: 0, metricDataPoints: 0 };
+  const counts: OtlpDroppedCounts = { spans: 0, metricDataPoints: 0, logRecords: 0 };
   const reported = new Set<Signal>();
   const endpoints = {
     traces: options.traces === false ? undefined : signalUrl(options.url, "traces"),
     metrics: options.metrics === false ? undefined : signalUrl(options.url, "metrics"),
+    logs: options.logs === false ? undefined : signalUrl(options.url, "logs"),
   };
   const drop = (signal: Signal, count: number, reason: unknown): void => {
-    if (signal === "traces") counts.spans += count;
-    else counts.metricDataPoints += count;
+    const [key, unit] = droppedUnits[signal];
+    counts[key] += count;
     if (reported.has(signal)) return;
     reported.add(signal);
-    const what =
-      signal === "traces"
-        ? `${count} span${count === 1 ? "" : "s"}`
-        : `${count} metric data point${count === 1 ? "" : "s"}`;
+    const what = `${count} ${unit}${count === 1 ? "" : "s"}`;
     emit(
       `otlpSink dropped ${what} for ${endpoints[signal] ?? "?"}: ${describeReason(reason)}. ` +
         "The app is not affected; further drops are only counted (see the sink's dropped()).",
@@ -215,21 +268,32 @@ export function otlpSink(options: OtlpSinkOptions = {}): OtlpSink {
     userAgent: `tokentrace/${VERSION}`,
   };
 
-  const { TraceExporter, MetricExporter } = loadExporters(
-    endpoints.traces === undefined ? undefined : protocolFor(options.protocol, "traces"),
-    endpoints.metrics === undefined ? undefined : protocolFor(options.protocol, "metrics"),
-  );
+  const protocolOf = (signal: Signal): OtlpProtocol | undefined =>
+    endpoints[signal] === undefined ? undefined : protocolFor(options.protocol, signal);
+  // Logs by default only where their exporter is installed: an app that installed the trace and metric exporters
+  // alone keeps a working sink, and feedback falls back to `evaluation {name}` spans. `logs: true` requires it.
+  const {
+    TraceExporter,
+    MetricExporter,
+    LogExporter: requiredLogExporter,
+  } = loadExporters({
+    traces: protocolOf("traces"),
+    metrics: protocolOf("metrics"),
+    logs: options.logs === true ? protocolOf("logs") : undefined,
+  });
+  const defaultLogProtocol = options.logs === undefined ? protocolOf("logs") : undefined;
+  const LogExporter =
+    requiredLogExporter ?? (defaultLogProtocol === undefined ? undefined : installedLogExporter(defaultLogProtocol));
+  if (LogExporter === undefined) endpoints.logs = undefined;
+  const maxQueueSize = options.maxQueueSize ?? DEFAULT_MAX_QUEUE_SIZE;
 
   const spanProcessors: SpanProcessor[] = [];
   if (endpoints.traces !== undefined && TraceExporter !== undefined) {
     const config = { ...shared, url: endpoints.traces };
     const exporter = new TraceExporter(config);
     spanProcessors.push(
-      new BoundedBatchSpanProcessor(
-        exporter,
-        options.maxQueueSize ?? DEFAULT_MAX_QUEUE_SIZE,
-        options.timeoutMs,
-        (count, reason) => drop("traces", count, reason),
+      new BoundedBatchSpanProcessor(exporter, maxQueueSize, options.timeoutMs, (count, reason) =>
+        drop("traces", count, reason),
       ),
     );
   }
@@ -260,18 +324,80 @@ export function otlpSink(options: OtlpSinkOptions = {}): OtlpSink {
     );
   }
 
+  const logRecordProcessors: LogRecordProcessor[] = [];
+  if (endpoints.logs !== undefined && LogExporter !== undefined) {
+    const exporter = new LogExporter({ ...shared, url: endpoints.logs });
+    logRecordProcessors.push(
+      new BoundedBatchLogRecordProcessor(exporter, maxQueueSize, options.timeoutMs, (count, reason) =>
+        drop("logs", count, reason),
+      ),
+    );
+  }
+
   return {
-    ...defineSink("otlp", { spanProcessors, metricReaders }),
+    ...defineSink("otlp", { spanProcessors, metricReaders, logRecordProcessors }),
     endpoints,
     dropped: () => ({ ...counts }),
+  };
+}
+
+/** What `dropped()` counts for each signal, and the unit its drop warning names. */
+const droppedUnits = {
+  traces: ["spans", "span"],
+  metrics: ["metricDataPoints", "metric data point"],
+  logs: ["logRecords", "log record"],
+} as const satisfies Record<Signal, readonly [keyof OtlpDroppedCounts, string]>;
+
+/** What the span and log record exporters have in common. */
+interface BatchExporter<T> {
+  export(items: T[], done: (result: ExportResult) => void): void;
+  shutdown(): Promise<void>;
+  forceFlush?(): Promise<void>;
+}
+
+/**
+ * `exporter` for one of OpenTelemetry's batch processors, with failures counted: `taken(n)` when the processor
+ * takes a batch off its queue (right before it calls `export`), `onDrop` for a batch not delivered. Failed
+ * batches are reported to the processor as delivered so it does not log every failure at error level;
+ * `onDrop` reports the first one.
+ */
+function countingExporter<T>(
+  exporter: BatchExporter<T>,
+  taken: (count: number) => void,
+  onDrop: (count: number, reason: unknown) => void,
+): Required<BatchExporter<T>> {
+  return {
+    export: (items: T[], done: (result: ExportResult) => void): void => {
+      taken(items.length);
+      const finish = (result: ExportResult): void => {
+        if (result.code !== ExportResultCode.SUCCESS) onDrop(items.length, result.error ?? "export failed");
+        done({ code: ExportResultCode.SUCCESS });
+      };
+      try {
+        exporter.export(items, finish);
+      } catch (error) {
+        finish({ code: ExportResultCode.FAILED, error: error instanceof Error ? error : new Error(String(error)) });
+      }
+    },
+    shutdown: () => exporter.shutdown(),
+    forceFlush: () => exporter.forceFlush?.() ?? Promise.resolve(),
+  };
+}
+
+/** The batch processors' options shared by spans and log records. */
+function batchOptions(maxQueueSize: number, timeoutMs: number | undefined) {
+  return {
+    maxQueueSize,
+    maxExportBatchSize: Math.min(MAX_EXPORT_BATCH_SIZE, maxQueueSize),
+    // Longer than the exporter's own deadline, so the exporter always answers first.
+    exportTimeoutMillis: Math.max(30_000, (timeoutMs ?? 10_000) + 5_000),
   };
 }
 
 /**
  * OpenTelemetry's BatchSpanProcessor, with drops counted: spans over `maxQueueSize` waiting for export
  * are dropped here (the processor would drop them too, but only say so in a debug line), and batches the
- * exporter fails to deliver are counted. Failed batches are reported to the processor as delivered so it
- * does not log every failure at error level; `onDrop` reports the first one.
+ * exporter fails to deliver are counted (`countingExporter`).
  */
 class BoundedBatchSpanProcessor implements SpanProcessor {
   private readonly batch: BatchSpanProcessor;
@@ -284,29 +410,12 @@ class BoundedBatchSpanProcessor implements SpanProcessor {
     timeoutMs: number | undefined,
     private readonly onDrop: (count: number, reason: unknown) => void,
   ) {
-    const counting: SpanExporter = {
-      export: (spans: ReadableSpan[], done: (result: ExportResult) => void): void => {
-        // The processor takes spans off its queue right before this call.
-        this.queued = Math.max(0, this.queued - spans.length);
-        const finish = (result: ExportResult): void => {
-          if (result.code !== ExportResultCode.SUCCESS) onDrop(spans.length, result.error ?? "export failed");
-          done({ code: ExportResultCode.SUCCESS });
-        };
-        try {
-          exporter.export(spans, finish);
-        } catch (error) {
-          finish({ code: ExportResultCode.FAILED, error: error instanceof Error ? error : new Error(String(error)) });
-        }
-      },
-      shutdown: () => exporter.shutdown(),
-      forceFlush: () => exporter.forceFlush?.() ?? Promise.resolve(),
-    };
-    this.batch = new BatchSpanProcessor(counting, {
-      maxQueueSize: maxQueueSize,
-      maxExportBatchSize: Math.min(MAX_EXPORT_BATCH_SIZE, maxQueueSize),
-      // Longer than the exporter's own deadline, so the exporter always answers first.
-      exportTimeoutMillis: Math.max(30_000, (timeoutMs ?? 10_000) + 5_000),
-    });
+    const counting = countingExporter<ReadableSpan>(
+      exporter,
+      (count) => (this.queued = Math.max(0, this.queued - count)),
+      onDrop,
+    );
+    this.batch = new BatchSpanProcessor(counting, batchOptions(maxQueueSize, timeoutMs));
   }
 
   onStart(span: Span, parentContext: Context): void {
@@ -321,6 +430,48 @@ class BoundedBatchSpanProcessor implements SpanProcessor {
     }
     this.queued++;
     this.batch.onEnd(span);
+  }
+
+  forceFlush(): Promise<void> {
+    return this.batch.forceFlush();
+  }
+
+  shutdown(): Promise<void> {
+    return this.batch.shutdown();
+  }
+}
+
+/**
+ * OpenTelemetry's BatchLogRecordProcessor, with drops counted as spans' are: records over `maxQueueSize`
+ * waiting for export are dropped here (the processor would drop them silently), and batches the exporter
+ * fails to deliver are counted. `onEmit` only queues: it never waits on the collector.
+ */
+class BoundedBatchLogRecordProcessor implements LogRecordProcessor {
+  private readonly batch: BatchLogRecordProcessor;
+  /** Records handed to `batch` that it has not yet passed to the exporter. */
+  private queued = 0;
+
+  constructor(
+    exporter: LogRecordExporter,
+    private readonly maxQueueSize: number,
+    timeoutMs: number | undefined,
+    private readonly onDrop: (count: number, reason: unknown) => void,
+  ) {
+    const exporting = countingExporter<ReadableLogRecord>(
+      exporter,
+      (count) => (this.queued = Math.max(0, this.queued - count)),
+      onDrop,
+    );
+    this.batch = new BatchLogRecordProcessor({ exporter: exporting, ...batchOptions(maxQueueSize, timeoutMs) });
+  }
+
+  onEmit(record: ReadWriteLogRecord): void {
+    if (this.queued >= this.maxQueueSize) {
+      this.onDrop(1, `the queue of ${this.maxQueueSize} log records waiting for export is full`);
+      return;
+    }
+    this.queued++;
+    this.batch.onEmit(record);
   }
 
   forceFlush(): Promise<void> {
@@ -468,7 +619,7 @@ function validateOptions(value: unknown): asserts value is OtlpSinkOptions {
     if (signalPath !== null) {
       throw new InvalidOptionError(
         "otlpSink.url",
-        `expected the base URL of the endpoint (tokentrace appends /v1/traces and /v1/metrics), received "${url}", which already ends in ${signalPath[0]}.`,
+        `expected the base URL of the endpoint (tokentrace appends /v1/traces, /v1/metrics and /v1/logs), received "${url}", which already ends in ${signalPath[0]}.`,
       );
     }
   }
@@ -503,7 +654,7 @@ function validateOptions(value: unknown): asserts value is OtlpSinkOptions {
       `expected "cumulative" or "delta", received ${describeValue(temporality)}.`,
     );
   }
-  for (const key of ["traces", "metrics"] as const) {
+  for (const key of SIGNALS) {
     if (options[key] !== undefined && typeof options[key] !== "boolean") {
       throw new InvalidOptionError(
         `otlpSink.${key}`,
@@ -511,10 +662,10 @@ function validateOptions(value: unknown): asserts value is OtlpSinkOptions {
       );
     }
   }
-  if (options.traces === false && options.metrics === false) {
+  if (SIGNALS.every((key) => options[key] === false)) {
     throw new InvalidOptionError(
       "otlpSink.traces",
-      "traces and metrics are both turned off: the sink would send nothing.",
+      "traces, metrics and logs are all turned off: the sink would send nothing.",
     );
   }
   for (const key of ["metricExportIntervalMs", "timeoutMs", "maxQueueSize"] as const) {
