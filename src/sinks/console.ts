@@ -3,6 +3,7 @@ import type { LogRecordProcessor, ReadWriteLogRecord } from "@opentelemetry/sdk-
 import { AggregationTemporality, DataPointType, MetricReader } from "@opentelemetry/sdk-metrics";
 import type { ResourceMetrics } from "@opentelemetry/sdk-metrics";
 import type { ReadableSpan, Span, SpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { reportInternalError } from "../internal/report.js";
 import * as names from "../semconv.js";
 import { defineSink } from "./types.js";
 import type { Sink } from "./types.js";
@@ -50,10 +51,18 @@ class ConsoleLogLineProcessor implements LogRecordProcessor {
   ) {}
 
   onEmit(record: ReadWriteLogRecord): void {
+    // tokentrace's own records only: feedback results, whose attributes passed the content pipeline.
     if (record.instrumentationScope.name !== names.INSTRUMENTATION_SCOPE) return;
-    this.write(formatLogLine(record));
-    if (this.verbose) {
-      for (const [key, value] of Object.entries(record.attributes)) this.write(`    ${key} = ${JSON.stringify(value)}`);
+    if (record.eventName !== names.EVENT_GEN_AI_EVALUATION_RESULT) return;
+    // A `write` that throws loses its line, not the record for the sinks after this one.
+    try {
+      this.write(formatLogLine(record));
+      if (this.verbose) {
+        for (const [key, value] of Object.entries(record.attributes))
+          this.write(`    ${key} = ${JSON.stringify(value)}`);
+      }
+    } catch (error) {
+      reportInternalError("console-sink", error);
     }
   }
 
@@ -73,21 +82,15 @@ class ConsoleLogLineProcessor implements LogRecordProcessor {
 function formatLogLine(record: ReadWriteLogRecord): string {
   const attributes = record.attributes;
   const pieces: string[] = [];
-  if (record.eventName === names.EVENT_GEN_AI_EVALUATION_RESULT) {
-    pieces.push(`[tokentrace] evaluation ${logValue(attributes[names.ATTR_GEN_AI_EVALUATION_NAME])}`);
-    const score = attributes[names.ATTR_GEN_AI_EVALUATION_SCORE_VALUE];
-    if (typeof score === "number") pieces.push(`score ${formatNumber(score)}`);
-    const label = attributes[names.ATTR_GEN_AI_EVALUATION_SCORE_LABEL];
-    if (label !== undefined) pieces.push(`label ${logValue(label)}`);
-    const source = attributes[names.ATTR_TOKENTRACE_EVALUATION_SOURCE];
-    if (source !== undefined) pieces.push(`source ${logValue(source)}`);
-    const evaluator = attributes[names.ATTR_TOKENTRACE_EVALUATION_EVALUATOR];
-    if (evaluator !== undefined) pieces.push(`evaluator ${logValue(evaluator)}`);
-  } else {
-    pieces.push(`[tokentrace] ${record.eventName ?? "log"}`);
-    const body = record.body;
-    if (body !== undefined) pieces.push(logValue(body));
-  }
+  pieces.push(`[tokentrace] evaluation ${logValue(attributes[names.ATTR_GEN_AI_EVALUATION_NAME])}`);
+  const score = attributes[names.ATTR_GEN_AI_EVALUATION_SCORE_VALUE];
+  if (typeof score === "number") pieces.push(`score ${formatNumber(score)}`);
+  const label = attributes[names.ATTR_GEN_AI_EVALUATION_SCORE_LABEL];
+  if (label !== undefined) pieces.push(`label ${logValue(label)}`);
+  const source = attributes[names.ATTR_TOKENTRACE_EVALUATION_SOURCE];
+  if (source !== undefined) pieces.push(`source ${logValue(source)}`);
+  const evaluator = attributes[names.ATTR_TOKENTRACE_EVALUATION_EVALUATOR];
+  if (evaluator !== undefined) pieces.push(`evaluator ${logValue(evaluator)}`);
   const span = record.spanContext;
   if (span !== undefined) pieces.push(`trace ${span.traceId}`, `span ${span.spanId}`);
   return pieces.join("  ");

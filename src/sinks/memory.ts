@@ -53,100 +53,67 @@ class CollectingMetricReader extends MetricReader {
 }
 
 /**
- * Keeps the newest `maxSpans` spans in a ring (issue 13: every store tokentrace owns is bounded): once full,
- * each new span overwrites the oldest in place, O(1), where shifting an array of 10,000 would copy it per span.
- * Otherwise as OpenTelemetry's InMemorySpanExporter: after shutdown it keeps nothing and refuses new spans.
+ * Keeps the newest `max` items in a ring (issue 13: every store tokentrace owns is bounded): once full, each new
+ * item overwrites the oldest in place, O(1), where shifting an array of 10,000 would copy it per item. Otherwise
+ * as OpenTelemetry's in-memory exporters: after shutdown it keeps nothing and refuses new items. `what` and `one`
+ * name the items in the one warning when it first drops (`spans`, `span`).
  */
-class RingSpanExporter implements SpanExporter {
-  /** Grows to `maxSpans` (no up-front array of a million slots), then is overwritten in place. */
-  private spans: ReadableSpan[] = [];
-  /** Once full, the index of the oldest span: the next one overwritten. */
+class RingExporter<T> {
+  /** Grows to `max` (no up-front array of a million slots), then is overwritten in place. */
+  private items: T[] = [];
+  /** Once full, the index of the oldest item: the next one overwritten. */
   private oldest = 0;
   private dropped = 0;
   private stopped = false;
 
-  constructor(private readonly maxSpans: number) {}
+  constructor(
+    private readonly max: number,
+    private readonly what: string,
+    private readonly one: string,
+  ) {}
 
-  export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+  export(items: T[], done: (result: ExportResult) => void): void {
     if (this.stopped) {
       done({ code: ExportResultCode.FAILED, error: new Error("memorySink has been shut down") });
       return;
     }
-    for (const span of spans) this.keep(span);
+    for (const item of items) this.keep(item);
     done({ code: ExportResultCode.SUCCESS });
   }
 
-  private keep(span: ReadableSpan): void {
-    if (this.spans.length < this.maxSpans) {
-      this.spans.push(span);
+  private keep(item: T): void {
+    if (this.items.length < this.max) {
+      this.items.push(item);
       return;
     }
-    this.spans[this.oldest] = span;
-    this.oldest = this.oldest + 1 === this.maxSpans ? 0 : this.oldest + 1;
+    this.items[this.oldest] = item;
+    this.oldest = this.oldest + 1 === this.max ? 0 : this.oldest + 1;
     this.dropped += 1;
     if (this.dropped === 1) {
       warnOnce(
-        `memorySink() keeps at most ${this.maxSpans} spans (maxSpans); dropping the oldest span for each new one. Raise it with memorySink({ maxSpans }) (up to ${MAX_MAX_SPANS}), or call reset() between tests.`,
+        `memorySink() keeps at most ${this.max} ${this.what} (maxSpans); dropping the oldest ${this.one} for each new one. Raise it with memorySink({ maxSpans }) (up to ${MAX_MAX_SPANS}), or call reset() between tests.`,
       );
     }
   }
 
-  getSpans(): ReadableSpan[] {
-    return [...this.spans.slice(this.oldest), ...this.spans.slice(0, this.oldest)];
+  getItems(): T[] {
+    return [...this.items.slice(this.oldest), ...this.items.slice(0, this.oldest)];
   }
 
-  droppedSpans(): number {
+  droppedItems(): number {
     return this.dropped;
   }
 
   reset(): void {
-    this.spans = [];
+    this.items = [];
     this.oldest = 0;
     this.dropped = 0;
   }
 
   shutdown(): Promise<void> {
     this.stopped = true;
-    this.spans = [];
+    this.items = [];
     this.oldest = 0;
-    return Promise.resolve();
-  }
-
-  forceFlush(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
-/** Keeps the newest `max` log records: past it, the oldest is dropped for each new one (a shift: log records are few). */
-class BoundedLogExporter implements LogRecordExporter {
-  private records: ReadableLogRecord[] = [];
-  private stopped = false;
-
-  constructor(private readonly max: number) {}
-
-  export(records: ReadableLogRecord[], done: (result: ExportResult) => void): void {
-    if (this.stopped) {
-      done({ code: ExportResultCode.FAILED, error: new Error("memorySink has been shut down") });
-      return;
-    }
-    for (const record of records) {
-      if (this.records.length >= this.max) this.records.shift();
-      this.records.push(record);
-    }
-    done({ code: ExportResultCode.SUCCESS });
-  }
-
-  getLogRecords(): ReadableLogRecord[] {
-    return [...this.records];
-  }
-
-  reset(): void {
-    this.records = [];
-  }
-
-  shutdown(): Promise<void> {
-    this.stopped = true;
-    this.records = [];
     return Promise.resolve();
   }
 
@@ -163,9 +130,13 @@ class BoundedLogExporter implements LogRecordExporter {
  */
 export function memorySink(options: MemorySinkOptions = {}): MemorySink {
   const { maxSpans } = resolveOptions(options);
-  const exporter = new RingSpanExporter(maxSpans);
+  const exporter: RingExporter<ReadableSpan> & SpanExporter = new RingExporter<ReadableSpan>(maxSpans, "spans", "span");
   const reader = new CollectingMetricReader();
-  const logExporter = new BoundedLogExporter(maxSpans);
+  const logExporter: RingExporter<ReadableLogRecord> & LogRecordExporter = new RingExporter<ReadableLogRecord>(
+    maxSpans,
+    "log records",
+    "log record",
+  );
   const sink = defineSink("memory", {
     spanProcessors: [new SimpleSpanProcessor(exporter)],
     metricReaders: [reader],
@@ -173,13 +144,13 @@ export function memorySink(options: MemorySinkOptions = {}): MemorySink {
   });
   return {
     ...sink,
-    getSpans: () => exporter.getSpans(),
-    getLogRecords: () => logExporter.getLogRecords(),
+    getSpans: () => exporter.getItems(),
+    getLogRecords: () => logExporter.getItems(),
     collectMetrics: async () => {
       const { resourceMetrics } = await reader.collect();
       return resourceMetrics;
     },
-    droppedSpans: () => exporter.droppedSpans(),
+    droppedSpans: () => exporter.droppedItems(),
     reset: () => {
       exporter.reset();
       logExporter.reset();

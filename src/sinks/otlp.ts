@@ -196,13 +196,22 @@ function loadExporters(protocols: { readonly [S in Signal]: OtlpProtocol | undef
   };
 }
 
-/** The log exporter for `protocol` when its package is installed; undefined when it is not. */
+/**
+ * The log exporter for `protocol` when its package loads; undefined when it does not (not installed: quietly; any
+ * other failure, a broken or mismatched install: said once). Logs are on by default only where they can be.
+ */
 function installedLogExporter(protocol: OtlpProtocol): LogExporterClass | undefined {
   try {
     return loadExporters({ traces: undefined, metrics: undefined, logs: protocol }).LogExporter;
   } catch (error) {
-    if (error instanceof TokentraceError) return undefined;
-    throw error;
+    const missing = error instanceof TokentraceError && error.message.includes("not installed");
+    if (!missing) {
+      warnOnce(
+        `otlpSink(): the log exporter ${exporterPackages.logs[protocol]} did not load (${describeReason(error)}); ` +
+          "the sink sends no log records (feedback is recorded as evaluation spans). otlpSink({ logs: true }) fails on it instead.",
+      );
+    }
+    return undefined;
   }
 }
 
@@ -281,9 +290,9 @@ export function otlpSink(options: OtlpSinkOptions = {}): OtlpSink {
     metrics: protocolOf("metrics"),
     logs: options.logs === true ? protocolOf("logs") : undefined,
   });
-  const defaultLogProtocol = options.logs === undefined ? protocolOf("logs") : undefined;
+  const logsProtocol = protocolOf("logs");
   const LogExporter =
-    requiredLogExporter ?? (defaultLogProtocol === undefined ? undefined : installedLogExporter(defaultLogProtocol));
+    options.logs === true || logsProtocol === undefined ? requiredLogExporter : installedLogExporter(logsProtocol);
   if (LogExporter === undefined) endpoints.logs = undefined;
   const maxQueueSize = options.maxQueueSize ?? DEFAULT_MAX_QUEUE_SIZE;
 
