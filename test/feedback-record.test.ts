@@ -246,6 +246,29 @@ describe("recordFeedback()", () => {
     });
   });
 
+  it("records a comment under the rated call's own client: its capture switch and its credentials", async () => {
+    start({ captureContent: true });
+    const key = "client-credential-0123456789";
+    const own = observe(new OpenAI({ baseURL: suite.server.openaiBaseURL, apiKey: key, maxRetries: 0 }));
+    const silent = observe(new OpenAI({ baseURL: suite.server.openaiBaseURL, apiKey: key, maxRetries: 0 }), {
+      captureContent: false,
+    });
+    recordFeedback(await own.chat.completions.create({ model: "gpt-4o-mini", messages }), {
+      name: "thumbs",
+      value: 0,
+      comment: `it printed my key ${key}`,
+    });
+    recordFeedback(await silent.chat.completions.create({ model: "gpt-4o-mini", messages }), {
+      name: "thumbs",
+      value: 0,
+      comment: "not recorded: this client captures no content",
+    });
+    expect(logRecords().map((record) => record.attributes["gen_ai.evaluation.explanation"])).toEqual([
+      "it printed my key [REDACTED]",
+      undefined,
+    ]);
+  });
+
   it("counts results and scores by name, label, source, model, provider and agent", async () => {
     const openai = start();
     defineFeedback({ name: "thumbs", type: "boolean", labels: ["up", "down"] });

@@ -9,6 +9,7 @@ import { context, createContextKey, trace } from "@opentelemetry/api";
 import type { Context } from "@opentelemetry/api";
 import { activeSetup } from "../internal/active-providers.js";
 import { stageOf } from "../stages.js";
+import type { RedactionPolicy } from "../redaction/pipeline.js";
 import type { Usage } from "../usage.js";
 import { RecentCalls } from "./recent.js";
 import { encodeRef } from "./ref.js";
@@ -55,7 +56,18 @@ export class CallFacts {
     readonly messageId?: string,
     /** The agent stage the call ran in (`gen_ai.agent.name`), for the feedback metrics. */
     readonly agentName?: string,
+    /**
+     * How a comment on this call is recorded: the call's client's redaction rules and credentials, when that
+     * client and the call's scope capture content; undefined when they do not (the comment is left out).
+     */
+    readonly content?: CommentRules,
   ) {}
+}
+
+/** A call's content rules, shared by every call of its client (a policy and its credentials' reader). */
+export interface CommentRules {
+  readonly redaction: RedactionPolicy;
+  readonly secrets: () => readonly string[];
 }
 
 const byResult = new WeakMap<object, CallFacts>();

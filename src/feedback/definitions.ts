@@ -5,7 +5,7 @@
  * names are. Declarations are checked when made and throw `InvalidOptionError` there.
  */
 import { InvalidOptionError } from "../errors.js";
-import { describe } from "../config.js";
+import { describeValue as describe } from "../internal/describe-value.js";
 
 export type FeedbackType = "boolean" | "numeric" | "categorical";
 

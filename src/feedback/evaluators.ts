@@ -6,11 +6,13 @@
  * async one slower than its time limit is counted in `tokentrace.evaluation.failures` and never affects the app.
  */
 import type { Message, MessagePart } from "../call-record.js";
+import { describeValue as describe } from "../internal/describe-value.js";
 import { InvalidOptionError } from "../errors.js";
 import { reportInternalError } from "../internal/report.js";
 import { inSampledShare } from "../redaction/sampling.js";
 import type { Usage } from "../usage.js";
 import type { CallFacts } from "./call-info.js";
+import { isValidName } from "./definitions.js";
 import { schemaViolation } from "./json-schema.js";
 import type { FeedbackSource } from "./record.js";
 
@@ -87,7 +89,7 @@ export function checkEvaluators(option: unknown, where = "evaluators"): readonly
   if (!Array.isArray(option) || option.length > MAX_EVALUATORS) {
     throw new InvalidOptionError(
       where,
-      `expected an array of at most ${MAX_EVALUATORS} evaluators, received ${kind(option)}.`,
+      `expected an array of at most ${MAX_EVALUATORS} evaluators, received ${describe(option)}.`,
     );
   }
   const checked: Evaluator[] = [];
@@ -97,11 +99,11 @@ export function checkEvaluators(option: unknown, where = "evaluators"): readonly
     if (item === null || typeof item !== "object") {
       throw new InvalidOptionError(
         at,
-        `expected an evaluator { name, evaluate, sample?, timeoutMs?, source? }, received ${kind(item)}.`,
+        `expected an evaluator { name, evaluate, sample?, timeoutMs?, source? }, received ${describe(item)}.`,
       );
     }
     const { name, evaluate, sample, timeoutMs, source } = item as Record<string, unknown>;
-    if (typeof name !== "string" || name.trim() === "" || name.length > 128) {
+    if (!isValidName(name)) {
       throw new InvalidOptionError(`${at}.name`, "expected a non-blank string of at most 128 characters.");
     }
     if (seen.has(name)) throw new InvalidOptionError(`${at}.name`, `"${name}" is listed twice.`);
@@ -109,11 +111,11 @@ export function checkEvaluators(option: unknown, where = "evaluators"): readonly
     if (typeof evaluate !== "function") {
       throw new InvalidOptionError(
         `${at}.evaluate`,
-        `expected a function (call) => result, received ${kind(evaluate)}.`,
+        `expected a function (call) => result, received ${describe(evaluate)}.`,
       );
     }
     if (sample !== undefined && !(typeof sample === "number" && sample >= 0 && sample <= 1)) {
-      throw new InvalidOptionError(`${at}.sample`, `expected a number from 0 to 1, received ${kind(sample)}.`);
+      throw new InvalidOptionError(`${at}.sample`, `expected a number from 0 to 1, received ${describe(sample)}.`);
     }
     if (
       timeoutMs !== undefined &&
@@ -126,11 +128,11 @@ export function checkEvaluators(option: unknown, where = "evaluators"): readonly
     ) {
       throw new InvalidOptionError(
         `${at}.timeoutMs`,
-        `expected an integer from 1 to ${MAX_EVALUATOR_TIMEOUT_MS} (milliseconds), received ${kind(timeoutMs)}.`,
+        `expected an integer from 1 to ${MAX_EVALUATOR_TIMEOUT_MS} (milliseconds), received ${describe(timeoutMs)}.`,
       );
     }
     if (source !== undefined && source !== "code" && source !== "llm") {
-      throw new InvalidOptionError(`${at}.source`, `expected "code" or "llm", received ${kind(source)}.`);
+      throw new InvalidOptionError(`${at}.source`, `expected "code" or "llm", received ${describe(source)}.`);
     }
     const copy: { -readonly [K in keyof Evaluator]: Evaluator[K] } = {
       name,
@@ -144,24 +146,21 @@ export function checkEvaluators(option: unknown, where = "evaluators"): readonly
   return Object.freeze(checked);
 }
 
-function kind(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return `an array of ${value.length}`;
-  return typeof value === "string" ? `the string ${JSON.stringify(value.slice(0, 40))}` : typeof value;
+/** The evaluators whose `sample` takes in the call of this trace. */
+export function sampledEvaluators(evaluators: readonly Evaluator[], traceId: string): readonly Evaluator[] {
+  return evaluators.filter((evaluator) => inSampledShare(traceId, evaluator.sample ?? 1));
 }
 
 /**
- * Run `evaluators` on a finished call, in a later turn of the event loop: never on the call's path, never
- * throwing. `call` is built only when one of them samples the call in.
+ * Run `chosen` (sampledEvaluators) on a finished call, in a later turn of the event loop: never on the call's
+ * path, never throwing. `build` makes the call's record there, once.
  */
 export function scheduleEvaluations(
-  evaluators: readonly Evaluator[],
-  traceId: string,
+  chosen: readonly Evaluator[],
   facts: CallFacts,
   build: () => EvaluatedCall,
   sink: EvaluationSink,
 ): void {
-  const chosen = evaluators.filter((evaluator) => inSampledShare(traceId, evaluator.sample ?? 1));
   if (chosen.length === 0) return;
   setImmediate(() => {
     let call: EvaluatedCall;

@@ -17,6 +17,7 @@ import { setupOptions } from "../config.js";
 import { activeSetup, currentMeterProvider, currentTracerProvider } from "../internal/active-providers.js";
 import { reportInternalError } from "../internal/report.js";
 import { Redactor } from "../redaction/pipeline.js";
+import { guard } from "../recorder/guard.js";
 import { ContextValueCap } from "../recorder/metric-points.js";
 import * as names from "../semconv.js";
 import { VERSION } from "../version.js";
@@ -291,8 +292,12 @@ function eventAttributes(rated: Rated, feedback: Checked): Attributes {
   if (responseId !== undefined) attributes[names.ATTR_GEN_AI_RESPONSE_ID] = responseId;
   if (feedback.comment !== undefined && feedback.comment !== "") {
     const options = setupOptions();
-    if (options.captureContent) {
-      const redactor = new Redactor(options.redaction);
+    // A call this process knows: its client's capture switch, rules and credentials; else setup()'s.
+    const facts = rated.facts;
+    const rules = facts !== undefined ? facts.content : options.captureContent ? options : undefined;
+    if (rules !== undefined) {
+      const secrets = facts?.content !== undefined ? (guard("secrets", facts.content.secrets) ?? []) : [];
+      const redactor = new Redactor(rules.redaction, secrets);
       const text = redactor.text(
         feedback.comment.slice(0, options.contentLimits.maxChars),
         names.ATTR_GEN_AI_EVALUATION_EXPLANATION,
@@ -406,10 +411,7 @@ function countRejection(reason: FeedbackRejection): void {
   safely(() => instruments().rejections.add(1, { [names.ATTR_TOKENTRACE_FEEDBACK_REJECTION_REASON]: reason }));
 }
 
-function safely(step: () => void): void {
-  try {
-    step();
-  } catch (error) {
-    reportInternalError("feedback", error);
-  }
-}
+/** A step of its own: one that fails is reported and loses only itself. */
+const safely = (step: () => void): void => {
+  guard("feedback", step);
+};

@@ -303,13 +303,13 @@ function recordProviderError(record: ResponseFacts, code: string | undefined, me
   record.failure = { type: code ?? names.FINISH_REASON_ERROR, message };
 }
 
-/** A whole Response object (a non-stream body, or the response of a stream's final event) into the facts. */
 /** Whether an output message item holds a `refusal` content part (structured outputs' refusal). */
 function hasRefusal(item: unknown): boolean {
   if (!isObject(item) || !Array.isArray(item["content"])) return false;
   return (item["content"] as unknown[]).some((part) => isObject(part) && part["type"] === "refusal");
 }
 
+/** A whole Response object (a non-stream body, or the response of a stream's final event) into the facts. */
 function readWholeResponse(
   record: ResponseFacts,
   response: Json,

@@ -12,7 +12,8 @@ import { createPricer } from "../metrics/cost.js";
 import type { CostBreakdown, Pricer } from "../metrics/cost.js";
 import type { StreamTiming } from "../metrics/timing.js";
 import { CallFacts } from "../feedback/call-info.js";
-import { REFUSAL_FINISH_REASONS, scheduleEvaluations } from "../feedback/evaluators.js";
+import type { CommentRules } from "../feedback/call-info.js";
+import { REFUSAL_FINISH_REASONS, sampledEvaluators, scheduleEvaluations } from "../feedback/evaluators.js";
 import type { EvaluatedCall } from "../feedback/evaluators.js";
 import { evaluationSink } from "../feedback/record.js";
 import { FAILED_MARKER, Redactor } from "../redaction/pipeline.js";
@@ -184,8 +185,9 @@ export class Recorder {
       }
       const stop = attributes[names.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES];
       if (Array.isArray(stop)) {
-        attributes[names.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES] = stop.map((sequence: unknown) =>
-          typeof sequence === "string" ? redactor.text(sequence, names.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES) : "",
+        // stopSequences() kept strings only.
+        attributes[names.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES] = (stop as string[]).map((sequence) =>
+          redactor.text(sequence, names.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES),
         );
       }
       const kinds = redactor.kinds();
@@ -291,8 +293,12 @@ export class Recorder {
         call.metricContextValue = metricContext.cap.of(metadataValueOf(call.context, metricContext.key));
       });
     }
-    const evaluators = this.options.evaluators;
-    // Evaluators rate the call through its facts: made here when the app kept no result of it.
+    // The evaluators that sample this call in (by trace id) rate it through its facts: made here when the app
+    // kept no result of it.
+    const evaluators =
+      this.options.evaluators.length === 0
+        ? this.options.evaluators
+        : (guard("evaluation", () => sampledEvaluators(this.options.evaluators, span.spanContext().traceId)) ?? []);
     const facts = evaluators.length > 0 ? call.resultFacts() : call.facts;
     if (facts !== undefined) {
       guard("call-info", () => {
@@ -308,16 +314,17 @@ export class Recorder {
     if (facts !== undefined && evaluators.length > 0) {
       // Off the call's path: the evaluators run in a later turn, on what this call's client let it see.
       guard("evaluation", () =>
-        scheduleEvaluations(
-          evaluators,
-          facts.traceId,
-          facts,
-          () => evaluatedCall(call, outcome, response),
-          evaluationSink,
-        ),
+        scheduleEvaluations(evaluators, facts, () => evaluatedCall(call, outcome, response), evaluationSink),
       );
     }
   }
+
+  /** This client's redaction rules and credentials, for comments on its calls (feedback, issue 14). */
+  commentRules(): CommentRules {
+    return (this.commentRulesCache ??= { redaction: this.options.redaction, secrets: this.secrets });
+  }
+
+  private commentRulesCache: CommentRules | undefined;
 
   /** A call's pipeline: this client's rules and credentials, listing the kinds its scope's metadata had. */
   private redactorFor(call: Call): Redactor {
@@ -540,6 +547,7 @@ class Call implements ActiveCall, CallRecord, CallSummary, MetricFacts {
         this.request.requestModel,
         messageIdOf(this.context),
         agentNameOf(this.context),
+        this.captureContent ? this.recorder.commentRules() : undefined,
       );
     }
     return this.facts;
