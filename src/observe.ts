@@ -318,41 +318,34 @@ function resourceWrapper(
         if (child?.operation !== undefined && typeof value === "function") {
           const operation = child.operation;
           const method = value as (...args: unknown[]) => unknown;
-          return cached(
-            bound,
-            method,
-            () =>
-              function traced(...args: unknown[]): unknown {
-                return traceCall(source(), operation, method, target, args);
-              },
+          return cached(bound, method, () =>
+            shapedLike(method, function (...args: unknown[]): unknown {
+              return traceCall(source(), operation, method, target, args);
+            }),
           );
         }
         if (child?.runHelper !== undefined && typeof value === "function") {
           const helper = child.runHelper;
           const method = value as (...args: unknown[]) => unknown;
-          return cached(
-            bound,
-            method,
-            () =>
-              function tracedRun(...args: unknown[]): unknown {
-                return traceRun(source(), helper, method, wrapper, runClient, args);
-              },
+          return cached(bound, method, () =>
+            shapedLike(method, function (...args: unknown[]): unknown {
+              return traceRun(source(), helper, method, wrapper, runClient, args);
+            }),
           );
         }
         if (child !== undefined && value !== null && typeof value === "object") {
           return resourceWrapper(value, child, source, clientWrapper, runClient);
         }
-        // A streaming helper beside a traced `create` (`chat.completions.stream()`, `messages.stream()`): its
-        // result names the call it makes, for callInfo() (issue 14).
-        if (property === "stream" && child === undefined && typeof value === "function" && tracesCreate(node)) {
+        // A helper beside a traced `create` (`chat.completions.stream()` / `.parse()`, `messages.stream()` /
+        // `.parse()`, `responses.parse()`): its result names the call it makes, for callInfo() (issue 14).
+        const helper = property === "stream" || property === "parse";
+        if (helper && child === undefined && typeof value === "function" && tracesCreate(node)) {
           const method = value as (...args: unknown[]) => unknown;
-          return cached(
-            bound,
-            method,
-            () =>
-              function linkedHelper(this: unknown, ...args: unknown[]): unknown {
-                return callLinked(method, wrapper, args);
-              },
+          const byResponseId = property === "parse";
+          return cached(bound, method, () =>
+            shapedLike(method, function (...args: unknown[]): unknown {
+              return callLinked(method, wrapper, args, byResponseId);
+            }),
           );
         }
       }
@@ -367,12 +360,31 @@ function tracesCreate(node: PathNode): boolean {
   return node.children.get("create")?.operation !== undefined;
 }
 
-/** `method` run with a helper link in context, its result remembered by that link; the result as it is. */
-function callLinked(method: (...args: unknown[]) => unknown, thisArg: object, args: unknown[]): unknown {
+/** `wrapper` with the name and length of the SDK's `method` it stands for, as the bound method would have. */
+function shapedLike<F extends (...args: never[]) => unknown>(method: (...args: never[]) => unknown, wrapper: F): F {
+  try {
+    Object.defineProperty(wrapper, "name", { value: method.name });
+    Object.defineProperty(wrapper, "length", { value: method.length });
+  } catch (error) {
+    reportInternalError("observe", error);
+  }
+  return wrapper;
+}
+
+/**
+ * `method` run with a helper link in context, its result remembered by that link; the result as it is.
+ * `byResponseId`: a `parse()` helper, whose result is the SDK's copy of the response (see HelperLink).
+ */
+function callLinked(
+  method: (...args: unknown[]) => unknown,
+  thisArg: object,
+  args: unknown[],
+  byResponseId: boolean,
+): unknown {
   let link: HelperLink | undefined;
   let linked = context.active();
   try {
-    link = new HelperLink();
+    link = new HelperLink(byResponseId);
     linked = linked.setValue(HELPER_LINK_KEY, link);
   } catch (error) {
     reportInternalError("call-info", error);

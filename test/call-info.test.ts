@@ -55,6 +55,8 @@ describe("callInfo()", () => {
     const plain = await raw.chat.completions.create({ model: "gpt-4o-mini", messages });
     expect(Object.keys(completion)).toEqual(Object.keys(plain));
     expect(callInfo(plain)).toBeUndefined();
+    // A copy names nothing: only a parse() helper's call is known by its response id.
+    expect(callInfo({ ...completion })).toBeUndefined();
   });
 
   it("follows a stream: started, then ended with its usage once read", async () => {
@@ -113,6 +115,29 @@ describe("callInfo()", () => {
       ids[4]![1],
     ]);
     expect(callInfo(messageStream)).toMatchObject({ provider: "anthropic", ended: true });
+  });
+
+  it("names the call of a parse() helper's result, a copy the SDK makes of the response", async () => {
+    const { openai, anthropic } = start();
+    const chat = await openai.chat.completions.parse({ model: "gpt-4o-mini", messages });
+    const response = await openai.responses.parse({ model: "gpt-4o-mini", input: "hi" });
+    const message = await anthropic.messages.parse({ model: "claude-3-5-haiku-latest", max_tokens: 50, messages });
+    const spans = sink.getSpans();
+    expect(spans.map((span) => span.name)).toEqual([
+      "chat gpt-4o-mini",
+      "chat gpt-4o-mini",
+      "chat claude-3-5-haiku-latest",
+    ]);
+    const infos = [chat, response, message].map((result) => callInfo(result));
+    expect(infos.map((info) => info?.spanId)).toEqual(spans.map((span) => span.spanContext().spanId));
+    expect(infos.map((info) => info?.responseId)).toEqual([chat.id, response.id, message.id]);
+    expect(infos.map((info) => info?.provider)).toEqual(["openai", "openai", "anthropic"]);
+    // The wrapped helpers keep the SDK methods' names and lengths.
+    const rawClient = new OpenAI({ apiKey: "sk-test" });
+    for (const name of ["parse", "stream", "create"] as const) {
+      expect(openai.chat.completions[name].name).toBe(rawClient.chat.completions[name].name);
+      expect(openai.chat.completions[name].length).toBe(rawClient.chat.completions[name].length);
+    }
   });
 
   it("is undefined for anything an observed client did not return", () => {

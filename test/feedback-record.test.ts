@@ -17,7 +17,7 @@ import {
 } from "../src/index.js";
 import type { Feedback, FeedbackRejection } from "../src/index.js";
 import { clearFeedbackDefinitions } from "../src/feedback/definitions.js";
-import { CallFacts } from "../src/feedback/call-info.js";
+import { CallFacts, recentCalls } from "../src/feedback/call-info.js";
 import { RecentCalls } from "../src/feedback/recent.js";
 import { memorySink, setup } from "../src/setup-entry.js";
 import type { MemorySink } from "../src/setup-entry.js";
@@ -405,18 +405,45 @@ describe("the recent calls", () => {
   it("forget the oldest past their bound, and each one past its time limit", () => {
     let now = 0;
     const recent = new RecentCalls(2, 1000, () => now);
-    const facts = (spanId: string, messageId?: string) =>
-      new CallFacts("0".repeat(31) + "1", spanId, "openai", "gpt-4o-mini", messageId);
-    recent.note(facts("a".repeat(16), "m1"));
-    recent.note(facts("b".repeat(16)));
-    recent.note(facts("c".repeat(16), "m2"));
-    expect(recent.size).toEqual({ spans: 2, messages: 2 });
+    const facts = (spanId: string, messageId?: string) => {
+      const made = new CallFacts("0".repeat(31) + "1", spanId, "openai", "gpt-4o-mini", messageId);
+      made.responseId = `resp-${spanId.charAt(0)}`;
+      return made;
+    };
+    const note = (noted: CallFacts) => {
+      recent.noteSpan(noted);
+      recent.noteMessage(noted);
+      recent.noteResponse(noted);
+    };
+    note(facts("a".repeat(16), "m1"));
+    note(facts("b".repeat(16)));
+    note(facts("c".repeat(16), "m2"));
+    expect(recent.size).toEqual({ spans: 2, messages: 2, responses: 2 });
     expect(recent.bySpanId("a".repeat(16))).toBeUndefined();
+    expect(recent.byResponseId("resp-a")).toBeUndefined();
     expect(recent.bySpanId("b".repeat(16))?.spanId).toBe("b".repeat(16));
+    expect(recent.byResponseId("resp-b")?.spanId).toBe("b".repeat(16));
     expect(recent.byMessageId("m1")?.spanId).toBe("a".repeat(16));
     now = 1001;
     expect(recent.bySpanId("b".repeat(16))).toBeUndefined();
     expect(recent.byMessageId("m2")).toBeUndefined();
-    expect(recent.size).toEqual({ spans: 1, messages: 1 });
+    expect(recent.byResponseId("resp-c")).toBeUndefined();
+    expect(recent.size).toEqual({ spans: 1, messages: 1, responses: 1 });
+  });
+
+  it("hold a call only once something can name it: its ref handed out, or its message id", async () => {
+    const openai = start();
+    const unnamed = await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
+    const byMessage = await withContext({ messageId: "msg-held" }, () =>
+      openai.chat.completions.create({ model: "gpt-4o", messages }),
+    );
+    const [first, second] = sink.getSpans().map((recorded) => recorded.spanContext().spanId);
+    expect(recentCalls.bySpanId(first!)).toBeUndefined();
+    expect(recentCalls.bySpanId(second!)).toBeUndefined();
+    expect(recentCalls.byMessageId("msg-held")?.spanId).toBe(second);
+    const ref = callInfo(unnamed)?.ref;
+    expect(recentCalls.bySpanId(first!)?.requestModel).toBe("gpt-4o-mini");
+    expect(recordFeedback(ref!, { name: "thumbs", value: false })).toMatchObject({ ok: true, spanId: first });
+    expect(callInfo(byMessage)?.spanId).toBe(second);
   });
 });

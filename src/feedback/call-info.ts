@@ -78,16 +78,19 @@ export const recentCalls = new RecentCalls();
 export function rememberResult(result: unknown, facts: CallFacts): void {
   if (result === null || typeof result !== "object") return;
   byResult.set(result, facts);
-  recentCalls.note(facts);
+  recentCalls.noteMessage(facts);
 }
 
 /**
  * An SDK helper's result (`chat.completions.stream()`'s ChatCompletionStream, `messages.stream()`'s
  * MessageStream) is made before the request it runs: the link it is remembered by gets the facts of the first
- * call made under it (the helper runs in a context that carries the link).
+ * call made under it (the helper runs in a context that carries the link). A `parse()` helper's result is made
+ * after the request, by the SDK, as a copy of the response: its link notes the call by its response id
+ * (`byResponseId`), which the copy carries as its `id`.
  */
 export class HelperLink {
   facts: CallFacts | undefined = undefined;
+  constructor(readonly byResponseId = false) {}
 }
 
 /** The context key a helper's link travels under, into the call the helper makes. */
@@ -105,9 +108,19 @@ export function linkCall(callContext: Context, facts: CallFacts): void {
   if (link instanceof HelperLink && link.facts === undefined) link.facts = facts;
 }
 
+/** At a call's end: a `parse()` helper's call is noted by its response id, which its result carries. */
+export function noteParsed(callContext: Context, facts: CallFacts): void {
+  const link = callContext.getValue(HELPER_LINK_KEY);
+  if (link instanceof HelperLink && link.byResponseId && link.facts === facts) recentCalls.noteResponse(facts);
+}
+
 /** The call that returned `result`, if an observed client (or one of its helpers) did. */
 export function factsOf(result: object): CallFacts | undefined {
-  return byResult.get(result) ?? byHelper.get(result)?.facts;
+  const facts = byResult.get(result) ?? byHelper.get(result)?.facts;
+  if (facts !== undefined) return facts;
+  // A parse() helper's result: its own `id` is the response id of the call it was parsed from.
+  const id: unknown = Object.getOwnPropertyDescriptor(result, "id")?.value;
+  return typeof id === "string" ? recentCalls.byResponseId(id) : undefined;
 }
 
 /**
@@ -120,6 +133,8 @@ export function callInfo(result: unknown): CallInfo | undefined {
   if (result === null || typeof result !== "object") return undefined;
   const facts = factsOf(result);
   if (facts === undefined) return undefined;
+  // The ref handed out names this call: recordFeedback() on it finds the call's model, agent and rules.
+  recentCalls.noteSpan(facts);
   return Object.freeze({
     traceId: facts.traceId,
     spanId: facts.spanId,
