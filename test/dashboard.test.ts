@@ -46,7 +46,8 @@ interface AlertRule {
 const alertRules = (parse(readFileSync(alertsPath, "utf8")) as { groups: Array<{ name: string; rules: AlertRule[] }> })
   .groups[0]!.rules;
 const negativeFeedbackRule = alertRules.find((rule) => rule.alert === "TokentraceNegativeFeedbackRising")!;
-/** The test copy of the negative-feedback rule: the same expression with `for: 0s`, so it fires at once. */
+const evaluatorFailingRule = alertRules.find((rule) => rule.alert === "TokentraceEvaluatorFailing")!;
+/** The test copies of the feedback rules: the same expressions with `for: 0s`, so they fire at once. */
 const FIRING_COPY_GROUP = "tokentrace-for-0s";
 
 /**
@@ -86,6 +87,7 @@ describe("examples/grafana/tokentrace-dashboard.json", () => {
       "Mean evaluation score by name",
       "Evaluation results by name and label",
       "Feedback rejected by reason",
+      "Evaluator failures by evaluator and reason",
     ]);
     expect(new Set(dashboard.panels.map((panel) => panel.id)).size).toBe(dashboard.panels.length);
     for (const panel of dashboard.panels) {
@@ -97,12 +99,13 @@ describe("examples/grafana/tokentrace-dashboard.json", () => {
 
   it("lays the panels out in order on Grafana's 24-column grid, none overlapping", () => {
     expect(dashboard.panels.map((panel) => panel.id)).toEqual(dashboard.panels.map((_, index) => index + 1));
-    const feedbackPanels = dashboard.panels.slice(-4).map((panel) => [panel.title, panel.gridPos]);
+    const feedbackPanels = dashboard.panels.slice(-5).map((panel) => [panel.title, panel.gridPos]);
     expect(feedbackPanels).toEqual([
       ["Negative feedback rate by model", { h: 8, w: 12, x: 0, y: 44 }],
       ["Mean evaluation score by name", { h: 8, w: 12, x: 12, y: 44 }],
       ["Evaluation results by name and label", { h: 8, w: 12, x: 0, y: 52 }],
       ["Feedback rejected by reason", { h: 8, w: 12, x: 12, y: 52 }],
+      ["Evaluator failures by evaluator and reason", { h: 8, w: 12, x: 0, y: 60 }],
     ]);
     for (const [index, { title, gridPos: a }] of dashboard.panels.entries()) {
       expect(a.x + a.w, title).toBeLessThanOrEqual(24);
@@ -136,7 +139,14 @@ describe("the example dashboard and alert rules against a real Prometheus", () =
     const copyPath = join(copyDirectory, "alerts-for-0s.yml");
     await writeFile(
       copyPath,
-      stringify({ groups: [{ name: FIRING_COPY_GROUP, rules: [{ ...negativeFeedbackRule, for: "0s" }] }] }),
+      stringify({
+        groups: [
+          {
+            name: FIRING_COPY_GROUP,
+            rules: [negativeFeedbackRule, evaluatorFailingRule].map((rule) => ({ ...rule, for: "0s" })),
+          },
+        ],
+      }),
     );
     scenario = await startPrometheusScenario({ ruleFiles: [alertsPath, copyPath], stages: true, feedback: true });
   }, 60_000);
@@ -230,6 +240,20 @@ describe("the example dashboard and alert rules against a real Prometheus", () =
     expect(Object.keys(rejected).sort()).toEqual(["out_of_range", "unknown_name"]);
     expect(rejected["out_of_range"]).toBeGreaterThan(0);
     expect(exact(rejected["unknown_name"]! / rejected["out_of_range"]!)).toBe(2);
+    // The judge threw on every call: 7 a batch.
+    const failures = byLabels(
+      await panelQuery("Evaluator failures by evaluator and reason"),
+      "tokentrace_evaluation_evaluator",
+      "error_type",
+    );
+    expect(Object.keys(failures)).toEqual(["judge|exception"]);
+    expect(failures["judge|exception"]).toBeGreaterThan(0);
+    const total = await scenario.prometheus.query(
+      "sum by (tokentrace_evaluation_evaluator, error_type) (tokentrace_evaluation_failures_total)",
+    );
+    expect(total.map((sample) => [sample.metric["tokentrace_evaluation_evaluator"], sample.value])).toEqual([
+      ["judge", 14],
+    ]);
   });
 
   it("gives the same shares with the README's PromQL for the thumbs-down rate by model", async () => {
@@ -263,6 +287,23 @@ describe("the example dashboard and alert rules against a real Prometheus", () =
       'ALERTS{alertname="TokentraceNegativeFeedbackRising"}',
       (samples) => samples.length === 2,
     );
+    // The failing judge: the rule pending (`for: 15m`), its copy firing, each naming the evaluator and reason.
+    const judge = await scenario.prometheus.waitFor(
+      'ALERTS{alertname="TokentraceEvaluatorFailing"}',
+      (samples) => samples.length === 2,
+    );
+    expect(
+      judge
+        .map((sample) => [
+          sample.metric["alertstate"],
+          sample.metric["tokentrace_evaluation_evaluator"],
+          sample.metric["error_type"],
+        ])
+        .sort(),
+    ).toEqual([
+      ["firing", "judge", "exception"],
+      ["pending", "judge", "exception"],
+    ]);
     const data = (await scenario.prometheus.api("/api/v1/rules")) as {
       groups: Array<{
         name: string;
@@ -279,8 +320,13 @@ describe("the example dashboard and alert rules against a real Prometheus", () =
       ["TokentraceSlowTimeToFirstChunk", "ok", "", "inactive"],
       ["TokentraceCostBurnRate", "ok", "", "inactive"],
       ["TokentraceNegativeFeedbackRising", "ok", "", "pending"],
+      // 14 failures in 30 minutes: over its 5.
+      ["TokentraceEvaluatorFailing", "ok", "", "pending"],
     ]);
-    expect(rules(FIRING_COPY_GROUP)).toEqual([["TokentraceNegativeFeedbackRising", "ok", "", "firing"]]);
+    expect(rules(FIRING_COPY_GROUP)).toEqual([
+      ["TokentraceNegativeFeedbackRising", "ok", "", "firing"],
+      ["TokentraceEvaluatorFailing", "ok", "", "firing"],
+    ]);
     // The alert expressions' left-hand sides have data: the rules watch metrics that exist.
     expect(
       await scenario.prometheus.query(
@@ -288,6 +334,7 @@ describe("the example dashboard and alert rules against a real Prometheus", () =
       ),
     ).toHaveLength(1);
     expect(await scenario.prometheus.query("sum(rate(tokentrace_client_cost_total[30m])) * 3600")).toHaveLength(1);
+    expect(await scenario.prometheus.query(evaluatorFailingRule.expr.replace(/ >= 5$/, ""))).toHaveLength(1);
   });
 
   it("fires the negative-feedback alert on gpt-4o-mini's 3 down of 10, not on gpt-4o's 1 of 2", async () => {
@@ -340,7 +387,7 @@ describe("the example dashboard and alert rules against a real Prometheus", () =
 describe("examples/prometheus", () => {
   it("passes promtool check rules", async () => {
     const { code, output } = await runPromtool(["check", "rules", alertsPath]);
-    expect({ code, output }).toEqual({ code: 0, output: expect.stringContaining("SUCCESS: 4 rules found") as unknown });
+    expect({ code, output }).toEqual({ code: 0, output: expect.stringContaining("SUCCESS: 5 rules found") as unknown });
   });
 
   it("has a scrape configuration that passes promtool check config", async () => {

@@ -235,6 +235,17 @@ const STAGE_CALLS_PER_BATCH = 2;
 const FEEDBACK_RESULTS_PER_BATCH = 14;
 
 /**
+ * With `feedback: true`, an evaluator that throws on every call: its failures feed the dashboard's failures
+ * panel and the failing-evaluator alert.
+ */
+const failingJudge = {
+  name: "judge",
+  evaluate: (): undefined => {
+    throw new Error("the judge model is down");
+  },
+};
+
+/**
  * An app with `prometheusSink()` on a free port, scraped every second by a real Prometheus (with the
  * example alert rules loaded), after two identical batches of known calls against the mock server:
  * - gpt-4o-mini, 2 plain calls, usage 10 in / 5 out each
@@ -245,7 +256,8 @@ const FEEDBACK_RESULTS_PER_BATCH = 14;
  *   a step "render" and one gpt-4o-mini call, usage 30 in / 6 out) and a workflow "summarize" (one gpt-4o call,
  *   usage 50 in / 10 out)
  * - with `feedback: true`, after `defineFeedback` of `thumbs` (boolean, labels up / down) and `rating` (numeric,
- *   1 to 5), the feedback `recordBatchFeedback` records on the batch's calls through `recordFeedback()`
+ *   1 to 5), the feedback `recordBatchFeedback` records on the batch's calls through `recordFeedback()`, and an
+ *   evaluator `judge` that throws on every call
  */
 export async function startPrometheusScenario(
   options: { ruleFiles?: string[]; stages?: boolean; feedback?: boolean } = {},
@@ -254,7 +266,12 @@ export async function startPrometheusScenario(
   const mock = await startMockLLMServer();
   const sink = prometheusSink({ port: 0, host: "127.0.0.1" });
   // chunkTimingMetric: the opt-in gen_ai.client.operation.time_per_output_chunk, which the dashboard charts.
-  const telemetry = setup({ serviceName: "prometheus-scenario", sinks: [sink], chunkTimingMetric: true });
+  const telemetry = setup({
+    serviceName: "prometheus-scenario",
+    sinks: [sink],
+    chunkTimingMetric: true,
+    ...(options.feedback === true ? { evaluators: [failingJudge] } : {}),
+  });
   let prometheus: PrometheusServer | undefined;
   const close = async (): Promise<void> => {
     await prometheus?.close();
@@ -319,6 +336,11 @@ export async function startPrometheusScenario(
         await prometheus.waitFor(
           "sum(tokentrace_evaluation_results_total)",
           (samples) => samples[0]?.value === batch * FEEDBACK_RESULTS_PER_BATCH,
+        );
+        const judgeFailures = expected;
+        await prometheus.waitFor(
+          "sum(tokentrace_evaluation_failures_total)",
+          (samples) => samples[0]?.value === judgeFailures,
         );
       }
     }
