@@ -235,6 +235,7 @@ describe("recordFeedback()", () => {
     const completion = await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
     recordFeedback(completion, { name: "thumbs", value: 0, comment: "wrong, mail me at ann@example.com" });
     expect(logRecords()[0]?.attributes["gen_ai.evaluation.explanation"]).toBeUndefined();
+    expect(logRecords()[0]?.attributes["tokentrace.content.present"]).toBeUndefined();
     await suite.telemetry?.shutdown();
 
     const capturing = start({ captureContent: true });
@@ -243,6 +244,7 @@ describe("recordFeedback()", () => {
     expect(logRecords()[0]?.attributes).toMatchObject({
       "gen_ai.evaluation.explanation": "wrong, mail me at [EMAIL]",
       "tokentrace.redaction.kinds": ["email"],
+      "tokentrace.content.present": true,
     });
   });
 

@@ -385,7 +385,8 @@ interface RoutingConnector {
   table: { context?: string; condition?: string; statement?: string; pipelines: string[] }[];
 }
 interface TransformProcessor {
-  trace_statements: (string | { statements: string[] })[];
+  trace_statements?: (string | { statements: string[] })[];
+  log_statements?: (string | { statements: string[] })[];
 }
 interface TailSamplingPolicy {
   name: string;
@@ -459,9 +460,10 @@ describe("collector configurations", () => {
           expect(config.service.pipelines[target]?.receivers, `${connector} routes to ${target}`).toContain(connector);
         }
       }
-      // otlpSink() sends traces and metrics to <url>/v1/traces and <url>/v1/metrics: both must be received.
+      // otlpSink() sends traces, metrics and feedback's log records to <url>/v1/traces, /v1/metrics and /v1/logs:
+      // each must be received.
       const otlpPipelines = pipelines.filter(([, pipeline]) => pipeline.receivers?.includes("otlp"));
-      expect(new Set(otlpPipelines.map(([id]) => typeOf(id)))).toEqual(new Set(["traces", "metrics"]));
+      expect(new Set(otlpPipelines.map(([id]) => typeOf(id)))).toEqual(new Set(["traces", "metrics", "logs"]));
       expect(config.receivers).toMatchObject({
         otlp: { protocols: { grpc: { endpoint: "0.0.0.0:4317" }, http: { endpoint: "0.0.0.0:4318" } } },
       });
@@ -485,12 +487,14 @@ describe("collector configurations", () => {
     expect(pipelines["traces/long-stripped"]!.processors![0]).toBe("transform/strip-content");
     expect(pipelines["traces/long"]!.exporters).toEqual(["otlp_grpc/long"]);
 
-    const transform = config.processors!["transform/strip-content"] as TransformProcessor;
-    const statements = transform.trace_statements.flatMap((group) =>
-      typeof group === "string" ? [group] : group.statements,
+    const flat = (groups: (string | { statements: string[] })[] | undefined): string[] =>
+      (groups ?? []).flatMap((group) => (typeof group === "string" ? [group] : group.statements));
+    const statements = flat((config.processors!["transform/strip-content"] as TransformProcessor).trace_statements);
+    const logStatements = flat(
+      (config.processors!["transform/strip-log-content"] as TransformProcessor).log_statements,
     );
-    const deleted = (target: string): string[] =>
-      statements.flatMap((statement) => {
+    const deleted = (target: string, from = statements): string[] =>
+      from.flatMap((statement) => {
         const match = new RegExp(`^delete_key\\(${target.replace(".", "\\.")}, "([^"]+)"\\)$`).exec(statement);
         return match === null ? [] : [match[1]!];
       });
@@ -510,6 +514,25 @@ describe("collector configurations", () => {
       `set(span.status.message, span.attributes["${names.ATTR_ERROR_TYPE}"]) where span.attributes["${names.ATTR_ERROR_TYPE}"] != nil`,
     );
     expect(statements).toContain(`set(span.attributes["${names.ATTR_TOKENTRACE_CONTENT_PRESENT}"], false)`);
+
+    // Feedback's log records: one with a comment goes to short retention as it is, and to long retention without it.
+    const logRouting = config.connectors!["routing/logs"] as RoutingConnector;
+    expect(logRouting.table).toEqual([
+      {
+        context: "log",
+        condition: `attributes["${names.ATTR_TOKENTRACE_CONTENT_PRESENT}"] == true`,
+        pipelines: ["logs/short", "logs/long-stripped"],
+      },
+    ]);
+    expect(logRouting.default_pipelines).toEqual(["logs/long"]);
+    expect(pipelines["logs/in"]!.exporters).toEqual(["routing/logs"]);
+    expect(pipelines["logs/short"]!.exporters).toEqual(["otlp_http/logs-short"]);
+    expect(pipelines["logs/long-stripped"]!.processors![0]).toBe("transform/strip-log-content");
+    expect(pipelines["logs/long-stripped"]!.exporters).toEqual(["otlp_http/logs-long"]);
+    expect(pipelines["logs/long"]!.exporters).toEqual(["otlp_http/logs-long"]);
+    // The comment is the only content a feedback log record carries.
+    expect(deleted("log.attributes", logStatements)).toEqual([names.ATTR_GEN_AI_EVALUATION_EXPLANATION]);
+    expect(logStatements).toContain(`set(log.attributes["${names.ATTR_TOKENTRACE_CONTENT_PRESENT}"], false)`);
   });
 
   it("keeps errors, redacted spans, recorded anomalies, unpriced models, flagged and slow traces, and a share of the rest", () => {

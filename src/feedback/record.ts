@@ -303,6 +303,8 @@ function eventAttributes(rated: Rated, feedback: Checked): Attributes {
         names.ATTR_GEN_AI_EVALUATION_EXPLANATION,
       );
       attributes[names.ATTR_GEN_AI_EVALUATION_EXPLANATION] = text;
+      // Content, marked as on every span that carries some: a collector routes it to short retention.
+      attributes[names.ATTR_TOKENTRACE_CONTENT_PRESENT] = true;
       const kinds = redactor.kinds();
       if (kinds.length > 0) attributes[names.ATTR_TOKENTRACE_REDACTION_KINDS] = kinds;
       redactor.report(undefined, meterOf(currentMeterProvider()));
