@@ -404,27 +404,49 @@ function batchOptions(maxQueueSize: number, timeoutMs: number | undefined) {
 }
 
 /**
- * OpenTelemetry's BatchSpanProcessor, with drops counted: spans over `maxQueueSize` waiting for export
- * are dropped here (the processor would drop them too, but only say so in a debug line), and batches the
- * exporter fails to deliver are counted (`countingExporter`).
+ * The bound of a batch processor's queue, with drops counted: what waits for export over `maxQueueSize` is
+ * dropped here (OpenTelemetry's processors would drop it too, but only say so in a debug line, or not at all),
+ * and batches the exporter fails to deliver are counted (`countingExporter`).
  */
+class QueueGate<T> {
+  /** Items handed to the batch processor that it has not yet passed to the exporter. */
+  private queued = 0;
+  /** The exporter the batch processor is given: it releases what it takes. */
+  readonly exporter: Required<BatchExporter<T>>;
+
+  constructor(
+    exporter: BatchExporter<T>,
+    private readonly maxQueueSize: number,
+    private readonly what: string,
+    private readonly onDrop: (count: number, reason: unknown) => void,
+  ) {
+    this.exporter = countingExporter<T>(exporter, (count) => (this.queued = Math.max(0, this.queued - count)), onDrop);
+  }
+
+  /** Whether one more item may be queued (counted); one that may not is counted as dropped. */
+  admit(): boolean {
+    if (this.queued >= this.maxQueueSize) {
+      this.onDrop(1, `the queue of ${this.maxQueueSize} ${this.what} waiting for export is full`);
+      return false;
+    }
+    this.queued++;
+    return true;
+  }
+}
+
+/** OpenTelemetry's BatchSpanProcessor behind a QueueGate. */
 class BoundedBatchSpanProcessor implements SpanProcessor {
   private readonly batch: BatchSpanProcessor;
-  /** Spans handed to `batch` that it has not yet passed to the exporter. */
-  private queued = 0;
+  private readonly gate: QueueGate<ReadableSpan>;
 
   constructor(
     exporter: SpanExporter,
-    private readonly maxQueueSize: number,
+    maxQueueSize: number,
     timeoutMs: number | undefined,
-    private readonly onDrop: (count: number, reason: unknown) => void,
+    onDrop: (count: number, reason: unknown) => void,
   ) {
-    const counting = countingExporter<ReadableSpan>(
-      exporter,
-      (count) => (this.queued = Math.max(0, this.queued - count)),
-      onDrop,
-    );
-    this.batch = new BatchSpanProcessor(counting, batchOptions(maxQueueSize, timeoutMs));
+    this.gate = new QueueGate<ReadableSpan>(exporter, maxQueueSize, "spans", onDrop);
+    this.batch = new BatchSpanProcessor(this.gate.exporter, batchOptions(maxQueueSize, timeoutMs));
   }
 
   onStart(span: Span, parentContext: Context): void {
@@ -433,12 +455,7 @@ class BoundedBatchSpanProcessor implements SpanProcessor {
 
   onEnd(span: ReadableSpan): void {
     if ((span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
-    if (this.queued >= this.maxQueueSize) {
-      this.onDrop(1, `the queue of ${this.maxQueueSize} spans waiting for export is full`);
-      return;
-    }
-    this.queued++;
-    this.batch.onEnd(span);
+    if (this.gate.admit()) this.batch.onEnd(span);
   }
 
   forceFlush(): Promise<void> {
@@ -450,37 +467,26 @@ class BoundedBatchSpanProcessor implements SpanProcessor {
   }
 }
 
-/**
- * OpenTelemetry's BatchLogRecordProcessor, with drops counted as spans' are: records over `maxQueueSize`
- * waiting for export are dropped here (the processor would drop them silently), and batches the exporter
- * fails to deliver are counted. `onEmit` only queues: it never waits on the collector.
- */
+/** OpenTelemetry's BatchLogRecordProcessor behind a QueueGate: `onEmit` only queues, never waits on the collector. */
 class BoundedBatchLogRecordProcessor implements LogRecordProcessor {
   private readonly batch: BatchLogRecordProcessor;
-  /** Records handed to `batch` that it has not yet passed to the exporter. */
-  private queued = 0;
+  private readonly gate: QueueGate<ReadableLogRecord>;
 
   constructor(
     exporter: LogRecordExporter,
-    private readonly maxQueueSize: number,
+    maxQueueSize: number,
     timeoutMs: number | undefined,
-    private readonly onDrop: (count: number, reason: unknown) => void,
+    onDrop: (count: number, reason: unknown) => void,
   ) {
-    const exporting = countingExporter<ReadableLogRecord>(
-      exporter,
-      (count) => (this.queued = Math.max(0, this.queued - count)),
-      onDrop,
-    );
-    this.batch = new BatchLogRecordProcessor({ exporter: exporting, ...batchOptions(maxQueueSize, timeoutMs) });
+    this.gate = new QueueGate<ReadableLogRecord>(exporter, maxQueueSize, "log records", onDrop);
+    this.batch = new BatchLogRecordProcessor({
+      exporter: this.gate.exporter,
+      ...batchOptions(maxQueueSize, timeoutMs),
+    });
   }
 
   onEmit(record: ReadWriteLogRecord): void {
-    if (this.queued >= this.maxQueueSize) {
-      this.onDrop(1, `the queue of ${this.maxQueueSize} log records waiting for export is full`);
-      return;
-    }
-    this.queued++;
-    this.batch.onEmit(record);
+    if (this.gate.admit()) this.batch.onEmit(record);
   }
 
   forceFlush(): Promise<void> {
