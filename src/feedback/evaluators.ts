@@ -230,7 +230,7 @@ function deliver(evaluator: Evaluator, output: unknown, facts: CallFacts, sink: 
 // --- the built-in evaluators ---------------------------------------------------------------------------------
 
 /** The text of the first answer's text parts, joined; undefined without content. */
-export function answerText(call: EvaluatedCall): string | undefined {
+function answerText(call: EvaluatedCall): string | undefined {
   const first = call.output?.[0];
   if (first === undefined) return undefined;
   let text = "";

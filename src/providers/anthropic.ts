@@ -93,15 +93,11 @@ function detect(client: object): boolean {
 
 // --- request ---
 
-/** The JSON schema of structured outputs: `output_config.format`, or the beta API's older `output_format`. */
-function outputSchemaOf(body: Json): unknown {
+/** Structured outputs' format: `output_config.format`, or the beta API's older `output_format`; else `{}`. */
+function outputFormatOf(body: Json): Json {
   const config = isObject(body["output_config"]) ? body["output_config"] : {};
-  const format = isObject(config["format"])
-    ? config["format"]
-    : isObject(body["output_format"])
-      ? body["output_format"]
-      : {};
-  return format["type"] === "json_schema" ? format["schema"] : undefined;
+  if (isObject(config["format"])) return config["format"];
+  return isObject(body["output_format"]) ? body["output_format"] : {};
 }
 
 function requestAttributes(body: Json): Record<string, AttributeValue> {
@@ -117,14 +113,8 @@ function requestAttributes(body: Json): Record<string, AttributeValue> {
   const stop = Array.isArray(body["stop_sequences"]) ? stopSequences(body["stop_sequences"]) : undefined;
   if (stop !== undefined) attributes[names.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES] = stop;
   attributes[names.ATTR_GEN_AI_REQUEST_STREAM] = body["stream"] === true;
-  // Structured outputs: `output_config.format`, or the beta API's older `output_format`.
-  const config = isObject(body["output_config"]) ? body["output_config"] : {};
-  const format = isObject(config["format"])
-    ? config["format"]
-    : isObject(body["output_format"])
-      ? body["output_format"]
-      : {};
-  if (format["type"] === "json_schema") attributes[names.ATTR_GEN_AI_OUTPUT_TYPE] = names.OUTPUT_TYPE_JSON;
+  if (outputFormatOf(body)["type"] === "json_schema")
+    attributes[names.ATTR_GEN_AI_OUTPUT_TYPE] = names.OUTPUT_TYPE_JSON;
   const tier = stringOr(body["service_tier"]);
   if (tier !== undefined) attributes[names.ATTR_ANTHROPIC_REQUEST_SERVICE_TIER] = tier;
   const thinking = isObject(body["thinking"]) ? body["thinking"] : undefined;
@@ -342,8 +332,8 @@ function createOperation(path: readonly string[]): OperationAdapter<ClientTraits
         stream: request["stream"] === true,
         requestAttributes: requestAttributes(request),
       };
-      const schema = outputSchemaOf(request);
-      if (schema !== undefined) record.outputSchema = schema;
+      const format = outputFormatOf(request);
+      if (format["type"] === "json_schema" && format["schema"] !== undefined) record.outputSchema = format["schema"];
       if (context.captureContent) {
         // Shallow copies: the app may push to its own arrays while a stream is still being read.
         const messages = Array.isArray(request["messages"]) ? request["messages"].slice() : [];

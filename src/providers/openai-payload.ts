@@ -25,6 +25,18 @@ export function setNumber(attributes: Record<string, AttributeValue>, name: stri
 }
 
 /**
+ * A request's structured-output format (chat's `response_format`, Responses' `text.format`): `gen_ai.output.type`,
+ * and with `json_schema` the schema the evaluators check the answer against (`schema`, where the API keeps it).
+ */
+export function readOutputFormat(record: RequestFacts, format: Json, schema: unknown): void {
+  const type = format["type"];
+  if (type === "json_object" || type === "json_schema") {
+    record.requestAttributes[names.ATTR_GEN_AI_OUTPUT_TYPE] = names.OUTPUT_TYPE_JSON;
+  } else if (type === "text") record.requestAttributes[names.ATTR_GEN_AI_OUTPUT_TYPE] = names.OUTPUT_TYPE_TEXT;
+  if (type === "json_schema" && schema !== undefined) record.outputSchema = schema;
+}
+
+/**
  * The request facts every OpenAI operation starts from. `deploymentPath`: the SDK sends this operation to an Azure
  * deployment (`/deployments/{name}/...`), so the deployment, not the body's `model`, is what was requested.
  */

@@ -9,6 +9,7 @@ import {
   contentText,
   isObject,
   numberOr,
+  readOutputFormat,
   readResponseMetadata,
   setNumber,
   startRecord,
@@ -38,11 +39,6 @@ function requestAttributes(body: Json, attributes: Record<string, AttributeValue
   setNumber(attributes, names.ATTR_GEN_AI_REQUEST_TEMPERATURE, body["temperature"]);
   setNumber(attributes, names.ATTR_GEN_AI_REQUEST_TOP_P, body["top_p"]);
   attributes[names.ATTR_GEN_AI_REQUEST_STREAM] = body["stream"] === true;
-  const text = isObject(body["text"]) ? body["text"] : {};
-  const format = isObject(text["format"]) ? stringOr(text["format"]["type"]) : undefined;
-  if (format === "json_schema" || format === "json_object")
-    attributes[names.ATTR_GEN_AI_OUTPUT_TYPE] = names.OUTPUT_TYPE_JSON;
-  else if (format === "text") attributes[names.ATTR_GEN_AI_OUTPUT_TYPE] = names.OUTPUT_TYPE_TEXT;
   const tier = stringOr(body["service_tier"]);
   if (tier !== undefined) attributes[names.ATTR_OPENAI_REQUEST_SERVICE_TIER] = tier;
   const previous = stringOr(body["previous_response_id"]);
@@ -350,7 +346,7 @@ export const responsesCreate: OperationAdapter<OpenAIClientTraits> = {
     // Structured outputs: `text: { format: { type: "json_schema", schema } }`.
     const text = isObject(request["text"]) ? request["text"] : {};
     const format = isObject(text["format"]) ? text["format"] : {};
-    if (format["type"] === "json_schema" && format["schema"] !== undefined) record.outputSchema = format["schema"];
+    readOutputFormat(record, format, format["schema"]);
     if (context.captureContent) {
       const input = Array.isArray(request["input"]) ? request["input"].slice() : request["input"];
       record.inputMessages = () => toInputMessages(input);

@@ -15,6 +15,7 @@ import {
   contentText,
   isObject,
   numberOr,
+  readOutputFormat,
   readResponseMetadata,
   setNumber,
   setSamplingAttributes,
@@ -66,10 +67,6 @@ function requestAttributes(body: Json, attributes: Record<string, AttributeValue
   attributes[names.ATTR_OPENAI_API_TYPE] = names.OPENAI_API_TYPE_CHAT_COMPLETIONS;
   setNumber(attributes, names.ATTR_GEN_AI_REQUEST_MAX_TOKENS, body["max_completion_tokens"] ?? body["max_tokens"]);
   setSamplingAttributes(attributes, body);
-  const format = isObject(body["response_format"]) ? stringOr(body["response_format"]["type"]) : undefined;
-  if (format === "json_object" || format === "json_schema")
-    attributes[names.ATTR_GEN_AI_OUTPUT_TYPE] = names.OUTPUT_TYPE_JSON;
-  else if (format === "text") attributes[names.ATTR_GEN_AI_OUTPUT_TYPE] = names.OUTPUT_TYPE_TEXT;
   const tier = stringOr(body["service_tier"]);
   if (tier !== undefined) attributes[names.ATTR_OPENAI_REQUEST_SERVICE_TIER] = tier;
   const effort = stringOr(body["reasoning_effort"]);
@@ -237,8 +234,7 @@ const chatCompletionsCreate: OperationAdapter<OpenAIClientTraits, ChatPreparedCa
     if (requestAttributes(request, facts.requestAttributes)) facts.hasRequestMetadata = true;
     // Structured outputs: `response_format: { type: "json_schema", json_schema: { schema } }`.
     const format = isObject(request["response_format"]) ? request["response_format"] : {};
-    const declared = isObject(format["json_schema"]) ? format["json_schema"]["schema"] : undefined;
-    if (format["type"] === "json_schema" && declared !== undefined) facts.outputSchema = declared;
+    readOutputFormat(facts, format, isObject(format["json_schema"]) ? format["json_schema"]["schema"] : undefined);
     const messages = Array.isArray(request["messages"]) ? request["messages"] : [];
     if (context.captureContent) {
       // Shallow copies: the app may push to its own arrays while a stream is still being read.
