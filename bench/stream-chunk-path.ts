@@ -56,6 +56,7 @@ function stubCall(prepared: PreparedCall): ActiveCall {
     context: undefined as never,
     ended: false,
     setTransport() {},
+    setRateLimits() {},
     streamStarted() {},
     lendSpan: () => undefined,
     end() {},

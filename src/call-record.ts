@@ -87,6 +87,16 @@ export interface CallRecord extends TransportFacts {
   readonly response: ResponseFacts;
 }
 
+/** Finish reasons that say the provider refused or filtered the answer. */
+const REFUSAL_FINISH_REASONS: ReadonlySet<string | undefined> = new Set(["content_filter", "refusal"]);
+
+/** Whether the provider refused: in a field of its own (OpenAI's `refusal`), or by a refusal finish reason. */
+export function isRefusal(response: ResponseFacts): boolean {
+  if (response.refused === true) return true;
+  const reasons = response.finishReasons;
+  return reasons !== undefined && reasons.some((reason) => REFUSAL_FINISH_REASONS.has(reason));
+}
+
 /** Response facts of a call that got no response the adapter could read. */
 export function noResponseFacts(): ResponseFacts {
   return { usage: {}, responseAttributes: {} };

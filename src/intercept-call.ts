@@ -7,6 +7,8 @@ import { contentAllowedIn } from "./app-context.js";
 import { linkCall, rememberResult } from "./feedback/call-info.js";
 import { trackStream } from "./internal/open-streams.js";
 import { reportInternalError } from "./internal/report.js";
+import { readRateLimits } from "./signals/rate-limits.js";
+import type { RateLimitHeaders } from "./signals/rate-limits.js";
 import { withRewrittenEvents } from "./sse-body-filter.js";
 import type { RawEventRewrite } from "./sse-body-filter.js";
 import { isSdkStream, traceStream } from "./stream-wrapper.js";
@@ -16,6 +18,8 @@ export interface ClientState {
   readonly context: CallContext;
   readonly recorder: Recorder;
   readonly requestIdHeader: string;
+  /** The provider's rate-limit headers, if it sends some. */
+  readonly rateLimitHeaders: RateLimitHeaders | undefined;
   readonly now: () => number;
   /** Aggregate chunk gaps for `gen_ai.client.operation.time_per_output_chunk`. */
   readonly chunkTimingMetric: boolean;
@@ -113,6 +117,14 @@ export function traceCall(
   return result;
 }
 
+/** The provider's rate-limit headers among `headers`, for the call's span and the headroom gauges (issue 15). */
+function noteRateLimits(headers: unknown, state: ClientState, call: ActiveCall): void {
+  const spec = state.rateLimitHeaders;
+  if (spec === undefined) return;
+  const read = readRateLimits(headers, spec, Date.now);
+  if (read !== undefined) call.setRateLimits(read.readings, read.receivedAtEpochMs);
+}
+
 const contentless = new WeakMap<ClientState, ClientState>();
 
 /** The client's state with content capture off, made once per state. */
@@ -140,6 +152,7 @@ function observeApiPromise(
     // The transport facts, once, from the Response the SDK received.
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a fetch polyfill's Response may have no headers
     call.setTransport(response.status, response.headers?.get(state.requestIdHeader) ?? undefined);
+    noteRateLimits(response.headers, state, call);
     if (rawResponseRequested) readRawResponse(response, state, operation, prepared, call);
     // The app that awaits the call has asked for its parse by now, and the parse ends the call. Only a
     // promise nobody has asked to parse yet may be dropped unread: watch it from here, not for every call.
@@ -157,7 +170,17 @@ function observeApiPromise(
         reportInternalError("response", error);
       }
     },
-    (error: unknown) => call.end(outcomeOf(error)),
+    (error: unknown) => {
+      // An API error (a 429 above all) carries the response's headers.
+      if (error !== null && typeof error === "object" && "headers" in error) {
+        try {
+          noteRateLimits(error.headers, state, call);
+        } catch (failure) {
+          reportInternalError("rate-limits", failure);
+        }
+      }
+      call.end(outcomeOf(error));
+    },
   );
 
   let dataSeen = false;

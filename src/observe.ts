@@ -205,6 +205,7 @@ function stateSource(client: object, adapter: ProviderAdapter, options: ObserveO
       },
       recorder: new Recorder(resolved, description.secrets, adapter.errorType),
       requestIdHeader: description.requestIdHeader,
+      rateLimitHeaders: description.rateLimitHeaders,
       now: resolved.now,
       chunkTimingMetric: resolved.chunkTimingMetric,
       observeApiPromise: adapter.observeApiPromise,

@@ -331,6 +331,35 @@ export const UNIT_FEEDBACK = "{feedback}";
 export const METRIC_TOKENTRACE_EVALUATION_FAILURES = "tokentrace.evaluation.failures";
 export const UNIT_EVALUATION = "{evaluation}";
 
+// Signals (issue 15): what changed, from fields every call reads anyway.
+/** Choices by finish reason (`tokentrace.finish_reason`, capped), by the call's metric attributes. */
+export const METRIC_TOKENTRACE_CLIENT_FINISH_REASONS = "tokentrace.client.finish_reasons";
+export const ATTR_TOKENTRACE_FINISH_REASON = "tokentrace.finish_reason";
+export const UNIT_CHOICE = "{choice}";
+/** Calls the provider refused: its refusal field (OpenAI's `refusal`) or a refusal finish reason. */
+export const METRIC_TOKENTRACE_CLIENT_REFUSALS = "tokentrace.client.refusals";
+/** A request model answered by a response model or `system_fingerprint` not seen for it before. */
+export const METRIC_TOKENTRACE_CLIENT_MODEL_CHANGES = "tokentrace.client.model_changes";
+export const UNIT_CHANGE = "{change}";
+/** The span event on the first call that saw the new one; its attributes: the kind, the value before and now. */
+export const EVENT_TOKENTRACE_MODEL_CHANGE = "tokentrace.model_change";
+export const ATTR_TOKENTRACE_MODEL_CHANGE_KIND = "tokentrace.model_change.kind";
+export const ATTR_TOKENTRACE_MODEL_CHANGE_PREVIOUS = "tokentrace.model_change.previous";
+export const ATTR_TOKENTRACE_MODEL_CHANGE_CURRENT = "tokentrace.model_change.current";
+export const MODEL_CHANGE_RESPONSE_MODEL = "response_model";
+export const MODEL_CHANGE_SYSTEM_FINGERPRINT = "system_fingerprint";
+/**
+ * The providers' rate-limit headers, by `tokentrace.ratelimit.kind` (`requests`, `tokens`, `input_tokens`,
+ * `output_tokens`): what is left, the limit, and the seconds until the window resets. On the span as
+ * `tokentrace.ratelimit.{kind}.remaining` / `.limit` / `.reset` (seconds, as the response said).
+ */
+export const METRIC_TOKENTRACE_RATELIMIT_REMAINING = "tokentrace.ratelimit.remaining";
+export const METRIC_TOKENTRACE_RATELIMIT_LIMIT = "tokentrace.ratelimit.limit";
+export const METRIC_TOKENTRACE_RATELIMIT_RESET = "tokentrace.ratelimit.reset";
+export const ATTR_TOKENTRACE_RATELIMIT_KIND = "tokentrace.ratelimit.kind";
+export const ATTR_TOKENTRACE_RATELIMIT_PREFIX = "tokentrace.ratelimit.";
+export const UNIT_QUOTA = "{quota}";
+
 /**
  * Every attribute that can carry user or model text (and the status message, which repeats
  * `exception.message`). Each is written only through the redaction pipeline (src/redaction/pipeline.ts);

@@ -44,6 +44,7 @@ describe("consoleSink({ verbose: true })", () => {
     const { lines, flush, shutdown } = await oneCall(true);
     await flush();
     const labels = `gen_ai.operation.name=chat, gen_ai.provider.name=openai, gen_ai.request.model=gpt-4o-mini, gen_ai.response.model=gpt-4o-mini-2024-07-18, server.address=127.0.0.1, server.port=${server.port}`;
+    const watched = "gen_ai.provider.name=openai, gen_ai.request.model=gpt-4o-mini";
     expect(lines).toEqual([
       "[tokentrace] metrics (cumulative)",
       `    gen_ai.client.operation.duration{${labels}}  count 1  sum 0.25 s`,
@@ -51,6 +52,10 @@ describe("consoleSink({ verbose: true })", () => {
       `    gen_ai.client.token.usage{${labels}, gen_ai.token.type=output}  count 1  sum 5 {token}`,
       `    tokentrace.client.calls{${labels}, tokentrace.call.outcome=completed}  1 {call}`,
       `    tokentrace.client.cost{${labels}}  0.0000048 {USD}`,
+      `    tokentrace.client.finish_reasons{${labels}, tokentrace.finish_reason=stop}  1 {choice}`,
+      // Opened at 0 with the first answer, so a first change shows as an increase.
+      `    tokentrace.client.model_changes{${watched}, tokentrace.model_change.kind=response_model}  0 {change}`,
+      `    tokentrace.client.model_changes{${watched}, tokentrace.model_change.kind=system_fingerprint}  0 {change}`,
       `    tokentrace.client.token.cache_read{${labels}}  0 {token}`,
     ]);
     lines.length = 0;

@@ -47,7 +47,8 @@ const alertRules = (parse(readFileSync(alertsPath, "utf8")) as { groups: Array<{
   .groups[0]!.rules;
 const negativeFeedbackRule = alertRules.find((rule) => rule.alert === "TokentraceNegativeFeedbackRising")!;
 const evaluatorFailingRule = alertRules.find((rule) => rule.alert === "TokentraceEvaluatorFailing")!;
-/** The test copies of the feedback rules: the same expressions with `for: 0s`, so they fire at once. */
+const headroomRule = alertRules.find((rule) => rule.alert === "TokentraceRateLimitHeadroomLow")!;
+/** The test copies of the rules with a `for`: the same expressions with `for: 0s`, so they fire at once. */
 const FIRING_COPY_GROUP = "tokentrace-for-0s";
 
 /**
@@ -88,6 +89,9 @@ describe("examples/grafana/tokentrace-dashboard.json", () => {
       "Evaluation results by name and label",
       "Feedback rejected by reason",
       "Evaluator failures by evaluator and reason",
+      "Finish reasons by model",
+      "Model changes",
+      "Rate-limit headroom",
     ]);
     expect(new Set(dashboard.panels.map((panel) => panel.id)).size).toBe(dashboard.panels.length);
     for (const panel of dashboard.panels) {
@@ -99,13 +103,16 @@ describe("examples/grafana/tokentrace-dashboard.json", () => {
 
   it("lays the panels out in order on Grafana's 24-column grid, none overlapping", () => {
     expect(dashboard.panels.map((panel) => panel.id)).toEqual(dashboard.panels.map((_, index) => index + 1));
-    const feedbackPanels = dashboard.panels.slice(-5).map((panel) => [panel.title, panel.gridPos]);
+    const feedbackPanels = dashboard.panels.slice(-8).map((panel) => [panel.title, panel.gridPos]);
     expect(feedbackPanels).toEqual([
       ["Negative feedback rate by model", { h: 8, w: 12, x: 0, y: 44 }],
       ["Mean evaluation score by name", { h: 8, w: 12, x: 12, y: 44 }],
       ["Evaluation results by name and label", { h: 8, w: 12, x: 0, y: 52 }],
       ["Feedback rejected by reason", { h: 8, w: 12, x: 12, y: 52 }],
       ["Evaluator failures by evaluator and reason", { h: 8, w: 12, x: 0, y: 60 }],
+      ["Finish reasons by model", { h: 8, w: 12, x: 12, y: 60 }],
+      ["Model changes", { h: 8, w: 12, x: 0, y: 68 }],
+      ["Rate-limit headroom", { h: 8, w: 12, x: 12, y: 68 }],
     ]);
     for (const [index, { title, gridPos: a }] of dashboard.panels.entries()) {
       expect(a.x + a.w, title).toBeLessThanOrEqual(24);
@@ -143,7 +150,7 @@ describe("the example dashboard and alert rules against a real Prometheus", () =
         groups: [
           {
             name: FIRING_COPY_GROUP,
-            rules: [negativeFeedbackRule, evaluatorFailingRule].map((rule) => ({ ...rule, for: "0s" })),
+            rules: [negativeFeedbackRule, evaluatorFailingRule, headroomRule].map((rule) => ({ ...rule, for: "0s" })),
           },
         ],
       }),
@@ -256,6 +263,46 @@ describe("the example dashboard and alert rules against a real Prometheus", () =
     ]);
   });
 
+  it("charts the signals exactly: finish reasons, the one model change, the headroom left", async () => {
+    // Per batch: every successful call stopped (`stop`); the 429 has no finish reason.
+    const reasons = byLabels(
+      await scenario.prometheus.query(
+        "sum by (gen_ai_request_model, tokentrace_finish_reason) (tokentrace_client_finish_reasons_total)",
+      ),
+      "gen_ai_request_model",
+      "tokentrace_finish_reason",
+    );
+    // 2 plain + 1 stream + the agent's call on gpt-4o-mini, the plain and the workflow's call on gpt-4o: × 2 batches.
+    expect(reasons).toEqual({ "gpt-4o-mini|stop": 8, "gpt-4o|stop": 4 });
+    expect(
+      Object.keys(
+        byLabels(await panelQuery("Finish reasons by model"), "gen_ai_request_model", "tokentrace_finish_reason"),
+      ).sort(),
+    ).toEqual(["gpt-4o-mini|stop", "gpt-4o|stop"]);
+    const changes = await scenario.prometheus.query(
+      "sum by (gen_ai_request_model, tokentrace_model_change_kind) (tokentrace_client_model_changes_total)",
+    );
+    expect(
+      Object.fromEntries(
+        changes.map((sample) => [
+          `${sample.metric["gen_ai_request_model"]}|${sample.metric["tokentrace_model_change_kind"]}`,
+          sample.value,
+        ]),
+      ),
+    ).toEqual({
+      "gpt-4o-mini|response_model": 0,
+      "gpt-4o-mini|system_fingerprint": 0,
+      "gpt-4o|response_model": 0,
+      "gpt-4o|system_fingerprint": 1,
+    });
+    const headroom = byLabels(
+      await panelQuery("Rate-limit headroom"),
+      "gen_ai_request_model",
+      "tokentrace_ratelimit_kind",
+    );
+    expect(headroom).toEqual({ "gpt-4o-mini|requests": 0.05, "gpt-4o-mini|tokens": 0.9 });
+  });
+
   it("gives the same shares with the README's PromQL for the thumbs-down rate by model", async () => {
     const blocks = [...readFileSync(readmePath, "utf8").matchAll(/```promql\n([\s\S]*?)```/g)]
       .map((match) => match[1]!)
@@ -287,6 +334,34 @@ describe("the example dashboard and alert rules against a real Prometheus", () =
       'ALERTS{alertname="TokentraceNegativeFeedbackRising"}',
       (samples) => samples.length === 2,
     );
+    const changed = await scenario.prometheus.waitFor(
+      'ALERTS{alertname="TokentraceModelChanged"}',
+      (samples) => samples.length === 1,
+    );
+    expect(
+      changed.map((sample) => [
+        sample.metric["alertstate"],
+        sample.metric["gen_ai_request_model"],
+        sample.metric["tokentrace_model_change_kind"],
+      ]),
+    ).toEqual([["firing", "gpt-4o", "system_fingerprint"]]);
+    const headroom = await scenario.prometheus.waitFor(
+      'ALERTS{alertname="TokentraceRateLimitHeadroomLow"}',
+      (samples) => samples.length === 2,
+    );
+    // The requests kind only (5%); the tokens kind has 90% left.
+    expect(
+      headroom
+        .map((sample) => [
+          sample.metric["alertstate"],
+          sample.metric["gen_ai_request_model"],
+          sample.metric["tokentrace_ratelimit_kind"],
+        ])
+        .sort(),
+    ).toEqual([
+      ["firing", "gpt-4o-mini", "requests"],
+      ["pending", "gpt-4o-mini", "requests"],
+    ]);
     // The failing judge: the rule pending (`for: 15m`), its copy firing, each naming the evaluator and reason.
     const judge = await scenario.prometheus.waitFor(
       'ALERTS{alertname="TokentraceEvaluatorFailing"}',
@@ -322,10 +397,15 @@ describe("the example dashboard and alert rules against a real Prometheus", () =
       ["TokentraceNegativeFeedbackRising", "ok", "", "pending"],
       // 14 failures in 30 minutes: over its 5.
       ["TokentraceEvaluatorFailing", "ok", "", "pending"],
+      // gpt-4o's new system fingerprint in the second batch; no `for`.
+      ["TokentraceModelChanged", "ok", "", "firing"],
+      // 5 of 100 requests left: under its 10%.
+      ["TokentraceRateLimitHeadroomLow", "ok", "", "pending"],
     ]);
     expect(rules(FIRING_COPY_GROUP)).toEqual([
       ["TokentraceNegativeFeedbackRising", "ok", "", "firing"],
       ["TokentraceEvaluatorFailing", "ok", "", "firing"],
+      ["TokentraceRateLimitHeadroomLow", "ok", "", "firing"],
     ]);
     // The alert expressions' left-hand sides have data: the rules watch metrics that exist.
     expect(
@@ -387,7 +467,7 @@ describe("the example dashboard and alert rules against a real Prometheus", () =
 describe("examples/prometheus", () => {
   it("passes promtool check rules", async () => {
     const { code, output } = await runPromtool(["check", "rules", alertsPath]);
-    expect({ code, output }).toEqual({ code: 0, output: expect.stringContaining("SUCCESS: 5 rules found") as unknown });
+    expect({ code, output }).toEqual({ code: 0, output: expect.stringContaining("SUCCESS: 7 rules found") as unknown });
   });
 
   it("has a scrape configuration that passes promtool check config", async () => {

@@ -588,6 +588,29 @@ describe("startMockLLMServer", () => {
     expect(() => server.enqueue({ chunkDelayMs: -1 })).toThrow(RangeError);
     expect(() => server.enqueue({ errorAfterChunks: 1.5 })).toThrow(RangeError);
     expect(() => server.enqueue({ status: 99 })).toThrow(RangeError);
+    expect(() => server.enqueue({ headers: { "bad name": "1" } })).toThrow(RangeError);
+    expect(() => server.enqueue({ headers: { "x-a": "one\r\nx-b: two" } })).toThrow(RangeError);
+    expect(() => server.enqueueAnthropic({ headers: { "x-a": 1 as unknown as string } })).toThrow(RangeError);
+  });
+
+  it("sends a reply's extra headers, an error's too", async () => {
+    server.enqueue(
+      { headers: { "x-ratelimit-remaining-requests": "7" } },
+      { status: 429, headers: { "retry-after": "2" } },
+    );
+    const url = `${server.openaiBaseURL}/chat/completions`;
+    const ask = () =>
+      fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Hi" }] }),
+      });
+    const ok = await ask();
+    expect([ok.status, ok.headers.get("x-ratelimit-remaining-requests")]).toEqual([200, "7"]);
+    await ok.arrayBuffer();
+    const limited = await ask();
+    expect([limited.status, limited.headers.get("retry-after")]).toEqual([429, "2"]);
+    await limited.arrayBuffer();
   });
 });
 

@@ -47,7 +47,12 @@ describe("prometheusSink() scraped by a real Prometheus", () => {
       "gen_ai_client_token_usage_sum",
       "tokentrace_client_calls_total",
       "tokentrace_client_cost_total",
+      "tokentrace_client_finish_reasons_total",
+      "tokentrace_client_model_changes_total",
       "tokentrace_client_token_cache_read_total",
+      "tokentrace_ratelimit_limit",
+      "tokentrace_ratelimit_remaining",
+      "tokentrace_ratelimit_reset",
     ]);
     const scrape = await (await fetch(scenario.sink.url()!)).text();
     expect(scrape).toContain("# TYPE gen_ai_client_token_usage histogram");

@@ -334,6 +334,10 @@ describe("Prometheus series", () => {
       // Priced calls, and calls that reported cache reads (both providers report 0): the successful sets.
       tokentrace_client_cost_total: successful,
       tokentrace_client_token_cache_read_total: successful,
+      // One finish reason on each successful set (`stop`, `end_turn`); the rate-limited call ended with none.
+      tokentrace_client_finish_reasons_total: successful,
+      // Per request model, not per label set: a response model and, from OpenAI, a system fingerprint.
+      tokentrace_client_model_changes_total: 2 + 2 + 1,
       // Input and output, on the sets that reported usage (the rate-limited call has none).
       gen_ai_client_token_usage_bucket: successful * 2 * (histogram - 2),
       gen_ai_client_token_usage_sum: successful * 2,
@@ -358,11 +362,17 @@ describe("Prometheus series", () => {
       tokentrace_step_duration_count: 1,
       tokentrace_workflow_cost_total: 1,
     });
-    // The per-label-set totals RETENTION.md gives: 71 streamed, 54 not streamed, 18 per error type.
-    const perSet = { streamed: 1 + 1 + 1 + 2 * histogram + histogram + histogram, plain: 1 + 1 + 1 + 3 * histogram };
-    expect(perSet).toEqual({ streamed: 71, plain: 54 });
+    // The per-label-set totals RETENTION.md gives: 72 streamed, 55 not streamed, 18 per error type.
+    const perSet = {
+      streamed: 1 + 1 + 1 + 1 + 2 * histogram + histogram + histogram,
+      plain: 1 + 1 + 1 + 1 + 3 * histogram,
+    };
+    expect(perSet).toEqual({ streamed: 72, plain: 55 });
     const callSeries = Object.entries(series)
-      .filter(([name]) => /^(tokentrace_client_|gen_ai_client_)/.test(name))
+      .filter(
+        ([name]) =>
+          /^(tokentrace_client_|gen_ai_client_)/.test(name) && name !== "tokentrace_client_model_changes_total",
+      )
       .reduce((sum, [, count]) => sum + count, 0);
     expect(callSeries).toBe(perSet.streamed + 2 * perSet.plain + failed * (1 + histogram) + histogram);
   });

@@ -245,8 +245,6 @@ function toolCalls(call: EvaluatedCall): MessagePart[] {
 }
 
 const TRUNCATED: ReadonlySet<string | undefined> = new Set(["length", "max_tokens", "max_output_tokens"]);
-/** Finish reasons that say the provider refused or filtered the answer. */
-export const REFUSAL_FINISH_REASONS: ReadonlySet<string | undefined> = new Set(["content_filter", "refusal"]);
 
 /**
  * `truncated`: 1 when the answer stopped at the token limit (finish reason `length`, `max_tokens`,

@@ -9,15 +9,25 @@ import {
   METRIC_GEN_AI_CLIENT_TOKEN_USAGE,
   METRIC_TOKENTRACE_CLIENT_CALLS,
   METRIC_TOKENTRACE_CLIENT_COST,
+  METRIC_TOKENTRACE_CLIENT_FINISH_REASONS,
+  METRIC_TOKENTRACE_CLIENT_MODEL_CHANGES,
+  METRIC_TOKENTRACE_CLIENT_REFUSALS,
+  METRIC_TOKENTRACE_RATELIMIT_LIMIT,
+  METRIC_TOKENTRACE_RATELIMIT_REMAINING,
+  METRIC_TOKENTRACE_RATELIMIT_RESET,
   METRIC_TOKENTRACE_CLIENT_TOKEN_CACHE_READ,
   TOKEN_TYPE_INPUT,
   TOKEN_TYPE_OUTPUT,
   TOKEN_USAGE_BUCKETS,
   UNIT_CALL,
+  UNIT_CHANGE,
+  UNIT_CHOICE,
+  UNIT_QUOTA,
   UNIT_SECONDS,
   UNIT_TOKEN,
   UNIT_USD,
 } from "../semconv.js";
+import { FinishReasonCap, ModelWatch, RateLimitStore } from "../signals/call-signals.js";
 
 /**
  * The metric instruments of one meter. Created once per meter, never per call.
@@ -38,6 +48,15 @@ export interface Instruments {
   cost: RunningTotals;
   /** `tokentrace.client.token.cache_read`: input tokens read from the prompt cache. */
   cacheRead: RunningTotals;
+  /** `tokentrace.client.finish_reasons`: choices by finish reason (issue 15). */
+  finishReasons: RunningTotals;
+  finishReasonCap: FinishReasonCap;
+  /** `tokentrace.client.refusals`: calls the provider refused. */
+  refusals: RunningTotals;
+  /** What `tokentrace.client.model_changes` counts. */
+  modelWatch: ModelWatch;
+  /** The latest rate-limit readings, for the `tokentrace.ratelimit.*` gauges. */
+  rateLimits: RateLimitStore;
   /** The metric attribute sets calls of this meter were counted under. */
   attributeSets: MetricAttributeSets;
 }
@@ -115,6 +134,9 @@ export interface MetricAttributeSet {
   readonly calls: Partial<Record<string, Total>>;
   cost: Total | undefined;
   cacheRead: Total | undefined;
+  /** Per (capped) finish reason, opened on first use. */
+  readonly finishReasons: Partial<Record<string, Total>>;
+  refusals: Total | undefined;
 }
 
 /**
@@ -142,6 +164,8 @@ export class MetricAttributeSets {
         calls: {},
         cost: undefined,
         cacheRead: undefined,
+        finishReasons: {},
+        refusals: undefined,
       });
     }
     const base = build();
@@ -154,6 +178,8 @@ export class MetricAttributeSets {
       calls: {},
       cost: undefined,
       cacheRead: undefined,
+      finishReasons: {},
+      refusals: undefined,
     };
     this.sets.set(key, set);
     return set;
@@ -186,6 +212,49 @@ export function instrumentsFor(meter: Meter): Instruments {
         unit: UNIT_TOKEN,
       })
       .addCallback(cacheRead.report);
+    const finishReasons = new RunningTotals();
+    meter
+      .createObservableCounter(METRIC_TOKENTRACE_CLIENT_FINISH_REASONS, {
+        description:
+          "Choices of GenAI client calls, by the finish reason the provider gave (tokentrace.finish_reason).",
+        unit: UNIT_CHOICE,
+      })
+      .addCallback(finishReasons.report);
+    const refusals = new RunningTotals();
+    meter
+      .createObservableCounter(METRIC_TOKENTRACE_CLIENT_REFUSALS, {
+        description: "GenAI client calls the provider refused (its refusal field, or a refusal finish reason).",
+        unit: UNIT_CALL,
+      })
+      .addCallback(refusals.report);
+    const modelChanges = new RunningTotals();
+    meter
+      .createObservableCounter(METRIC_TOKENTRACE_CLIENT_MODEL_CHANGES, {
+        description:
+          "A request model answered by a response model or system fingerprint not seen for it before (tokentrace.model_change.kind).",
+        unit: UNIT_CHANGE,
+      })
+      .addCallback(modelChanges.report);
+    const rateLimits = new RateLimitStore();
+    meter
+      .createObservableGauge(METRIC_TOKENTRACE_RATELIMIT_REMAINING, {
+        description:
+          "Requests or tokens left in the provider's rate-limit window, from its latest response (the limit once the window has reset).",
+        unit: UNIT_QUOTA,
+      })
+      .addCallback(rateLimits.reportRemaining);
+    meter
+      .createObservableGauge(METRIC_TOKENTRACE_RATELIMIT_LIMIT, {
+        description: "The provider's rate limit of requests or tokens per window, from its latest response.",
+        unit: UNIT_QUOTA,
+      })
+      .addCallback(rateLimits.reportLimit);
+    meter
+      .createObservableGauge(METRIC_TOKENTRACE_RATELIMIT_RESET, {
+        description: "Seconds until the provider's rate-limit window resets, from its latest response.",
+        unit: UNIT_SECONDS,
+      })
+      .addCallback(rateLimits.reportReset);
     instruments = {
       tokenUsage: meter.createHistogram(METRIC_GEN_AI_CLIENT_TOKEN_USAGE, {
         description: "Number of input and output tokens used per call.",
@@ -210,6 +279,11 @@ export function instrumentsFor(meter: Meter): Instruments {
       calls,
       cost,
       cacheRead,
+      finishReasons,
+      finishReasonCap: new FinishReasonCap(),
+      refusals,
+      modelWatch: new ModelWatch(modelChanges),
+      rateLimits,
       attributeSets: new MetricAttributeSets(),
     };
     byMeter.set(meter, instruments);

@@ -19,6 +19,7 @@ import type {
 import { isObject, numberOr, stringOr } from "./json.js";
 import type { Json } from "./json.js";
 import { setAnthropicRequestUser } from "./request-user.js";
+import { ANTHROPIC_RATE_LIMIT_HEADERS } from "../signals/rate-limits.js";
 
 /**
  * Anthropic's `@anthropic-ai/sdk` (0.x and 1.x), and the clients built on it for Amazon Bedrock
@@ -76,6 +77,7 @@ function describeClient(client: object): ClientDescription<ClientTraits> {
     // Anthropic streams always carry usage: there is nothing to ask for.
     acceptsStreamUsageOption: false,
     requestIdHeader: "request-id",
+    rateLimitHeaders: ANTHROPIC_RATE_LIMIT_HEADERS,
     secrets: clientSecretsReader(client),
     traits: { sdkTraces: sdkTracerOf(client) !== undefined },
   };

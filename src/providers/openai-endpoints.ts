@@ -3,6 +3,7 @@ import * as names from "../semconv.js";
 import { endpointOf, isLoopback } from "./endpoint.js";
 import type { ClientDescription, DescribeOptions } from "./types.js";
 import { isObject } from "./json.js";
+import { OPENAI_RATE_LIMIT_HEADERS } from "../signals/rate-limits.js";
 
 /**
  * The endpoints an `openai` client may be talking to, in one table: which `gen_ai.provider.name` a client
@@ -246,6 +247,8 @@ export function describeOpenAIClient(
     serverPort: port,
     acceptsStreamUsageOption: endpoint.acceptsStreamUsageOption(facts),
     requestIdHeader: "x-request-id",
+    // OpenAI's names, which Azure OpenAI and most compatible providers (Groq, Together's) send too.
+    rateLimitHeaders: OPENAI_RATE_LIMIT_HEADERS,
     secrets: clientSecretsReader(client),
     traits: traitsOf(client, detected, path, apiVersion),
   };

@@ -1,5 +1,6 @@
 import type { Span } from "@opentelemetry/api";
 import type { RequestFacts, ResponseFacts } from "../call-record.js";
+import type { RateLimitHeaders } from "../signals/rate-limits.js";
 
 /**
  * What an adapter learns about a client once, when it is observed. `Traits`: what only that adapter needs
@@ -14,6 +15,8 @@ export interface ClientDescription<Traits = unknown> {
   acceptsStreamUsageOption: boolean;
   /** Response header carrying the provider's request id. */
   requestIdHeader: string;
+  /** The provider's rate-limit response headers, if it sends some (issue 15). */
+  rateLimitHeaders?: RateLimitHeaders;
   /**
    * The client's own credentials (API key, auth header values), read when an error is recorded, to keep them
    * out of recorded error text. Optional: a description without it redacts nothing.

@@ -2,7 +2,7 @@ import { SpanKind, context, trace } from "@opentelemetry/api";
 import type { Attributes, Context, HrTime, Meter, Span, Tracer } from "@opentelemetry/api";
 import { messageIdOf, metadataValueOf, redactedKindsOf, stampContext } from "../app-context.js";
 import { agentNameOf, stageOf } from "../stages.js";
-import { noResponseFacts } from "../call-record.js";
+import { isRefusal, noResponseFacts } from "../call-record.js";
 import type { CallRecord, RequestFacts, ResponseFacts } from "../call-record.js";
 import type { ResolvedOptions } from "../config.js";
 import { ProviderFailure } from "../error-facts.js";
@@ -13,7 +13,7 @@ import type { CostBreakdown, Pricer } from "../metrics/cost.js";
 import type { StreamTiming } from "../metrics/timing.js";
 import { CallFacts, noteParsed } from "../feedback/call-info.js";
 import type { CommentRules } from "../feedback/call-info.js";
-import { REFUSAL_FINISH_REASONS, sampledEvaluators, scheduleEvaluations } from "../feedback/evaluators.js";
+import { sampledEvaluators, scheduleEvaluations } from "../feedback/evaluators.js";
 import type { EvaluatedCall } from "../feedback/evaluators.js";
 import { evaluationSink } from "../feedback/record.js";
 import { FAILED_MARKER, Redactor } from "../redaction/pipeline.js";
@@ -29,6 +29,8 @@ import type { CallOutcome, ErrorClassifier } from "./error-class.js";
 import { guard } from "./guard.js";
 import { lendSpan } from "./lent-span.js";
 import { ContextValueCap, MetricPoints } from "./metric-points.js";
+import { instrumentsFor } from "../metrics/instruments.js";
+import type { RateLimitReading } from "../signals/rate-limits.js";
 import type { MetricFacts } from "./metric-points.js";
 import { startAttributes, writeError, writeSpan } from "./span-attributes.js";
 import type { CallSummary } from "./span-attributes.js";
@@ -42,6 +44,8 @@ export interface ActiveCall extends LiveCall {
   readonly ended: boolean;
   /** The HTTP exchange's facts, from the interceptor: the first report counts. */
   setTransport(httpStatusCode: number | undefined, requestId: string | undefined): void;
+  /** The provider's rate-limit headers on the response (or the error), read when it arrived: the first report counts. */
+  setRateLimits(readings: readonly RateLimitReading[], receivedAtEpochMs: number): void;
   /**
    * The call's response is a stream: its facts come from `accumulator` (finished once, however the call ends)
    * and its timing from `timing`. The first report counts.
@@ -97,6 +101,15 @@ export class Recorder {
   private tracerCache: { provider: unknown; tracer: Tracer } | undefined;
   private meterCache: { provider: unknown; meter: Meter } | undefined;
   private pricerCache: Pricer | undefined;
+  /** What this client's last call was answered with (model changes, issue 15). */
+  private lastAnswer:
+    | {
+        meter: Meter;
+        requestModel: string | undefined;
+        responseModel: string | undefined;
+        fingerprint: string | undefined;
+      }
+    | undefined;
   private readonly metricPoints: MetricPoints;
   /** `metricContextKey`: the key and its value cap, when on. */
   private readonly metricContext: { key: string; cap: ContextValueCap } | undefined;
@@ -287,6 +300,7 @@ export class Recorder {
       writeSpan(span, call, call, capture ? this.options : this.contentlessOptions(), redactor);
     }
     if (redactor !== undefined) guard("redaction", () => redactor.report(span, this.meter()));
+    guard("signals", () => this.writeSignals(call, response, recording, endTime));
     const metricContext = this.metricContext;
     if (metricContext !== undefined) {
       guard("metrics", () => {
@@ -317,6 +331,56 @@ export class Recorder {
       guard("evaluation", () =>
         scheduleEvaluations(evaluators, facts, () => evaluatedCall(call, outcome, response), evaluationSink),
       );
+    }
+  }
+
+  /**
+   * The always-on signals (issue 15): a response model or system fingerprint new for the request model is
+   * counted and marked on the call's span; rate-limit readings go on the span and to the headroom gauges.
+   */
+  private writeSignals(call: Call, response: ResponseFacts, recording: boolean, endTime: HrTime | undefined): void {
+    const readings = call.rateLimits;
+    const { responseModel } = response;
+    if (responseModel === undefined && readings === undefined) return;
+    const { providerName, requestModel, serverAddress } = call.request;
+    const printed = response.responseAttributes[names.ATTR_OPENAI_RESPONSE_SYSTEM_FINGERPRINT];
+    const fingerprint = typeof printed === "string" ? printed : undefined;
+    const meter = this.meter();
+    // The answer this client's previous call got, again: it was seen then, so it is no change now.
+    const last = this.lastAnswer;
+    const again =
+      last !== undefined &&
+      last.meter === meter &&
+      last.requestModel === requestModel &&
+      last.responseModel === responseModel &&
+      last.fingerprint === fingerprint;
+    if (again && readings === undefined) return;
+    const instruments = instrumentsFor(meter);
+    const changes = again
+      ? undefined
+      : instruments.modelWatch.see(providerName, requestModel, responseModel, fingerprint);
+    if (!again) this.lastAnswer = { meter, requestModel, responseModel, fingerprint };
+    if (recording) {
+      for (const change of changes ?? []) {
+        call.span.addEvent(
+          names.EVENT_TOKENTRACE_MODEL_CHANGE,
+          {
+            [names.ATTR_TOKENTRACE_MODEL_CHANGE_KIND]: change.kind,
+            [names.ATTR_TOKENTRACE_MODEL_CHANGE_PREVIOUS]: change.previous,
+            [names.ATTR_TOKENTRACE_MODEL_CHANGE_CURRENT]: change.current,
+          },
+          endTime,
+        );
+      }
+    }
+    if (readings === undefined) return;
+    instruments.rateLimits.note(providerName, serverAddress, requestModel, readings, call.rateLimitsAtEpochMs);
+    if (!recording) return;
+    for (const reading of readings) {
+      const prefix = `${names.ATTR_TOKENTRACE_RATELIMIT_PREFIX}${reading.kind}.`;
+      if (reading.remaining !== undefined) call.span.setAttribute(`${prefix}remaining`, reading.remaining);
+      if (reading.limit !== undefined) call.span.setAttribute(`${prefix}limit`, reading.limit);
+      if (reading.resetSeconds !== undefined) call.span.setAttribute(`${prefix}reset`, reading.resetSeconds);
     }
   }
 
@@ -415,8 +479,7 @@ function evaluatedCall(call: Call, outcome: CallOutcome, response: ResponseFacts
     responseId: response.responseId,
     outcome: outcome.kind,
     finishReasons: Object.freeze([...(response.finishReasons ?? [])]),
-    refused:
-      response.refused === true || (response.finishReasons ?? []).some((reason) => REFUSAL_FINISH_REASONS.has(reason)),
+    refused: isRefusal(response),
     usage: Object.freeze({ ...call.usage }),
     maxTokens: typeof maxTokens === "number" ? maxTokens : undefined,
     outputType: typeof outputType === "string" ? outputType : undefined,
@@ -497,6 +560,15 @@ class Call implements ActiveCall, CallRecord, CallSummary, MetricFacts {
   private watched = false;
   /** What waits for this call's end (a stage that returned this call's stream); at most a few. */
   private endCallbacks: (() => void)[] | undefined;
+
+  rateLimits: readonly RateLimitReading[] | undefined = undefined;
+  rateLimitsAtEpochMs = 0;
+
+  setRateLimits(readings: readonly RateLimitReading[], receivedAtEpochMs: number): void {
+    if (this.rateLimits !== undefined || this.ended) return;
+    this.rateLimits = readings;
+    this.rateLimitsAtEpochMs = receivedAtEpochMs;
+  }
 
   setTransport(httpStatusCode: number | undefined, requestId: string | undefined): void {
     if (this.transportSet || this.ended) return;

@@ -1,8 +1,9 @@
 import type { Attributes, Meter } from "@opentelemetry/api";
+import { isRefusal } from "../call-record.js";
 import type { RequestFacts, ResponseFacts } from "../call-record.js";
 import type { CostBreakdown } from "../metrics/cost.js";
 import { instrumentsFor } from "../metrics/instruments.js";
-import type { Instruments, MetricAttributeSet } from "../metrics/instruments.js";
+import type { Instruments, MetricAttributeSet, Total } from "../metrics/instruments.js";
 import type { StreamTiming } from "../metrics/timing.js";
 import * as names from "../semconv.js";
 import type { Usage } from "../usage.js";
@@ -84,6 +85,14 @@ export class MetricPoints {
       (set.cacheRead ??= instruments.cacheRead.totalFor(set.key, set.base)).add(cacheReadInputTokens);
     }
     if (cost !== undefined) (set.cost ??= instruments.cost.totalFor(set.key, set.base)).add(cost.totalUsd);
+
+    // What the provider ended each choice with, and whether it refused (issue 15): output drift in stop
+    // behaviour shows without reading any content.
+    const reasons = facts.response.finishReasons;
+    if (reasons !== undefined) {
+      for (const reason of reasons) if (reason !== undefined) finishReasonTotal(instruments, set, reason).add(1);
+    }
+    if (isRefusal(facts.response)) (set.refusals ??= instruments.refusals.totalFor(set.key, set.base)).add(1);
   }
 
   /**
@@ -151,6 +160,25 @@ export class MetricPoints {
     };
     return set;
   }
+}
+
+/** The running total of `reason` in `set`, opened on first use (past the set's cap, its overflow total). */
+function finishReasonTotal(instruments: Instruments, set: MetricAttributeSet, reason: string): Total {
+  let total = set.finishReasons[reason];
+  if (total === undefined) {
+    const capped = instruments.finishReasonCap.of(reason);
+    total = set.overflow
+      ? instruments.finishReasons.totalFor(set.key, set.base)
+      : instruments.finishReasons.totalFor(`${set.key}\u0000${capped}`, {
+          ...set.base,
+          [names.ATTR_TOKENTRACE_FINISH_REASON]: capped,
+        });
+    // Keyed by the reason as given: a reason past the cap finds its `_other` total at once next time. The
+    // reasons a set keeps are at most what the meter's cap lets through plus those it turned into `_other`,
+    // which a hostile payload could make many: only the first 64 per set are kept.
+    if (Object.keys(set.finishReasons).length < 64) set.finishReasons[reason] = total;
+  }
+  return total;
 }
 
 const OTHER_VALUE = "_other";

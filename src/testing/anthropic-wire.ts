@@ -21,6 +21,7 @@ import {
   validateCommon,
   writeJson,
   contentText,
+  setReplyHeaders,
 } from "./wire-common.js";
 
 /** The route this module answers. */
@@ -113,6 +114,11 @@ export interface MockAnthropicUsage {
  * input and cache counts again). A `ping` follows the first `content_block_start`.
  */
 export interface MockAnthropicReply {
+  /**
+   * Extra response headers, sent with the reply (an error's too): the providers' rate-limit headers, for
+   * example. Names are HTTP header names; values strings on one line.
+   */
+  headers?: Record<string, string>;
   /** The assistant's content blocks. Default: one text block, `"Hello from the tokentrace mock server."`. */
   content?: MockAnthropicBlock[];
   /**
@@ -194,7 +200,9 @@ export async function answerAnthropicMessages(
     );
     return;
   }
-  const reply = resolveReply(takeReply(), body, sequence);
+  const given = takeReply();
+  setReplyHeaders(response, given.headers);
+  const reply = resolveReply(given, body, sequence);
   if (reply.errorStatus !== undefined) {
     await sleep(reply.firstChunkDelayMs, signal);
     if (signal.aborted) return;

@@ -22,6 +22,7 @@ import {
   validateCommon,
   writeJson,
   contentText,
+  setReplyHeaders,
 } from "./wire-common.js";
 
 /** The route this module answers. */
@@ -70,6 +71,11 @@ export type MockMalformedKind = "missing-choices" | "non-json" | "odd-chunks";
  * - `cached_tokens` and `reasoning_tokens` are 0; `total_tokens` is always prompt + completion.
  */
 export interface MockReply {
+  /**
+   * Extra response headers, sent with the reply (an error's too): the providers' rate-limit headers, for
+   * example. Names are HTTP header names; values strings on one line.
+   */
+  headers?: Record<string, string>;
   /**
    * The assistant's content. Defaults to `"Hello from the tokentrace mock server."`, or to no content at all
    * when `toolCalls` is given: `message.content` is then `null`, and, as with OpenAI, so is the `content` of a
@@ -149,7 +155,9 @@ export async function answerChat(
     sendOpenAIError(response, 400, `req_mock_${sequence}`, UNPARSEABLE_BODY_MESSAGE);
     return;
   }
-  const reply = resolveReply(takeReply(), body, sequence);
+  const given = takeReply();
+  setReplyHeaders(response, given.headers);
+  const reply = resolveReply(given, body, sequence);
   if (reply.errorStatus !== undefined) {
     await sleep(reply.firstChunkDelayMs, signal);
     if (signal.aborted) return;

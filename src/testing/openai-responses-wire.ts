@@ -26,6 +26,7 @@ import {
   validateCommon,
   writeJson,
   contentText,
+  setReplyHeaders,
 } from "./wire-common.js";
 
 /** The route this module answers. */
@@ -83,6 +84,11 @@ export interface MockResponsesUsage {
  *   `ceil(arguments length / 4)` per function call; `reasoning_tokens` = the reasoning deltas.
  */
 export interface MockResponsesReply {
+  /**
+   * Extra response headers, sent with the reply (an error's too): the providers' rate-limit headers, for
+   * example. Names are HTTP header names; values strings on one line.
+   */
+  headers?: Record<string, string>;
   /** Output items. Default: one message, `"Hello from the tokentrace mock server."`. */
   output?: MockResponsesItem[];
   /** How many deltas each message text and reasoning summary streams in (as `MockReply.chunks`). */
@@ -152,6 +158,7 @@ export async function answerResponses(
     return;
   }
   const reply = takeReply();
+  setReplyHeaders(response, reply.headers);
   const resolvedRequestId = reply.requestId ?? requestId;
   if (reply.status !== undefined && reply.status >= 400) {
     await sleep(reply.firstChunkDelayMs ?? 0, signal);

@@ -227,9 +227,25 @@ export function threePieces(text: string): string[] {
 
 /** The checks every reply type shares; `label` names the reply in messages (e.g. `replies[0]`). */
 export function validateCommon(
-  reply: { status?: number; chunks?: number; chunkDelayMs?: number; firstChunkDelayMs?: number },
+  reply: {
+    status?: number;
+    chunks?: number;
+    chunkDelayMs?: number;
+    firstChunkDelayMs?: number;
+    headers?: Readonly<Record<string, string>>;
+  },
   label: string,
 ): void {
+  if (reply.headers !== undefined) {
+    if (!isRecord(reply.headers)) throw new RangeError(`${label}.headers must be an object of header names to values.`);
+    for (const [name, value] of Object.entries(reply.headers)) {
+      if (!HEADER_NAME.test(name) || typeof value !== "string" || /[\r\n\0]/.test(value)) {
+        throw new RangeError(
+          `${label}.headers: ${JSON.stringify(name)} must be a header name with a string value on one line.`,
+        );
+      }
+    }
+  }
   if (reply.chunks !== undefined) requireInteger(reply.chunks, `${label}.chunks`, 1);
   requireDelay(reply.chunkDelayMs, `${label}.chunkDelayMs`);
   requireDelay(reply.firstChunkDelayMs, `${label}.firstChunkDelayMs`);
@@ -237,6 +253,18 @@ export function validateCommon(
   if (status !== undefined && !(Number.isInteger(status) && status >= 200 && status <= 599)) {
     throw new RangeError(`${label}.status must be an HTTP status from 200 to 599, got ${String(status)}.`);
   }
+}
+
+/** An HTTP header name (RFC 9110's token). */
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
+
+/**
+ * A reply's extra response headers (`headers`: rate-limit headers, ...), set before its status line is written,
+ * so they go out with the reply, an error's included.
+ */
+export function setReplyHeaders(response: ServerResponse, headers: Readonly<Record<string, string>> | undefined): void {
+  if (headers === undefined) return;
+  for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
 }
 
 export function requireInteger(value: number | undefined, name: string, minimum: number): void {

@@ -227,6 +227,26 @@ export interface PrometheusScenario {
   close(): Promise<void>;
 }
 
+/**
+ * The requests left in the rate-limit window after each plain gpt-4o-mini call, per batch: of 100, falling to 5
+ * (under the low-headroom alert's 10%); 90,000 of 100,000 tokens left throughout; both windows reset in 10 min.
+ */
+const RATE_LIMIT_REMAINING = [
+  [50, 40],
+  [8, 5],
+] as const;
+
+function rateLimitHeaders(remainingRequests: number): Record<string, string> {
+  return {
+    "x-ratelimit-limit-requests": "100",
+    "x-ratelimit-remaining-requests": String(remainingRequests),
+    "x-ratelimit-reset-requests": "10m0s",
+    "x-ratelimit-limit-tokens": "100000",
+    "x-ratelimit-remaining-tokens": "90000",
+    "x-ratelimit-reset-tokens": "10m0s",
+  };
+}
+
 /** Calls per batch; the scenario runs two batches, one scrape apart, so rates and quantiles have data. */
 export const CALLS_PER_BATCH = 5;
 /** The model calls inside the stages a batch adds with `stages: true`. */
@@ -248,9 +268,10 @@ const failingJudge = {
 /**
  * An app with `prometheusSink()` on a free port, scraped every second by a real Prometheus (with the
  * example alert rules loaded), after two identical batches of known calls against the mock server:
- * - gpt-4o-mini, 2 plain calls, usage 10 in / 5 out each
+ * - gpt-4o-mini, 2 plain calls, usage 10 in / 5 out each, with OpenAI's rate-limit headers (RATE_LIMIT_REMAINING)
  * - gpt-4o-mini, 1 stream of 4 content chunks, usage 20 in / 8 out
- * - gpt-4o, 1 plain call, usage 100 in (60 of them read from the prompt cache) / 40 out
+ * - gpt-4o, 1 plain call, usage 100 in (60 of them read from the prompt cache) / 40 out; in the second batch
+ *   with a new system fingerprint (a model change)
  * - gpt-4o-mini, 1 call answered 429 (RateLimitError)
  * - with `stages: true`, one more: a workflow "answer" (an agent "helper" with a retrieval "kb", a tool "lookup",
  *   a step "render" and one gpt-4o-mini call, usage 30 in / 6 out) and a workflow "summarize" (one gpt-4o call,
@@ -293,7 +314,10 @@ export async function startPrometheusScenario(
     for (let batch = 1; batch <= 2; batch++) {
       const miniResults: object[] = [];
       for (let index = 0; index < 2; index++) {
-        mock.enqueue({ usage: { prompt_tokens: 10, completion_tokens: 5 } });
+        mock.enqueue({
+          usage: { prompt_tokens: 10, completion_tokens: 5 },
+          headers: rateLimitHeaders(RATE_LIMIT_REMAINING[batch - 1]![index]!),
+        });
         miniResults.push(await openai.chat.completions.create({ model: "gpt-4o-mini", messages }));
       }
       mock.enqueue({ usage: { prompt_tokens: 20, completion_tokens: 8 }, chunks: 4 });
@@ -302,7 +326,11 @@ export async function startPrometheusScenario(
         // read to the end
       }
       miniResults.push(stream);
-      mock.enqueue({ usage: { prompt_tokens: 100, completion_tokens: 40, cached_tokens: 60 } });
+      // The second batch's is answered by a backend not seen before: one model change.
+      mock.enqueue({
+        usage: { prompt_tokens: 100, completion_tokens: 40, cached_tokens: 60 },
+        ...(batch === 2 ? { systemFingerprint: "fp_mock_new" } : {}),
+      });
       const gpt4o = await openai.chat.completions.create({ model: "gpt-4o", messages });
       mock.enqueue({ status: 429 });
       await openai.chat.completions.create({ model: "gpt-4o-mini", messages }).catch(() => undefined);
