@@ -97,6 +97,14 @@ export function isRefusal(response: ResponseFacts): boolean {
   return reasons !== undefined && reasons.some((reason) => REFUSAL_FINISH_REASONS.has(reason));
 }
 
+/** Finish reasons that say the answer stopped at the token limit. */
+const LENGTH_FINISH_REASONS: ReadonlySet<string | undefined> = new Set(["length", "max_tokens", "max_output_tokens"]);
+
+/** Whether any of `reasons` says the answer stopped at its token limit (`length`, `max_tokens`, `max_output_tokens`). */
+export function stoppedAtLimit(reasons: readonly (string | undefined)[] | undefined): boolean {
+  return reasons !== undefined && reasons.some((reason) => LENGTH_FINISH_REASONS.has(reason));
+}
+
 /** Response facts of a call that got no response the adapter could read. */
 export function noResponseFacts(): ResponseFacts {
   return { usage: {}, responseAttributes: {} };

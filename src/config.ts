@@ -14,6 +14,8 @@ import type { RedactFunction, RedactionPolicy } from "./redaction/pipeline.js";
 import { CONTENT_SAMPLING_OUTCOMES } from "./redaction/sampling.js";
 import type { ContentSampling } from "./redaction/sampling.js";
 import { checkEvaluators } from "./feedback/evaluators.js";
+import { anomalySettingsOf, checkAnomalies } from "./signals/anomalies.js";
+import type { AnomalyOptions, AnomalySettings } from "./signals/anomalies.js";
 import type { Evaluator } from "./feedback/evaluators.js";
 
 /** Options accepted by `observe(client, options)`; each also has a `setup()` default. */
@@ -224,6 +226,16 @@ export interface ObserveOptions {
    * @example setup({ evaluators: [...builtInEvaluators(), jsonEvaluator()] })
    */
   evaluators?: readonly Evaluator[];
+  /**
+   * In-process anomaly flags (off by default): per operation × provider × request model, an exponentially
+   * weighted baseline of each call's duration, time to first chunk, tokens, cost and largest chunk gap (in log),
+   * and of its error and `length`-stop rates; a call past the threshold gets a `tokentrace.anomaly` span event,
+   * `tokentrace.anomaly = true`, a `tokentrace.anomalies` count and `onAnomaly(anomaly)` after its span ended.
+   * `true` for the defaults, or `{ threshold?, minSamples?, halfLife?, cooldownMs?, maxSeries?, signals?, onAnomaly? }`.
+   *
+   * @example setup({ anomalies: { threshold: 5, onAnomaly: (a) => log.warn(a) } })
+   */
+  anomalies?: boolean | AnomalyOptions;
 }
 
 /** Options after validation and defaults, decided once per observed client. */
@@ -247,6 +259,8 @@ export interface ResolvedOptions {
   contentSampling: ContentSampling | undefined;
   /** Checked evaluators; empty for none. */
   evaluators: readonly Evaluator[];
+  /** Anomaly settings, undefined when off; clients with the same settings share their baselines. */
+  anomalies: AnomalySettings | undefined;
 }
 
 export const DEFAULT_MAX_CONTENT_LENGTH = 16_384;
@@ -289,6 +303,7 @@ const knownOptions: ReadonlySet<string> = new Set([
   "redactHashKey",
   "contentSampling",
   "evaluators",
+  "anomalies",
 ]);
 
 /** The options that shape the redaction pipeline: any of them given makes a policy of its own. */
@@ -352,6 +367,8 @@ export function resolveOptions(options: unknown, defaults: ObserveOptions = {}):
     redaction: resolveRedaction(given, defaults),
     contentSampling: given.contentSampling ?? defaults.contentSampling,
     evaluators: given.evaluators ?? defaults.evaluators ?? NO_EVALUATORS,
+    // `anomalies: false` on a client turns setup()'s off for it.
+    anomalies: anomalySettingsOf(given.anomalies ?? defaults.anomalies),
   };
 }
 
@@ -464,6 +481,8 @@ export function validateObserveOptions(
   validateRedactionOptions(record);
   validateContentSampling(record["contentSampling"]);
   if (record["evaluators"] !== undefined) record["evaluators"] = checkEvaluators(record["evaluators"]);
+  const anomalies = record["anomalies"];
+  if (anomalies !== undefined && anomalies !== false) record["anomalies"] = checkAnomalies(anomalies);
   optionalProvider(record, "tracerProvider", "getTracer");
   optionalProvider(record, "meterProvider", "getMeter");
   const providerName = record["providerName"];

@@ -21,6 +21,8 @@ export {
   truncationEvaluator,
 } from "./feedback/evaluators.js";
 export type { EvaluatedCall, EvaluationResult, Evaluator, EvaluatorOutput } from "./feedback/evaluators.js";
+export { ANOMALY_SIGNALS } from "./signals/anomalies.js";
+export type { Anomaly, AnomalyOptions, AnomalySignal } from "./signals/anomalies.js";
 export type { FeedbackDefinition, FeedbackType } from "./feedback/definitions.js";
 export { redactingSpanProcessor } from "./redaction/span-processor.js";
 export type { RedactingSpanProcessorOptions } from "./redaction/span-processor.js";

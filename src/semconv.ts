@@ -359,6 +359,18 @@ export const METRIC_TOKENTRACE_RATELIMIT_RESET = "tokentrace.ratelimit.reset";
 export const ATTR_TOKENTRACE_RATELIMIT_KIND = "tokentrace.ratelimit.kind";
 export const ATTR_TOKENTRACE_RATELIMIT_PREFIX = "tokentrace.ratelimit.";
 export const UNIT_QUOTA = "{quota}";
+/** An anomaly flag (opt-in `anomalies`): the span event, its attributes, the span's mark and the count. */
+export const EVENT_TOKENTRACE_ANOMALY = "tokentrace.anomaly";
+export const ATTR_TOKENTRACE_ANOMALY = "tokentrace.anomaly";
+export const ATTR_TOKENTRACE_ANOMALY_SIGNAL = "tokentrace.anomaly.signal";
+export const ATTR_TOKENTRACE_ANOMALY_VALUE = "tokentrace.anomaly.value";
+export const ATTR_TOKENTRACE_ANOMALY_EXPECTED = "tokentrace.anomaly.expected";
+export const ATTR_TOKENTRACE_ANOMALY_Z_SCORE = "tokentrace.anomaly.z_score";
+export const ATTR_TOKENTRACE_ANOMALY_DIRECTION = "tokentrace.anomaly.direction";
+export const ATTR_TOKENTRACE_ANOMALY_METHOD = "tokentrace.anomaly.method";
+/** Flags by signal and direction, with the series' operation, provider and request model. */
+export const METRIC_TOKENTRACE_ANOMALIES = "tokentrace.anomalies";
+export const UNIT_ANOMALY = "{anomaly}";
 
 /**
  * Every attribute that can carry user or model text (and the status message, which repeats

@@ -234,6 +234,7 @@ export function setup(options: SetupOptions = {}): TokentraceHandle {
       redactHashKey: defaults.redactHashKey,
       contentSampling: defaults.contentSampling,
       evaluators: defaults.evaluators,
+      anomalies: defaults.anomalies,
     },
   };
   setActiveSetup(state);

@@ -574,6 +574,11 @@ describe("collector configurations", () => {
         },
       },
       {
+        name: "flagged-anomaly",
+        type: "boolean_attribute",
+        boolean_attribute: { key: names.ATTR_TOKENTRACE_ANOMALY, value: true },
+      },
+      {
         name: "unpriced",
         type: "string_attribute",
         string_attribute: {

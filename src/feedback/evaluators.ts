@@ -5,6 +5,7 @@
  * deterministic share of calls (by trace id). A throwing evaluator, one returning what is not a result, or an
  * async one slower than its time limit is counted in `tokentrace.evaluation.failures` and never affects the app.
  */
+import { stoppedAtLimit } from "../call-record.js";
 import type { Message, MessagePart } from "../call-record.js";
 import { describeValue as describe } from "../internal/describe-value.js";
 import { InvalidOptionError } from "../errors.js";
@@ -244,8 +245,6 @@ function toolCalls(call: EvaluatedCall): MessagePart[] {
   return call.output?.[0]?.parts.filter((part) => part.type === "tool_call") ?? [];
 }
 
-const TRUNCATED: ReadonlySet<string | undefined> = new Set(["length", "max_tokens", "max_output_tokens"]);
-
 /**
  * `truncated`: 1 when the answer stopped at the token limit (finish reason `length`, `max_tokens`,
  * `max_output_tokens`), else 0. Chat-like calls that completed only; no content needed.
@@ -255,7 +254,7 @@ export function truncationEvaluator(): Evaluator {
     name: "truncated",
     evaluate(call) {
       if (call.outcome !== "completed" || call.finishReasons.length === 0) return undefined;
-      const truncated = call.finishReasons.some((reason) => TRUNCATED.has(reason));
+      const truncated = stoppedAtLimit(call.finishReasons);
       return { value: truncated ? 1 : 0, label: truncated ? "truncated" : "complete" };
     },
   };

@@ -7,6 +7,7 @@ import {
   METRIC_GEN_AI_CLIENT_TIME_PER_OUTPUT_CHUNK,
   METRIC_GEN_AI_CLIENT_TIME_TO_FIRST_CHUNK,
   METRIC_GEN_AI_CLIENT_TOKEN_USAGE,
+  METRIC_TOKENTRACE_ANOMALIES,
   METRIC_TOKENTRACE_CLIENT_CALLS,
   METRIC_TOKENTRACE_CLIENT_COST,
   METRIC_TOKENTRACE_CLIENT_FINISH_REASONS,
@@ -19,6 +20,7 @@ import {
   TOKEN_TYPE_INPUT,
   TOKEN_TYPE_OUTPUT,
   TOKEN_USAGE_BUCKETS,
+  UNIT_ANOMALY,
   UNIT_CALL,
   UNIT_CHANGE,
   UNIT_CHOICE,
@@ -55,6 +57,8 @@ export interface Instruments {
   refusals: RunningTotals;
   /** What `tokentrace.client.model_changes` counts. */
   modelWatch: ModelWatch;
+  /** `tokentrace.anomalies`: anomaly flags (opt-in `anomalies`). */
+  anomalies: RunningTotals;
   /** The latest rate-limit readings, for the `tokentrace.ratelimit.*` gauges. */
   rateLimits: RateLimitStore;
   /** The metric attribute sets calls of this meter were counted under. */
@@ -235,6 +239,14 @@ export function instrumentsFor(meter: Meter): Instruments {
         unit: UNIT_CHANGE,
       })
       .addCallback(modelChanges.report);
+    const anomalies = new RunningTotals();
+    meter
+      .createObservableCounter(METRIC_TOKENTRACE_ANOMALIES, {
+        description:
+          "Calls flagged as anomalous against their series' baseline, by tokentrace.anomaly.signal and .direction (opt-in).",
+        unit: UNIT_ANOMALY,
+      })
+      .addCallback(anomalies.report);
     const rateLimits = new RateLimitStore();
     meter
       .createObservableGauge(METRIC_TOKENTRACE_RATELIMIT_REMAINING, {
@@ -283,6 +295,7 @@ export function instrumentsFor(meter: Meter): Instruments {
       finishReasonCap: new FinishReasonCap(),
       refusals,
       modelWatch: new ModelWatch(modelChanges),
+      anomalies,
       rateLimits,
       attributeSets: new MetricAttributeSets(),
     };

@@ -2,7 +2,7 @@ import { SpanKind, context, trace } from "@opentelemetry/api";
 import type { Attributes, Context, HrTime, Meter, Span, Tracer } from "@opentelemetry/api";
 import { messageIdOf, metadataValueOf, redactedKindsOf, stampContext } from "../app-context.js";
 import { agentNameOf, stageOf } from "../stages.js";
-import { isRefusal, noResponseFacts } from "../call-record.js";
+import { isRefusal, noResponseFacts, stoppedAtLimit } from "../call-record.js";
 import type { CallRecord, RequestFacts, ResponseFacts } from "../call-record.js";
 import type { ResolvedOptions } from "../config.js";
 import { ProviderFailure } from "../error-facts.js";
@@ -31,6 +31,8 @@ import { lendSpan } from "./lent-span.js";
 import { ContextValueCap, MetricPoints } from "./metric-points.js";
 import { instrumentsFor } from "../metrics/instruments.js";
 import type { RateLimitReading } from "../signals/rate-limits.js";
+import { detectorFor } from "../signals/anomalies.js";
+import type { Anomaly, AnomalySettings } from "../signals/anomalies.js";
 import type { MetricFacts } from "./metric-points.js";
 import { startAttributes, writeError, writeSpan } from "./span-attributes.js";
 import type { CallSummary } from "./span-attributes.js";
@@ -301,6 +303,11 @@ export class Recorder {
     }
     if (redactor !== undefined) guard("redaction", () => redactor.report(span, this.meter()));
     guard("signals", () => this.writeSignals(call, response, recording, endTime));
+    const anomalies = this.options.anomalies;
+    const flagged =
+      anomalies === undefined
+        ? undefined
+        : guard("anomalies", () => this.flagAnomalies(anomalies, call, recording, endTime));
     const metricContext = this.metricContext;
     if (metricContext !== undefined) {
       guard("metrics", () => {
@@ -326,6 +333,19 @@ export class Recorder {
     }
     guard("metrics", () => this.metricPoints.write(this.meter(), call));
     guard("span-end", () => span.end(endTime));
+    if (flagged !== undefined && anomalies?.onAnomaly !== undefined) {
+      const onAnomaly = anomalies.onAnomaly;
+      // After the span ended, in a later turn: the app's callback never runs on the call's path.
+      setImmediate(() => {
+        for (const anomaly of flagged) {
+          try {
+            onAnomaly(anomaly);
+          } catch {
+            // The app's own callback: what it throws is its own, swallowed.
+          }
+        }
+      });
+    }
     if (facts !== undefined && evaluators.length > 0) {
       // Off the call's path: the evaluators run in a later turn, on what this call's client let it see.
       guard("evaluation", () =>
@@ -382,6 +402,79 @@ export class Recorder {
       if (reading.limit !== undefined) call.span.setAttribute(`${prefix}limit`, reading.limit);
       if (reading.resetSeconds !== undefined) call.span.setAttribute(`${prefix}reset`, reading.resetSeconds);
     }
+  }
+
+  /**
+   * Anomaly flags (issue 15, opt-in): the call scored against its series' baselines; each flag a
+   * `tokentrace.anomaly` event on its span (which is marked `tokentrace.anomaly = true`) and a count.
+   */
+  private flagAnomalies(
+    settings: AnomalySettings,
+    call: Call,
+    recording: boolean,
+    endTime: HrTime | undefined,
+  ): Anomaly[] | undefined {
+    const { outcome, usage, timing, request } = call;
+    // A call the app cancelled, aborted or dropped says nothing of the provider: not scored.
+    if (outcome.kind !== "completed" && outcome.kind !== "error") return undefined;
+    const completed = outcome.kind === "completed";
+    const maxGapMs = timing !== undefined && timing.chunkCount > 1 ? timing.maxGapMs : undefined;
+    const flags = detectorFor(settings).score(
+      {
+        operation: request.operationName,
+        provider: request.providerName,
+        requestModel: request.requestModel,
+        durationSeconds: completed && call.durationMs !== undefined ? call.durationMs / 1000 : undefined,
+        timeToFirstChunkSeconds: completed ? secondsOf(timing?.timeToFirstChunkMs) : undefined,
+        inputTokens: completed ? usage.inputTokens : undefined,
+        outputTokens: completed ? usage.outputTokens : undefined,
+        costUsd: completed ? call.cost?.totalUsd : undefined,
+        maxChunkGapSeconds: completed ? secondsOf(maxGapMs) : undefined,
+        failed: !completed,
+        lengthStop: completed ? stoppedAtLimit(call.response.finishReasons) : undefined,
+      },
+      this.options.now(),
+    );
+    if (flags === undefined) return undefined;
+    const { traceId, spanId } = call.span.spanContext();
+    const instruments = instrumentsFor(this.meter());
+    const anomalies: Anomaly[] = [];
+    for (const flag of flags) {
+      const anomaly: Anomaly = Object.freeze({
+        ...flag,
+        operation: request.operationName,
+        provider: request.providerName,
+        requestModel: request.requestModel,
+        traceId,
+        spanId,
+      });
+      anomalies.push(anomaly);
+      const attributes: Attributes = {
+        [names.ATTR_GEN_AI_OPERATION_NAME]: request.operationName,
+        [names.ATTR_GEN_AI_PROVIDER_NAME]: request.providerName,
+        [names.ATTR_TOKENTRACE_ANOMALY_SIGNAL]: flag.signal,
+        [names.ATTR_TOKENTRACE_ANOMALY_DIRECTION]: flag.direction,
+      };
+      if (request.requestModel !== undefined) attributes[names.ATTR_GEN_AI_REQUEST_MODEL] = request.requestModel;
+      const key = `${request.operationName}\u0000${request.providerName}\u0000${request.requestModel ?? ""}\u0000${flag.signal}\u0000${flag.direction}`;
+      instruments.anomalies.totalFor(key, attributes).add(1);
+      if (recording) {
+        call.span.addEvent(
+          names.EVENT_TOKENTRACE_ANOMALY,
+          {
+            [names.ATTR_TOKENTRACE_ANOMALY_SIGNAL]: flag.signal,
+            [names.ATTR_TOKENTRACE_ANOMALY_VALUE]: flag.value,
+            [names.ATTR_TOKENTRACE_ANOMALY_EXPECTED]: flag.expected,
+            [names.ATTR_TOKENTRACE_ANOMALY_Z_SCORE]: flag.zScore,
+            [names.ATTR_TOKENTRACE_ANOMALY_DIRECTION]: flag.direction,
+            [names.ATTR_TOKENTRACE_ANOMALY_METHOD]: flag.method,
+          },
+          endTime,
+        );
+      }
+    }
+    if (recording) call.span.setAttribute(names.ATTR_TOKENTRACE_ANOMALY, true);
+    return anomalies;
   }
 
   /** This client's redaction rules and credentials, for comments on its calls (feedback, issue 14). */
@@ -636,3 +729,8 @@ class Call implements ActiveCall, CallRecord, CallSummary, MetricFacts {
 
 const NO_RESPONSE: ResponseFacts = Object.freeze(noResponseFacts());
 const NO_USAGE: Usage = Object.freeze({});
+
+/** Milliseconds as seconds; undefined stays undefined. */
+function secondsOf(ms: number | undefined): number | undefined {
+  return ms === undefined ? undefined : ms / 1000;
+}

@@ -1,0 +1,268 @@
+import OpenAI from "openai";
+import { describe, expect, it } from "vitest";
+import { InvalidOptionError, observe } from "../src/index.js";
+import type { Anomaly } from "../src/index.js";
+import { AnomalyDetector, checkAnomalies } from "../src/signals/anomalies.js";
+import type { AnomalySettings, ScoredCall } from "../src/signals/anomalies.js";
+import { memorySink, setup } from "../src/setup-entry.js";
+import type { MemorySink } from "../src/setup-entry.js";
+import { startMockLLMServer } from "../src/testing/mock-server.js";
+import { sumPoints } from "./helpers/harness.js";
+import { setupSuite } from "./helpers/telemetry.js";
+
+/**
+ * Anomaly flags (issue 15, opt-in): EWMA baselines per series, a z-score past the threshold flags the call's
+ * span, counts it and tells onAnomaly; deterministic on synthetic series with an injected clock.
+ */
+
+/** A seeded generator (mulberry32): the same noise every run. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const settings = (options: object = {}): AnomalySettings => checkAnomalies(options)!;
+
+/** A call of one series, its values around a level with ±20% noise; the rest unscored. */
+function callOf(overrides: Partial<ScoredCall>): ScoredCall {
+  return {
+    operation: "chat",
+    provider: "openai",
+    requestModel: "gpt-4o-mini",
+    durationSeconds: undefined,
+    timeToFirstChunkSeconds: undefined,
+    inputTokens: undefined,
+    outputTokens: undefined,
+    costUsd: undefined,
+    maxChunkGapSeconds: undefined,
+    failed: undefined,
+    lengthStop: undefined,
+    ...overrides,
+  };
+}
+
+describe("the anomaly detector", () => {
+  it("raises nothing on a stable series over 10,000 calls", () => {
+    const detector = new AnomalyDetector(settings({ cooldownMs: 0 }));
+    const noise = random(1);
+    let flags = 0;
+    for (let index = 0; index < 10_000; index++) {
+      const jitter = () => 0.8 + 0.4 * noise();
+      const found = detector.score(
+        callOf({
+          durationSeconds: 1.2 * jitter(),
+          timeToFirstChunkSeconds: 0.3 * jitter(),
+          inputTokens: Math.round(500 * jitter()),
+          outputTokens: Math.round(120 * jitter()),
+          costUsd: 0.0004 * jitter(),
+          maxChunkGapSeconds: 0.05 * jitter(),
+          // 2% errors, 1% length stops, at random.
+          failed: noise() < 0.02,
+          lengthStop: noise() < 0.01,
+        }),
+        index * 1000,
+      );
+      flags += found?.length ?? 0;
+    }
+    expect(flags).toBe(0);
+  });
+
+  it("flags a step change in latency, cost and output length at once, and a burst of errors within a few calls", () => {
+    const detector = new AnomalyDetector(settings({ cooldownMs: 0 }));
+    const noise = random(2);
+    const jitter = () => 0.9 + 0.2 * noise();
+    for (let index = 0; index < 200; index++) {
+      const none = detector.score(
+        callOf({ durationSeconds: 1 * jitter(), costUsd: 0.001 * jitter(), outputTokens: 100, failed: false }),
+        index,
+      );
+      expect(none).toBeUndefined();
+    }
+    // Five times slower, ten times dearer, twenty times longer.
+    const step = detector.score(callOf({ durationSeconds: 5, costUsd: 0.01, outputTokens: 2000, failed: false }), 200);
+    expect(step?.map((flag) => [flag.signal, flag.direction, flag.method])).toEqual([
+      ["duration", "high", "ewma_log_z"],
+      ["output_tokens", "high", "ewma_log_z"],
+      ["cost", "high", "ewma_log_z"],
+    ]);
+    const output = step!.find((flag) => flag.signal === "output_tokens")!;
+    expect(output.value).toBe(2000);
+    // The baseline of a constant 100: exp(mean) - 1 of log(100 + 1).
+    expect(output.expected).toBeCloseTo(100, 9);
+    expect(output.zScore).toBeCloseTo((Math.log(2001) - Math.log(101)) / 0.1, 9);
+    // Errors at a 0% baseline: a few are no anomaly; a run of them is, on the sixth in a row (the fast rate
+    // then says 19% of the last ~60 calls failed).
+    const errorFlags: string[] = [];
+    for (let index = 0; index < 6; index++) {
+      const found = detector.score(callOf({ failed: true }), 201 + index);
+      errorFlags.push(found?.map((flag) => `${flag.signal} ${flag.method}`).join() ?? "");
+    }
+    expect(errorFlags).toEqual(["", "", "", "", "", "error_rate ewma_proportion"]);
+    // A shorter answer is an anomaly too, the other way.
+    expect(detector.score(callOf({ outputTokens: 3 }), 207)?.map((flag) => flag.direction)).toEqual(["low"]);
+  });
+
+  it("waits minSamples values, holds the cooldown per signal, and does not learn from flagged values", () => {
+    const detector = new AnomalyDetector(settings({ minSamples: 10, cooldownMs: 1000 }));
+    // Before minSamples: nothing, however odd.
+    for (let index = 0; index < 9; index++) detector.score(callOf({ outputTokens: 100 }), index);
+    expect(detector.score(callOf({ outputTokens: 100_000 }), 9)).toBeUndefined();
+    // That value taught the baseline (it was not flagged).
+    for (let index = 0; index < 100; index++) detector.score(callOf({ outputTokens: 100 }), 10 + index);
+    const first = detector.score(callOf({ outputTokens: 5000 }), 200);
+    expect(first).toHaveLength(1);
+    expect(first![0]!.expected).toBeCloseTo(Math.exp((109 * Math.log(101) + Math.log(100_001)) / 110) - 1, 9);
+    // In the cooldown: not flagged, and not learnt either, so the next flag expects just what the first did.
+    expect(detector.score(callOf({ outputTokens: 5000 }), 700)).toBeUndefined();
+    expect(detector.score(callOf({ outputTokens: 5000 }), 1199)).toBeUndefined();
+    expect(detector.score(callOf({ outputTokens: 5000 }), 1200)?.[0]?.expected).toBe(first![0]!.expected);
+  });
+
+  it("takes a level that lasts minSamples values as the new normal, flagging it once", () => {
+    const detector = new AnomalyDetector(settings({ minSamples: 10, cooldownMs: 0 }));
+    for (let index = 0; index < 50; index++) detector.score(callOf({ durationSeconds: 1 }), index);
+    let flagged = 0;
+    for (let index = 0; index < 100; index++)
+      flagged += detector.score(callOf({ durationSeconds: 4 }), 50 + index)?.length ?? 0;
+    // The first 9 of the new level are flagged (no cooldown here); the 10th starts a new baseline.
+    expect(flagged).toBe(9);
+    expect(detector.score(callOf({ durationSeconds: 4 }), 200)).toBeUndefined();
+  });
+
+  it("tracks at most maxSeries series, and scores only the signals asked for", () => {
+    const detector = new AnomalyDetector(settings({ maxSeries: 2, minSamples: 5, signals: ["output_tokens"] }));
+    for (const model of ["a", "b", "c"]) detector.score(callOf({ requestModel: model, outputTokens: 10 }), 0);
+    expect(detector.size).toBe(2);
+    expect(detector.untracked).toBe(1);
+    for (let index = 0; index < 10; index++)
+      detector.score(callOf({ requestModel: "a", outputTokens: 10, durationSeconds: 1 }), index);
+    expect(detector.score(callOf({ requestModel: "a", outputTokens: 10, durationSeconds: 100 }), 20)).toBeUndefined();
+    expect(detector.score(callOf({ requestModel: "a", outputTokens: 1000 }), 21)).toHaveLength(1);
+    // Missing and non-finite values are never scored.
+    expect(detector.score(callOf({ requestModel: "a", outputTokens: Number.NaN }), 22)).toBeUndefined();
+    expect(detector.score(callOf({ requestModel: "a", outputTokens: -5 }), 23)).toBeUndefined();
+  });
+
+  it("throws InvalidOptionError at set-up, naming the option and the accepted range", () => {
+    const invalid: Array<[unknown, string]> = [
+      [{ threshold: 1 }, "anomalies.threshold"],
+      [{ threshold: Number.NaN }, "anomalies.threshold"],
+      [{ minSamples: 2.5 }, "anomalies.minSamples"],
+      [{ halfLife: 0 }, "anomalies.halfLife"],
+      [{ cooldownMs: -1 }, "anomalies.cooldownMs"],
+      [{ maxSeries: 0 }, "anomalies.maxSeries"],
+      [{ signals: [] }, "anomalies.signals"],
+      [{ signals: ["latency"] }, "anomalies.signals[0]"],
+      [{ onAnomaly: "log" }, "anomalies.onAnomaly"],
+      [{ window: 10 }, "anomalies.window"],
+      ["on", "anomalies"],
+    ];
+    for (const [option, name] of invalid) {
+      let thrown: unknown;
+      try {
+        setup({ anomalies: option as never });
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown, name).toBeInstanceOf(InvalidOptionError);
+      expect((thrown as InvalidOptionError).option, JSON.stringify(option)).toBe(name);
+    }
+    expect(() => checkAnomalies({ threshold: 1 })).toThrow(/expected a number from 2 to 20, received number 1/);
+    expect(() => checkAnomalies({ signals: ["latency"] })).toThrow(/Accepted signals: duration, time_to_first_chunk/);
+    expect(checkAnomalies(false)).toBeUndefined();
+    expect(checkAnomalies(true)).toMatchObject({ threshold: 4, minSamples: 30, halfLife: 200, cooldownMs: 300_000 });
+  });
+});
+
+describe("anomalies on real calls", () => {
+  let sink: MemorySink;
+  const suite = setupSuite(startMockLLMServer);
+
+  it("marks the offending span, counts the flag and calls onAnomaly after the span ended", async () => {
+    sink = memorySink();
+    const seen: Array<{ anomaly: Anomaly; spans: number }> = [];
+    suite.telemetry = setup({
+      serviceName: "anomalies",
+      sinks: [sink],
+      anomalies: {
+        minSamples: 10,
+        signals: ["output_tokens"],
+        onAnomaly: (anomaly) => {
+          seen.push({ anomaly, spans: sink.getSpans().length });
+          throw new Error("the app's callback failed");
+        },
+      },
+    });
+    const openai = observe(new OpenAI({ baseURL: suite.server.openaiBaseURL, apiKey: "sk-test", maxRetries: 0 }));
+    const messages = [{ role: "user" as const, content: "Hello" }];
+    for (let index = 0; index < 12; index++) {
+      suite.server.enqueue({ usage: { prompt_tokens: 10, completion_tokens: 20 } });
+      await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
+    }
+    suite.server.enqueue({ usage: { prompt_tokens: 10, completion_tokens: 900 } });
+    const completion = await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
+    expect(completion.usage?.completion_tokens).toBe(900);
+    const spans = sink.getSpans();
+    expect(spans.slice(0, 12).every((span) => span.attributes["tokentrace.anomaly"] === undefined)).toBe(true);
+    const flagged = spans[12]!;
+    expect(flagged.attributes["tokentrace.anomaly"]).toBe(true);
+    expect(flagged.events.map((event) => event.name)).toEqual(["tokentrace.anomaly"]);
+    const attributes = flagged.events[0]!.attributes!;
+    expect(attributes).toMatchObject({
+      "tokentrace.anomaly.signal": "output_tokens",
+      "tokentrace.anomaly.value": 900,
+      "tokentrace.anomaly.direction": "high",
+      "tokentrace.anomaly.method": "ewma_log_z",
+    });
+    expect(attributes["tokentrace.anomaly.expected"]).toBeCloseTo(20, 9);
+    expect(attributes["tokentrace.anomaly.z_score"]).toBeCloseTo((Math.log(901) - Math.log(21)) / 0.1, 9);
+
+    const points = sumPoints(await sink.collectMetrics(), "tokentrace.anomalies");
+    expect(points).toEqual([
+      {
+        attributes: {
+          "gen_ai.operation.name": "chat",
+          "gen_ai.provider.name": "openai",
+          "gen_ai.request.model": "gpt-4o-mini",
+          "tokentrace.anomaly.signal": "output_tokens",
+          "tokentrace.anomaly.direction": "high",
+        },
+        value: 1,
+      },
+    ]);
+    // onAnomaly: in a later turn, after the span ended; its throw swallowed.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.spans).toBe(13);
+    expect(seen[0]!.anomaly).toMatchObject({
+      signal: "output_tokens",
+      provider: "openai",
+      requestModel: "gpt-4o-mini",
+      traceId: flagged.spanContext().traceId,
+      spanId: flagged.spanContext().spanId,
+    });
+  });
+
+  it("costs nothing when off, and a client's anomalies: false turns setup()'s off", async () => {
+    sink = memorySink();
+    suite.telemetry = setup({ serviceName: "anomalies", sinks: [sink], anomalies: { minSamples: 5 } });
+    const openai = observe(new OpenAI({ baseURL: suite.server.openaiBaseURL, apiKey: "sk-test", maxRetries: 0 }), {
+      anomalies: false,
+    });
+    const messages = [{ role: "user" as const, content: "Hello" }];
+    for (let index = 0; index < 6; index++) {
+      suite.server.enqueue({ usage: { prompt_tokens: 10, completion_tokens: 20 } });
+      await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
+    }
+    suite.server.enqueue({ usage: { prompt_tokens: 10, completion_tokens: 900 } });
+    await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
+    expect(sink.getSpans().some((span) => span.attributes["tokentrace.anomaly"] !== undefined)).toBe(false);
+    expect(sumPoints(await sink.collectMetrics(), "tokentrace.anomalies")).toEqual([]);
+  });
+});
