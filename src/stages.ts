@@ -35,6 +35,9 @@ import { ContextValueCap } from "./recorder/metric-points.js";
 import * as names from "./semconv.js";
 import type { Usage } from "./usage.js";
 import { VERSION } from "./version.js";
+import { instrumentsFor } from "./metrics/instruments.js";
+import { detectorFor, tellAnomalies, writeFlags } from "./signals/anomalies.js";
+import type { Anomaly, AnomalySettings } from "./signals/anomalies.js";
 
 export type StageKind = "workflow" | "agent" | "tool" | "retrieval" | "step";
 
@@ -174,6 +177,8 @@ export interface StageTelemetry {
     redaction: RedactionPolicy;
     contentSampling: ContentSampling | undefined;
   };
+  /** The anomaly settings root stages are scored with (issue 15), when on. */
+  anomalies?(): AnomalySettings | undefined;
 }
 
 /** One stage in flight. */
@@ -336,6 +341,31 @@ export class Stage {
     return sampled;
   }
 
+  /** A root stage's totals scored (anomalies on): its flags written on its span and counted. */
+  private flagAnomalies(settings: AnomalySettings): Anomaly[] | undefined {
+    const totals = this.totals;
+    const flags = detectorFor(settings).scoreTrace(
+      {
+        kind: this.kind,
+        name: this.name,
+        modelCalls: totals.modelCalls,
+        costUsd: totals.hasCost ? totals.costUsd : undefined,
+        toolCalls: totals.toolCalls,
+      },
+      performance.now(),
+    );
+    if (flags === undefined) return undefined;
+    return writeFlags(
+      flags,
+      this.span,
+      this.span.isRecording(),
+      undefined,
+      instrumentsFor(this.telemetry.meter()).anomalies,
+      { [names.ATTR_TOKENTRACE_STAGE_KIND]: this.kind },
+      { operation: this.kind, provider: undefined, requestModel: undefined, stageName: this.name },
+    );
+  }
+
   /** End once: roll-ups on the span, status, the span ended, the duration measured, totals to the parent. */
   end(error: unknown, hasError: boolean, errorType: string | undefined): void {
     if (this.ended) return;
@@ -375,9 +405,19 @@ export class Stage {
     });
     const redactor = this.redactor ?? this.attributeRedactor;
     if (redactor !== undefined && this.ownsSpan) safely(() => redactor.report(span, this.telemetry.meter()));
+    // The whole request under a root stage, against the baselines of its kind and name (the runaway agent).
+    const settings = this.parent === undefined && this.ownsSpan ? this.telemetry.anomalies?.() : undefined;
+    let flagged: Anomaly[] | undefined;
+    if (settings !== undefined) {
+      safely(() => {
+        flagged = this.flagAnomalies(settings);
+      });
+    }
     if (this.ownsSpan) {
       const durationMs = performance.now() - this.startMs;
       safely(() => span.end());
+      const told = flagged;
+      if (told !== undefined) safely(() => tellAnomalies(told, settings?.onAnomaly));
       safely(() => recordMetrics(this, durationMs, failed ? (errorType ?? this.failure ?? "_OTHER") : undefined));
     }
     if (this.parent !== undefined) {
@@ -847,6 +887,7 @@ const globalTelemetry: StageTelemetry = {
   meter: stageMeter,
   metricContextKey: () => setupOptions().metricContextKey,
   content: () => setupOptions(),
+  anomalies: () => setupOptions().anomalies,
 };
 
 /** setup()'s tracer, else the global provider's; looked up again only when the provider changed. */

@@ -1,6 +1,6 @@
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
-import { InvalidOptionError, observe } from "../src/index.js";
+import { InvalidOptionError, observe, withAgent, withTool, withWorkflow } from "../src/index.js";
 import type { Anomaly } from "../src/index.js";
 import { AnomalyDetector, checkAnomalies } from "../src/signals/anomalies.js";
 import type { AnomalySettings, ScoredCall } from "../src/signals/anomalies.js";
@@ -247,6 +247,63 @@ describe("anomalies on real calls", () => {
       traceId: flagged.spanContext().traceId,
       spanId: flagged.spanContext().spanId,
     });
+  });
+
+  it("flags the runaway request: a root stage with many more model and tool calls than its kind and name make", async () => {
+    sink = memorySink();
+    const seen: Anomaly[] = [];
+    suite.telemetry = setup({
+      serviceName: "anomalies",
+      sinks: [sink],
+      anomalies: { minSamples: 10, signals: ["trace_model_calls", "trace_tool_calls"], onAnomaly: (a) => seen.push(a) },
+    });
+    const openai = observe(new OpenAI({ baseURL: suite.server.openaiBaseURL, apiKey: "sk-test", maxRetries: 0 }));
+    const messages = [{ role: "user" as const, content: "Hello" }];
+    const run = (calls: number) =>
+      withWorkflow("support", () =>
+        withAgent("helper", async () => {
+          for (let index = 0; index < calls; index++) {
+            withTool("lookup", () => "found");
+            await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
+          }
+        }),
+      );
+    for (let index = 0; index < 10; index++) await run(index % 2 === 0 ? 3 : 4);
+    await run(40);
+    const workflows = sink.getSpans().filter((span) => span.name.startsWith("invoke_workflow"));
+    expect(workflows).toHaveLength(11);
+    expect(workflows.slice(0, 10).some((span) => span.events.length > 0)).toBe(false);
+    const runaway = workflows[10]!;
+    expect(runaway.attributes["tokentrace.anomaly"]).toBe(true);
+    expect(
+      runaway.events.map((event) => [
+        event.attributes?.["tokentrace.anomaly.signal"],
+        event.attributes?.["tokentrace.anomaly.value"],
+      ]),
+    ).toEqual([
+      ["trace_model_calls", 40],
+      ["trace_tool_calls", 40],
+    ]);
+    // Only the root stage is scored: the agent inside it is not.
+    const agents = sink.getSpans().filter((span) => span.name.startsWith("invoke_agent"));
+    expect(agents.some((span) => span.attributes["tokentrace.anomaly"] !== undefined)).toBe(false);
+    const points = sumPoints(await sink.collectMetrics(), "tokentrace.anomalies");
+    expect(
+      points.map((point) => [
+        point.attributes["tokentrace.stage.kind"],
+        point.attributes["tokentrace.anomaly.signal"],
+        point.value,
+      ]),
+    ).toEqual([
+      ["workflow", "trace_model_calls", 1],
+      ["workflow", "trace_tool_calls", 1],
+    ]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(seen.map((anomaly) => [anomaly.operation, anomaly.stageName, anomaly.provider, anomaly.signal])).toEqual([
+      ["workflow", "support", undefined, "trace_model_calls"],
+      ["workflow", "support", undefined, "trace_tool_calls"],
+    ]);
+    expect(seen[0]!.spanId).toBe(runaway.spanContext().spanId);
   });
 
   it("costs nothing when off, and a client's anomalies: false turns setup()'s off", async () => {

@@ -31,7 +31,7 @@ import { lendSpan } from "./lent-span.js";
 import { ContextValueCap, MetricPoints } from "./metric-points.js";
 import { instrumentsFor } from "../metrics/instruments.js";
 import type { RateLimitReading } from "../signals/rate-limits.js";
-import { detectorFor } from "../signals/anomalies.js";
+import { detectorFor, tellAnomalies, writeFlags } from "../signals/anomalies.js";
 import type { Anomaly, AnomalySettings } from "../signals/anomalies.js";
 import type { MetricFacts } from "./metric-points.js";
 import { startAttributes, writeError, writeSpan } from "./span-attributes.js";
@@ -333,19 +333,7 @@ export class Recorder {
     }
     guard("metrics", () => this.metricPoints.write(this.meter(), call));
     guard("span-end", () => span.end(endTime));
-    if (flagged !== undefined && anomalies?.onAnomaly !== undefined) {
-      const onAnomaly = anomalies.onAnomaly;
-      // After the span ended, in a later turn: the app's callback never runs on the call's path.
-      setImmediate(() => {
-        for (const anomaly of flagged) {
-          try {
-            onAnomaly(anomaly);
-          } catch {
-            // The app's own callback: what it throws is its own, swallowed.
-          }
-        }
-      });
-    }
+    if (flagged !== undefined) guard("anomalies", () => tellAnomalies(flagged, anomalies?.onAnomaly));
     if (facts !== undefined && evaluators.length > 0) {
       // Off the call's path: the evaluators run in a later turn, on what this call's client let it see.
       guard("evaluation", () =>
@@ -436,45 +424,17 @@ export class Recorder {
       this.options.now(),
     );
     if (flags === undefined) return undefined;
-    const { traceId, spanId } = call.span.spanContext();
-    const instruments = instrumentsFor(this.meter());
-    const anomalies: Anomaly[] = [];
-    for (const flag of flags) {
-      const anomaly: Anomaly = Object.freeze({
-        ...flag,
-        operation: request.operationName,
-        provider: request.providerName,
-        requestModel: request.requestModel,
-        traceId,
-        spanId,
-      });
-      anomalies.push(anomaly);
-      const attributes: Attributes = {
-        [names.ATTR_GEN_AI_OPERATION_NAME]: request.operationName,
-        [names.ATTR_GEN_AI_PROVIDER_NAME]: request.providerName,
-        [names.ATTR_TOKENTRACE_ANOMALY_SIGNAL]: flag.signal,
-        [names.ATTR_TOKENTRACE_ANOMALY_DIRECTION]: flag.direction,
-      };
-      if (request.requestModel !== undefined) attributes[names.ATTR_GEN_AI_REQUEST_MODEL] = request.requestModel;
-      const key = `${request.operationName}\u0000${request.providerName}\u0000${request.requestModel ?? ""}\u0000${flag.signal}\u0000${flag.direction}`;
-      instruments.anomalies.totalFor(key, attributes).add(1);
-      if (recording) {
-        call.span.addEvent(
-          names.EVENT_TOKENTRACE_ANOMALY,
-          {
-            [names.ATTR_TOKENTRACE_ANOMALY_SIGNAL]: flag.signal,
-            [names.ATTR_TOKENTRACE_ANOMALY_VALUE]: flag.value,
-            [names.ATTR_TOKENTRACE_ANOMALY_EXPECTED]: flag.expected,
-            [names.ATTR_TOKENTRACE_ANOMALY_Z_SCORE]: flag.zScore,
-            [names.ATTR_TOKENTRACE_ANOMALY_DIRECTION]: flag.direction,
-            [names.ATTR_TOKENTRACE_ANOMALY_METHOD]: flag.method,
-          },
-          endTime,
-        );
-      }
-    }
-    if (recording) call.span.setAttribute(names.ATTR_TOKENTRACE_ANOMALY, true);
-    return anomalies;
+    const attributes: Attributes = {
+      [names.ATTR_GEN_AI_OPERATION_NAME]: request.operationName,
+      [names.ATTR_GEN_AI_PROVIDER_NAME]: request.providerName,
+    };
+    if (request.requestModel !== undefined) attributes[names.ATTR_GEN_AI_REQUEST_MODEL] = request.requestModel;
+    return writeFlags(flags, call.span, recording, endTime, instrumentsFor(this.meter()).anomalies, attributes, {
+      operation: request.operationName,
+      provider: request.providerName,
+      requestModel: request.requestModel,
+      stageName: undefined,
+    });
   }
 
   /** This client's redaction rules and credentials, for comments on its calls (feedback, issue 14). */

@@ -14,8 +14,11 @@
  * row is taken as the new normal (the baseline starts again), so a lasting change is flagged once, not forever.
  * A missing or non-finite value is never scored. O(signals) numbers per series, no allocation per call.
  */
+import type { Attributes, HrTime, Span } from "@opentelemetry/api";
 import { InvalidOptionError } from "../errors.js";
 import { describeValue as describe } from "../internal/describe-value.js";
+import type { RunningTotals } from "../metrics/instruments.js";
+import * as names from "../semconv.js";
 
 export const ANOMALY_SIGNALS = [
   "duration",
@@ -26,6 +29,9 @@ export const ANOMALY_SIGNALS = [
   "max_chunk_gap",
   "error_rate",
   "length_stop_rate",
+  "trace_model_calls",
+  "trace_cost",
+  "trace_tool_calls",
 ] as const;
 export type AnomalySignal = (typeof ANOMALY_SIGNALS)[number];
 
@@ -57,9 +63,13 @@ export interface Anomaly {
   readonly direction: "high" | "low";
   /** `ewma_log_z` for values, `ewma_proportion` for rates. */
   readonly method: "ewma_log_z" | "ewma_proportion";
+  /** A call's `gen_ai.operation.name`, or, for the `trace_` signals, the root stage's kind (`workflow`, `agent`, ...). */
   readonly operation: string;
-  readonly provider: string;
+  /** A call's provider and request model; undefined for the `trace_` signals. */
+  readonly provider: string | undefined;
   readonly requestModel: string | undefined;
+  /** The root stage's name, for the `trace_` signals. */
+  readonly stageName: string | undefined;
   readonly traceId: string;
   readonly spanId: string;
 }
@@ -177,8 +187,17 @@ export interface ScoredCall {
   readonly lengthStop: boolean | undefined;
 }
 
+/** What a root stage (the whole request under it) gives the detector when it ends. */
+export interface ScoredTrace {
+  readonly kind: string;
+  readonly name: string;
+  readonly modelCalls: number;
+  readonly costUsd: number | undefined;
+  readonly toolCalls: number;
+}
+
 /** A flag before the call's ids are attached. */
-export type Flag = Omit<Anomaly, "operation" | "provider" | "requestModel" | "traceId" | "spanId">;
+export type Flag = Omit<Anomaly, "operation" | "provider" | "requestModel" | "stageName" | "traceId" | "spanId">;
 
 /** The offset under the log of each value signal, in its unit: keeps zero finite and tiny values from dominating. */
 const LOG_OFFSETS: Readonly<Record<string, number>> = {
@@ -188,6 +207,9 @@ const LOG_OFFSETS: Readonly<Record<string, number>> = {
   input_tokens: 1,
   output_tokens: 1,
   cost: 1e-6,
+  trace_model_calls: 1,
+  trace_tool_calls: 1,
+  trace_cost: 1e-6,
 };
 /** The least spread a log baseline is given: a value within ±(threshold × 0.1) in log (≈ ×1.5 at 4) never flags. */
 const MIN_LOG_SD = 0.1;
@@ -340,6 +362,26 @@ export class AnomalyDetector {
     return this.rate(series, "length_stop_rate", call.lengthStop, nowMs, flags);
   }
 
+  /**
+   * Score a root stage as it ends: its model calls, cost and tool calls against the baselines of stages of its
+   * kind and name (the runaway agent that makes 40 calls instead of 4).
+   */
+  scoreTrace(trace: ScoredTrace, nowMs: number): Flag[] | undefined {
+    const key = `\u0001${trace.kind}\u0000${trace.name}`;
+    let series = this.series.get(key);
+    if (series === undefined) {
+      if (this.series.size >= this.settings.maxSeries) {
+        this.untracked++;
+        return undefined;
+      }
+      series = { values: {}, rates: {} };
+      this.series.set(key, series);
+    }
+    let flags = this.value(series, "trace_model_calls", trace.modelCalls, nowMs, undefined);
+    flags = this.value(series, "trace_cost", trace.costUsd, nowMs, flags);
+    return this.value(series, "trace_tool_calls", trace.toolCalls, nowMs, flags);
+  }
+
   /** The call's series: the last one again (most calls ask what the one before asked), else looked up or made. */
   private seriesOf(call: ScoredCall): Series | undefined {
     const last = this.last;
@@ -406,4 +448,66 @@ export function detectorFor(settings: AnomalySettings): AnomalyDetector {
     detectors.set(settings, detector);
   }
   return detector;
+}
+
+/**
+ * Write `flags` where they were raised: each a `tokentrace.anomaly` event on `span` (at `time`), the span marked
+ * `tokentrace.anomaly = true` (when it records), and a count in `totals` under `attributes` plus the flag's
+ * signal and direction. The anomalies, with `about` and the span's ids, for onAnomaly.
+ */
+export function writeFlags(
+  flags: readonly Flag[],
+  span: Span,
+  recording: boolean,
+  time: HrTime | undefined,
+  totals: RunningTotals,
+  attributes: Attributes,
+  about: Pick<Anomaly, "operation" | "provider" | "requestModel" | "stageName">,
+): Anomaly[] {
+  const { traceId, spanId } = span.spanContext();
+  const prefix = Object.values(attributes).join("\u0000");
+  const anomalies: Anomaly[] = [];
+  for (const flag of flags) {
+    anomalies.push(Object.freeze({ ...flag, ...about, traceId, spanId }));
+    totals
+      .totalFor(`${prefix}\u0000${flag.signal}\u0000${flag.direction}`, {
+        ...attributes,
+        [names.ATTR_TOKENTRACE_ANOMALY_SIGNAL]: flag.signal,
+        [names.ATTR_TOKENTRACE_ANOMALY_DIRECTION]: flag.direction,
+      })
+      .add(1);
+    if (recording) {
+      span.addEvent(
+        names.EVENT_TOKENTRACE_ANOMALY,
+        {
+          [names.ATTR_TOKENTRACE_ANOMALY_SIGNAL]: flag.signal,
+          [names.ATTR_TOKENTRACE_ANOMALY_VALUE]: flag.value,
+          [names.ATTR_TOKENTRACE_ANOMALY_EXPECTED]: flag.expected,
+          [names.ATTR_TOKENTRACE_ANOMALY_Z_SCORE]: flag.zScore,
+          [names.ATTR_TOKENTRACE_ANOMALY_DIRECTION]: flag.direction,
+          [names.ATTR_TOKENTRACE_ANOMALY_METHOD]: flag.method,
+        },
+        time,
+      );
+    }
+  }
+  if (recording) span.setAttribute(names.ATTR_TOKENTRACE_ANOMALY, true);
+  return anomalies;
+}
+
+/** Hand `anomalies` to `onAnomaly` in a later turn (after the span ended); what it throws is swallowed. */
+export function tellAnomalies(
+  anomalies: readonly Anomaly[],
+  onAnomaly: ((anomaly: Anomaly) => void) | undefined,
+): void {
+  if (onAnomaly === undefined || anomalies.length === 0) return;
+  setImmediate(() => {
+    for (const anomaly of anomalies) {
+      try {
+        onAnomaly(anomaly);
+      } catch {
+        // The app's own callback: what it throws is its own.
+      }
+    }
+  });
 }
