@@ -16,6 +16,8 @@ import type { ContentSampling } from "./redaction/sampling.js";
 import { checkEvaluators } from "./feedback/evaluators.js";
 import { anomalySettingsOf, checkAnomalies } from "./signals/anomalies.js";
 import type { AnomalyOptions, AnomalySettings } from "./signals/anomalies.js";
+import { checkDrift } from "./signals/drift.js";
+import type { DriftOptions, DriftSettings } from "./signals/drift.js";
 import type { Evaluator } from "./feedback/evaluators.js";
 
 /** Options accepted by `observe(client, options)`; each also has a `setup()` default. */
@@ -230,12 +232,21 @@ export interface ObserveOptions {
    * In-process anomaly flags (off by default): per operation × provider × request model, an exponentially
    * weighted baseline of each call's duration, time to first chunk, tokens, cost and largest chunk gap (in log),
    * and of its error and `length`-stop rates; a call past the threshold gets a `tokentrace.anomaly` span event,
-   * `tokentrace.anomaly = true`, a `tokentrace.anomalies` count and `onAnomaly(anomaly)` after its span ended.
+   * `tokentrace.anomaly.flagged = true`, a `tokentrace.anomalies` count and `onAnomaly(anomaly)` after its span ended.
    * `true` for the defaults, or `{ threshold?, minSamples?, halfLife?, cooldownMs?, maxSeries?, signals?, onAnomaly? }`.
    *
    * @example setup({ anomalies: { threshold: 5, onAnomaly: (a) => log.warn(a) } })
    */
   anomalies?: boolean | AnomalyOptions;
+  /**
+   * Output drift (off by default): per operation × provider × request model, the distributions of output tokens,
+   * finish reasons and tool calls in a sliding window of the last calls against the first ones, by the
+   * population stability index: the `tokentrace.drift.psi` gauge, and a `tokentrace.drift` span event on the call
+   * that takes a feature over `threshold`. `true` for the defaults, or `{ windowSize?, threshold?, maxSeries? }`.
+   *
+   * @example setup({ drift: { windowSize: 500 } })
+   */
+  drift?: boolean | DriftOptions;
 }
 
 /** Options after validation and defaults, decided once per observed client. */
@@ -261,6 +272,8 @@ export interface ResolvedOptions {
   evaluators: readonly Evaluator[];
   /** Anomaly settings, undefined when off; clients with the same settings share their baselines. */
   anomalies: AnomalySettings | undefined;
+  /** Drift settings, undefined when off; clients with the same settings share their windows. */
+  drift: DriftSettings | undefined;
 }
 
 export const DEFAULT_MAX_CONTENT_LENGTH = 16_384;
@@ -304,6 +317,7 @@ const knownOptions: ReadonlySet<string> = new Set([
   "contentSampling",
   "evaluators",
   "anomalies",
+  "drift",
 ]);
 
 /** The options that shape the redaction pipeline: any of them given makes a policy of its own. */
@@ -369,6 +383,7 @@ export function resolveOptions(options: unknown, defaults: ObserveOptions = {}):
     evaluators: given.evaluators ?? defaults.evaluators ?? NO_EVALUATORS,
     // `anomalies: false` on a client turns setup()'s off for it.
     anomalies: anomalySettingsOf(given.anomalies ?? defaults.anomalies),
+    drift: checkDrift(given.drift ?? defaults.drift),
   };
 }
 
@@ -483,6 +498,8 @@ export function validateObserveOptions(
   if (record["evaluators"] !== undefined) record["evaluators"] = checkEvaluators(record["evaluators"]);
   const anomalies = record["anomalies"];
   if (anomalies !== undefined && anomalies !== false) record["anomalies"] = checkAnomalies(anomalies);
+  const drift = record["drift"];
+  if (drift !== undefined && drift !== false) record["drift"] = checkDrift(drift);
   optionalProvider(record, "tracerProvider", "getTracer");
   optionalProvider(record, "meterProvider", "getMeter");
   const providerName = record["providerName"];

@@ -23,6 +23,8 @@ export {
 export type { EvaluatedCall, EvaluationResult, Evaluator, EvaluatorOutput } from "./feedback/evaluators.js";
 export { ANOMALY_SIGNALS } from "./signals/anomalies.js";
 export type { Anomaly, AnomalyOptions, AnomalySignal } from "./signals/anomalies.js";
+export { DRIFT_FEATURES } from "./signals/drift.js";
+export type { DriftFeature, DriftOptions } from "./signals/drift.js";
 export type { FeedbackDefinition, FeedbackType } from "./feedback/definitions.js";
 export { redactingSpanProcessor } from "./redaction/span-processor.js";
 export type { RedactingSpanProcessorOptions } from "./redaction/span-processor.js";

@@ -152,7 +152,11 @@ function observeApiPromise(
     // The transport facts, once, from the Response the SDK received.
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a fetch polyfill's Response may have no headers
     call.setTransport(response.status, response.headers?.get(state.requestIdHeader) ?? undefined);
-    noteRateLimits(response.headers, state, call);
+    try {
+      noteRateLimits(response.headers, state, call);
+    } catch (error) {
+      reportInternalError("rate-limits", error);
+    }
     if (rawResponseRequested) readRawResponse(response, state, operation, prepared, call);
     // The app that awaits the call has asked for its parse by now, and the parse ends the call. Only a
     // promise nobody has asked to parse yet may be dropped unread: watch it from here, not for every call.

@@ -361,7 +361,8 @@ export const ATTR_TOKENTRACE_RATELIMIT_PREFIX = "tokentrace.ratelimit.";
 export const UNIT_QUOTA = "{quota}";
 /** An anomaly flag (opt-in `anomalies`): the span event, its attributes, the span's mark and the count. */
 export const EVENT_TOKENTRACE_ANOMALY = "tokentrace.anomaly";
-export const ATTR_TOKENTRACE_ANOMALY = "tokentrace.anomaly";
+/** On a flagged span: `.flagged`, not `tokentrace.anomaly` itself, which is the namespace of the event's attributes. */
+export const ATTR_TOKENTRACE_ANOMALY_FLAGGED = "tokentrace.anomaly.flagged";
 export const ATTR_TOKENTRACE_ANOMALY_SIGNAL = "tokentrace.anomaly.signal";
 export const ATTR_TOKENTRACE_ANOMALY_VALUE = "tokentrace.anomaly.value";
 export const ATTR_TOKENTRACE_ANOMALY_EXPECTED = "tokentrace.anomaly.expected";
@@ -370,6 +371,14 @@ export const ATTR_TOKENTRACE_ANOMALY_DIRECTION = "tokentrace.anomaly.direction";
 export const ATTR_TOKENTRACE_ANOMALY_METHOD = "tokentrace.anomaly.method";
 /** Flags by signal and direction, with the series' operation, provider and request model. */
 export const METRIC_TOKENTRACE_ANOMALIES = "tokentrace.anomalies";
+/** Output drift (opt-in `drift`): PSI of the sliding window against the reference, per series and feature. */
+export const METRIC_TOKENTRACE_DRIFT_PSI = "tokentrace.drift.psi";
+export const UNIT_PSI = "{psi}";
+/** The span event on the call that took a feature's PSI over the threshold, and its attributes. */
+export const EVENT_TOKENTRACE_DRIFT = "tokentrace.drift";
+export const ATTR_TOKENTRACE_DRIFT_FEATURE = "tokentrace.drift.feature";
+export const ATTR_TOKENTRACE_DRIFT_PSI = "tokentrace.drift.psi";
+export const ATTR_TOKENTRACE_DRIFT_THRESHOLD = "tokentrace.drift.threshold";
 export const UNIT_ANOMALY = "{anomaly}";
 
 /**

@@ -235,6 +235,7 @@ export function setup(options: SetupOptions = {}): TokentraceHandle {
       contentSampling: defaults.contentSampling,
       evaluators: defaults.evaluators,
       anomalies: defaults.anomalies,
+      drift: defaults.drift,
     },
   };
   setActiveSetup(state);

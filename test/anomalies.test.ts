@@ -96,16 +96,16 @@ describe("the anomaly detector", () => {
     // The baseline of a constant 100: exp(mean) - 1 of log(100 + 1).
     expect(output.expected).toBeCloseTo(100, 9);
     expect(output.zScore).toBeCloseTo((Math.log(2001) - Math.log(101)) / 0.1, 9);
-    // Errors at a 0% baseline: a few are no anomaly; a run of them is, on the sixth in a row (the fast rate
-    // then says 19% of the last ~60 calls failed).
+    // Errors at a 0% baseline: a few are no anomaly; a run of them is, on the fifth in a row (the fast rate
+    // then says 16% of the last ~60 calls failed).
     const errorFlags: string[] = [];
-    for (let index = 0; index < 6; index++) {
+    for (let index = 0; index < 5; index++) {
       const found = detector.score(callOf({ failed: true }), 201 + index);
       errorFlags.push(found?.map((flag) => `${flag.signal} ${flag.method}`).join() ?? "");
     }
-    expect(errorFlags).toEqual(["", "", "", "", "", "error_rate ewma_proportion"]);
+    expect(errorFlags).toEqual(["", "", "", "", "error_rate ewma_proportion"]);
     // A shorter answer is an anomaly too, the other way.
-    expect(detector.score(callOf({ outputTokens: 3 }), 207)?.map((flag) => flag.direction)).toEqual(["low"]);
+    expect(detector.score(callOf({ outputTokens: 3 }), 206)?.map((flag) => flag.direction)).toEqual(["low"]);
   });
 
   it("waits minSamples values, holds the cooldown per signal, and does not learn from flagged values", () => {
@@ -133,6 +133,25 @@ describe("the anomaly detector", () => {
     // The first 9 of the new level are flagged (no cooldown here); the 10th starts a new baseline.
     expect(flagged).toBe(9);
     expect(detector.score(callOf({ durationSeconds: 4 }), 200)).toBeUndefined();
+  });
+
+  it("reads rates by their counts: one error early in a series is no flag, a run of length stops is", () => {
+    const early = new AnomalyDetector(settings({ minSamples: 5, cooldownMs: 0 }));
+    for (let index = 0; index < 5; index++) early.score(callOf({ failed: false }), index);
+    expect(early.score(callOf({ failed: true }), 5)).toBeUndefined();
+    const stops = new AnomalyDetector(settings({ cooldownMs: 0 }));
+    for (let index = 0; index < 300; index++) stops.score(callOf({ lengthStop: index % 50 === 0 }), index);
+    const found: string[] = [];
+    for (let index = 0; index < 10; index++) {
+      found.push(
+        stops
+          .score(callOf({ lengthStop: true }), 300 + index)
+          ?.map((flag) => flag.signal)
+          .join() ?? "",
+      );
+    }
+    expect(found.indexOf("length_stop_rate")).toBeGreaterThan(2);
+    expect(found.indexOf("length_stop_rate")).toBeLessThan(10);
   });
 
   it("tracks at most maxSeries series, and scores only the signals asked for", () => {
@@ -209,9 +228,9 @@ describe("anomalies on real calls", () => {
     const completion = await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
     expect(completion.usage?.completion_tokens).toBe(900);
     const spans = sink.getSpans();
-    expect(spans.slice(0, 12).every((span) => span.attributes["tokentrace.anomaly"] === undefined)).toBe(true);
+    expect(spans.slice(0, 12).every((span) => span.attributes["tokentrace.anomaly.flagged"] === undefined)).toBe(true);
     const flagged = spans[12]!;
-    expect(flagged.attributes["tokentrace.anomaly"]).toBe(true);
+    expect(flagged.attributes["tokentrace.anomaly.flagged"]).toBe(true);
     expect(flagged.events.map((event) => event.name)).toEqual(["tokentrace.anomaly"]);
     const attributes = flagged.events[0]!.attributes!;
     expect(attributes).toMatchObject({
@@ -221,7 +240,8 @@ describe("anomalies on real calls", () => {
       "tokentrace.anomaly.method": "ewma_log_z",
     });
     expect(attributes["tokentrace.anomaly.expected"]).toBeCloseTo(20, 9);
-    expect(attributes["tokentrace.anomaly.z_score"]).toBeCloseTo((Math.log(901) - Math.log(21)) / 0.1, 9);
+    // A count's spread is at least a Poisson count's: 1/sqrt(21) in log at a baseline of 20 tokens (+1).
+    expect(attributes["tokentrace.anomaly.z_score"]).toBeCloseTo((Math.log(901) - Math.log(21)) * Math.sqrt(21), 9);
 
     const points = sumPoints(await sink.collectMetrics(), "tokentrace.anomalies");
     expect(points).toEqual([
@@ -274,7 +294,7 @@ describe("anomalies on real calls", () => {
     expect(workflows).toHaveLength(11);
     expect(workflows.slice(0, 10).some((span) => span.events.length > 0)).toBe(false);
     const runaway = workflows[10]!;
-    expect(runaway.attributes["tokentrace.anomaly"]).toBe(true);
+    expect(runaway.attributes["tokentrace.anomaly.flagged"]).toBe(true);
     expect(
       runaway.events.map((event) => [
         event.attributes?.["tokentrace.anomaly.signal"],
@@ -286,7 +306,7 @@ describe("anomalies on real calls", () => {
     ]);
     // Only the root stage is scored: the agent inside it is not.
     const agents = sink.getSpans().filter((span) => span.name.startsWith("invoke_agent"));
-    expect(agents.some((span) => span.attributes["tokentrace.anomaly"] !== undefined)).toBe(false);
+    expect(agents.some((span) => span.attributes["tokentrace.anomaly.flagged"] !== undefined)).toBe(false);
     const points = sumPoints(await sink.collectMetrics(), "tokentrace.anomalies");
     expect(
       points.map((point) => [
@@ -319,7 +339,7 @@ describe("anomalies on real calls", () => {
     }
     suite.server.enqueue({ usage: { prompt_tokens: 10, completion_tokens: 900 } });
     await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
-    expect(sink.getSpans().some((span) => span.attributes["tokentrace.anomaly"] !== undefined)).toBe(false);
+    expect(sink.getSpans().some((span) => span.attributes["tokentrace.anomaly.flagged"] !== undefined)).toBe(false);
     expect(sumPoints(await sink.collectMetrics(), "tokentrace.anomalies")).toEqual([]);
   });
 });

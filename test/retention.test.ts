@@ -576,7 +576,7 @@ describe("collector configurations", () => {
       {
         name: "flagged-anomaly",
         type: "boolean_attribute",
-        boolean_attribute: { key: names.ATTR_TOKENTRACE_ANOMALY, value: true },
+        boolean_attribute: { key: names.ATTR_TOKENTRACE_ANOMALY_FLAGGED, value: true },
       },
       {
         name: "unpriced",

@@ -81,6 +81,23 @@ describe("finish reasons and refusals", () => {
   });
 });
 
+describe("finish reasons named like Object.prototype's members", () => {
+  it("are counted as any other", async () => {
+    const { openai } = start();
+    suite.server.enqueue(
+      { finishReason: "constructor" },
+      { finishReason: "__proto__" },
+      { finishReason: "constructor" },
+    );
+    for (let index = 0; index < 3; index++) await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
+    const points = sumPoints(await sink.collectMetrics(), "tokentrace.client.finish_reasons");
+    expect(points.map((point) => [point.attributes["tokentrace.finish_reason"], point.value]).sort()).toEqual([
+      ["__proto__", 1],
+      ["constructor", 2],
+    ]);
+  });
+});
+
 describe("a silently changed model", () => {
   it("counts a response model or system fingerprint new for its request model, once, with a span event", async () => {
     const { openai } = start();
@@ -289,6 +306,16 @@ describe("rate-limit headroom", () => {
     expect(readRateLimits(null, ANTHROPIC_RATE_LIMIT_HEADERS, clock)).toBeUndefined();
     // The first kind's remaining header absent: nothing else is read.
     expect(read({ "x-ratelimit-remaining-tokens": "5" })).toBeUndefined();
+  });
+
+  it("keeps the newest reading: one from a response older than the series' latest (a long stream) is not taken", () => {
+    const store = new RateLimitStore(() => 0);
+    const reading = (remaining: number) => [{ kind: "requests", limit: 100, remaining, resetSeconds: 60 }];
+    store.note("openai", undefined, "m", reading(10), 2000);
+    store.note("openai", undefined, "m", reading(90), 1000);
+    const observed: number[] = [];
+    store.reportRemaining({ observe: (value: number) => observed.push(value) });
+    expect(observed).toEqual([10]);
   });
 
   it("keeps a bounded number of series, and reports the limit as remaining once the window reset", () => {

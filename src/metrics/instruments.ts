@@ -9,6 +9,7 @@ import {
   METRIC_GEN_AI_CLIENT_TOKEN_USAGE,
   METRIC_TOKENTRACE_ANOMALIES,
   METRIC_TOKENTRACE_CLIENT_CALLS,
+  METRIC_TOKENTRACE_DRIFT_PSI,
   METRIC_TOKENTRACE_CLIENT_COST,
   METRIC_TOKENTRACE_CLIENT_FINISH_REASONS,
   METRIC_TOKENTRACE_CLIENT_MODEL_CHANGES,
@@ -24,12 +25,14 @@ import {
   UNIT_CALL,
   UNIT_CHANGE,
   UNIT_CHOICE,
+  UNIT_PSI,
   UNIT_QUOTA,
   UNIT_SECONDS,
   UNIT_TOKEN,
   UNIT_USD,
 } from "../semconv.js";
 import { FinishReasonCap, ModelWatch, RateLimitStore } from "../signals/call-signals.js";
+import type { DriftDetector } from "../signals/drift.js";
 
 /**
  * The metric instruments of one meter. Created once per meter, never per call.
@@ -59,6 +62,8 @@ export interface Instruments {
   modelWatch: ModelWatch;
   /** `tokentrace.anomalies`: anomaly flags (opt-in `anomalies`). */
   anomalies: RunningTotals;
+  /** The drift detectors whose series `tokentrace.drift.psi` reports (opt-in `drift`). */
+  drift: Set<DriftDetector>;
   /** The latest rate-limit readings, for the `tokentrace.ratelimit.*` gauges. */
   rateLimits: RateLimitStore;
   /** The metric attribute sets calls of this meter were counted under. */
@@ -138,8 +143,8 @@ export interface MetricAttributeSet {
   readonly calls: Partial<Record<string, Total>>;
   cost: Total | undefined;
   cacheRead: Total | undefined;
-  /** Per (capped) finish reason, opened on first use. */
-  readonly finishReasons: Partial<Record<string, Total>>;
+  /** Per finish reason as given (a Map: a reason may be any string, `constructor` too), opened on first use. */
+  readonly finishReasons: Map<string, Total>;
   refusals: Total | undefined;
 }
 
@@ -168,7 +173,7 @@ export class MetricAttributeSets {
         calls: {},
         cost: undefined,
         cacheRead: undefined,
-        finishReasons: {},
+        finishReasons: new Map(),
         refusals: undefined,
       });
     }
@@ -182,7 +187,7 @@ export class MetricAttributeSets {
       calls: {},
       cost: undefined,
       cacheRead: undefined,
-      finishReasons: {},
+      finishReasons: new Map(),
       refusals: undefined,
     };
     this.sets.set(key, set);
@@ -247,6 +252,16 @@ export function instrumentsFor(meter: Meter): Instruments {
         unit: UNIT_ANOMALY,
       })
       .addCallback(anomalies.report);
+    const drift = new Set<DriftDetector>();
+    meter
+      .createObservableGauge(METRIC_TOKENTRACE_DRIFT_PSI, {
+        description:
+          "Population stability index of each series' last calls against its first, by tokentrace.drift.feature (opt-in).",
+        unit: UNIT_PSI,
+      })
+      .addCallback((result) => {
+        for (const detector of drift) detector.report(result);
+      });
     const rateLimits = new RateLimitStore();
     meter
       .createObservableGauge(METRIC_TOKENTRACE_RATELIMIT_REMAINING, {
@@ -296,6 +311,7 @@ export function instrumentsFor(meter: Meter): Instruments {
       refusals,
       modelWatch: new ModelWatch(modelChanges),
       anomalies,
+      drift,
       rateLimits,
       attributeSets: new MetricAttributeSets(),
     };

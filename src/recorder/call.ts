@@ -33,6 +33,8 @@ import { instrumentsFor } from "../metrics/instruments.js";
 import type { RateLimitReading } from "../signals/rate-limits.js";
 import { detectorFor, tellAnomalies, writeFlags } from "../signals/anomalies.js";
 import type { Anomaly, AnomalySettings } from "../signals/anomalies.js";
+import { driftDetectorFor } from "../signals/drift.js";
+import type { DriftSettings } from "../signals/drift.js";
 import type { MetricFacts } from "./metric-points.js";
 import { startAttributes, writeError, writeSpan } from "./span-attributes.js";
 import type { CallSummary } from "./span-attributes.js";
@@ -304,6 +306,10 @@ export class Recorder {
     if (redactor !== undefined) guard("redaction", () => redactor.report(span, this.meter()));
     guard("signals", () => this.writeSignals(call, response, recording, endTime));
     const anomalies = this.options.anomalies;
+    const drift = this.options.drift;
+    if (drift !== undefined && outcome.kind === "completed") {
+      guard("drift", () => this.compareDrift(drift, call, recording, endTime));
+    }
     const flagged =
       anomalies === undefined
         ? undefined
@@ -394,7 +400,7 @@ export class Recorder {
 
   /**
    * Anomaly flags (issue 15, opt-in): the call scored against its series' baselines; each flag a
-   * `tokentrace.anomaly` event on its span (which is marked `tokentrace.anomaly = true`) and a count.
+   * `tokentrace.anomaly` event on its span (which is marked `tokentrace.anomaly.flagged = true`) and a count.
    */
   private flagAnomalies(
     settings: AnomalySettings,
@@ -435,6 +441,33 @@ export class Recorder {
       requestModel: request.requestModel,
       stageName: undefined,
     });
+  }
+
+  /** Output drift (issue 15, opt-in): the call added to its series' window; a crossing marked on its span. */
+  private compareDrift(settings: DriftSettings, call: Call, recording: boolean, endTime: HrTime | undefined): void {
+    const detector = driftDetectorFor(settings);
+    const instruments = instrumentsFor(this.meter());
+    if (!instruments.drift.has(detector)) instruments.drift.add(detector);
+    const { request } = call;
+    const crossings = detector.add({
+      operation: request.operationName,
+      provider: request.providerName,
+      requestModel: request.requestModel,
+      outputTokens: call.usage.outputTokens,
+      finishReason: call.response.finishReasons?.[0],
+    });
+    if (crossings === undefined || !recording) return;
+    for (const crossing of crossings) {
+      call.span.addEvent(
+        names.EVENT_TOKENTRACE_DRIFT,
+        {
+          [names.ATTR_TOKENTRACE_DRIFT_FEATURE]: crossing.feature,
+          [names.ATTR_TOKENTRACE_DRIFT_PSI]: crossing.psi,
+          [names.ATTR_TOKENTRACE_DRIFT_THRESHOLD]: settings.threshold,
+        },
+        endTime,
+      );
+    }
   }
 
   /** This client's redaction rules and credentials, for comments on its calls (feedback, issue 14). */

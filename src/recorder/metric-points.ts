@@ -164,7 +164,7 @@ export class MetricPoints {
 
 /** The running total of `reason` in `set`, opened on first use (past the set's cap, its overflow total). */
 function finishReasonTotal(instruments: Instruments, set: MetricAttributeSet, reason: string): Total {
-  let total = set.finishReasons[reason];
+  let total = set.finishReasons.get(reason);
   if (total === undefined) {
     const capped = instruments.finishReasonCap.of(reason);
     total = set.overflow
@@ -176,7 +176,7 @@ function finishReasonTotal(instruments: Instruments, set: MetricAttributeSet, re
     // Keyed by the reason as given: a reason past the cap finds its `_other` total at once next time. The
     // reasons a set keeps are at most what the meter's cap lets through plus those it turned into `_other`,
     // which a hostile payload could make many: only the first 64 per set are kept.
-    if (Object.keys(set.finishReasons).length < 64) set.finishReasons[reason] = total;
+    if (set.finishReasons.size < 64) set.finishReasons.set(reason, total);
   }
   return total;
 }

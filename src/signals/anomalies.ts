@@ -11,7 +11,8 @@
  *
  * Nothing is flagged before `minSamples` values; a flagged value does not teach the baseline; after a flag a
  * series and signal waits `cooldownMs` before the next; and a level that persists for `minSamples` values in a
- * row is taken as the new normal (the baseline starts again), so a lasting change is flagged once, not forever.
+ * row is taken as the new normal (the baseline starts again), so a lasting change is flagged (once per cooldown)
+ * until then, not forever.
  * A missing or non-finite value is never scored. O(signals) numbers per series, no allocation per call.
  */
 import type { Attributes, HrTime, Span } from "@opentelemetry/api";
@@ -106,7 +107,9 @@ export function checkAnomalies(option: unknown): AnomalySettings | undefined {
       `expected true, false or an object of options, received ${describe(option)}.`,
     );
   }
-  const given = option as Record<string, unknown>;
+  // Each option read once: a getter cannot hand the check one value and the settings another.
+  const given: Record<string, unknown> = { ...(option as Record<string, unknown>) };
+  if (Array.isArray(given["signals"])) given["signals"] = [...(given["signals"] as unknown[])];
   for (const key of Object.keys(given)) {
     if (!KNOWN.has(key)) {
       throw new InvalidOptionError(`anomalies.${key}`, `unknown option. Accepted options: ${[...KNOWN].join(", ")}.`);
@@ -211,6 +214,13 @@ const LOG_OFFSETS: Readonly<Record<string, number>> = {
   trace_tool_calls: 1,
   trace_cost: 1e-6,
 };
+/** The signals that are counts: their least spread is a Poisson count's. */
+const COUNT_SIGNALS: ReadonlySet<string> = new Set([
+  "input_tokens",
+  "output_tokens",
+  "trace_model_calls",
+  "trace_tool_calls",
+]);
 /** The least spread a log baseline is given: a value within ±(threshold × 0.1) in log (≈ ×1.5 at 4) never flags. */
 const MIN_LOG_SD = 0.1;
 /** The least proportion a rate baseline is given, and the fast rate's share of the slow one's weight. */
@@ -226,13 +236,18 @@ class LogBaseline {
   /** Values in a row past the threshold (in one direction: its sign). */
   streak = 0;
 
-  constructor(private readonly offset: number) {}
+  constructor(
+    private readonly offset: number,
+    /** A count (tokens, calls): its spread is taken as at least a Poisson count's, 1/sqrt(mean) in log. */
+    private readonly isCount: boolean,
+  ) {}
 
   score(value: number, settings: AnomalySettings, alpha: number, nowMs: number): Flag | undefined {
     const x = Math.log(value + this.offset);
     if (!Number.isFinite(x)) return undefined;
     if (this.count >= settings.minSamples) {
-      const sd = Math.max(Math.sqrt(this.variance), MIN_LOG_SD);
+      const floor = this.isCount ? Math.max(MIN_LOG_SD, 1 / Math.sqrt(Math.exp(this.mean))) : MIN_LOG_SD;
+      const sd = Math.max(Math.sqrt(this.variance), floor);
       const z = (x - this.mean) / sd;
       if (Math.abs(z) > settings.threshold) {
         const direction = z > 0 ? 1 : -1;
@@ -247,7 +262,7 @@ class LogBaseline {
           return {
             signal: "duration",
             value,
-            expected: Math.exp(this.mean) - this.offset,
+            expected: Math.max(0, Math.exp(this.mean) - this.offset),
             zScore: z,
             direction: z > 0 ? "high" : "low",
             method: "ewma_log_z",
@@ -289,36 +304,44 @@ class RateBaseline {
     const b = hit ? 1 : 0;
     const fastAlpha = Math.min(1, alpha * FAST_WEIGHT);
     this.fast = this.count === 0 ? b : this.fast + Math.max(fastAlpha, 1 / (this.count + 1)) * (b - this.fast);
+    let z = 0;
     if (this.count >= settings.minSamples) {
-      // The fast rate as hits among its effective number of calls, against the hits the slow rate expects:
-      // a Poisson count, compared on Anscombe's square-root scale (where its spread is 1/2 whatever its mean),
-      // so the few hits of a rare event are not read as many standard deviations.
-      const calls = (2 - fastAlpha) / fastAlpha;
+      // The fast rate as hits among the calls behind it (all of them while it is still a running mean, then its
+      // steady effective number), against the hits the slow rate expects: a Poisson count, compared on
+      // Anscombe's square-root scale (where its spread is 1/2 whatever its mean), so the few hits of a rare
+      // event are not read as many standard deviations.
+      const calls = Math.min(this.count + 1, (2 - fastAlpha) / fastAlpha);
       const expectedHits = Math.max(this.slow, MIN_PROPORTION) * calls;
-      const z = 2 * (Math.sqrt(this.fast * calls + 0.375) - Math.sqrt(expectedHits + 0.375));
-      if (z > settings.threshold) {
-        this.streak++;
-        if (this.streak >= settings.minSamples) {
-          this.count = 0;
-          this.streak = 0;
-          this.slow = this.fast;
-        } else {
-          if (nowMs - this.lastFlagMs < settings.cooldownMs) return undefined;
-          this.lastFlagMs = nowMs;
-          return {
-            signal: "error_rate",
-            value: this.fast,
-            expected: this.slow,
-            zScore: z,
-            direction: "high",
-            method: "ewma_proportion",
-          };
-        }
+      z = 2 * (Math.sqrt(this.fast * calls + 0.375) - Math.sqrt(expectedHits + 0.375));
+    }
+    // An excursion (past half the threshold) does not teach the slow rate: a burst it learnt while building up
+    // would hide itself. One that lasts minSamples calls is the new normal.
+    if (z > settings.threshold / 2) {
+      this.streak++;
+      if (this.streak >= settings.minSamples) {
+        this.streak = 0;
+        this.slow = this.fast;
         return undefined;
       }
-      this.streak = 0;
+      if (z <= settings.threshold || nowMs - this.lastFlagMs < settings.cooldownMs) return undefined;
+      this.lastFlagMs = nowMs;
+      return {
+        signal: "error_rate",
+        value: this.fast,
+        expected: this.slow,
+        zScore: z,
+        direction: "high",
+        method: "ewma_proportion",
+      };
     }
-    this.slow = this.count === 0 ? b : this.slow + Math.max(alpha, 1 / (this.count + 1)) * (b - this.slow);
+    this.streak = 0;
+    // A running mean until scoring starts; from then on at most a quarter of the fast rate's weight, so the
+    // slow rate lags a change even while its own weight is still that of a running mean.
+    const weight =
+      this.count < settings.minSamples
+        ? 1 / (this.count + 1)
+        : Math.max(alpha, Math.min(1 / (this.count + 1), fastAlpha / 4));
+    this.slow += weight * (b - this.slow);
     this.count++;
     return undefined;
   }
@@ -332,6 +355,8 @@ interface Series {
 /** The state of every series one set of settings scores. */
 export class AnomalyDetector {
   private readonly series = new Map<string, Series>();
+  /** Root stages' series, by kind and name (at most `maxSeries` apart from the calls'). */
+  private readonly traces = new Map<string, Series>();
   private readonly alpha: number;
   private readonly wanted: ReadonlySet<AnomalySignal>;
   /** Calls of series past `maxSeries`, not scored. */
@@ -343,7 +368,7 @@ export class AnomalyDetector {
     this.wanted = new Set(settings.signals);
   }
 
-  /** Series held now (at most `maxSeries`). */
+  /** Call series held now (at most `maxSeries`; root stages' apart). */
   get size(): number {
     return this.series.size;
   }
@@ -367,15 +392,16 @@ export class AnomalyDetector {
    * kind and name (the runaway agent that makes 40 calls instead of 4).
    */
   scoreTrace(trace: ScoredTrace, nowMs: number): Flag[] | undefined {
-    const key = `\u0001${trace.kind}\u0000${trace.name}`;
-    let series = this.series.get(key);
+    const key = `${trace.kind}\u0000${trace.name}`;
+    let series = this.traces.get(key);
     if (series === undefined) {
-      if (this.series.size >= this.settings.maxSeries) {
+      // Root stages have a budget of their own: stage names made per request use it up, not the calls'.
+      if (this.traces.size >= this.settings.maxSeries) {
         this.untracked++;
         return undefined;
       }
       series = { values: {}, rates: {} };
-      this.series.set(key, series);
+      this.traces.set(key, series);
     }
     let flags = this.value(series, "trace_model_calls", trace.modelCalls, nowMs, undefined);
     flags = this.value(series, "trace_cost", trace.costUsd, nowMs, flags);
@@ -415,7 +441,7 @@ export class AnomalyDetector {
     flags: Flag[] | undefined,
   ): Flag[] | undefined {
     if (given === undefined || !Number.isFinite(given) || given < 0 || !this.wanted.has(signal)) return flags;
-    const baseline = (series.values[signal] ??= new LogBaseline(LOG_OFFSETS[signal] ?? 1));
+    const baseline = (series.values[signal] ??= new LogBaseline(LOG_OFFSETS[signal] ?? 1, COUNT_SIGNALS.has(signal)));
     const flag = baseline.score(given, this.settings, this.alpha, nowMs);
     if (flag === undefined) return flags;
     (flags ??= []).push({ ...flag, signal });
@@ -452,7 +478,7 @@ export function detectorFor(settings: AnomalySettings): AnomalyDetector {
 
 /**
  * Write `flags` where they were raised: each a `tokentrace.anomaly` event on `span` (at `time`), the span marked
- * `tokentrace.anomaly = true` (when it records), and a count in `totals` under `attributes` plus the flag's
+ * `tokentrace.anomaly.flagged = true` (when it records), and a count in `totals` under `attributes` plus the flag's
  * signal and direction. The anomalies, with `about` and the span's ids, for onAnomaly.
  */
 export function writeFlags(
@@ -491,7 +517,7 @@ export function writeFlags(
       );
     }
   }
-  if (recording) span.setAttribute(names.ATTR_TOKENTRACE_ANOMALY, true);
+  if (recording) span.setAttribute(names.ATTR_TOKENTRACE_ANOMALY_FLAGGED, true);
   return anomalies;
 }
 

@@ -18,6 +18,8 @@ export interface ModelChange {
 export const MAX_WATCHED_MODELS = 500;
 /** Values remembered per request model and kind: a provider alternating among a few is no change. */
 const MAX_VALUES_PER_MODEL = 16;
+/** Longer response models or fingerprints than this are not watched (no provider sends one). */
+const MAX_VALUE_LENGTH = 256;
 
 /** What one kind (response model, system fingerprint) of one request model has answered with. */
 class SeenValues {
@@ -33,7 +35,7 @@ class SeenValues {
 
   /** The change `value` is, if it is new (the first value ever is none); counted. */
   see(value: string): ModelChange | undefined {
-    if (value === this.last) return undefined;
+    if (value === this.last || value.length > MAX_VALUE_LENGTH) return undefined;
     const previous = this.last;
     this.last = value;
     if (this.values.includes(value)) return undefined;
@@ -117,6 +119,8 @@ interface RateLimitSeries {
   remaining: number | undefined;
   /** When the window resets (epoch ms), as the latest response said. */
   resetAtEpochMs: number | undefined;
+  /** When that response arrived: a reading older than it (a long stream ending late) is not taken. */
+  receivedAtEpochMs: number;
 }
 
 /**
@@ -147,9 +151,17 @@ export class RateLimitStore {
         };
         if (requestModel !== undefined) attributes[names.ATTR_GEN_AI_REQUEST_MODEL] = requestModel;
         if (serverAddress !== undefined) attributes[names.ATTR_SERVER_ADDRESS] = serverAddress;
-        series = { attributes, limit: undefined, remaining: undefined, resetAtEpochMs: undefined };
+        series = {
+          attributes,
+          limit: undefined,
+          remaining: undefined,
+          resetAtEpochMs: undefined,
+          receivedAtEpochMs: 0,
+        };
         this.series.set(key, series);
       }
+      if (receivedAtEpochMs < series.receivedAtEpochMs) continue;
+      series.receivedAtEpochMs = receivedAtEpochMs;
       // A reading replaces the series' values: a header missing from it leaves its value unknown.
       series.limit = reading.limit;
       series.remaining = reading.remaining;

@@ -1,0 +1,307 @@
+/*
+ * Output drift (issue 15), opt-in with `drift: true | { ... }`. Per series (operation × provider × request
+ * model; a bounded number of them), three distributions of what the provider answers:
+ *
+ * - `output_tokens`: output tokens in 18 power-of-two bins (0, 1, 2–3, 4–7, ... 65,536 and over);
+ * - `finish_reason`: the first choice's finish reason, the first 7 distinct of the series and the rest as one;
+ * - `tool_calls`: whether the call ended to call tools (`tool_calls`, `tool_use`, `function_call`).
+ *
+ * The first `windowSize` completed calls of a series are its reference; from then on a sliding window of the last
+ * `windowSize` calls is compared with it by the population stability index (PSI), each bin's share smoothed by
+ * half a count. Once the window is full, PSI is kept current on every call (O(bins): 28 numbers) and reported by
+ * the `tokentrace.drift.psi` gauge; a call that takes a feature's PSI over `threshold` gets a `tokentrace.drift`
+ * span event (once per crossing: the PSI must fall back under the threshold before the next). O(windowSize) bytes
+ * per series; state starts again with the process.
+ */
+import type { Attributes, ObservableResult } from "@opentelemetry/api";
+import { InvalidOptionError } from "../errors.js";
+import { describeValue as describe } from "../internal/describe-value.js";
+import * as names from "../semconv.js";
+
+export const DRIFT_FEATURES = ["output_tokens", "finish_reason", "tool_calls"] as const;
+export type DriftFeature = (typeof DRIFT_FEATURES)[number];
+
+/** `drift: { ... }`: every field optional. */
+export interface DriftOptions {
+  /** Calls in the reference and in the sliding window: 50 to 100,000, default 1,000. */
+  readonly windowSize?: number;
+  /** The PSI over which a span event marks the crossing: 0.01 to 10, default 0.25 (a significant shift). */
+  readonly threshold?: number;
+  /** Series tracked at most (more are not compared): 1 to 10,000, default 200. */
+  readonly maxSeries?: number;
+}
+
+export interface DriftSettings {
+  readonly windowSize: number;
+  readonly threshold: number;
+  readonly maxSeries: number;
+}
+
+const DEFAULTS: DriftSettings = { windowSize: 1000, threshold: 0.25, maxSeries: 200 };
+const RANGES: Readonly<Record<keyof DriftSettings, readonly [number, number]>> = {
+  windowSize: [50, 100_000],
+  threshold: [0.01, 10],
+  maxSeries: [1, 10_000],
+};
+const INTEGER_OPTIONS: ReadonlySet<string> = new Set(["windowSize", "maxSeries"]);
+
+const checked = new WeakSet();
+
+/** Check `drift` at set-up: undefined (off) for `false` or absent; frozen settings otherwise. */
+export function checkDrift(option: unknown): DriftSettings | undefined {
+  if (option === undefined || option === false) return undefined;
+  if (option !== null && typeof option === "object" && checked.has(option)) return option as DriftSettings;
+  if (option !== true && (option === null || typeof option !== "object" || Array.isArray(option))) {
+    throw new InvalidOptionError(
+      "drift",
+      `expected true, false or an object of options, received ${describe(option)}.`,
+    );
+  }
+  const given: Record<string, unknown> = option === true ? {} : { ...(option as Record<string, unknown>) };
+  for (const key of Object.keys(given)) {
+    if (!(key in RANGES)) {
+      throw new InvalidOptionError(
+        `drift.${key}`,
+        `unknown option. Accepted options: ${Object.keys(RANGES).join(", ")}.`,
+      );
+    }
+  }
+  const settings: Record<string, number> = { ...DEFAULTS };
+  for (const [key, [low, high]] of Object.entries(RANGES)) {
+    const value = given[key];
+    if (value === undefined) continue;
+    const integer = INTEGER_OPTIONS.has(key);
+    if (typeof value !== "number" || !(value >= low && value <= high) || (integer && !Number.isInteger(value))) {
+      throw new InvalidOptionError(
+        `drift.${key}`,
+        `expected ${integer ? "an integer" : "a number"} from ${low} to ${high}, received ${describe(value)}.`,
+      );
+    }
+    settings[key] = value;
+  }
+  const frozen = Object.freeze(settings as unknown as DriftSettings);
+  checked.add(frozen);
+  return frozen;
+}
+
+const TOKEN_BINS = 18;
+const REASON_BINS = 8;
+const TOOL_BINS = 2;
+const TOOL_REASONS: ReadonlySet<string> = new Set(["tool_calls", "tool_use", "function_call"]);
+/** Half a count in each bin: an empty bin on either side keeps PSI finite. */
+const SMOOTHING = 0.5;
+
+/** The output-token bin of `tokens`: 0, then one per power of two, the last open-ended. */
+export function tokenBin(tokens: number): number {
+  if (!(tokens >= 1)) return 0;
+  return Math.min(TOKEN_BINS - 1, 1 + Math.floor(Math.log2(tokens)));
+}
+
+/** The population stability index of `current` against `reference` (counts over the same bins). */
+export function psi(
+  reference: ArrayLike<number>,
+  referenceTotal: number,
+  current: ArrayLike<number>,
+  total: number,
+): number {
+  const bins = reference.length;
+  let sum = 0;
+  for (let bin = 0; bin < bins; bin++) {
+    const expected = ((reference[bin] ?? 0) + SMOOTHING) / (referenceTotal + SMOOTHING * bins);
+    const actual = ((current[bin] ?? 0) + SMOOTHING) / (total + SMOOTHING * bins);
+    sum += (actual - expected) * Math.log(actual / expected);
+  }
+  return sum;
+}
+
+/** One feature's reference and sliding-window counts. */
+class Distribution {
+  readonly reference: Uint32Array;
+  readonly current: Uint32Array;
+  /** The bin of each call in the window, oldest at `next` once full. */
+  private readonly window: Uint8Array;
+  private next = 0;
+  referenceTotal = 0;
+  currentTotal = 0;
+  value: number | undefined = undefined;
+  above = false;
+
+  constructor(bins: number, windowSize: number) {
+    this.reference = new Uint32Array(bins);
+    this.current = new Uint32Array(bins);
+    this.window = new Uint8Array(windowSize);
+  }
+
+  /** Add a call's bin; the PSI when the window is full, else undefined. */
+  add(bin: number, windowSize: number): number | undefined {
+    if (this.referenceTotal < windowSize) {
+      this.reference[bin] = (this.reference[bin] ?? 0) + 1;
+      this.referenceTotal++;
+      return undefined;
+    }
+    if (this.currentTotal === windowSize) {
+      const oldest = this.window[this.next] ?? 0;
+      this.current[oldest] = (this.current[oldest] ?? 1) - 1;
+      this.currentTotal--;
+    }
+    this.window[this.next] = bin;
+    this.next = (this.next + 1) % windowSize;
+    this.current[bin] = (this.current[bin] ?? 0) + 1;
+    this.currentTotal++;
+    if (this.currentTotal < windowSize) return undefined;
+    this.value = psi(this.reference, this.referenceTotal, this.current, this.currentTotal);
+    return this.value;
+  }
+}
+
+class DriftSeries {
+  readonly tokens: Distribution;
+  readonly reasons: Distribution;
+  readonly tools: Distribution;
+  /** The finish reasons given bins, in order of first sight; the rest share the last bin. */
+  private readonly reasonBins = new Map<string, number>();
+
+  constructor(
+    readonly attributes: Attributes,
+    windowSize: number,
+  ) {
+    this.tokens = new Distribution(TOKEN_BINS, windowSize);
+    this.reasons = new Distribution(REASON_BINS, windowSize);
+    this.tools = new Distribution(TOOL_BINS, windowSize);
+  }
+
+  reasonBin(reason: string | undefined): number {
+    if (reason === undefined) return REASON_BINS - 1;
+    let bin = this.reasonBins.get(reason);
+    if (bin === undefined) {
+      if (this.reasonBins.size >= REASON_BINS - 1) return REASON_BINS - 1;
+      bin = this.reasonBins.size;
+      this.reasonBins.set(reason, bin);
+    }
+    return bin;
+  }
+}
+
+/** A threshold crossing: a feature's PSI went over the threshold with this call. */
+export interface DriftCrossing {
+  readonly feature: DriftFeature;
+  readonly psi: number;
+}
+
+/** A completed call, as drift sees it. */
+export interface DriftCall {
+  readonly operation: string;
+  readonly provider: string;
+  readonly requestModel: string | undefined;
+  readonly outputTokens: number | undefined;
+  readonly finishReason: string | undefined;
+}
+
+/** The state of every series one set of settings compares. */
+export class DriftDetector {
+  private readonly series = new Map<string, DriftSeries>();
+  private last:
+    { operation: string; provider: string; requestModel: string | undefined; series: DriftSeries } | undefined;
+  /** Calls of series past `maxSeries`, not compared. */
+  untracked = 0;
+
+  constructor(readonly settings: DriftSettings) {}
+
+  get size(): number {
+    return this.series.size;
+  }
+
+  /** Add a completed call; the crossings it makes, undefined for none. */
+  add(call: DriftCall): DriftCrossing[] | undefined {
+    const series = this.seriesOf(call);
+    if (series === undefined) return undefined;
+    const size = this.settings.windowSize;
+    let crossings: DriftCrossing[] | undefined;
+    const tokens = call.outputTokens;
+    if (tokens !== undefined && Number.isFinite(tokens) && tokens >= 0) {
+      crossings = this.cross("output_tokens", series.tokens, series.tokens.add(tokenBin(tokens), size), crossings);
+    }
+    const reason = call.finishReason;
+    crossings = this.cross(
+      "finish_reason",
+      series.reasons,
+      series.reasons.add(series.reasonBin(reason), size),
+      crossings,
+    );
+    const tool = reason !== undefined && TOOL_REASONS.has(reason) ? 1 : 0;
+    return this.cross("tool_calls", series.tools, series.tools.add(tool, size), crossings);
+  }
+
+  /** A feature's new PSI: a crossing when it goes over the threshold from under it. */
+  private cross(
+    feature: DriftFeature,
+    distribution: Distribution,
+    value: number | undefined,
+    crossings: DriftCrossing[] | undefined,
+  ): DriftCrossing[] | undefined {
+    if (value === undefined) return crossings;
+    const over = value > this.settings.threshold;
+    const crossed = over && !distribution.above;
+    distribution.above = over;
+    if (!crossed) return crossings;
+    (crossings ??= []).push({ feature, psi: value });
+    return crossings;
+  }
+
+  /** Each series' current PSI per feature, for the gauge. */
+  report(result: ObservableResult): void {
+    for (const series of this.series.values()) {
+      for (const [feature, distribution] of [
+        ["output_tokens", series.tokens],
+        ["finish_reason", series.reasons],
+        ["tool_calls", series.tools],
+      ] as const) {
+        const value = distribution.value;
+        if (value !== undefined) {
+          result.observe(value, { ...series.attributes, [names.ATTR_TOKENTRACE_DRIFT_FEATURE]: feature });
+        }
+      }
+    }
+  }
+
+  private seriesOf(call: DriftCall): DriftSeries | undefined {
+    const last = this.last;
+    if (
+      last !== undefined &&
+      last.operation === call.operation &&
+      last.provider === call.provider &&
+      last.requestModel === call.requestModel
+    ) {
+      return last.series;
+    }
+    const key = `${call.operation}\u0000${call.provider}\u0000${call.requestModel ?? ""}`;
+    let series = this.series.get(key);
+    if (series === undefined) {
+      if (this.series.size >= this.settings.maxSeries) {
+        this.untracked++;
+        return undefined;
+      }
+      const attributes: Attributes = {
+        [names.ATTR_GEN_AI_OPERATION_NAME]: call.operation,
+        [names.ATTR_GEN_AI_PROVIDER_NAME]: call.provider,
+      };
+      if (call.requestModel !== undefined) attributes[names.ATTR_GEN_AI_REQUEST_MODEL] = call.requestModel;
+      series = new DriftSeries(attributes, this.settings.windowSize);
+      this.series.set(key, series);
+    }
+    this.last = { operation: call.operation, provider: call.provider, requestModel: call.requestModel, series };
+    return series;
+  }
+}
+
+const detectors = new WeakMap<DriftSettings, DriftDetector>();
+
+/** The detector of `settings`, shared by every client made with them; made on first use. */
+export function driftDetectorFor(settings: DriftSettings): DriftDetector {
+  let detector = detectors.get(settings);
+  if (detector === undefined) {
+    detector = new DriftDetector(settings);
+    detectors.set(settings, detector);
+  }
+  return detector;
+}
