@@ -8,24 +8,13 @@ import { memorySink, setup } from "../src/setup-entry.js";
 import type { MemorySink } from "../src/setup-entry.js";
 import { startMockLLMServer } from "../src/testing/mock-server.js";
 import { sumPoints } from "./helpers/harness.js";
+import { prng as random } from "./helpers/random.js";
 import { setupSuite } from "./helpers/telemetry.js";
 
 /**
  * Anomaly flags (issue 15, opt-in): EWMA baselines per series, a z-score past the threshold flags the call's
  * span, counts it and tells onAnomaly; deterministic on synthetic series with an injected clock.
  */
-
-/** A seeded generator (mulberry32): the same noise every run. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const settings = (options: object = {}): AnomalySettings => checkAnomalies(options)!;
 

@@ -11,20 +11,9 @@ import {
   type SnapshotRate,
   type SnapshotRates,
 } from "../src/metrics/price-snapshot.js";
+import { prng } from "./helpers/random.js";
 
 const toleranceUsd = 1e-12;
-
-/** mulberry32: a tiny deterministic PRNG, so a failure reproduces. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /** A concrete name for a regex of the simple shapes the data uses (`^gpt-6-sol-\d{4}-\d{2}-\d{2}$`). */
 function sampleForRegex(source: string): string | undefined {

@@ -20,6 +20,7 @@ import { InvalidOptionError } from "../errors.js";
 import { describeValue as describe } from "../internal/describe-value.js";
 import type { RunningTotals } from "../metrics/instruments.js";
 import * as names from "../semconv.js";
+import { SeriesTable, stateOf } from "./series.js";
 
 export const ANOMALY_SIGNALS = [
   "duration",
@@ -354,18 +355,18 @@ interface Series {
 
 /** The state of every series one set of settings scores. */
 export class AnomalyDetector {
-  private readonly series = new Map<string, Series>();
+  private readonly series: SeriesTable<Series>;
   /** Root stages' series, by kind and name (at most `maxSeries` apart from the calls'). */
-  private readonly traces = new Map<string, Series>();
+  private readonly traces: SeriesTable<Series>;
   private readonly alpha: number;
   private readonly wanted: ReadonlySet<AnomalySignal>;
-  /** Calls of series past `maxSeries`, not scored. */
-  untracked = 0;
-  private last: { operation: string; provider: string; requestModel: string | undefined; series: Series } | undefined;
 
   constructor(readonly settings: AnomalySettings) {
     this.alpha = 1 - Math.pow(2, -1 / settings.halfLife);
     this.wanted = new Set(settings.signals);
+    const make = (): Series => ({ values: {}, rates: {} });
+    this.series = new SeriesTable(settings.maxSeries, make);
+    this.traces = new SeriesTable(settings.maxSeries, make);
   }
 
   /** Call series held now (at most `maxSeries`; root stages' apart). */
@@ -373,9 +374,14 @@ export class AnomalyDetector {
     return this.series.size;
   }
 
+  /** Calls and root stages of series past `maxSeries`, not scored. */
+  get untracked(): number {
+    return this.series.untracked + this.traces.untracked;
+  }
+
   /** Score one finished call at `nowMs` (the calls' clock); the flags it raises, undefined for none. */
   score(call: ScoredCall, nowMs: number): Flag[] | undefined {
-    const series = this.seriesOf(call);
+    const series = this.series.get(call.operation, call.provider, call.requestModel);
     if (series === undefined) return undefined;
     let flags = this.value(series, "duration", call.durationSeconds, nowMs, undefined);
     flags = this.value(series, "time_to_first_chunk", call.timeToFirstChunkSeconds, nowMs, flags);
@@ -392,45 +398,12 @@ export class AnomalyDetector {
    * kind and name (the runaway agent that makes 40 calls instead of 4).
    */
   scoreTrace(trace: ScoredTrace, nowMs: number): Flag[] | undefined {
-    const key = `${trace.kind}\u0000${trace.name}`;
-    let series = this.traces.get(key);
-    if (series === undefined) {
-      // Root stages have a budget of their own: stage names made per request use it up, not the calls'.
-      if (this.traces.size >= this.settings.maxSeries) {
-        this.untracked++;
-        return undefined;
-      }
-      series = { values: {}, rates: {} };
-      this.traces.set(key, series);
-    }
+    // Root stages have a budget of their own: stage names made per request use it up, not the calls'.
+    const series = this.traces.get(trace.kind, trace.name, undefined);
+    if (series === undefined) return undefined;
     let flags = this.value(series, "trace_model_calls", trace.modelCalls, nowMs, undefined);
     flags = this.value(series, "trace_cost", trace.costUsd, nowMs, flags);
     return this.value(series, "trace_tool_calls", trace.toolCalls, nowMs, flags);
-  }
-
-  /** The call's series: the last one again (most calls ask what the one before asked), else looked up or made. */
-  private seriesOf(call: ScoredCall): Series | undefined {
-    const last = this.last;
-    if (
-      last !== undefined &&
-      last.operation === call.operation &&
-      last.provider === call.provider &&
-      last.requestModel === call.requestModel
-    ) {
-      return last.series;
-    }
-    const key = `${call.operation}\u0000${call.provider}\u0000${call.requestModel ?? ""}`;
-    let series = this.series.get(key);
-    if (series === undefined) {
-      if (this.series.size >= this.settings.maxSeries) {
-        this.untracked++;
-        return undefined;
-      }
-      series = { values: {}, rates: {} };
-      this.series.set(key, series);
-    }
-    this.last = { operation: call.operation, provider: call.provider, requestModel: call.requestModel, series };
-    return series;
   }
 
   private value(
@@ -468,12 +441,7 @@ const detectors = new WeakMap<AnomalySettings, AnomalyDetector>();
 
 /** The detector of `settings`, shared by every client made with them; made on first use. */
 export function detectorFor(settings: AnomalySettings): AnomalyDetector {
-  let detector = detectors.get(settings);
-  if (detector === undefined) {
-    detector = new AnomalyDetector(settings);
-    detectors.set(settings, detector);
-  }
-  return detector;
+  return stateOf(detectors, settings, (given) => new AnomalyDetector(given));
 }
 
 /**

@@ -17,6 +17,7 @@ import type { Attributes, ObservableResult } from "@opentelemetry/api";
 import { InvalidOptionError } from "../errors.js";
 import { describeValue as describe } from "../internal/describe-value.js";
 import * as names from "../semconv.js";
+import { SeriesTable, stateOf } from "./series.js";
 
 export const DRIFT_FEATURES = ["output_tokens", "finish_reason", "tool_calls"] as const;
 export type DriftFeature = (typeof DRIFT_FEATURES)[number];
@@ -199,21 +200,31 @@ export interface DriftCall {
 
 /** The state of every series one set of settings compares. */
 export class DriftDetector {
-  private readonly series = new Map<string, DriftSeries>();
-  private last:
-    { operation: string; provider: string; requestModel: string | undefined; series: DriftSeries } | undefined;
-  /** Calls of series past `maxSeries`, not compared. */
-  untracked = 0;
+  private readonly series: SeriesTable<DriftSeries>;
 
-  constructor(readonly settings: DriftSettings) {}
+  constructor(readonly settings: DriftSettings) {
+    this.series = new SeriesTable(settings.maxSeries, (operation, provider, requestModel) => {
+      const attributes: Attributes = {
+        [names.ATTR_GEN_AI_OPERATION_NAME]: operation,
+        [names.ATTR_GEN_AI_PROVIDER_NAME]: provider,
+      };
+      if (requestModel !== undefined) attributes[names.ATTR_GEN_AI_REQUEST_MODEL] = requestModel;
+      return new DriftSeries(attributes, settings.windowSize);
+    });
+  }
 
   get size(): number {
     return this.series.size;
   }
 
+  /** Calls of series past `maxSeries`, not compared. */
+  get untracked(): number {
+    return this.series.untracked;
+  }
+
   /** Add a completed call; the crossings it makes, undefined for none. */
   add(call: DriftCall): DriftCrossing[] | undefined {
-    const series = this.seriesOf(call);
+    const series = this.series.get(call.operation, call.provider, call.requestModel);
     if (series === undefined) return undefined;
     const size = this.settings.windowSize;
     let crossings: DriftCrossing[] | undefined;
@@ -263,45 +274,11 @@ export class DriftDetector {
       }
     }
   }
-
-  private seriesOf(call: DriftCall): DriftSeries | undefined {
-    const last = this.last;
-    if (
-      last !== undefined &&
-      last.operation === call.operation &&
-      last.provider === call.provider &&
-      last.requestModel === call.requestModel
-    ) {
-      return last.series;
-    }
-    const key = `${call.operation}\u0000${call.provider}\u0000${call.requestModel ?? ""}`;
-    let series = this.series.get(key);
-    if (series === undefined) {
-      if (this.series.size >= this.settings.maxSeries) {
-        this.untracked++;
-        return undefined;
-      }
-      const attributes: Attributes = {
-        [names.ATTR_GEN_AI_OPERATION_NAME]: call.operation,
-        [names.ATTR_GEN_AI_PROVIDER_NAME]: call.provider,
-      };
-      if (call.requestModel !== undefined) attributes[names.ATTR_GEN_AI_REQUEST_MODEL] = call.requestModel;
-      series = new DriftSeries(attributes, this.settings.windowSize);
-      this.series.set(key, series);
-    }
-    this.last = { operation: call.operation, provider: call.provider, requestModel: call.requestModel, series };
-    return series;
-  }
 }
 
 const detectors = new WeakMap<DriftSettings, DriftDetector>();
 
 /** The detector of `settings`, shared by every client made with them; made on first use. */
 export function driftDetectorFor(settings: DriftSettings): DriftDetector {
-  let detector = detectors.get(settings);
-  if (detector === undefined) {
-    detector = new DriftDetector(settings);
-    detectors.set(settings, detector);
-  }
-  return detector;
+  return stateOf(detectors, settings, (given) => new DriftDetector(given));
 }
