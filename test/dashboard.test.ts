@@ -5,7 +5,16 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { runPromtool, startPrometheusScenario } from "./helpers/prometheus-server.js";
+import {
+  SIGNALS_ANOMALIES,
+  SIGNALS_DRIFT,
+  SIGNALS_SEQUENCE,
+  runPromtool,
+  startPrometheusScenario,
+  startSignalsScenario,
+} from "./helpers/prometheus-server.js";
+import { AnomalyDetector, checkAnomalies } from "../src/signals/anomalies.js";
+import { psi } from "../src/signals/drift.js";
 import type { PrometheusSample, PrometheusScenario } from "./helpers/prometheus-server.js";
 
 const dashboardPath = fileURLToPath(new URL("../examples/grafana/tokentrace-dashboard.json", import.meta.url));
@@ -57,6 +66,13 @@ const FIRING_COPY_GROUP = "tokentrace-for-0s";
  */
 const panelsAwaitingMetric: Record<string, string> = {};
 
+/** Panels of the opt-in signals (anomalies, drift): checked against the signals scenario, where they are on. */
+const SIGNALS_PANELS: ReadonlySet<string> = new Set([
+  "Anomalies in range by model and signal",
+  "Output drift (PSI) by model and feature",
+]);
+const driftRule = alertRules.find((rule) => rule.alert === "TokentraceOutputDrift")!;
+
 /** What Grafana substitutes before sending a query: the variables this dashboard uses. */
 function expand(expression: string): string {
   return expression.replaceAll("$__rate_interval", "1m").replaceAll("$__range", "5m").replaceAll("$model", ".*");
@@ -92,6 +108,8 @@ describe("examples/grafana/tokentrace-dashboard.json", () => {
       "Finish reasons by model",
       "Model changes",
       "Rate-limit headroom",
+      "Anomalies in range by model and signal",
+      "Output drift (PSI) by model and feature",
     ]);
     expect(new Set(dashboard.panels.map((panel) => panel.id)).size).toBe(dashboard.panels.length);
     for (const panel of dashboard.panels) {
@@ -103,7 +121,7 @@ describe("examples/grafana/tokentrace-dashboard.json", () => {
 
   it("lays the panels out in order on Grafana's 24-column grid, none overlapping", () => {
     expect(dashboard.panels.map((panel) => panel.id)).toEqual(dashboard.panels.map((_, index) => index + 1));
-    const feedbackPanels = dashboard.panels.slice(-8).map((panel) => [panel.title, panel.gridPos]);
+    const feedbackPanels = dashboard.panels.slice(-10).map((panel) => [panel.title, panel.gridPos]);
     expect(feedbackPanels).toEqual([
       ["Negative feedback rate by model", { h: 8, w: 12, x: 0, y: 44 }],
       ["Mean evaluation score by name", { h: 8, w: 12, x: 12, y: 44 }],
@@ -113,6 +131,8 @@ describe("examples/grafana/tokentrace-dashboard.json", () => {
       ["Finish reasons by model", { h: 8, w: 12, x: 12, y: 60 }],
       ["Model changes", { h: 8, w: 12, x: 0, y: 68 }],
       ["Rate-limit headroom", { h: 8, w: 12, x: 12, y: 68 }],
+      ["Anomalies in range by model and signal", { h: 8, w: 12, x: 0, y: 76 }],
+      ["Output drift (PSI) by model and feature", { h: 8, w: 12, x: 12, y: 76 }],
     ]);
     for (const [index, { title, gridPos: a }] of dashboard.panels.entries()) {
       expect(a.x + a.w, title).toBeLessThanOrEqual(24);
@@ -169,9 +189,9 @@ describe("the example dashboard and alert rules against a real Prometheus", () =
     return scenario.prometheus.query(expand(targets[0]!.expr));
   };
 
-  const queries = dashboard.panels.flatMap((panel) =>
-    (panel.targets ?? []).map((target) => ({ panel: panel.title, target })),
-  );
+  const queries = dashboard.panels
+    .filter((panel) => !SIGNALS_PANELS.has(panel.title))
+    .flatMap((panel) => (panel.targets ?? []).map((target) => ({ panel: panel.title, target })));
   for (const { panel, target } of queries) {
     const awaiting = panelsAwaitingMetric[panel];
     if (awaiting === undefined) {
@@ -401,6 +421,9 @@ describe("the example dashboard and alert rules against a real Prometheus", () =
       ["TokentraceModelChanged", "ok", "", "firing"],
       // 5 of 100 requests left: under its 10%.
       ["TokentraceRateLimitHeadroomLow", "ok", "", "pending"],
+      // anomalies and drift are off here: see the signals scenario.
+      ["TokentraceAnomalyBurst", "ok", "", "inactive"],
+      ["TokentraceOutputDrift", "ok", "", "inactive"],
     ]);
     expect(rules(FIRING_COPY_GROUP)).toEqual([
       ["TokentraceNegativeFeedbackRising", "ok", "", "firing"],
@@ -464,10 +487,98 @@ describe("the example dashboard and alert rules against a real Prometheus", () =
   });
 });
 
+describe("the signals' panels and alerts against a real Prometheus (anomalies and drift on)", () => {
+  let scenario: PrometheusScenario;
+  let copyDirectory: string | undefined;
+  beforeAll(async () => {
+    copyDirectory = await mkdtemp(join(tmpdir(), "tokentrace-alerts-"));
+    const copyPath = join(copyDirectory, "alerts-for-0s.yml");
+    await writeFile(
+      copyPath,
+      stringify({ groups: [{ name: FIRING_COPY_GROUP, rules: [{ ...driftRule, for: "0s" }] }] }),
+    );
+    scenario = await startSignalsScenario({ ruleFiles: [alertsPath, copyPath] });
+  }, 60_000);
+  afterAll(async () => {
+    await scenario?.close();
+    if (copyDirectory !== undefined) await rm(copyDirectory, { recursive: true, force: true });
+  });
+
+  const panelQuery = (title: string): Promise<PrometheusSample[]> => {
+    const targets = dashboard.panels.find((panel) => panel.title === title)!.targets!;
+    expect(targets, title).toHaveLength(1);
+    return scenario.prometheus.query(expand(targets[0]!.expr));
+  };
+
+  it("counts exactly the flags the detector raises on the same calls", async () => {
+    // The same sequence through a detector of the same settings: the error-rate flags it raises.
+    const detector = new AnomalyDetector(
+      checkAnomalies({ ...SIGNALS_ANOMALIES, signals: [...SIGNALS_ANOMALIES.signals] })!,
+    );
+    const call = (failed: boolean) => ({
+      operation: "chat",
+      provider: "openai",
+      requestModel: "gpt-4o-mini",
+      durationSeconds: undefined,
+      timeToFirstChunkSeconds: undefined,
+      inputTokens: undefined,
+      outputTokens: undefined,
+      costUsd: undefined,
+      maxChunkGapSeconds: undefined,
+      failed,
+      lengthStop: undefined,
+    });
+    let expected = 0;
+    const { stops, errors, lengthStops } = SIGNALS_SEQUENCE;
+    for (let index = 0; index < stops + errors + lengthStops; index++) {
+      expected += detector.score(call(index >= stops && index < stops + errors), index)?.length ?? 0;
+    }
+    expect(expected).toBeGreaterThan(0);
+    const anomalies = await panelQuery("Anomalies in range by model and signal");
+    expect(
+      anomalies.map((sample) => [
+        sample.metric["gen_ai_request_model"],
+        sample.metric["tokentrace_anomaly_signal"],
+        sample.metric["tokentrace_anomaly_direction"],
+        sample.value,
+      ]),
+    ).toEqual([["gpt-4o-mini", "error_rate", "high", expected]]);
+  });
+
+  it("charts PSI exactly: the finish reasons drifted, output tokens and tool calls did not", async () => {
+    const drift = byLabels(await panelQuery("Output drift (PSI) by model and feature"), "tokentrace_drift_feature");
+    // Reference: the first 50 completed calls, all `stop`; window: the last 50, 10 `stop` and 40 `length`.
+    const reference = [SIGNALS_DRIFT.windowSize, 0, 0, 0, 0, 0, 0, 0];
+    const window = [10, 40, 0, 0, 0, 0, 0, 0];
+    expect(drift["finish_reason"]).toBeCloseTo(psi(reference, 50, window, 50), 9);
+    expect(drift).toMatchObject({ output_tokens: 0, tool_calls: 0 });
+  });
+
+  it("fires the anomaly-burst alert, and the drift alert (its for: 0s copy) for finish reasons only", async () => {
+    const burst = await scenario.prometheus.waitFor(
+      'ALERTS{alertname="TokentraceAnomalyBurst"}',
+      (samples) => samples.length === 1,
+    );
+    expect(burst.map((sample) => [sample.metric["alertstate"], sample.metric["tokentrace_anomaly_signal"]])).toEqual([
+      ["firing", "error_rate"],
+    ]);
+    const drift = await scenario.prometheus.waitFor(
+      'ALERTS{alertname="TokentraceOutputDrift"}',
+      (samples) => samples.length === 2,
+    );
+    expect(
+      drift.map((sample) => [sample.metric["alertstate"], sample.metric["tokentrace_drift_feature"]]).sort(),
+    ).toEqual([
+      ["firing", "finish_reason"],
+      ["pending", "finish_reason"],
+    ]);
+  });
+});
+
 describe("examples/prometheus", () => {
   it("passes promtool check rules", async () => {
     const { code, output } = await runPromtool(["check", "rules", alertsPath]);
-    expect({ code, output }).toEqual({ code: 0, output: expect.stringContaining("SUCCESS: 7 rules found") as unknown });
+    expect({ code, output }).toEqual({ code: 0, output: expect.stringContaining("SUCCESS: 9 rules found") as unknown });
   });
 
   it("has a scrape configuration that passes promtool check config", async () => {

@@ -416,3 +416,57 @@ function recordBatchFeedback(miniResults: object[], gpt4o: object): void {
   record(ref(gpt4o), { name: "stars", value: 5 }, "unknown_name");
   record(gpt4o, { name: "rating", value: 7 }, "out_of_range");
 }
+
+// --- the opt-in signals' scenario (dashboard.test.ts) ---
+
+/** The anomaly and drift settings of `startSignalsScenario`. */
+export const SIGNALS_ANOMALIES = { minSamples: 20, signals: ["error_rate"], cooldownMs: 0 } as const;
+export const SIGNALS_DRIFT = { windowSize: 50 } as const;
+
+/** What `startSignalsScenario` asks the mock for, in order: `stop` answers, 429s, then `length` answers. */
+export const SIGNALS_SEQUENCE = { stops: 60, errors: 10, lengthStops: 40 } as const;
+
+/**
+ * An app with `anomalies` and `drift` on and `prometheusSink()`, scraped by a real Prometheus with `ruleFiles`:
+ * gpt-4o-mini answers `stop` 60 times, then 429 ten times in a row (an error-rate anomaly), then `length` 40
+ * times (the last 50 completed calls, 10 `stop` and 40 `length`, drift from the first 50, all `stop`).
+ */
+export async function startSignalsScenario(options: { ruleFiles?: string[] } = {}): Promise<PrometheusScenario> {
+  requirePrometheusBinaries();
+  const mock = await startMockLLMServer();
+  const sink = prometheusSink({ port: 0, host: "127.0.0.1" });
+  const telemetry = setup({
+    serviceName: "signals-scenario",
+    sinks: [sink],
+    anomalies: { ...SIGNALS_ANOMALIES, signals: [...SIGNALS_ANOMALIES.signals] },
+    drift: SIGNALS_DRIFT,
+  });
+  let prometheus: PrometheusServer | undefined;
+  const close = async (): Promise<void> => {
+    await prometheus?.close();
+    await telemetry.shutdown();
+    await mock.close();
+  };
+  try {
+    await telemetry.ready;
+    prometheus = await startPrometheus({ targets: [new URL(sink.url()!).host], ruleFiles: options.ruleFiles });
+    await prometheus.waitFor('up{job="tokentrace"}', (samples) => samples[0]?.value === 1);
+    const openai = observe(new OpenAI({ baseURL: mock.openaiBaseURL, apiKey: "sk-test", maxRetries: 0 }));
+    const messages = [{ role: "user" as const, content: "Hello" }];
+    const { stops, errors, lengthStops } = SIGNALS_SEQUENCE;
+    for (let index = 0; index < stops; index++) mock.enqueue({});
+    for (let index = 0; index < errors; index++) mock.enqueue({ status: 429 });
+    for (let index = 0; index < lengthStops; index++) mock.enqueue({ finishReason: "length" });
+    for (let index = 0; index < stops + errors + lengthStops; index++) {
+      await openai.chat.completions.create({ model: "gpt-4o-mini", messages }).catch(() => undefined);
+    }
+    await prometheus.waitFor(
+      "sum(tokentrace_client_calls_total)",
+      (samples) => samples[0]?.value === stops + errors + lengthStops,
+    );
+    return { prometheus, sink, telemetry, mock, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
