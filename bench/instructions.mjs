@@ -22,8 +22,9 @@
  *
  * Clients: `raw` (the bare client); `raw, context active` (OpenTelemetry's AsyncLocalStorage context manager
  * registered and each call run inside `context.with`, as in any app whose OpenTelemetry SDK exports spans: the
- * baseline every instrumentation is measured against); tokentrace with content capture off and on; and each
- * peer of bench/peers.mjs whose provider matches the workload, all with the context active.
+ * baseline every instrumentation is measured against); tokentrace with content capture off and on, inside a
+ * context and a stage, and with the opt-in signals on (`anomalies: true`, `drift`); and each peer of
+ * bench/peers.mjs whose provider matches the workload, all with the context active.
  *
  * Also "by hand" on the non-streaming call: the raw client with tokentrace's telemetry written out by hand against
  * the OpenTelemetry SDK (bench/by-hand.mjs), what the SDK alone costs to record it.
@@ -116,6 +117,7 @@ const baseClients = [
   "tokentrace",
   "tokentrace, content on",
   "tokentrace, context and stage",
+  "tokentrace, signals on",
 ];
 const defaultSdks = ["openai", "@anthropic-ai/sdk"];
 /** The row a client's added cost is counted from: the raw client of the same SDK, context active. */
@@ -174,6 +176,9 @@ async function child(workloadName, clientName, calls, resultFile) {
         : pipeline.tracerProvider,
       meterProvider: exp.includes("nometrics") ? api.metrics.getMeterProvider() : pipeline.meterProvider,
       captureContent: clientName === "tokentrace, content on",
+      // Issue 15: the opt-in signals, every anomaly signal and drift, past their warm-up (the bench's warm-up
+      // calls fill the drift window, so the measured calls compare and score).
+      ...(clientName === "tokentrace, signals on" ? { anomalies: true, drift: { windowSize: 50 } } : {}),
     });
   }
   // Issue 12: the call inside withContext() and one stage, whose span goes to the same pipeline (stages use the
