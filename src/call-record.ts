@@ -55,6 +55,11 @@ export interface ResponseFacts {
   /** The provider said it refused in a field of its own (OpenAI's `refusal`), whatever the finish reason. */
   refused?: boolean;
   /**
+   * An embeddings response's `data` entries, as the provider sent them (vectors as numbers or base64): read at
+   * the call's end by embedding drift when it is on, never recorded or kept.
+   */
+  embeddings?: readonly unknown[];
+  /**
    * A failure the provider reported as data rather than as an error the app sees (a `status: "failed"`, a
    * failure event the SDK passes on). The recorder ends such a call as an error: status ERROR, `error.type` =
    * `type`, counted under outcome `error`.

@@ -242,7 +242,8 @@ export interface ObserveOptions {
    * Output drift (off by default): per operation × provider × request model, the distributions of output tokens,
    * finish reasons and tool calls in a sliding window of the last calls against the first ones, by the
    * population stability index: the `tokentrace.drift.psi` gauge, and a `tokentrace.drift` span event on the call
-   * that takes a feature over `threshold`. `true` for the defaults, or `{ windowSize?, threshold?, maxSeries? }`.
+   * that takes a feature over `threshold`; and each embedding model's centroid distance from its first vectors.
+   * `true` for the defaults, or `{ windowSize?, threshold?, maxSeries?, embeddingReference?, embeddingHalfLife? }`.
    *
    * @example setup({ drift: { windowSize: 500 } })
    */

@@ -379,6 +379,10 @@ export const EVENT_TOKENTRACE_DRIFT = "tokentrace.drift";
 export const ATTR_TOKENTRACE_DRIFT_FEATURE = "tokentrace.drift.feature";
 export const ATTR_TOKENTRACE_DRIFT_PSI = "tokentrace.drift.psi";
 export const ATTR_TOKENTRACE_DRIFT_THRESHOLD = "tokentrace.drift.threshold";
+/** Embedding drift: the distance of a model's current centroid from its reference one. */
+export const METRIC_TOKENTRACE_DRIFT_EMBEDDING_COSINE = "tokentrace.drift.embedding.cosine_distance";
+export const METRIC_TOKENTRACE_DRIFT_EMBEDDING_EUCLIDEAN = "tokentrace.drift.embedding.euclidean_distance";
+export const UNIT_DISTANCE = "{distance}";
 export const UNIT_ANOMALY = "{anomaly}";
 
 /**

@@ -1,7 +1,7 @@
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
 import { InvalidOptionError, observe } from "../src/index.js";
-import { DriftDetector, checkDrift, psi, tokenBin } from "../src/signals/drift.js";
+import { DriftDetector, EmbeddingSeries, checkDrift, psi, tokenBin } from "../src/signals/drift.js";
 import type { DriftCall } from "../src/signals/drift.js";
 import { memorySink, setup } from "../src/setup-entry.js";
 import type { MemorySink } from "../src/setup-entry.js";
@@ -111,6 +111,39 @@ describe("the drift detector", () => {
   });
 });
 
+describe("embedding drift", () => {
+  it("measures the current centroid's cosine and euclidean distance from the reference one, by hand", () => {
+    const alpha = 1 - Math.pow(2, -1 / 4);
+    const series = new EmbeddingSeries({}, 2, alpha);
+    series.add({ embedding: [1, 0] });
+    expect(series.distances()).toBeUndefined();
+    series.add({ embedding: [1, 0] });
+    // The reference is [1, 0]; the first vector after it is the current centroid as it is.
+    series.add({ embedding: [0, 1] });
+    expect(series.distances()).toEqual({ cosine: 1, euclidean: Math.SQRT2 });
+    series.add({ embedding: [1, 0] });
+    // current = [0, 1] + alpha ([1, 0] - [0, 1]) = [alpha, 1 - alpha]
+    const [x, y] = [alpha, 1 - alpha];
+    const distances = series.distances()!;
+    expect(distances.cosine).toBeCloseTo(1 - x / Math.hypot(x, y), 12);
+    expect(distances.euclidean).toBeCloseTo(Math.hypot(1 - x, y), 12);
+    // Another length, a component that is not a number, or no vector: left out.
+    series.add({ embedding: [1, 0, 0] });
+    series.add({ embedding: [1, Number.NaN] });
+    series.add({ embedding: [1, "0"] });
+    series.add({});
+    expect(series.skipped).toBe(3);
+    expect(series.currentCount).toBe(2);
+    // base64 of little-endian float32s reads the same as the numbers.
+    const other = new EmbeddingSeries({}, 1, alpha);
+    const floats = Buffer.from(new Float32Array([0.5, -0.25]).buffer).toString("base64");
+    other.add({ embedding: floats });
+    other.add({ embedding: [0.5, -0.25] });
+    expect(other.distances()?.cosine).toBeCloseTo(0, 12);
+    expect(other.distances()?.euclidean).toBe(0);
+  });
+});
+
 describe("drift on real calls", () => {
   let sink: MemorySink;
   const suite = setupSuite(startMockLLMServer);
@@ -147,5 +180,30 @@ describe("drift on real calls", () => {
       "gen_ai.request.model": "gpt-4o-mini",
       "gen_ai.provider.name": "openai",
     });
+  });
+
+  it("reports an embedding model's centroid distances from the vectors the SDK decoded from base64", async () => {
+    sink = memorySink();
+    suite.telemetry = setup({ serviceName: "drift", sinks: [sink], drift: { embeddingReference: 4 } });
+    const openai = observe(new OpenAI({ baseURL: suite.server.openaiBaseURL, apiKey: "sk-test", maxRetries: 0 }));
+    // The mock's vector i, component j: ((7i + 3j) % 64 - 32) / 64; 2 components.
+    const mock = (i: number) => [0, 1].map((j) => (((7 * i + 3 * j) % 64) - 32) / 64);
+    await openai.embeddings.create({ model: "text-embedding-3-small", input: ["a", "b", "c", "d"], dimensions: 2 });
+    expect(sumPoints(await sink.collectMetrics(), "tokentrace.drift.embedding.cosine_distance")).toEqual([]);
+    await openai.embeddings.create({ model: "text-embedding-3-small", input: ["e"], dimensions: 2 });
+    const reference = [0, 1].map((j) => [0, 1, 2, 3].reduce((sum, i) => sum + mock(i)[j]!, 0) / 4);
+    const current = mock(0);
+    const metrics = await sink.collectMetrics();
+    const [cosine] = sumPoints(metrics, "tokentrace.drift.embedding.cosine_distance");
+    const [euclidean] = sumPoints(metrics, "tokentrace.drift.embedding.euclidean_distance");
+    const dot = reference[0]! * current[0]! + reference[1]! * current[1]!;
+    expect(cosine!.value).toBeCloseTo(1 - dot / (Math.hypot(...reference) * Math.hypot(...current)), 9);
+    expect(euclidean!.value).toBeCloseTo(Math.hypot(reference[0]! - current[0]!, reference[1]! - current[1]!), 9);
+    expect(cosine!.attributes).toEqual({
+      "gen_ai.provider.name": "openai",
+      "gen_ai.request.model": "text-embedding-3-small",
+    });
+    // Vectors are never recorded.
+    expect(JSON.stringify(sink.getSpans().map((span) => span.attributes))).not.toContain(String(mock(1)[0]));
   });
 });

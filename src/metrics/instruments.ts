@@ -9,6 +9,8 @@ import {
   METRIC_GEN_AI_CLIENT_TOKEN_USAGE,
   METRIC_TOKENTRACE_ANOMALIES,
   METRIC_TOKENTRACE_CLIENT_CALLS,
+  METRIC_TOKENTRACE_DRIFT_EMBEDDING_COSINE,
+  METRIC_TOKENTRACE_DRIFT_EMBEDDING_EUCLIDEAN,
   METRIC_TOKENTRACE_DRIFT_PSI,
   METRIC_TOKENTRACE_CLIENT_COST,
   METRIC_TOKENTRACE_CLIENT_FINISH_REASONS,
@@ -25,6 +27,7 @@ import {
   UNIT_CALL,
   UNIT_CHANGE,
   UNIT_CHOICE,
+  UNIT_DISTANCE,
   UNIT_PSI,
   UNIT_QUOTA,
   UNIT_SECONDS,
@@ -262,6 +265,25 @@ export function instrumentsFor(meter: Meter): Instruments {
       .addCallback((result) => {
         for (const detector of drift) detector.report(result);
       });
+    const cosine = meter.createObservableGauge(METRIC_TOKENTRACE_DRIFT_EMBEDDING_COSINE, {
+      description: "Cosine distance of a model's recent embedding centroid from its first one (opt-in drift).",
+      unit: UNIT_DISTANCE,
+    });
+    const euclidean = meter.createObservableGauge(METRIC_TOKENTRACE_DRIFT_EMBEDDING_EUCLIDEAN, {
+      description: "Euclidean distance of a model's recent embedding centroid from its first one (opt-in drift).",
+      unit: UNIT_DISTANCE,
+    });
+    meter.addBatchObservableCallback(
+      (observer) => {
+        for (const detector of drift) {
+          detector.reportEmbeddings(
+            { observe: (value, attributes) => observer.observe(cosine, value, attributes) },
+            { observe: (value, attributes) => observer.observe(euclidean, value, attributes) },
+          );
+        }
+      },
+      [cosine, euclidean],
+    );
     const rateLimits = new RateLimitStore();
     meter
       .createObservableGauge(METRIC_TOKENTRACE_RATELIMIT_REMAINING, {

@@ -65,6 +65,7 @@ export const embeddingsCreate: OperationAdapter<OpenAIClientTraits> = {
       const dimensions = dimensionsOf(data["data"]);
       if (dimensions !== undefined) facts.responseAttributes[names.ATTR_GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = dimensions;
     }
+    if (Array.isArray(data["data"])) facts.embeddings = data["data"];
     const usage = isObject(data["usage"]) ? data["usage"] : undefined;
     const inputTokens = numberOr(usage?.["prompt_tokens"]);
     facts.usage = inputTokens !== undefined ? { inputTokens } : estimateInput(request["input"], model);

@@ -449,6 +449,11 @@ export class Recorder {
     const instruments = instrumentsFor(this.meter());
     if (!instruments.drift.has(detector)) instruments.drift.add(detector);
     const { request } = call;
+    if (request.operationName === names.OPERATION_EMBEDDINGS) {
+      const entries = call.response.embeddings;
+      if (entries !== undefined) detector.addEmbeddings(request.providerName, request.requestModel, entries);
+      return;
+    }
     const crossings = detector.add({
       operation: request.operationName,
       provider: request.providerName,

@@ -30,21 +30,35 @@ export interface DriftOptions {
   readonly threshold?: number;
   /** Series tracked at most (more are not compared): 1 to 10,000, default 200. */
   readonly maxSeries?: number;
+  /** Embedding vectors whose mean is a model's reference centroid: 1 to 1,000,000, default 1,000. */
+  readonly embeddingReference?: number;
+  /** The current centroid's half-life, in vectors: 1 to 1,000,000, default 500. */
+  readonly embeddingHalfLife?: number;
 }
 
 export interface DriftSettings {
   readonly windowSize: number;
   readonly threshold: number;
   readonly maxSeries: number;
+  readonly embeddingReference: number;
+  readonly embeddingHalfLife: number;
 }
 
-const DEFAULTS: DriftSettings = { windowSize: 1000, threshold: 0.25, maxSeries: 200 };
+const DEFAULTS: DriftSettings = {
+  windowSize: 1000,
+  threshold: 0.25,
+  maxSeries: 200,
+  embeddingReference: 1000,
+  embeddingHalfLife: 500,
+};
 const RANGES: Readonly<Record<keyof DriftSettings, readonly [number, number]>> = {
   windowSize: [50, 100_000],
   threshold: [0.01, 10],
   maxSeries: [1, 10_000],
+  embeddingReference: [1, 1_000_000],
+  embeddingHalfLife: [1, 1_000_000],
 };
-const INTEGER_OPTIONS: ReadonlySet<string> = new Set(["windowSize", "maxSeries"]);
+const INTEGER_OPTIONS: ReadonlySet<string> = new Set(["windowSize", "maxSeries", "embeddingReference"]);
 
 const checked = new WeakSet();
 
@@ -198,9 +212,105 @@ export interface DriftCall {
   readonly finishReason: string | undefined;
 }
 
+/** Vectors longer than this are not compared (no embedding model makes one). */
+const MAX_DIMENSIONS = 16_384;
+
+/**
+ * Embedding drift of one model: the mean of its first `reference` vectors, and an exponentially weighted mean of
+ * the vectors since. O(dimensions) numbers; a vector of another length than the first is not counted.
+ */
+export class EmbeddingSeries {
+  private dimensions = 0;
+  private referenceSum: Float64Array | undefined;
+  private current: Float64Array | undefined;
+  referenceCount = 0;
+  currentCount = 0;
+  /** Vectors left out: another length than the series', or a component that is not a finite number. */
+  skipped = 0;
+
+  constructor(
+    readonly attributes: Attributes,
+    private readonly reference: number,
+    private readonly alpha: number,
+  ) {}
+
+  /** Add one `data` entry (its `embedding`: numbers, or base64 of little-endian float32s). */
+  add(entry: unknown): void {
+    const embedding =
+      entry !== null && typeof entry === "object" ? (entry as { embedding?: unknown }).embedding : undefined;
+    const read = componentsOf(embedding);
+    if (read === undefined) return;
+    const { length, at } = read;
+    if (length === 0 || length > MAX_DIMENSIONS || (this.dimensions !== 0 && length !== this.dimensions)) {
+      this.skipped++;
+      return;
+    }
+    for (let index = 0; index < length; index++) {
+      if (!Number.isFinite(at(index))) {
+        this.skipped++;
+        return;
+      }
+    }
+    this.dimensions = length;
+    if (this.referenceCount < this.reference) {
+      const sum = (this.referenceSum ??= new Float64Array(length));
+      for (let index = 0; index < length; index++) sum[index] = (sum[index] ?? 0) + at(index);
+      this.referenceCount++;
+      return;
+    }
+    const current = (this.current ??= new Float64Array(length));
+    // The first vector after the reference is the current centroid as it is; then each moves it by alpha.
+    const weight = this.currentCount === 0 ? 1 : this.alpha;
+    for (let index = 0; index < length; index++)
+      current[index] = (current[index] ?? 0) + weight * (at(index) - (current[index] ?? 0));
+    this.currentCount++;
+  }
+
+  /** Cosine and euclidean distance of the current centroid from the reference one; undefined before both exist. */
+  distances(): { cosine: number; euclidean: number } | undefined {
+    const sum = this.referenceSum;
+    const current = this.current;
+    if (sum === undefined || current === undefined || this.referenceCount < this.reference) return undefined;
+    let dot = 0;
+    let referenceNorm = 0;
+    let currentNorm = 0;
+    let squared = 0;
+    for (let index = 0; index < this.dimensions; index++) {
+      const r = (sum[index] ?? 0) / this.referenceCount;
+      const c = current[index] ?? 0;
+      dot += r * c;
+      referenceNorm += r * r;
+      currentNorm += c * c;
+      squared += (r - c) * (r - c);
+    }
+    const norms = Math.sqrt(referenceNorm) * Math.sqrt(currentNorm);
+    const cosine = norms > 0 ? Math.min(2, Math.max(0, 1 - dot / norms)) : 0;
+    return { cosine, euclidean: Math.sqrt(squared) };
+  }
+}
+
+/** An embedding's components, read in place: an array of numbers, or base64 of little-endian float32s. */
+function componentsOf(embedding: unknown): { length: number; at: (index: number) => number } | undefined {
+  if (Array.isArray(embedding)) {
+    return {
+      length: embedding.length,
+      at: (index) => (typeof embedding[index] === "number" ? embedding[index] : Number.NaN),
+    };
+  }
+  if (typeof embedding === "string") {
+    if (embedding.length > ((MAX_DIMENSIONS * 4 + 2) / 3) * 4 + 4)
+      return { length: MAX_DIMENSIONS + 1, at: () => Number.NaN };
+    const bytes = Buffer.from(embedding, "base64");
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return { length: Math.floor(bytes.byteLength / 4), at: (index) => view.getFloat32(index * 4, true) };
+  }
+  return undefined;
+}
+
 /** The state of every series one set of settings compares. */
 export class DriftDetector {
   private readonly series: SeriesTable<DriftSeries>;
+  private readonly embeddingSeries: SeriesTable<EmbeddingSeries>;
 
   constructor(readonly settings: DriftSettings) {
     this.series = new SeriesTable(settings.maxSeries, (operation, provider, requestModel) => {
@@ -211,6 +321,29 @@ export class DriftDetector {
       if (requestModel !== undefined) attributes[names.ATTR_GEN_AI_REQUEST_MODEL] = requestModel;
       return new DriftSeries(attributes, settings.windowSize);
     });
+    const alpha = 1 - Math.pow(2, -1 / settings.embeddingHalfLife);
+    this.embeddingSeries = new SeriesTable(settings.maxSeries, (_operation, provider, requestModel) => {
+      const attributes: Attributes = { [names.ATTR_GEN_AI_PROVIDER_NAME]: provider };
+      if (requestModel !== undefined) attributes[names.ATTR_GEN_AI_REQUEST_MODEL] = requestModel;
+      return new EmbeddingSeries(attributes, settings.embeddingReference, alpha);
+    });
+  }
+
+  /** An embeddings call's vectors, each added to its model's centroids (none is kept). */
+  addEmbeddings(provider: string, requestModel: string | undefined, entries: readonly unknown[]): void {
+    const series = this.embeddingSeries.get("embeddings", provider, requestModel);
+    if (series === undefined) return;
+    for (const entry of entries) series.add(entry);
+  }
+
+  /** Each embedding series' distances, for the two gauges. */
+  reportEmbeddings(cosine: ObservableResult, euclidean: ObservableResult): void {
+    for (const series of this.embeddingSeries.values()) {
+      const distances = series.distances();
+      if (distances === undefined) continue;
+      cosine.observe(distances.cosine, series.attributes);
+      euclidean.observe(distances.euclidean, series.attributes);
+    }
   }
 
   get size(): number {
