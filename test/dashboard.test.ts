@@ -19,6 +19,7 @@ import type { PrometheusSample, PrometheusScenario } from "./helpers/prometheus-
 
 const dashboardPath = fileURLToPath(new URL("../examples/grafana/tokentrace-dashboard.json", import.meta.url));
 const alertsPath = fileURLToPath(new URL("../examples/prometheus/alerts.yml", import.meta.url));
+const recordingRulesPath = fileURLToPath(new URL("../examples/prometheus/recording-rules.yml", import.meta.url));
 const readmePath = fileURLToPath(new URL("../README.md", import.meta.url));
 const prometheusConfigPath = fileURLToPath(new URL("../examples/prometheus/prometheus.yml", import.meta.url));
 
@@ -175,7 +176,11 @@ describe("the example dashboard and alert rules against a real Prometheus", () =
         ],
       }),
     );
-    scenario = await startPrometheusScenario({ ruleFiles: [alertsPath, copyPath], stages: true, feedback: true });
+    scenario = await startPrometheusScenario({
+      ruleFiles: [alertsPath, copyPath, recordingRulesPath],
+      stages: true,
+      feedback: true,
+    });
   }, 60_000);
   afterAll(async () => {
     await scenario?.close();
@@ -323,6 +328,38 @@ describe("the example dashboard and alert rules against a real Prometheus", () =
     expect(headroom).toEqual({ "gpt-4o-mini|requests": 0.05, "gpt-4o-mini|tokens": 0.9 });
   });
 
+  it("records the fleet-wide signals: every recording rule healthy, the shares and ratios exact", async () => {
+    await scenario.prometheus.waitFor("tokentrace:finish_reason_share:rate30m", (samples) => samples.length === 2);
+    const data = (await scenario.prometheus.api("/api/v1/rules")) as {
+      groups: Array<{ name: string; rules: Array<{ name: string; health: string; lastError?: string }> }>;
+    };
+    const recording = data.groups.find((group) => group.name === "tokentrace-signals")!;
+    expect(recording.rules.map((rule) => [rule.name, rule.health, rule.lastError ?? ""])).toEqual(
+      [
+        "tokentrace:finish_reason_share:rate30m",
+        "tokentrace:finish_reason_psi:30m_vs_1w",
+        "tokentrace:error_ratio:rate5m",
+        "tokentrace:duration_seconds:p95_5m",
+        "tokentrace:duration_seconds:p95_5m:zscore_1d",
+        "tokentrace:output_tokens:mean_5m",
+        "tokentrace:output_tokens:mean_5m:zscore_1d",
+      ].map((name) => [name, "ok", ""]),
+    );
+    // Every choice stopped: a share of 1 per model.
+    const shares = byLabels(
+      await scenario.prometheus.query("tokentrace:finish_reason_share:rate30m"),
+      "gen_ai_request_model",
+      "tokentrace_finish_reason",
+    );
+    expect(shares).toEqual({ "gpt-4o-mini|stop": 1, "gpt-4o|stop": 1 });
+    // The error ratio per model, as the rule's own expression gives it now: gpt-4o-mini has its 429s, gpt-4o none.
+    const ratio = byLabels(await scenario.prometheus.query("tokentrace:error_ratio:rate5m"), "gen_ai_request_model");
+    expect(Object.keys(ratio).sort()).toEqual(["gpt-4o", "gpt-4o-mini"]);
+    expect(ratio["gpt-4o"]).toBe(0);
+    // 1 of the 5 gpt-4o-mini calls a batch failed (2 plain, the stream, the 429, the agent's).
+    expect(exact(ratio["gpt-4o-mini"]!)).toBe(0.2);
+  });
+
   it("gives the same shares with the README's PromQL for the thumbs-down rate by model", async () => {
     const blocks = [...readFileSync(readmePath, "utf8").matchAll(/```promql\n([\s\S]*?)```/g)]
       .map((match) => match[1]!)
@@ -409,7 +446,11 @@ describe("the example dashboard and alert rules against a real Prometheus", () =
       data.groups
         .find((group) => group.name === name)!
         .rules.map((rule) => [rule.name, rule.health, rule.lastError ?? "", rule.state]);
-    expect(data.groups.map((group) => group.name).sort()).toEqual(["tokentrace", FIRING_COPY_GROUP]);
+    expect(data.groups.map((group) => group.name).sort()).toEqual([
+      "tokentrace",
+      FIRING_COPY_GROUP,
+      "tokentrace-signals",
+    ]);
     expect(rules("tokentrace")).toEqual([
       ["TokentraceHighErrorRate", "ok", "", "pending"],
       ["TokentraceSlowTimeToFirstChunk", "ok", "", "inactive"],
@@ -579,6 +620,8 @@ describe("examples/prometheus", () => {
   it("passes promtool check rules", async () => {
     const { code, output } = await runPromtool(["check", "rules", alertsPath]);
     expect({ code, output }).toEqual({ code: 0, output: expect.stringContaining("SUCCESS: 9 rules found") as unknown });
+    const recording = await runPromtool(["check", "rules", recordingRulesPath]);
+    expect(recording).toEqual({ code: 0, output: expect.stringContaining("SUCCESS: 7 rules found") as unknown });
   });
 
   it("has a scrape configuration that passes promtool check config", async () => {
