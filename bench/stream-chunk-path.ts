@@ -57,6 +57,7 @@ function stubCall(prepared: PreparedCall): ActiveCall {
     ended: false,
     setTransport() {},
     setRateLimits() {},
+    retried: false,
     streamStarted() {},
     lendSpan: () => undefined,
     end() {},

@@ -47,6 +47,8 @@ interface SdkApiPromise {
 
 interface ResponseProps {
   response?: Response;
+  /** openai 5+ and @anthropic-ai/sdk: the SDK's log id of the first attempt, when this response is a retry's. */
+  retryOfRequestLogID?: unknown;
 }
 
 function isSdkApiPromise(value: unknown): value is SdkApiPromise {
@@ -157,6 +159,8 @@ function observeApiPromise(
     } catch (error) {
       reportInternalError("rate-limits", error);
     }
+    // The SDK retried before this response (how many times it does not say).
+    if (typeof props?.retryOfRequestLogID === "string") call.retried = true;
     if (rawResponseRequested) readRawResponse(response, state, operation, prepared, call);
     // The app that awaits the call has asked for its parse by now, and the parse ends the call. Only a
     // promise nobody has asked to parse yet may be dropped unread: watch it from here, not for every call.

@@ -359,6 +359,8 @@ export const METRIC_TOKENTRACE_RATELIMIT_RESET = "tokentrace.ratelimit.reset";
 export const ATTR_TOKENTRACE_RATELIMIT_KIND = "tokentrace.ratelimit.kind";
 export const ATTR_TOKENTRACE_RATELIMIT_PREFIX = "tokentrace.ratelimit.";
 export const UNIT_QUOTA = "{quota}";
+/** The SDK retried the request before the response that answered it (openai 5+ and @anthropic-ai/sdk say so). */
+export const ATTR_TOKENTRACE_REQUEST_RETRIED = "tokentrace.request.retried";
 /** An anomaly flag (opt-in `anomalies`): the span event, its attributes, the span's mark and the count. */
 export const EVENT_TOKENTRACE_ANOMALY = "tokentrace.anomaly";
 /** On a flagged span: `.flagged`, not `tokentrace.anomaly` itself, which is the namespace of the event's attributes. */

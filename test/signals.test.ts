@@ -175,6 +175,26 @@ describe("a silently changed model", () => {
   });
 });
 
+describe("retries", () => {
+  it("mark the span of a call the SDK retried before its answer", async () => {
+    sink = memorySink();
+    suite.telemetry = setup({ serviceName: "signals", sinks: [sink] });
+    const openai = observe(new OpenAI({ baseURL: suite.server.openaiBaseURL, apiKey: "sk-test", maxRetries: 1 }));
+    // A 429 the SDK waits 0 ms on (retry-after-ms), then the answer.
+    suite.server.enqueue({ status: 429, headers: { "retry-after-ms": "0" } }, {});
+    const completion = await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
+    expect(completion.choices[0]?.finish_reason).toBe("stop");
+    await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
+    expect(sink.getSpans().map((span) => span.attributes["tokentrace.request.retried"])).toEqual([true, undefined]);
+    const anthropic = observe(
+      new Anthropic({ baseURL: suite.server.anthropicBaseURL, apiKey: "sk-ant-test", maxRetries: 1 }),
+    );
+    suite.server.enqueueAnthropic({ status: 529, headers: { "retry-after-ms": "0" } }, {});
+    await anthropic.messages.create({ model: "claude-3-5-haiku-latest", max_tokens: 50, messages });
+    expect(sink.getSpans()[2]?.attributes["tokentrace.request.retried"]).toBe(true);
+  });
+});
+
 describe("rate-limit headroom", () => {
   const openaiHeaders = {
     "x-ratelimit-limit-requests": "10000",

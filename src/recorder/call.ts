@@ -50,6 +50,8 @@ export interface ActiveCall extends LiveCall {
   setTransport(httpStatusCode: number | undefined, requestId: string | undefined): void;
   /** The provider's rate-limit headers on the response (or the error), read when it arrived: the first report counts. */
   setRateLimits(readings: readonly RateLimitReading[], receivedAtEpochMs: number): void;
+  /** The SDK retried the request before the response that answered it (issue 15). */
+  retried: boolean;
   /**
    * The call's response is a stream: its facts come from `accumulator` (finished once, however the call ends)
    * and its timing from `timing`. The first report counts.
@@ -353,6 +355,7 @@ export class Recorder {
    * counted and marked on the call's span; rate-limit readings go on the span and to the headroom gauges.
    */
   private writeSignals(call: Call, response: ResponseFacts, recording: boolean, endTime: HrTime | undefined): void {
+    if (call.retried && recording) call.span.setAttribute(names.ATTR_TOKENTRACE_REQUEST_RETRIED, true);
     const readings = call.rateLimits;
     const { responseModel } = response;
     if (responseModel === undefined && readings === undefined) return;
@@ -654,6 +657,7 @@ class Call implements ActiveCall, CallRecord, CallSummary, MetricFacts {
 
   rateLimits: readonly RateLimitReading[] | undefined = undefined;
   rateLimitsAtEpochMs = 0;
+  retried = false;
 
   setRateLimits(readings: readonly RateLimitReading[], receivedAtEpochMs: number): void {
     if (this.rateLimits !== undefined || this.ended) return;
