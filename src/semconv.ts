@@ -359,6 +359,11 @@ export const METRIC_TOKENTRACE_RATELIMIT_RESET = "tokentrace.ratelimit.reset";
 export const ATTR_TOKENTRACE_RATELIMIT_KIND = "tokentrace.ratelimit.kind";
 export const ATTR_TOKENTRACE_RATELIMIT_PREFIX = "tokentrace.ratelimit.";
 export const UNIT_QUOTA = "{quota}";
+/** The signals' stores (issue 15): series held by `tokentrace.signals.store`, and lookups past a store's bound. */
+export const METRIC_TOKENTRACE_SIGNALS_SERIES = "tokentrace.signals.series";
+export const METRIC_TOKENTRACE_SIGNALS_UNTRACKED = "tokentrace.signals.untracked";
+export const ATTR_TOKENTRACE_SIGNALS_STORE = "tokentrace.signals.store";
+export const UNIT_SERIES = "{series}";
 /** The SDK retried the request before the response that answered it (openai 5+ and @anthropic-ai/sdk say so). */
 export const ATTR_TOKENTRACE_REQUEST_RETRIED = "tokentrace.request.retried";
 /** An anomaly flag (opt-in `anomalies`): the span event, its attributes, the span's mark and the count. */

@@ -344,7 +344,10 @@ export class Stage {
   /** A root stage's totals scored (anomalies on): its flags written on its span and counted. */
   private flagAnomalies(settings: AnomalySettings): Anomaly[] | undefined {
     const totals = this.totals;
-    const flags = detectorFor(settings).scoreTrace(
+    const detector = detectorFor(settings);
+    const registered = instrumentsFor(this.telemetry.meter()).anomalyDetectors;
+    if (!registered.has(detector)) registered.add(detector);
+    const flags = detector.scoreTrace(
       {
         kind: this.kind,
         name: this.name,

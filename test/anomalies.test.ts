@@ -307,6 +307,16 @@ describe("anomalies on real calls", () => {
       ["workflow", "trace_model_calls", 1],
       ["workflow", "trace_tool_calls", 1],
     ]);
+    // The stores' sizes: one call series (gpt-4o-mini chat), one root stage series (workflow "support").
+    const stores = sumPoints(await sink.collectMetrics(), "tokentrace.signals.series");
+    expect(
+      Object.fromEntries(stores.map((point) => [point.attributes["tokentrace.signals.store"], point.value])),
+    ).toEqual({
+      model_watch: 1,
+      rate_limits: 0,
+      anomalies: 1,
+      anomalies_stages: 1,
+    });
     await new Promise((resolve) => setImmediate(resolve));
     expect(seen.map((anomaly) => [anomaly.operation, anomaly.stageName, anomaly.provider, anomaly.signal])).toEqual([
       ["workflow", "support", undefined, "trace_model_calls"],

@@ -57,6 +57,9 @@ describe("consoleSink({ verbose: true })", () => {
       `    tokentrace.client.model_changes{${watched}, tokentrace.model_change.kind=response_model}  0 {change}`,
       `    tokentrace.client.model_changes{${watched}, tokentrace.model_change.kind=system_fingerprint}  0 {change}`,
       `    tokentrace.client.token.cache_read{${labels}}  0 {token}`,
+      // The signals' stores: one request model watched, no rate-limit headers seen.
+      "    tokentrace.signals.series{tokentrace.signals.store=model_watch}  1 {series}",
+      "    tokentrace.signals.series{tokentrace.signals.store=rate_limits}  0 {series}",
     ]);
     lines.length = 0;
     await flush();

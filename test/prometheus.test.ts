@@ -53,6 +53,7 @@ describe("prometheusSink() scraped by a real Prometheus", () => {
       "tokentrace_ratelimit_limit",
       "tokentrace_ratelimit_remaining",
       "tokentrace_ratelimit_reset",
+      "tokentrace_signals_series",
     ]);
     const scrape = await (await fetch(scenario.sink.url()!)).text();
     expect(scrape).toContain("# TYPE gen_ai_client_token_usage histogram");

@@ -338,6 +338,8 @@ describe("Prometheus series", () => {
       tokentrace_client_finish_reasons_total: successful,
       // Per request model, not per label set: a response model and, from OpenAI, a system fingerprint.
       tokentrace_client_model_changes_total: 2 + 2 + 1,
+      // The always-on stores' sizes: the model watch and the rate limits.
+      tokentrace_signals_series: 2,
       // Input and output, on the sets that reported usage (the rate-limited call has none).
       gen_ai_client_token_usage_bucket: successful * 2 * (histogram - 2),
       gen_ai_client_token_usage_sum: successful * 2,

@@ -12,6 +12,9 @@ import {
   METRIC_TOKENTRACE_DRIFT_EMBEDDING_COSINE,
   METRIC_TOKENTRACE_DRIFT_EMBEDDING_EUCLIDEAN,
   METRIC_TOKENTRACE_DRIFT_PSI,
+  METRIC_TOKENTRACE_SIGNALS_SERIES,
+  METRIC_TOKENTRACE_SIGNALS_UNTRACKED,
+  ATTR_TOKENTRACE_SIGNALS_STORE,
   METRIC_TOKENTRACE_CLIENT_COST,
   METRIC_TOKENTRACE_CLIENT_FINISH_REASONS,
   METRIC_TOKENTRACE_CLIENT_MODEL_CHANGES,
@@ -30,12 +33,14 @@ import {
   UNIT_DISTANCE,
   UNIT_PSI,
   UNIT_QUOTA,
+  UNIT_SERIES,
   UNIT_SECONDS,
   UNIT_TOKEN,
   UNIT_USD,
 } from "../semconv.js";
 import { FinishReasonCap, ModelWatch, RateLimitStore } from "../signals/call-signals.js";
 import type { DriftDetector } from "../signals/drift.js";
+import type { AnomalyDetector } from "../signals/anomalies.js";
 
 /**
  * The metric instruments of one meter. Created once per meter, never per call.
@@ -67,6 +72,8 @@ export interface Instruments {
   anomalies: RunningTotals;
   /** The drift detectors whose series `tokentrace.drift.psi` reports (opt-in `drift`). */
   drift: Set<DriftDetector>;
+  /** The anomaly detectors of this meter's calls and stages, whose sizes `tokentrace.signals.series` reports. */
+  anomalyDetectors: Set<AnomalyDetector>;
   /** The latest rate-limit readings, for the `tokentrace.ratelimit.*` gauges. */
   rateLimits: RateLimitStore;
   /** The metric attribute sets calls of this meter were counted under. */
@@ -284,7 +291,52 @@ export function instrumentsFor(meter: Meter): Instruments {
       },
       [cosine, euclidean],
     );
+    const anomalyDetectors = new Set<AnomalyDetector>();
     const rateLimits = new RateLimitStore();
+    const modelWatch = new ModelWatch(modelChanges);
+    const store = (name: string) => ({ [ATTR_TOKENTRACE_SIGNALS_STORE]: name });
+    meter
+      .createObservableGauge(METRIC_TOKENTRACE_SIGNALS_SERIES, {
+        description: "Series the signals' stores hold now, by tokentrace.signals.store (each has a bound).",
+        unit: UNIT_SERIES,
+      })
+      .addCallback((result) => {
+        result.observe(modelWatch.size, store("model_watch"));
+        result.observe(rateLimits.size, store("rate_limits"));
+        let calls = 0;
+        let stages = 0;
+        for (const detector of anomalyDetectors) {
+          calls += detector.size;
+          stages += detector.stageSize;
+        }
+        let outputs = 0;
+        let embeddings = 0;
+        for (const detector of drift) {
+          outputs += detector.size;
+          embeddings += detector.embeddingSize;
+        }
+        if (anomalyDetectors.size > 0) {
+          result.observe(calls, store("anomalies"));
+          result.observe(stages, store("anomalies_stages"));
+        }
+        if (drift.size > 0) {
+          result.observe(outputs, store("drift"));
+          result.observe(embeddings, store("drift_embeddings"));
+        }
+      });
+    meter
+      .createObservableCounter(METRIC_TOKENTRACE_SIGNALS_UNTRACKED, {
+        description: "Calls the opt-in signals did not score or compare: their series were past the store's bound.",
+        unit: UNIT_CALL,
+      })
+      .addCallback((result) => {
+        let anomalies = 0;
+        for (const detector of anomalyDetectors) anomalies += detector.untracked;
+        let drifted = 0;
+        for (const detector of drift) drifted += detector.untracked;
+        if (anomalyDetectors.size > 0) result.observe(anomalies, store("anomalies"));
+        if (drift.size > 0) result.observe(drifted, store("drift"));
+      });
     meter
       .createObservableGauge(METRIC_TOKENTRACE_RATELIMIT_REMAINING, {
         description:
@@ -331,7 +383,8 @@ export function instrumentsFor(meter: Meter): Instruments {
       finishReasons,
       finishReasonCap: new FinishReasonCap(),
       refusals,
-      modelWatch: new ModelWatch(modelChanges),
+      modelWatch,
+      anomalyDetectors,
       anomalies,
       drift,
       rateLimits,

@@ -416,7 +416,10 @@ export class Recorder {
     if (outcome.kind !== "completed" && outcome.kind !== "error") return undefined;
     const completed = outcome.kind === "completed";
     const maxGapMs = timing !== undefined && timing.chunkCount > 1 ? timing.maxGapMs : undefined;
-    const flags = detectorFor(settings).score(
+    const detector = detectorFor(settings);
+    const registered = instrumentsFor(this.meter()).anomalyDetectors;
+    if (!registered.has(detector)) registered.add(detector);
+    const flags = detector.score(
       {
         operation: request.operationName,
         provider: request.providerName,

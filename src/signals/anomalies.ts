@@ -374,6 +374,11 @@ export class AnomalyDetector {
     return this.series.size;
   }
 
+  /** Root stage series held now (at most `maxSeries`). */
+  get stageSize(): number {
+    return this.traces.size;
+  }
+
   /** Calls and root stages of series past `maxSeries`, not scored. */
   get untracked(): number {
     return this.series.untracked + this.traces.untracked;

@@ -60,6 +60,11 @@ interface WatchedModel {
  */
 export class ModelWatch {
   private readonly models = new Map<string, WatchedModel>();
+
+  /** Request models watched now (at most MAX_WATCHED_MODELS). */
+  get size(): number {
+    return this.models.size;
+  }
   /** The request model seen last: most calls of a process ask for the one before them. */
   private last: { provider: string; requestModel: string; watched: WatchedModel } | undefined;
 
@@ -130,6 +135,11 @@ interface RateLimitSeries {
  */
 export class RateLimitStore {
   private readonly series = new Map<string, RateLimitSeries>();
+
+  /** Series held now (at most MAX_RATE_LIMIT_SERIES). */
+  get size(): number {
+    return this.series.size;
+  }
 
   constructor(private readonly now: () => number = Date.now) {}
 

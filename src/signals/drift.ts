@@ -336,6 +336,11 @@ export class DriftDetector {
     for (const entry of entries) series.add(entry);
   }
 
+  /** Embedding series held now (at most `maxSeries`). */
+  get embeddingSize(): number {
+    return this.embeddingSeries.size;
+  }
+
   /** Each embedding series' distances, for the two gauges. */
   reportEmbeddings(cosine: ObservableResult, euclidean: ObservableResult): void {
     for (const series of this.embeddingSeries.values()) {
