@@ -3,12 +3,13 @@ import { describe, expect, it } from "vitest";
 import { InvalidOptionError, observe, withAgent, withTool, withWorkflow } from "../src/index.js";
 import type { Anomaly } from "../src/index.js";
 import { AnomalyDetector, checkAnomalies } from "../src/signals/anomalies.js";
-import type { AnomalySettings, ScoredCall } from "../src/signals/anomalies.js";
+import type { AnomalySettings } from "../src/signals/anomalies.js";
 import { memorySink, setup } from "../src/setup-entry.js";
 import type { MemorySink } from "../src/setup-entry.js";
 import { startMockLLMServer } from "../src/testing/mock-server.js";
 import { sumPoints } from "./helpers/harness.js";
 import { prng as random } from "./helpers/random.js";
+import { scoredCall } from "./helpers/scored-call.js";
 import { setupSuite } from "./helpers/telemetry.js";
 
 /**
@@ -18,23 +19,7 @@ import { setupSuite } from "./helpers/telemetry.js";
 
 const settings = (options: object = {}): AnomalySettings => checkAnomalies(options)!;
 
-/** A call of one series, its values around a level with ±20% noise; the rest unscored. */
-function callOf(overrides: Partial<ScoredCall>): ScoredCall {
-  return {
-    operation: "chat",
-    provider: "openai",
-    requestModel: "gpt-4o-mini",
-    durationSeconds: undefined,
-    timeToFirstChunkSeconds: undefined,
-    inputTokens: undefined,
-    outputTokens: undefined,
-    costUsd: undefined,
-    maxChunkGapSeconds: undefined,
-    failed: undefined,
-    lengthStop: undefined,
-    ...overrides,
-  };
-}
+const callOf = scoredCall;
 
 describe("the anomaly detector", () => {
   it("raises nothing on a stable series over 10,000 calls", () => {

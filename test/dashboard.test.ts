@@ -15,6 +15,7 @@ import {
 } from "./helpers/prometheus-server.js";
 import { AnomalyDetector, checkAnomalies } from "../src/signals/anomalies.js";
 import { psi } from "../src/signals/drift.js";
+import { scoredCall } from "./helpers/scored-call.js";
 import type { PrometheusSample, PrometheusScenario } from "./helpers/prometheus-server.js";
 
 const dashboardPath = fileURLToPath(new URL("../examples/grafana/tokentrace-dashboard.json", import.meta.url));
@@ -73,6 +74,13 @@ const SIGNALS_PANELS: ReadonlySet<string> = new Set([
   "Output drift (PSI) by model and feature",
 ]);
 const driftRule = alertRules.find((rule) => rule.alert === "TokentraceOutputDrift")!;
+
+/** A panel's one query, as Grafana sends it, against `scenario`'s Prometheus. */
+function queryPanel(scenario: PrometheusScenario, title: string): Promise<PrometheusSample[]> {
+  const targets = dashboard.panels.find((panel) => panel.title === title)!.targets!;
+  expect(targets, title).toHaveLength(1);
+  return scenario.prometheus.query(expand(targets[0]!.expr));
+}
 
 /** What Grafana substitutes before sending a query: the variables this dashboard uses. */
 function expand(expression: string): string {
@@ -188,11 +196,7 @@ describe("the example dashboard and alert rules against a real Prometheus", () =
   });
 
   /** A panel's one query, as Grafana sends it. */
-  const panelQuery = (title: string): Promise<PrometheusSample[]> => {
-    const targets = dashboard.panels.find((panel) => panel.title === title)!.targets!;
-    expect(targets, title).toHaveLength(1);
-    return scenario.prometheus.query(expand(targets[0]!.expr));
-  };
+  const panelQuery = (title: string): Promise<PrometheusSample[]> => queryPanel(scenario, title);
 
   const queries = dashboard.panels
     .filter((panel) => !SIGNALS_PANELS.has(panel.title))
@@ -545,30 +549,14 @@ describe("the signals' panels and alerts against a real Prometheus (anomalies an
     if (copyDirectory !== undefined) await rm(copyDirectory, { recursive: true, force: true });
   });
 
-  const panelQuery = (title: string): Promise<PrometheusSample[]> => {
-    const targets = dashboard.panels.find((panel) => panel.title === title)!.targets!;
-    expect(targets, title).toHaveLength(1);
-    return scenario.prometheus.query(expand(targets[0]!.expr));
-  };
+  const panelQuery = (title: string): Promise<PrometheusSample[]> => queryPanel(scenario, title);
 
   it("counts exactly the flags the detector raises on the same calls", async () => {
     // The same sequence through a detector of the same settings: the error-rate flags it raises.
     const detector = new AnomalyDetector(
       checkAnomalies({ ...SIGNALS_ANOMALIES, signals: [...SIGNALS_ANOMALIES.signals] })!,
     );
-    const call = (failed: boolean) => ({
-      operation: "chat",
-      provider: "openai",
-      requestModel: "gpt-4o-mini",
-      durationSeconds: undefined,
-      timeToFirstChunkSeconds: undefined,
-      inputTokens: undefined,
-      outputTokens: undefined,
-      costUsd: undefined,
-      maxChunkGapSeconds: undefined,
-      failed,
-      lengthStop: undefined,
-    });
+    const call = (failed: boolean) => scoredCall({ failed });
     let expected = 0;
     const { stops, errors, lengthStops } = SIGNALS_SEQUENCE;
     for (let index = 0; index < stops + errors + lengthStops; index++) {

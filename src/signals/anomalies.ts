@@ -20,7 +20,7 @@ import { InvalidOptionError } from "../errors.js";
 import { describeValue as describe } from "../internal/describe-value.js";
 import type { RunningTotals } from "../metrics/instruments.js";
 import * as names from "../semconv.js";
-import { SeriesTable, stateOf } from "./series.js";
+import { SeriesTable, checkRanges, stateOf } from "./series.js";
 
 export const ANOMALY_SIGNALS = [
   "duration",
@@ -116,17 +116,7 @@ export function checkAnomalies(option: unknown): AnomalySettings | undefined {
       throw new InvalidOptionError(`anomalies.${key}`, `unknown option. Accepted options: ${[...KNOWN].join(", ")}.`);
     }
   }
-  for (const [key, [low, high]] of Object.entries(RANGES)) {
-    const value = given[key];
-    if (value === undefined) continue;
-    const integer = INTEGER_OPTIONS.has(key);
-    if (typeof value !== "number" || !(value >= low && value <= high) || (integer && !Number.isInteger(value))) {
-      throw new InvalidOptionError(
-        `anomalies.${key}`,
-        `expected ${integer ? "an integer" : "a number"} from ${low} to ${high}, received ${describe(value)}.`,
-      );
-    }
-  }
+  checkRanges("anomalies", given, RANGES, INTEGER_OPTIONS);
   const signals = given["signals"];
   if (signals !== undefined) {
     if (!Array.isArray(signals) || signals.length === 0) {

@@ -17,7 +17,7 @@ import type { Attributes, ObservableResult } from "@opentelemetry/api";
 import { InvalidOptionError } from "../errors.js";
 import { describeValue as describe } from "../internal/describe-value.js";
 import * as names from "../semconv.js";
-import { SeriesTable, stateOf } from "./series.js";
+import { SeriesTable, checkRanges, stateOf } from "./series.js";
 
 export const DRIFT_FEATURES = ["output_tokens", "finish_reason", "tool_calls"] as const;
 export type DriftFeature = (typeof DRIFT_FEATURES)[number];
@@ -81,18 +81,11 @@ export function checkDrift(option: unknown): DriftSettings | undefined {
       );
     }
   }
+  checkRanges("drift", given, RANGES, INTEGER_OPTIONS);
   const settings: Record<string, number> = { ...DEFAULTS };
-  for (const [key, [low, high]] of Object.entries(RANGES)) {
+  for (const key of Object.keys(RANGES)) {
     const value = given[key];
-    if (value === undefined) continue;
-    const integer = INTEGER_OPTIONS.has(key);
-    if (typeof value !== "number" || !(value >= low && value <= high) || (integer && !Number.isInteger(value))) {
-      throw new InvalidOptionError(
-        `drift.${key}`,
-        `expected ${integer ? "an integer" : "a number"} from ${low} to ${high}, received ${describe(value)}.`,
-      );
-    }
-    settings[key] = value;
+    if (typeof value === "number") settings[key] = value;
   }
   const frozen = Object.freeze(settings as unknown as DriftSettings);
   checked.add(frozen);

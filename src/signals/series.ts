@@ -1,8 +1,12 @@
 /*
- * The bounded table of series the opt-in signals keep (issue 15): one entry per three-part key (operation,
- * provider, request model; or a root stage's kind and name), made on first use, at most `max` of them. The
- * entry of the previous lookup is kept at hand: most calls ask for the same series as the one before.
+ * What the opt-in signals (issue 15) share: the bounded table of their series, one entry per three-part key
+ * (operation, provider, request model; or a root stage's kind and name), made on first use, at most `max` of them,
+ * the previous lookup's entry kept at hand (most calls ask for the same series as the one before); the state per
+ * settings object; and the check of their numeric settings.
  */
+import { InvalidOptionError } from "../errors.js";
+import { describeValue as describe } from "../internal/describe-value.js";
+
 export class SeriesTable<T> {
   private readonly entries = new Map<string, T>();
   private last: { a: string; b: string; c: string | undefined; entry: T } | undefined;
@@ -49,4 +53,27 @@ export function stateOf<S extends object, T>(store: WeakMap<S, T>, settings: S, 
     store.set(settings, state);
   }
   return state;
+}
+
+/**
+ * Check the numeric options of `given` (`option.key`) against `ranges` (inclusive; those in `integers` whole):
+ * each one given must be a number within its range, or InvalidOptionError names it and the range.
+ */
+export function checkRanges(
+  option: string,
+  given: Readonly<Record<string, unknown>>,
+  ranges: Readonly<Record<string, readonly [number, number]>>,
+  integers: ReadonlySet<string>,
+): void {
+  for (const [key, [low, high]] of Object.entries(ranges)) {
+    const value = given[key];
+    if (value === undefined) continue;
+    const integer = integers.has(key);
+    if (typeof value !== "number" || !(value >= low && value <= high) || (integer && !Number.isInteger(value))) {
+      throw new InvalidOptionError(
+        `${option}.${key}`,
+        `expected ${integer ? "an integer" : "a number"} from ${low} to ${high}, received ${describe(value)}.`,
+      );
+    }
+  }
 }
