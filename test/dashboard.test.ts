@@ -75,6 +75,22 @@ const SIGNALS_PANELS: ReadonlySet<string> = new Set([
 ]);
 const driftRule = alertRules.find((rule) => rule.alert === "TokentraceOutputDrift")!;
 
+/**
+ * The `count` alerts of `name` once Prometheus has them all, each as its state followed by the values of
+ * `labels`, sorted.
+ */
+async function alertsOf(
+  scenario: PrometheusScenario,
+  name: string,
+  count: number,
+  ...labels: string[]
+): Promise<string[][]> {
+  const samples = await scenario.prometheus.waitFor(`ALERTS{alertname="${name}"}`, (found) => found.length === count);
+  return samples
+    .map((sample) => [sample.metric["alertstate"] ?? "", ...labels.map((label) => sample.metric[label] ?? "")])
+    .sort();
+}
+
 /** A panel's one query, as Grafana sends it, against `scenario`'s Prometheus. */
 function queryPanel(scenario: PrometheusScenario, title: string): Promise<PrometheusSample[]> {
   const targets = dashboard.panels.find((panel) => panel.title === title)!.targets!;
@@ -395,47 +411,25 @@ describe("the example dashboard and alert rules against a real Prometheus", () =
       'ALERTS{alertname="TokentraceNegativeFeedbackRising"}',
       (samples) => samples.length === 2,
     );
-    const changed = await scenario.prometheus.waitFor(
-      'ALERTS{alertname="TokentraceModelChanged"}',
-      (samples) => samples.length === 1,
-    );
     expect(
-      changed.map((sample) => [
-        sample.metric["alertstate"],
-        sample.metric["gen_ai_request_model"],
-        sample.metric["tokentrace_model_change_kind"],
-      ]),
+      await alertsOf(scenario, "TokentraceModelChanged", 1, "gen_ai_request_model", "tokentrace_model_change_kind"),
     ).toEqual([["firing", "gpt-4o", "system_fingerprint"]]);
-    const headroom = await scenario.prometheus.waitFor(
-      'ALERTS{alertname="TokentraceRateLimitHeadroomLow"}',
-      (samples) => samples.length === 2,
-    );
-    // The requests kind only (5%); the tokens kind has 90% left.
+    // The requests kind only (5%); the tokens kind has 90% left. The rule pending, its `for: 0s` copy firing.
     expect(
-      headroom
-        .map((sample) => [
-          sample.metric["alertstate"],
-          sample.metric["gen_ai_request_model"],
-          sample.metric["tokentrace_ratelimit_kind"],
-        ])
-        .sort(),
+      await alertsOf(
+        scenario,
+        "TokentraceRateLimitHeadroomLow",
+        2,
+        "gen_ai_request_model",
+        "tokentrace_ratelimit_kind",
+      ),
     ).toEqual([
       ["firing", "gpt-4o-mini", "requests"],
       ["pending", "gpt-4o-mini", "requests"],
     ]);
     // The failing judge: the rule pending (`for: 15m`), its copy firing, each naming the evaluator and reason.
-    const judge = await scenario.prometheus.waitFor(
-      'ALERTS{alertname="TokentraceEvaluatorFailing"}',
-      (samples) => samples.length === 2,
-    );
     expect(
-      judge
-        .map((sample) => [
-          sample.metric["alertstate"],
-          sample.metric["tokentrace_evaluation_evaluator"],
-          sample.metric["error_type"],
-        ])
-        .sort(),
+      await alertsOf(scenario, "TokentraceEvaluatorFailing", 2, "tokentrace_evaluation_evaluator", "error_type"),
     ).toEqual([
       ["firing", "judge", "exception"],
       ["pending", "judge", "exception"],
@@ -584,20 +578,10 @@ describe("the signals' panels and alerts against a real Prometheus (anomalies an
   });
 
   it("fires the anomaly-burst alert, and the drift alert (its for: 0s copy) for finish reasons only", async () => {
-    const burst = await scenario.prometheus.waitFor(
-      'ALERTS{alertname="TokentraceAnomalyBurst"}',
-      (samples) => samples.length === 1,
-    );
-    expect(burst.map((sample) => [sample.metric["alertstate"], sample.metric["tokentrace_anomaly_signal"]])).toEqual([
+    expect(await alertsOf(scenario, "TokentraceAnomalyBurst", 1, "tokentrace_anomaly_signal")).toEqual([
       ["firing", "error_rate"],
     ]);
-    const drift = await scenario.prometheus.waitFor(
-      'ALERTS{alertname="TokentraceOutputDrift"}',
-      (samples) => samples.length === 2,
-    );
-    expect(
-      drift.map((sample) => [sample.metric["alertstate"], sample.metric["tokentrace_drift_feature"]]).sort(),
-    ).toEqual([
+    expect(await alertsOf(scenario, "TokentraceOutputDrift", 2, "tokentrace_drift_feature")).toEqual([
       ["firing", "finish_reason"],
       ["pending", "finish_reason"],
     ]);
