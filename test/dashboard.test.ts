@@ -91,6 +91,16 @@ async function alertsOf(
     .sort();
 }
 
+/** `rules` with `for: 0s`, in the group FIRING_COPY_GROUP of a rule file written in `directory`: its path. */
+async function writeFiringCopies(directory: string, rules: readonly AlertRule[]): Promise<string> {
+  const path = join(directory, "alerts-for-0s.yml");
+  await writeFile(
+    path,
+    stringify({ groups: [{ name: FIRING_COPY_GROUP, rules: rules.map((rule) => ({ ...rule, for: "0s" })) }] }),
+  );
+  return path;
+}
+
 /** A panel's one query, as Grafana sends it, against `scenario`'s Prometheus. */
 function queryPanel(scenario: PrometheusScenario, title: string): Promise<PrometheusSample[]> {
   const targets = dashboard.panels.find((panel) => panel.title === title)!.targets!;
@@ -188,18 +198,7 @@ describe("the example dashboard and alert rules against a real Prometheus", () =
     // The negative-feedback rule's `for: 15m` keeps it pending for the test's life; a copy with `for: 0s`, in a
     // group of its own in the same Prometheus, shows that the expression makes it fire.
     copyDirectory = await mkdtemp(join(tmpdir(), "tokentrace-alerts-"));
-    const copyPath = join(copyDirectory, "alerts-for-0s.yml");
-    await writeFile(
-      copyPath,
-      stringify({
-        groups: [
-          {
-            name: FIRING_COPY_GROUP,
-            rules: [negativeFeedbackRule, evaluatorFailingRule, headroomRule].map((rule) => ({ ...rule, for: "0s" })),
-          },
-        ],
-      }),
-    );
+    const copyPath = await writeFiringCopies(copyDirectory, [negativeFeedbackRule, evaluatorFailingRule, headroomRule]);
     scenario = await startPrometheusScenario({
       ruleFiles: [alertsPath, copyPath, recordingRulesPath],
       stages: true,
@@ -531,11 +530,7 @@ describe("the signals' panels and alerts against a real Prometheus (anomalies an
   let copyDirectory: string | undefined;
   beforeAll(async () => {
     copyDirectory = await mkdtemp(join(tmpdir(), "tokentrace-alerts-"));
-    const copyPath = join(copyDirectory, "alerts-for-0s.yml");
-    await writeFile(
-      copyPath,
-      stringify({ groups: [{ name: FIRING_COPY_GROUP, rules: [{ ...driftRule, for: "0s" }] }] }),
-    );
+    const copyPath = await writeFiringCopies(copyDirectory, [driftRule]);
     scenario = await startSignalsScenario({ ruleFiles: [alertsPath, copyPath] });
   }, 60_000);
   afterAll(async () => {
