@@ -46,6 +46,8 @@ export class CallFacts {
   usage: Readonly<Usage> | undefined = undefined;
   costUsd: number | undefined = undefined;
   ended = false;
+  /** A `parse()` helper made the call: at its end it is noted by response id, which the helper's result carries. */
+  parsed = false;
 
   constructor(
     readonly traceId: string,
@@ -105,13 +107,10 @@ export function rememberHelper(result: unknown, link: HelperLink): void {
 /** A call made under a helper's link gives the link its facts (the first call only). */
 export function linkCall(callContext: Context, facts: CallFacts): void {
   const link = callContext.getValue(HELPER_LINK_KEY);
-  if (link instanceof HelperLink && link.facts === undefined) link.facts = facts;
-}
-
-/** At a call's end: a `parse()` helper's call is noted by its response id, which its result carries. */
-export function noteParsed(callContext: Context, facts: CallFacts): void {
-  const link = callContext.getValue(HELPER_LINK_KEY);
-  if (link instanceof HelperLink && link.byResponseId && link.facts === facts) recentCalls.noteResponse(facts);
+  if (link instanceof HelperLink && link.facts === undefined) {
+    link.facts = facts;
+    if (link.byResponseId) facts.parsed = true;
+  }
 }
 
 /** The call that returned `result`, if an observed client (or one of its helpers) did. */

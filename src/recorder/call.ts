@@ -11,7 +11,7 @@ import { currentMeterProvider, currentTracerProvider } from "../internal/active-
 import { createPricer } from "../metrics/cost.js";
 import type { CostBreakdown, Pricer } from "../metrics/cost.js";
 import type { StreamTiming } from "../metrics/timing.js";
-import { CallFacts, noteParsed } from "../feedback/call-info.js";
+import { CallFacts, recentCalls } from "../feedback/call-info.js";
 import type { CommentRules } from "../feedback/call-info.js";
 import { sampledEvaluators, scheduleEvaluations } from "../feedback/evaluators.js";
 import type { EvaluatedCall } from "../feedback/evaluators.js";
@@ -336,7 +336,7 @@ export class Recorder {
         facts.usage = call.usage;
         facts.costUsd = call.cost?.totalUsd;
         facts.ended = true;
-        noteParsed(call.context, facts);
+        if (facts.parsed) recentCalls.noteResponse(facts);
       });
     }
     guard("metrics", () => this.metricPoints.write(this.meter(), call));
